@@ -1,0 +1,197 @@
+// Pure builders for the PostgreSQL containers: names, server settings, pg_hba, healthchecks and
+// connection strings. No Pulumi here, so every rule is unit-tested directly.
+import type { PostgresConfig } from "./config";
+
+/** The port PostgreSQL listens on inside its container (and inside the Docker networks). */
+export const POSTGRES_CONTAINER_PORT = 5432;
+
+/** Cluster-wide roles. Owner roles are per database (see POSTGRES_DATABASES). */
+export const POSTGRES_ROLES = {
+  superuser: "postgres",
+  replication: "replicator",
+  readonly: "trading_readonly",
+} as const;
+
+export interface PostgresDatabase {
+  /** Database name fixed by the seeds. */
+  name: string;
+  /** Login role that owns the database and its schema; what the services connect as. */
+  owner: string;
+  /** Folder under init/postgres holding migrations/ and seeds/. */
+  folder: string;
+}
+
+export const POSTGRES_DATABASES: readonly PostgresDatabase[] = [
+  // Seed 000 (advanced trading platform): trades, positions, strategies, users.
+  { name: "trading_platform", owner: "trading_platform_owner", folder: "trading_platform" },
+  // Seed 002 (trading simulation): simulation_runs, trades, positions.
+  { name: "trading_results", owner: "trading_results_owner", folder: "trading_results" },
+];
+
+/** Paths inside the containers. */
+export const POSTGRES_PATHS = {
+  /** The volume is mounted here; the data directory is a versioned folder below it (as postgres:18 does). */
+  volumeMount: "/var/lib/postgresql",
+  hbaFile: "/etc/trading-db-stack/pg_hba.conf",
+  superuserPasswordFile: "/run/secrets/postgres-password",
+  replicationPasswordFile: "/run/secrets/replication-password",
+  replicationPassfile: "/var/run/postgresql/replication.pgpass",
+  replicaEntrypoint: "/usr/local/bin/trading-replica-entrypoint.sh",
+} as const;
+
+/** Data directory for a major version: /var/lib/postgresql/18/docker. A new major never reuses old files. */
+export function dataDirectory(majorVersion: number): string {
+  return `${POSTGRES_PATHS.volumeMount}/${majorVersion}/docker`;
+}
+
+export interface PostgresNames {
+  primaryContainer: string;
+  /** DNS name of the primary on both Docker networks (seed 000: postgres:5432). */
+  primaryHost: string;
+  primaryVolume: string;
+  replicaContainer(n: number): string;
+  replicaHost(n: number): string;
+  replicaVolume(n: number): string;
+  /** Physical replication slot of replica n on the primary. */
+  replicaSlot(n: number): string;
+}
+
+export function postgresNames(prefix: string): PostgresNames {
+  return {
+    primaryContainer: `${prefix}-postgres`,
+    primaryHost: "postgres",
+    primaryVolume: `${prefix}_postgres_data`,
+    replicaContainer: (n) => `${prefix}-postgres-replica-${n}`,
+    replicaHost: (n) => `postgres-replica-${n}`,
+    replicaVolume: (n) => `${prefix}_postgres_replica_${n}_data`,
+    replicaSlot: (n) => `${prefix}_replica_${n}`,
+  };
+}
+
+/**
+ * Server settings shared by the primary and the replicas. A hot standby refuses to start when
+ * max_connections, max_wal_senders and friends are lower than on its primary, so both get the same.
+ */
+export function serverSettings(pg: PostgresConfig): Record<string, string> {
+  const sharedBuffersMb = Math.max(32, Math.floor(pg.memoryMb / 4));
+  return {
+    hba_file: POSTGRES_PATHS.hbaFile,
+    listen_addresses: "*",
+    password_encryption: "scram-sha-256",
+    max_connections: String(pg.maxConnections),
+    shared_buffers: `${sharedBuffersMb}MB`,
+    effective_cache_size: `${Math.floor((pg.memoryMb * 3) / 4)}MB`,
+    wal_level: "replica",
+    // Room for every replica plus base backups and one spare each.
+    max_wal_senders: String(2 * pg.replicas + 4),
+    max_replication_slots: String(2 * pg.replicas + 4),
+    max_slot_wal_keep_size: `${pg.maxSlotWalKeepMb}MB`,
+    hot_standby: "on",
+    hot_standby_feedback: "on",
+  };
+}
+
+/** The container command: postgres with each setting as -c name=value. */
+export function postgresCommand(settings: Record<string, string>): string[] {
+  const command = ["postgres"];
+  for (const [name, value] of Object.entries(settings)) command.push("-c", `${name}=${value}`);
+  return command;
+}
+
+/**
+ * pg_hba.conf for the primary and the replicas. The image's default has no replication line and
+ * trusts local connections; this one asks every network client for a SCRAM password and lets only
+ * the replication role stream WAL.
+ */
+export function pgHbaConf(): string {
+  return [
+    "# Managed by trading-db-stack (components/postgres-spec.ts); replaced on every `pulumi up`.",
+    "# TYPE  DATABASE     USER                          ADDRESS  METHOD",
+    `local   all          ${POSTGRES_ROLES.superuser.padEnd(29)} peer`,
+    "local   all          all                                    scram-sha-256",
+    `host    replication  ${POSTGRES_ROLES.replication.padEnd(29)} all      scram-sha-256`,
+    "host    replication  all                           all      reject",
+    "host    all          all                           all      scram-sha-256",
+    "",
+  ].join("\n");
+}
+
+export interface Healthcheck {
+  tests: string[];
+  interval: string;
+  timeout: string;
+  retries: number;
+  startPeriod: string;
+  startInterval: string;
+}
+
+/**
+ * Healthy only when the real server accepts TCP connections: the entrypoint's init-phase server
+ * listens on no TCP port, and a replica is not up until its base backup is done and it is in hot standby.
+ */
+export function postgresHealthcheck(startPeriodSeconds: number): Healthcheck {
+  return {
+    tests: ["CMD", "pg_isready", "-q", "-h", "127.0.0.1", "-p", String(POSTGRES_CONTAINER_PORT), "-U", POSTGRES_ROLES.superuser],
+    interval: "10s",
+    timeout: "5s",
+    retries: 3,
+    startPeriod: `${startPeriodSeconds}s`,
+    startInterval: "1s",
+  };
+}
+
+/** Environment of the primary: the image creates the superuser from the password file on first start. */
+export function primaryEnv(pg: PostgresConfig): string[] {
+  return [
+    `PGDATA=${dataDirectory(pg.majorVersion)}`,
+    `POSTGRES_USER=${POSTGRES_ROLES.superuser}`,
+    `POSTGRES_PASSWORD_FILE=${POSTGRES_PATHS.superuserPasswordFile}`,
+    "POSTGRES_INITDB_ARGS=--auth-local=peer --auth-host=scram-sha-256 --data-checksums",
+  ];
+}
+
+/** Environment read by init/scripts/postgres-replica-entrypoint.sh. */
+export function replicaEnv(pg: PostgresConfig, names: PostgresNames, n: number, waitSeconds: number): string[] {
+  return [
+    `PGDATA=${dataDirectory(pg.majorVersion)}`,
+    `PRIMARY_HOST=${names.primaryHost}`,
+    `PRIMARY_PORT=${POSTGRES_CONTAINER_PORT}`,
+    `PRIMARY_WAIT_SECONDS=${waitSeconds}`,
+    `REPLICATION_USER=${POSTGRES_ROLES.replication}`,
+    `REPLICATION_PASSWORD_FILE=${POSTGRES_PATHS.replicationPasswordFile}`,
+    `REPLICATION_PASSFILE=${POSTGRES_PATHS.replicationPassfile}`,
+    `REPLICATION_SLOT=${names.replicaSlot(n)}`,
+  ];
+}
+
+export interface Endpoint {
+  host: string;
+  port: number;
+}
+
+/** libpq URI; user and password are percent-encoded. */
+export function postgresUri(
+  scheme: "postgresql" | "postgresql+asyncpg",
+  user: string,
+  password: string,
+  endpoint: Endpoint,
+  database: string,
+): string {
+  return `${scheme}://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${endpoint.host}:${endpoint.port}/${database}`;
+}
+
+/** Seed 000's variables (advanced trading platform, SQLAlchemy with asyncpg). */
+export function advancedTradingPlatformPostgresEnv(owner: string, password: string, endpoint: Endpoint): Record<string, string> {
+  return { DATABASE_URL: postgresUri("postgresql+asyncpg", owner, password, endpoint, "trading_platform") };
+}
+
+/** Seed 002's variables (trading simulation). */
+export function tradingSimulationPostgresEnv(owner: string, password: string, endpoint: Endpoint): Record<string, string> {
+  return {
+    POSTGRES_HOST: endpoint.host,
+    POSTGRES_PORT: String(endpoint.port),
+    POSTGRES_DB: "trading_results",
+    POSTGRES_USER: owner,
+    POSTGRES_PASSWORD: password,
+  };
+}

@@ -1,0 +1,293 @@
+// The PostgreSQL init hook: roles, databases, migrations and seed data, run from `pulumi up` once
+// the primary is healthy. Runs inside the serialised dynamic provider (see init/hook.ts).
+//
+// Safe to re-run at any point: a cluster-wide advisory lock serialises concurrent runs; roles and
+// databases are created only when missing; each migration and seed file runs in its own
+// transaction together with its record in schema_migrations, so a run killed half-way leaves
+// either the whole file applied and recorded, or nothing.
+import type { Client } from "pg";
+import { connectPostgres, quoteIdent, quoteLiteral } from "./client";
+import type { SqlScript } from "./scripts";
+
+/** Bump when this file changes in a way existing stacks must re-run. */
+export const POSTGRES_INIT_VERSION = "1";
+
+export interface PostgresInitDatabase {
+  name: string;
+  owner: string;
+  migrations: SqlScript[];
+  seeds: SqlScript[];
+}
+
+export interface PostgresInitInputs extends Record<string, unknown> {
+  hookVersion: string;
+  host: string;
+  port: number;
+  superuser: string;
+  superuserPassword: string;
+  replicationRole: string;
+  replicationPassword: string;
+  readonlyRole: string;
+  readonlyPassword: string;
+  /** Owner password per database name. */
+  ownerPasswords: Record<string, string>;
+  databases: PostgresInitDatabase[];
+  connectTimeoutSeconds: number;
+  /** How long to wait for another run holding the init lock. */
+  lockTimeoutSeconds: number;
+  scriptsChecksum: string;
+  /** Changes when the primary container is replaced, so the hook checks the (possibly new) data directory again. */
+  serverId: string;
+}
+
+export interface PostgresInitResult extends Record<string, unknown> {
+  /** Every migration version recorded, per database. */
+  migrations: Record<string, string[]>;
+  /** What this run applied (migrations and seeds), per database: "migration 0001_initial_schema". */
+  appliedThisRun: Record<string, string[]>;
+}
+
+interface RecordedScript {
+  kind: "migration" | "seed";
+  version: string;
+  checksum: string;
+  applied_at: Date;
+}
+
+const INIT_LOCK = "trading-db-stack:postgres-init";
+const MIGRATION_LOCK = "trading-db-stack:migrations";
+
+export async function applyPostgresInit(inputs: PostgresInitInputs): Promise<PostgresInitResult> {
+  const admin = await connectPostgres(
+    { host: inputs.host, port: inputs.port, user: inputs.superuser, password: inputs.superuserPassword, database: "postgres" },
+    inputs.connectTimeoutSeconds,
+    "trading-db-stack init",
+  );
+  try {
+    await takeSessionLock(admin, INIT_LOCK, inputs.lockTimeoutSeconds);
+
+    await inTransaction(admin, async () => {
+      const service = { login: true, replication: false };
+      await ensureRole(admin, inputs.replicationRole, { login: true, replication: true }, inputs.replicationPassword);
+      await ensureRole(admin, inputs.readonlyRole, service, inputs.readonlyPassword);
+      for (const db of inputs.databases) {
+        const password = inputs.ownerPasswords[db.name];
+        if (!password) throw new Error(`no owner password given for database ${db.name}`);
+        await ensureRole(admin, db.owner, service, password);
+      }
+    });
+    for (const db of inputs.databases) await ensureDatabase(admin, db, inputs.readonlyRole);
+
+    return await runScripts(inputs);
+  } finally {
+    await admin.end().catch(() => undefined); // ends the session, and with it the advisory lock
+  }
+}
+
+/** Migrations and seeds of every database: all are checked before any is applied. */
+async function runScripts(inputs: PostgresInitInputs): Promise<PostgresInitResult> {
+  const sessions: { db: PostgresInitDatabase; client: Client; plan: ScriptPlan }[] = [];
+  try {
+    for (const db of inputs.databases) {
+      const client = await connectPostgres(
+        { host: inputs.host, port: inputs.port, user: db.owner, password: inputs.ownerPasswords[db.name], database: db.name },
+        inputs.connectTimeoutSeconds,
+        "trading-db-stack migrations",
+      );
+      sessions.push({ db, client, plan: { migrations: [], seeds: [] } });
+      await takeSessionLock(client, MIGRATION_LOCK, inputs.lockTimeoutSeconds);
+      await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+        kind       TEXT NOT NULL CHECK (kind IN ('migration', 'seed')),
+        version    TEXT NOT NULL,
+        name       TEXT NOT NULL,
+        checksum   TEXT NOT NULL,
+        applied_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+        applied_by TEXT NOT NULL DEFAULT current_user,
+        PRIMARY KEY (kind, version))`);
+      const { rows } = await client.query<RecordedScript>("SELECT kind, version, checksum, applied_at FROM schema_migrations");
+      sessions[sessions.length - 1].plan = planScripts(db, rows);
+    }
+
+    const result: PostgresInitResult = { migrations: {}, appliedThisRun: {} };
+    for (const { db, client, plan } of sessions) {
+      const applied: string[] = [];
+      for (const script of plan.migrations) {
+        await applyScript(client, db, "migration", script);
+        applied.push(`migration ${script.version}_${script.name}`);
+      }
+      for (const script of plan.seeds) {
+        await applyScript(client, db, "seed", script);
+        applied.push(`seed ${script.version}_${script.name}`);
+      }
+      await grantReadonly(client, inputs.readonlyRole);
+      const { rows } = await client.query<{ version: string }>("SELECT version FROM schema_migrations WHERE kind = 'migration' ORDER BY version");
+      result.migrations[db.name] = rows.map((r) => r.version);
+      result.appliedThisRun[db.name] = applied;
+    }
+    return result;
+  } finally {
+    for (const { client } of sessions) await client.end().catch(() => undefined);
+  }
+}
+
+interface ScriptPlan {
+  migrations: SqlScript[];
+  seeds: SqlScript[];
+}
+
+/**
+ * What to apply. Refuses an applied migration whose file changed, and a new migration numbered
+ * below one already applied (it would run out of order). Seeds re-run when their content changes.
+ */
+export function planScripts(db: PostgresInitDatabase, recorded: RecordedScript[]): ScriptPlan {
+  const applied = new Map(recorded.filter((r) => r.kind === "migration").map((r) => [r.version, r]));
+  const newest = [...applied.keys()].sort().pop() ?? "";
+  const problems: string[] = [];
+  const migrations: SqlScript[] = [];
+  for (const m of db.migrations) {
+    const record = applied.get(m.version);
+    if (!record) {
+      if (m.version < newest) {
+        problems.push(`${m.file} is numbered below migration ${newest}, which is already applied; renumber it above ${newest}`);
+      }
+      migrations.push(m);
+    } else if (record.checksum !== m.checksum) {
+      problems.push(
+        `${m.file} was applied on ${new Date(record.applied_at).toISOString()} with checksum ${record.checksum}, ` +
+          `but the file now has checksum ${m.checksum}. An applied migration must not change: ` +
+          `restore the file and put the change in a new migration`,
+      );
+    }
+  }
+  if (problems.length > 0) {
+    throw new Error(`database ${db.name}: migrations refused, nothing was applied:\n  - ${problems.join("\n  - ")}`);
+  }
+  const seedChecksums = new Map(recorded.filter((r) => r.kind === "seed").map((r) => [r.version, r.checksum]));
+  const seeds = db.seeds.filter((s) => seedChecksums.get(s.version) !== s.checksum);
+  return { migrations, seeds };
+}
+
+async function applyScript(client: Client, db: PostgresInitDatabase, kind: "migration" | "seed", script: SqlScript): Promise<void> {
+  await client.query("BEGIN");
+  try {
+    await client.query(script.sql);
+    await client.query(
+      `INSERT INTO schema_migrations (kind, version, name, checksum) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (kind, version) DO UPDATE SET name = EXCLUDED.name, checksum = EXCLUDED.checksum, applied_at = now()`,
+      [kind, script.version, script.name, script.checksum],
+    );
+    await client.query("COMMIT");
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    const position = Number((error as { position?: string }).position);
+    const line = Number.isFinite(position) && position > 0 ? ` (line ${script.sql.slice(0, position).split("\n").length})` : "";
+    throw new Error(`database ${db.name}: ${kind} ${script.file} failed and was rolled back${line}: ${(error as Error).message}`);
+  }
+}
+
+/** The read-only role may read every table, including tables created by later migrations. */
+async function grantReadonly(client: Client, readonlyRole: string): Promise<void> {
+  const role = quoteIdent(readonlyRole);
+  await inTransaction(client, async () => {
+    await client.query(`GRANT USAGE ON SCHEMA public TO ${role}`);
+    await client.query(`GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${role}`);
+    await client.query(`ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO ${role}`);
+  });
+}
+
+interface RoleAttributes {
+  login: boolean;
+  replication: boolean;
+}
+
+/**
+ * Creates or corrects a role. Never superuser, never allowed to create roles or databases.
+ * The password is sent as a SCRAM verifier, so the clear text never reaches the server (or its
+ * logs), and it is only rewritten when the stored verifier does not match the wanted password.
+ */
+async function ensureRole(admin: Client, name: string, wanted: RoleAttributes, password: string): Promise<void> {
+  const { rows } = await admin.query<{ rolpassword: string | null; rolcanlogin: boolean; rolreplication: boolean; rolsuper: boolean; rolcreaterole: boolean; rolcreatedb: boolean }>(
+    "SELECT rolpassword, rolcanlogin, rolreplication, rolsuper, rolcreaterole, rolcreatedb FROM pg_authid WHERE rolname = $1",
+    [name],
+  );
+  const attributes = [
+    wanted.login ? "LOGIN" : "NOLOGIN",
+    wanted.replication ? "REPLICATION" : "NOREPLICATION",
+    "NOSUPERUSER",
+    "NOCREATEROLE",
+    "NOCREATEDB",
+  ].join(" ");
+  if (rows.length === 0) {
+    await admin.query(`CREATE ROLE ${quoteIdent(name)} WITH ${attributes} PASSWORD ${quoteLiteral(scramVerifier(password))}`);
+    return;
+  }
+  const role = rows[0];
+  if (role.rolcanlogin !== wanted.login || role.rolreplication !== wanted.replication || role.rolsuper || role.rolcreaterole || role.rolcreatedb) {
+    await admin.query(`ALTER ROLE ${quoteIdent(name)} WITH ${attributes}`);
+  }
+  if (!scramMatches(role.rolpassword, password)) {
+    await admin.query(`ALTER ROLE ${quoteIdent(name)} WITH PASSWORD ${quoteLiteral(scramVerifier(password))}`);
+  }
+}
+
+async function ensureDatabase(admin: Client, db: PostgresInitDatabase, readonlyRole: string): Promise<void> {
+  const name = quoteIdent(db.name);
+  const { rows } = await admin.query<{ owner: string; public_connect: boolean; readonly_connect: boolean }>(
+    `SELECT pg_get_userbyid(datdba) AS owner,
+            has_database_privilege('public', oid, 'CONNECT') AS public_connect,
+            has_database_privilege($2, oid, 'CONNECT') AS readonly_connect
+     FROM pg_database WHERE datname = $1`,
+    [db.name, readonlyRole],
+  );
+  if (rows.length === 0) {
+    // CREATE DATABASE cannot run in a transaction; a run killed right after it finds the database next time.
+    await admin.query(`CREATE DATABASE ${name} OWNER ${quoteIdent(db.owner)} TEMPLATE template0 ENCODING 'UTF8'`);
+  } else if (rows[0].owner !== db.owner) {
+    await admin.query(`ALTER DATABASE ${name} OWNER TO ${quoteIdent(db.owner)}`);
+  }
+  // Only the owner and the read-only role may connect: other roles of the cluster see nothing here.
+  if (rows.length === 0 || rows[0].public_connect) await admin.query(`REVOKE ALL ON DATABASE ${name} FROM PUBLIC`);
+  if (rows.length === 0 || !rows[0].readonly_connect) await admin.query(`GRANT CONNECT ON DATABASE ${name} TO ${quoteIdent(readonlyRole)}`);
+}
+
+async function takeSessionLock(client: Client, lock: string, timeoutSeconds: number): Promise<void> {
+  await client.query(`SET lock_timeout = '${Math.max(1, Math.floor(timeoutSeconds))}s'`);
+  try {
+    await client.query("SELECT pg_advisory_lock(hashtext($1))", [lock]);
+  } catch (error) {
+    if ((error as { code?: string }).code === "55P03") {
+      throw new Error(`another init run has held the lock "${lock}" for over ${timeoutSeconds}s; is a \`pulumi up\` still running?`);
+    }
+    throw error;
+  }
+  await client.query("SET lock_timeout = 0");
+}
+
+async function inTransaction(client: Client, work: () => Promise<void>): Promise<void> {
+  await client.query("BEGIN");
+  try {
+    await work();
+    await client.query("COMMIT");
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw error;
+  }
+}
+
+/** SCRAM-SHA-256 verifier as PostgreSQL stores it: SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>. */
+export function scramVerifier(password: string, salt?: Buffer, iterations = 4096): string {
+  const crypto = require("crypto") as typeof import("crypto");
+  const saltBytes = salt ?? crypto.randomBytes(16);
+  const salted = crypto.pbkdf2Sync(password.normalize("NFKC"), saltBytes, iterations, 32, "sha256");
+  const clientKey = crypto.createHmac("sha256", salted).update("Client Key").digest();
+  const storedKey = crypto.createHash("sha256").update(clientKey).digest();
+  const serverKey = crypto.createHmac("sha256", salted).update("Server Key").digest();
+  return `SCRAM-SHA-256$${iterations}:${saltBytes.toString("base64")}$${storedKey.toString("base64")}:${serverKey.toString("base64")}`;
+}
+
+/** Whether a stored verifier was made from this password (recomputed with its own salt and iterations). */
+export function scramMatches(stored: string | null, password: string): boolean {
+  const match = stored?.match(/^SCRAM-SHA-256\$(\d+):([^$]+)\$[^:]+:.+$/);
+  if (!match || !stored) return false;
+  return scramVerifier(password, Buffer.from(match[2], "base64"), Number(match[1])) === stored;
+}

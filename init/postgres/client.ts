@@ -1,0 +1,47 @@
+// Connection helper shared by the PostgreSQL hooks. Runs inside the serialised dynamic provider:
+// npm packages are required inside the function, nothing else is imported at run time.
+import type { Client } from "pg";
+
+export interface PgConnection {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+}
+
+/**
+ * Connects, retrying while the server is not yet accepting connections, for at most
+ * `timeoutSeconds`. Authentication and other errors fail at once: waiting will not fix them.
+ */
+export async function connectPostgres(conn: PgConnection, timeoutSeconds: number, applicationName = "trading-db-stack"): Promise<Client> {
+  const pg = require("pg") as typeof import("pg");
+  // Worth another try while a server is starting or restarting; anything else (bad password...) is final.
+  const retryable = ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EAI_AGAIN", "57P03" /* cannot_connect_now */, "53300" /* too_many_connections */];
+  const deadline = Date.now() + timeoutSeconds * 1000;
+  for (let attempt = 1; ; attempt++) {
+    const client = new pg.Client({ ...conn, application_name: applicationName, connectionTimeoutMillis: 5000 });
+    try {
+      await client.connect();
+      return client;
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      const code = (error as { code?: string }).code ?? "";
+      if (!retryable.includes(code) || Date.now() + 500 > deadline) {
+        const where = `${conn.user}@${conn.host}:${conn.port}/${conn.database}`;
+        throw new Error(`PostgreSQL ${where}: cannot connect after ${attempt} attempt(s): ${(error as Error).message}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(200 * attempt, 1000)));
+    }
+  }
+}
+
+/** Double-quotes an identifier for SQL (names here come from code, but are quoted all the same). */
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** Single-quotes a literal, for the utility statements that take no bind parameters (CREATE ROLE ... PASSWORD). */
+export function quoteLiteral(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}

@@ -1,0 +1,166 @@
+// Replication hooks, run inside serialised dynamic providers (see init/hook.ts):
+// - a replica's physical slot on the primary: created before the replica, dropped when the replica
+//   is removed, so a removed replica never holds WAL back on the primary;
+// - the check that a replica really streams: a marker written on the primary must show up on the
+//   replica within a bounded time, the replica must refuse a write and stream through its slot.
+import type { Client } from "pg";
+import { connectPostgres } from "./client";
+
+/** Bump when this file changes in a way existing stacks must re-run. */
+export const POSTGRES_REPLICATION_VERSION = "1";
+
+export interface ReplicationSlotInputs extends Record<string, unknown> {
+  hookVersion: string;
+  host: string;
+  port: number;
+  superuser: string;
+  superuserPassword: string;
+  slotName: string;
+  connectTimeoutSeconds: number;
+}
+
+export async function ensureReplicationSlot(inputs: ReplicationSlotInputs): Promise<Record<string, unknown>> {
+  const client = await connectPrimary(inputs);
+  try {
+    const { rows } = await client.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", [inputs.slotName]);
+    if (rows.length === 0) {
+      try {
+        // immediately_reserve: WAL is kept from now on, so the replica's base backup cannot miss any.
+        await client.query("SELECT pg_create_physical_replication_slot($1, true)", [inputs.slotName]);
+      } catch (error) {
+        if ((error as { code?: string }).code !== "42710") throw error; // created meanwhile by the replica itself
+      }
+    }
+    return { slotName: inputs.slotName };
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/**
+ * Drops the slot. Its replica is deleted first (it depends on the slot), but its walsender may
+ * linger a moment, so an active slot is released first. A primary that cannot be reached is not
+ * an error here: destroy must not get stuck on it, and max_slot_wal_keep_size bounds what a
+ * forgotten slot can hold.
+ */
+export async function dropReplicationSlot(inputs: ReplicationSlotInputs): Promise<void> {
+  let client: Client;
+  try {
+    client = await connectPrimary({ ...inputs, connectTimeoutSeconds: Math.min(inputs.connectTimeoutSeconds, 15) });
+  } catch (error) {
+    console.error(`replication slot ${inputs.slotName} not dropped: ${(error as Error).message}`);
+    return;
+  }
+  try {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const { rows } = await client.query<{ active_pid: number | null }>("SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1", [inputs.slotName]);
+      if (rows.length === 0) return;
+      if (rows[0].active_pid === null) break;
+      if (Date.now() > deadline) throw new Error(`replication slot ${inputs.slotName} is still in use by pid ${rows[0].active_pid} after 30s`);
+      await client.query("SELECT pg_terminate_backend($1)", [rows[0].active_pid]);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    try {
+      await client.query("SELECT pg_drop_replication_slot($1)", [inputs.slotName]);
+    } catch (error) {
+      if ((error as { code?: string }).code !== "42704") throw error; // already gone
+    }
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+export interface ReplicaCheckInputs extends Record<string, unknown> {
+  hookVersion: string;
+  primaryHost: string;
+  primaryPort: number;
+  replicaHost: string;
+  replicaPort: number;
+  superuser: string;
+  superuserPassword: string;
+  slotName: string;
+  /** How long the marker may take to reach the replica (and the replica to accept connections). */
+  timeoutSeconds: number;
+  /** Changes when the replica container is replaced, so the check runs again. */
+  replicaId: string;
+}
+
+export interface ReplicaCheckResult extends Record<string, unknown> {
+  /** Milliseconds from the marker's commit on the primary to its arrival on the replica. */
+  markerLatencyMs: number;
+  /** State of the replica's walsender on the primary (pg_stat_replication.state). */
+  streamingState: string;
+  checkedAt: string;
+}
+
+const MARKER_TABLE = "trading_db_stack_replication_check";
+
+export async function checkReplica(inputs: ReplicaCheckInputs): Promise<ReplicaCheckResult> {
+  const crypto = require("crypto") as typeof import("crypto");
+  const where = `replica ${inputs.slotName} at ${inputs.replicaHost}:${inputs.replicaPort}`;
+  const login = { user: inputs.superuser, password: inputs.superuserPassword, database: "postgres" };
+  const primary = await connectPostgres({ ...login, host: inputs.primaryHost, port: inputs.primaryPort }, inputs.timeoutSeconds, "trading-db-stack replica check");
+  let replica: Client | undefined;
+  try {
+    replica = await connectPostgres({ ...login, host: inputs.replicaHost, port: inputs.replicaPort }, inputs.timeoutSeconds, "trading-db-stack replica check");
+    const recovery = await replica.query<{ standby: boolean }>("SELECT pg_is_in_recovery() AS standby");
+    if (!recovery.rows[0].standby) throw new Error(`${where} is not a standby (pg_is_in_recovery() is false)`);
+
+    await primary.query(`CREATE TABLE IF NOT EXISTS ${MARKER_TABLE} (replica TEXT PRIMARY KEY, token TEXT NOT NULL, written_at TIMESTAMPTZ NOT NULL)`);
+    const token = crypto.randomBytes(16).toString("hex");
+    await primary.query(
+      `INSERT INTO ${MARKER_TABLE} (replica, token, written_at) VALUES ($1, $2, clock_timestamp())
+       ON CONFLICT (replica) DO UPDATE SET token = EXCLUDED.token, written_at = EXCLUDED.written_at`,
+      [inputs.slotName, token],
+    );
+    const written = Date.now();
+    const deadline = written + inputs.timeoutSeconds * 1000;
+    for (;;) {
+      const seen = await replica
+        .query<{ token: string }>(`SELECT token FROM ${MARKER_TABLE} WHERE replica = $1`, [inputs.slotName])
+        .catch((error: { code?: string }) => {
+          if (error.code === "42P01") return { rows: [] }; // the table itself has not arrived yet
+          throw error;
+        });
+      if (seen.rows[0]?.token === token) break;
+      if (Date.now() > deadline) {
+        throw new Error(
+          `${where}: a marker written on the primary did not arrive within ${inputs.timeoutSeconds}s; ` +
+            `see the replica's container log and pg_stat_replication on the primary`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const markerLatencyMs = Date.now() - written;
+
+    const write = await replica.query(`INSERT INTO ${MARKER_TABLE} (replica, token, written_at) VALUES ('write-probe', 'x', now())`).then(
+      () => undefined,
+      (error: { code?: string; message: string }) => error,
+    );
+    if (!write) throw new Error(`${where} accepted a write; a replica must be read-only`);
+    if (write.code !== "25006") throw new Error(`${where}: a write failed for an unexpected reason: ${write.message}`);
+
+    const streaming = await primary.query<{ state: string; slot_active: boolean }>(
+      `SELECT r.state, s.active AS slot_active
+       FROM pg_replication_slots s LEFT JOIN pg_stat_replication r ON r.pid = s.active_pid
+       WHERE s.slot_name = $1`,
+      [inputs.slotName],
+    );
+    const row = streaming.rows[0];
+    if (!row) throw new Error(`${where}: its replication slot ${inputs.slotName} does not exist on the primary`);
+    if (!row.slot_active) throw new Error(`${where}: streams, but not through its slot ${inputs.slotName}`);
+    return { markerLatencyMs, streamingState: row.state, checkedAt: new Date().toISOString() };
+  } finally {
+    await replica?.end().catch(() => undefined);
+    await primary.end().catch(() => undefined);
+  }
+}
+
+function connectPrimary(inputs: ReplicationSlotInputs): Promise<Client> {
+  return connectPostgres(
+    { host: inputs.host, port: inputs.port, user: inputs.superuser, password: inputs.superuserPassword, database: "postgres" },
+    inputs.connectTimeoutSeconds,
+    "trading-db-stack replication slot",
+  );
+}

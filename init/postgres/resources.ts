@@ -1,0 +1,62 @@
+// The PostgreSQL hooks as Pulumi dynamic resources. What they do lives in apply.ts and
+// replication.ts; here they are wired to the generic provider and their secret outputs are named.
+import * as pulumi from "@pulumi/pulumi";
+import { hookProvider } from "../hook";
+import { applyPostgresInit, type PostgresInitInputs } from "./apply";
+import { checkReplica, dropReplicationSlot, ensureReplicationSlot, type ReplicaCheckInputs, type ReplicationSlotInputs } from "./replication";
+
+/** Inputs of a dynamic resource: each field may be an Output. */
+export type HookArgs<T> = { [K in keyof T]: pulumi.Input<T[K]> };
+
+export const postgresInitProvider = hookProvider<PostgresInitInputs>({
+  id: (inputs) => `postgres-init-${inputs.port}`,
+  apply: applyPostgresInit,
+});
+
+export const replicationSlotProvider = hookProvider<ReplicationSlotInputs>({
+  id: (inputs) => inputs.slotName,
+  apply: ensureReplicationSlot,
+  remove: dropReplicationSlot,
+  replaceOnChange: ["slotName", "host", "port"],
+});
+
+export const replicaCheckProvider = hookProvider<ReplicaCheckInputs>({
+  id: (inputs) => `replica-check-${inputs.slotName}`,
+  apply: checkReplica,
+});
+
+/** Roles, databases, migrations and seed data on the primary. */
+export class PostgresInit extends pulumi.dynamic.Resource {
+  declare readonly migrations: pulumi.Output<Record<string, string[]>>;
+  declare readonly appliedThisRun: pulumi.Output<Record<string, string[]>>;
+
+  constructor(name: string, args: HookArgs<PostgresInitInputs>, opts?: pulumi.CustomResourceOptions) {
+    super(postgresInitProvider, name, { ...args, migrations: undefined, appliedThisRun: undefined }, {
+      ...opts,
+      additionalSecretOutputs: ["superuserPassword", "replicationPassword", "readonlyPassword", "ownerPasswords", "fingerprint"],
+    }, "trading", "PostgresInit");
+  }
+}
+
+/** A replica's physical replication slot on the primary; dropped when the replica goes. */
+export class PostgresReplicationSlot extends pulumi.dynamic.Resource {
+  declare readonly slotName: pulumi.Output<string>;
+
+  constructor(name: string, args: HookArgs<ReplicationSlotInputs>, opts?: pulumi.CustomResourceOptions) {
+    super(replicationSlotProvider, name, { ...args }, { ...opts, additionalSecretOutputs: ["superuserPassword", "fingerprint"] }, "trading", "PostgresReplicationSlot");
+  }
+}
+
+/** Proof that a replica streams from the primary and refuses writes. */
+export class PostgresReplicaCheck extends pulumi.dynamic.Resource {
+  declare readonly markerLatencyMs: pulumi.Output<number>;
+  declare readonly streamingState: pulumi.Output<string>;
+  declare readonly checkedAt: pulumi.Output<string>;
+
+  constructor(name: string, args: HookArgs<ReplicaCheckInputs>, opts?: pulumi.CustomResourceOptions) {
+    super(replicaCheckProvider, name, { ...args, markerLatencyMs: undefined, streamingState: undefined, checkedAt: undefined }, {
+      ...opts,
+      additionalSecretOutputs: ["superuserPassword", "fingerprint"],
+    }, "trading", "PostgresReplicaCheck");
+  }
+}

@@ -1,0 +1,135 @@
+// Runs the compiled program (bin/, built by `npm test` with the project's tsconfig, the same
+// CommonJS that Pulumi's TypeScript runtime produces) under Pulumi mocks, and records every
+// resource it registers. The program is loaded with Node's own require, not through vitest's
+// transform, so the dynamic providers are serialised exactly as `pulumi up` serialises them.
+import * as fs from "fs";
+import { createRequire } from "module";
+import * as path from "path";
+import { fileURLToPath } from "url";
+import YAML from "yaml";
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const PROJECT = "trading-db-stack";
+const nativeRequire = createRequire(path.join(ROOT, "package.json"));
+
+/** Loads a module of the built program: requireBuilt("components/config.js"). */
+export function requireBuilt<T = any>(modulePath: string): T {
+  const file = path.join(ROOT, "bin", modulePath);
+  if (!fs.existsSync(file)) throw new Error(`${file} is missing: run \`npm run build\` (npm test does it first)`);
+  return nativeRequire(file) as T;
+}
+
+const pulumi = nativeRequire("@pulumi/pulumi") as typeof import("@pulumi/pulumi");
+const rpc = nativeRequire("@pulumi/pulumi/runtime/rpc") as { specialSigKey: string; specialSecretSig: string };
+
+/** Whether a value the mock received was sent as a Pulumi secret. */
+export function isSecretInput(value: unknown): boolean {
+  return !!value && typeof value === "object" && (value as Record<string, unknown>)[rpc.specialSigKey] === rpc.specialSecretSig;
+}
+
+/** The value with Pulumi's secret wrappers removed, at any depth. */
+export function plain(value: unknown): any {
+  if (isSecretInput(value)) return plain((value as { value: unknown }).value);
+  if (Array.isArray(value)) return value.map(plain);
+  if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
+  return value;
+}
+
+/** Stack config as the CLI hands it to the program: Pulumi.yaml defaults, then Pulumi.<stack>.yaml, as strings. */
+export function stackConfig(stack: string, overrides: Record<string, string> = {}): Record<string, string> {
+  const project = YAML.parse(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8"));
+  const config: Record<string, string> = {};
+  for (const [key, schema] of Object.entries<{ default?: unknown }>(project.config ?? {})) {
+    if (schema.default !== undefined) config[`${PROJECT}:${key}`] = String(schema.default);
+  }
+  const stackFile = path.join(ROOT, `Pulumi.${stack}.yaml`);
+  const stackValues = YAML.parse(fs.readFileSync(stackFile, "utf8")).config ?? {};
+  for (const [key, value] of Object.entries(stackValues)) config[key] = String(value);
+  for (const [key, value] of Object.entries(overrides)) config[`${PROJECT}:${key}`] = value;
+  return config;
+}
+
+export interface MockedResource {
+  type: string;
+  name: string;
+  /** Inputs as the engine would receive them, secrets still wrapped (see isSecretInput / plain). */
+  inputs: Record<string, any>;
+}
+
+export interface ProgramRun {
+  resources: MockedResource[];
+  outputs: Record<string, { value: any; secret: boolean }>;
+  byName(name: string): MockedResource;
+  ofType(type: string): MockedResource[];
+}
+
+/** Outputs the engine would compute for a resource: just enough for the program to go on. */
+function mockState(type: string, name: string, inputs: Record<string, any>): Record<string, unknown> {
+  switch (type) {
+    case "random:index/randomPassword:RandomPassword":
+      // Deterministic, and a secret as the engine makes it (the provider marks `result` secret).
+      return { ...inputs, result: pulumi.secret(`mock${name.replace(/[^A-Za-z0-9]/g, "")}`.padEnd(inputs.length ?? 32, "x").slice(0, inputs.length ?? 32)) };
+    case "docker:index/remoteImage:RemoteImage":
+      return { ...inputs, imageId: `sha256:mock-${inputs.name}`, repoDigest: `${inputs.name}@sha256:mock` };
+    default:
+      return { ...inputs };
+  }
+}
+
+/**
+ * Runs index.js for a stack under mocks (once per process: Pulumi's runtime is global) and
+ * returns what it registered and exported.
+ */
+export async function runProgram(stack: string, overrides: Record<string, string> = {}): Promise<ProgramRun> {
+  const resources: MockedResource[] = [];
+  pulumi.runtime.setAllConfig(stackConfig(stack, overrides));
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args) {
+        resources.push({ type: args.type, name: args.name, inputs: args.inputs });
+        return { id: `${args.name}-id`, state: mockState(args.type, args.name, plain(args.inputs)) };
+      },
+      call(args) {
+        return args.inputs;
+      },
+    },
+    PROJECT,
+    stack,
+    false,
+  );
+  const program = requireBuilt<Record<string, unknown>>("index.js");
+  const outputs: ProgramRun["outputs"] = {};
+  for (const [key, value] of Object.entries(program)) outputs[key] = await resolve(value);
+  // Let every registration finish (outputs of a resource may resolve before its children register).
+  await new Promise((r) => setTimeout(r, 50));
+  return {
+    resources,
+    outputs,
+    byName(name) {
+      const found = resources.find((r) => r.name === name);
+      if (!found) throw new Error(`no resource named ${name}; have: ${resources.map((r) => r.name).join(", ")}`);
+      return found;
+    },
+    ofType(type) {
+      return resources.filter((r) => r.type === type);
+    },
+  };
+}
+
+/** Resolves an exported value (an Output, or a structure holding Outputs) and whether any part is secret. */
+async function resolve(value: unknown): Promise<{ value: any; secret: boolean }> {
+  const output = pulumi.output(value as any);
+  const [resolved, secret] = await Promise.all([
+    new Promise((r) => output.apply((v) => r(v))),
+    (output as any).isSecret as Promise<boolean>,
+  ]);
+  return { value: resolved, secret };
+}
+
+/** The `__provider` text Pulumi serialised for a dynamic resource, loaded as the dynamic-provider host loads it. */
+export function loadSerializedProvider(resource: MockedResource): any {
+  const text = plain(resource.inputs.__provider);
+  if (typeof text !== "string" || text.length === 0) throw new Error(`${resource.name} has no serialised __provider`);
+  const requireFromString = nativeRequire("require-from-string") as (code: string, filename?: string) => any;
+  return requireFromString(text).handler();
+}
