@@ -185,13 +185,29 @@ async function applyScript(client: Client, db: PostgresInitDatabase, kind: "migr
   }
 }
 
-/** The read-only role may read every table, including tables created by later migrations. */
+/**
+ * The read-only role may read every table, including tables created by later migrations.
+ * Grants only what is missing: a GRANT rewrites the catalog row even when nothing changes.
+ */
 async function grantReadonly(client: Client, readonlyRole: string): Promise<void> {
   const role = quoteIdent(readonlyRole);
+  const { rows } = await client.query<{ usage: boolean; defaults: boolean; missing: string[] }>(
+    `SELECT has_schema_privilege($1, 'public', 'USAGE') AS usage,
+            EXISTS (SELECT 1 FROM pg_default_acl d
+                    WHERE d.defaclrole = (SELECT datdba FROM pg_database WHERE datname = current_database())
+                      AND d.defaclnamespace = 'public'::regnamespace AND d.defaclobjtype = 'r'
+                      AND d.defaclacl::text LIKE '%' || $1 || '=r/%') AS defaults,
+            ARRAY(SELECT quote_ident(c.relname) FROM pg_class c
+                  WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'v', 'm', 'p', 'f')
+                    AND NOT has_table_privilege($1, c.oid, 'SELECT') ORDER BY c.relname) AS missing`,
+    [readonlyRole],
+  );
+  const { usage, defaults, missing } = rows[0];
+  if (usage && defaults && missing.length === 0) return;
   await inTransaction(client, async () => {
-    await client.query(`GRANT USAGE ON SCHEMA public TO ${role}`);
-    await client.query(`GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${role}`);
-    await client.query(`ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO ${role}`);
+    if (!usage) await client.query(`GRANT USAGE ON SCHEMA public TO ${role}`);
+    if (missing.length > 0) await client.query(`GRANT SELECT ON ${missing.join(", ")} TO ${role}`);
+    if (!defaults) await client.query(`ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO ${role}`);
   });
 }
 

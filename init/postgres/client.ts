@@ -20,7 +20,14 @@ export async function connectPostgres(conn: PgConnection, timeoutSeconds: number
   const retryable = ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EAI_AGAIN", "57P03" /* cannot_connect_now */, "53300" /* too_many_connections */];
   const deadline = Date.now() + timeoutSeconds * 1000;
   for (let attempt = 1; ; attempt++) {
-    const client = new pg.Client({ ...conn, application_name: applicationName, connectionTimeoutMillis: 5000 });
+    const client = new pg.Client({
+      ...conn,
+      application_name: applicationName,
+      connectionTimeoutMillis: 5000,
+      // If this process dies (a killed `pulumi up`), the server notices within a second and rolls back,
+      // instead of finishing the statement and holding its locks until then.
+      options: "-c client_connection_check_interval=1000",
+    });
     try {
       await client.connect();
       return client;
