@@ -62,6 +62,10 @@ wait_for_primary() {
 
 base_backup() {
   local scratch="$PGDATA.basebackup" errors
+  # PGDATA may exist as an empty folder; anything else in it is not ours to delete.
+  if [ -d "$PGDATA" ] && [ -n "$(ls -A "$PGDATA")" ]; then
+    die "PGDATA ($PGDATA) has files but no PG_VERSION; move them away first"
+  fi
   errors="$(mktemp)"
   rm -rf "$scratch"
   wait_for_primary
@@ -79,8 +83,7 @@ base_backup() {
   rm -f "$errors"
   touch "$scratch/standby.signal"
   chmod 700 "$scratch"
-  # PGDATA may exist as an empty folder; anything else in it is not ours to delete.
-  if [ -d "$PGDATA" ]; then rmdir "$PGDATA" || die "PGDATA ($PGDATA) has files but no PG_VERSION; move them away first"; fi
+  if [ -d "$PGDATA" ]; then rmdir "$PGDATA"; fi
   mv "$scratch" "$PGDATA"
   log "base backup complete"
 }

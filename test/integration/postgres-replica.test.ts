@@ -1,0 +1,176 @@
+// Streaming replicas against real servers: init/scripts/postgres-replica-entrypoint.sh (the
+// container's entrypoint) bootstraps a standby from a real primary, and the slot and check hooks
+// run through the providers Pulumi serialised for the dev stack.
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import {
+  removeServerDir,
+  REPLICA_ENTRYPOINT,
+  replicaScriptEnv,
+  serverDir,
+  spawnAsServerUser,
+  startPrimary,
+  startReplica,
+  type PgServer,
+  type ReplicaOptions,
+} from "../support/postgres";
+import { loadSerializedProvider, plain, runProgram } from "../support/pulumi";
+
+let primary: PgServer;
+let replica: PgServer | undefined;
+const providers: Record<string, any> = {};
+const base: Record<string, Record<string, any>> = {};
+let replicaOptions: ReplicaOptions;
+
+function hook(name: string) {
+  return { provider: providers[name], inputs: (overrides: Record<string, any> = {}) => ({ ...structuredClone(base[name]), ...overrides }) };
+}
+const init = () => hook("postgres-init");
+const slotHook = () => hook("postgres-replica-1-slot");
+const checkHook = () => hook("postgres-replica-1-check");
+
+beforeAll(async () => {
+  const run = await runProgram("dev");
+  for (const name of ["postgres-init", "postgres-replica-1-slot", "postgres-replica-1-check"]) {
+    const resource = run.byName(name);
+    providers[name] = loadSerializedProvider(resource);
+    const { __provider, ...inputs } = plain(resource.inputs);
+    base[name] = inputs;
+  }
+  primary = await startPrimary(base["postgres-init"].superuserPassword, "primary");
+  await init().provider.create(init().inputs({ port: primary.port }));
+  replicaOptions = {
+    primary,
+    slot: base["postgres-replica-1-slot"].slotName,
+    replicationUser: base["postgres-init"].replicationRole,
+    replicationPassword: base["postgres-init"].replicationPassword,
+  };
+});
+
+afterAll(async () => {
+  await replica?.stop();
+  if (replica) removeServerDir(replica);
+  await primary?.stop();
+  if (primary) removeServerDir(primary);
+});
+
+async function query(server: PgServer, sql: string, database = "postgres"): Promise<any[]> {
+  const client = await server.connect(database);
+  try {
+    return (await client.query(sql)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+async function slotRow(): Promise<{ active: boolean; restart_lsn: string | null } | undefined> {
+  const rows = await query(primary, `SELECT active, restart_lsn::text FROM pg_replication_slots WHERE slot_name = '${replicaOptions.slot}'`);
+  return rows[0];
+}
+
+const slotInputs = () => slotHook().inputs({ port: primary.port, connectTimeoutSeconds: 10 });
+const checkInputs = (replicaPort: number) => checkHook().inputs({ primaryPort: primary.port, replicaPort, timeoutSeconds: 20 });
+
+describe("postgres streaming replicas", () => {
+  test("the slot hook reserves the replica's slot on the primary before the replica exists; a re-run is a no-op", async () => {
+    expect(replicaOptions.slot).toBe("trading_replica_1");
+    const result = await slotHook().provider.create(slotInputs());
+    expect(result.id).toBe("trading_replica_1");
+    const slot = await slotRow();
+    expect(slot).toBeDefined();
+    expect(slot!.active).toBe(false);
+    expect(slot!.restart_lsn).not.toBeNull(); // WAL is held from now on
+    await slotHook().provider.update(result.id, result.outs, slotInputs());
+    expect(await query(primary, "SELECT count(*)::int AS n FROM pg_replication_slots")).toEqual([{ n: 1 }]);
+  });
+
+  test("the entrypoint script bootstraps a hot standby through its slot, keeping the password out of files and command lines", async () => {
+    replica = await startReplica(replicaOptions);
+    expect(replica.log()).toContain("taking a base backup from 127.0.0.1");
+    expect(await query(replica, "SELECT pg_is_in_recovery() AS standby")).toEqual([{ standby: true }]);
+    // Data from the init hook is there: the copy is of the whole cluster.
+    expect(await query(replica, "SELECT count(*)::int AS n FROM strategies", "trading_platform")).toEqual([{ n: 4 }]);
+    expect((await slotRow())!.active).toBe(true);
+
+    const passfile = path.join(replica.dir, "replication.pgpass");
+    expect(fs.statSync(passfile).mode & 0o777).toBe(0o600);
+    expect(fs.existsSync(path.join(replica.dataDir, "standby.signal"))).toBe(true);
+    const password = replicaOptions.replicationPassword;
+    expect(fs.readFileSync(path.join(replica.dataDir, "postgresql.auto.conf"), "utf8")).not.toContain(password);
+    const commandLines = spawnSync("ps", ["-eo", "args"], { encoding: "utf8" }).stdout;
+    expect(commandLines).toContain(`primary_slot_name=${replicaOptions.slot}`);
+    expect(commandLines).not.toContain(password);
+  });
+
+  test("the check hook proves the replica streams and refuses writes", async () => {
+    const result = await checkHook().provider.create(checkInputs(replica!.port));
+    expect(result.outs.streamingState).toBe("streaming");
+    expect(result.outs.markerLatencyMs).toBeGreaterThanOrEqual(0);
+    expect(result.outs.markerLatencyMs).toBeLessThan(20_000);
+    // And independently of the hook: a write on the replica is refused as read-only.
+    const client = await replica!.connect("trading_platform");
+    try {
+      await expect(client.query("INSERT INTO users (username, email) VALUES ('ro', 'ro@example.com')")).rejects.toMatchObject({ code: "25006" });
+    } finally {
+      await client.end();
+    }
+  });
+
+  test("the check fails with a clear error against a server that is not a standby", async () => {
+    await expect(checkHook().provider.create(checkInputs(primary.port))).rejects.toThrow(/replica trading_replica_1 at 127\.0\.0\.1:\d+ is not a standby/);
+  });
+
+  test("a restarted replica keeps its data, takes no new base backup, and streams again", async () => {
+    const { dir, port } = replica!;
+    await replica!.stop();
+    await query(primary, "CREATE TABLE IF NOT EXISTS written_while_down (id int); INSERT INTO written_while_down VALUES (7)");
+    replica = await startReplica({ ...replicaOptions, dir, port });
+    expect(replica.log().match(/taking a base backup/g)).toHaveLength(1);
+    const result = await checkHook().provider.create(checkInputs(replica.port));
+    expect(result.outs.streamingState).toBe("streaming");
+    expect(await query(replica, "SELECT id FROM written_while_down")).toEqual([{ id: 7 }]);
+  });
+
+  test("the script refuses to delete a data folder that has files but no PG_VERSION", async () => {
+    const dir = serverDir("junk");
+    const dataDir = path.join(dir, "data");
+    fs.mkdirSync(dataDir);
+    fs.writeFileSync(path.join(dataDir, "precious.txt"), "keep me");
+    const passwordFile = path.join(dir, "replication-password");
+    fs.writeFileSync(passwordFile, replicaOptions.replicationPassword);
+    spawnSync("chown", ["-R", "postgres:postgres", dir]);
+    const logFile = path.join(dir, "script.log");
+    const child = spawnAsServerUser("bash", [REPLICA_ENTRYPOINT, "postgres"], replicaScriptEnv(replicaOptions, dir, dataDir, passwordFile), logFile);
+    const code = await new Promise((resolve) => child.once("exit", resolve));
+    const log = fs.readFileSync(logFile, "utf8");
+    expect(code).not.toBe(0);
+    expect(log).toMatch(/PGDATA \(.*\) has files but no PG_VERSION; move them away first/);
+    expect(log).not.toContain("taking a base backup");
+    expect(fs.readFileSync(path.join(dataDir, "precious.txt"), "utf8")).toBe("keep me");
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("the slot hook's delete releases and drops the slot, so a removed replica holds no WAL", async () => {
+    // As on `pulumi destroy`: the replica goes first (it depends on the slot), then the slot.
+    await replica!.stop();
+    removeServerDir(replica!);
+    replica = undefined;
+    const created = await slotHook().provider.create(slotInputs());
+    await slotHook().provider.delete(created.id, created.outs);
+    expect(await slotRow()).toBeUndefined();
+    // Deleting again, or with the primary unreachable, does not fail a destroy.
+    await slotHook().provider.delete(created.id, created.outs);
+    await slotHook().provider.delete(created.id, { ...created.outs, port: 1, connectTimeoutSeconds: 1 });
+  });
+
+  test("a replica whose slot was dropped creates it again with its base backup", async () => {
+    expect(await slotRow()).toBeUndefined();
+    replica = await startReplica(replicaOptions);
+    expect(replica.log()).toContain(`slot ${replicaOptions.slot} is missing on the primary; creating it with the base backup`);
+    expect((await slotRow())!.active).toBe(true);
+    const result = await checkHook().provider.create(checkInputs(replica.port));
+    expect(result.outs.streamingState).toBe("streaming");
+  });
+});
