@@ -49,12 +49,39 @@ export function stackConfig(stack: string, overrides: Record<string, string> = {
   return config;
 }
 
+export interface ResourceOptionsSeen {
+  retainOnDelete: boolean;
+  deleteBeforeReplace: boolean;
+  /** Names of the resources this one depends on (explicitly or through its inputs). */
+  dependsOn: string[];
+  additionalSecretOutputs: string[];
+  parent: string;
+}
+
 export interface MockedResource {
   type: string;
   name: string;
   /** Inputs as the engine would receive them, secrets still wrapped (see isSecretInput / plain). */
   inputs: Record<string, any>;
+  /** Options from the registration request the engine would receive. */
+  options: ResourceOptionsSeen;
 }
+
+// The mocks callback sees no resource options, so read them off the registration request itself.
+const optionsByName = new Map<string, ResourceOptionsSeen>();
+const urnName = (urn: string) => urn.split("::").pop() ?? "";
+const { MockMonitor } = nativeRequire("@pulumi/pulumi/runtime/mocks");
+const registerResource = MockMonitor.prototype.registerResource;
+MockMonitor.prototype.registerResource = function (req: any, callback: unknown) {
+  optionsByName.set(req.getName(), {
+    retainOnDelete: req.getRetainondelete() === true,
+    deleteBeforeReplace: req.getDeletebeforereplace() === true,
+    dependsOn: req.getDependenciesList().map(urnName),
+    additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+    parent: urnName(req.getParent()),
+  });
+  return registerResource.call(this, req, callback);
+};
 
 export interface ProgramRun {
   resources: MockedResource[];
@@ -86,7 +113,7 @@ export async function runProgram(stack: string, overrides: Record<string, string
   await pulumi.runtime.setMocks(
     {
       newResource(args) {
-        resources.push({ type: args.type, name: args.name, inputs: args.inputs });
+        resources.push({ type: args.type, name: args.name, inputs: args.inputs, options: optionsByName.get(args.name)! });
         return { id: `${args.name}-id`, state: mockState(args.type, args.name, plain(args.inputs)) };
       },
       call(args) {
@@ -97,7 +124,14 @@ export async function runProgram(stack: string, overrides: Record<string, string
     stack,
     false,
   );
-  const program = requireBuilt<Record<string, unknown>>("index.js");
+  let program: Record<string, unknown>;
+  try {
+    program = requireBuilt<Record<string, unknown>>("index.js");
+  } catch (error) {
+    // Let a test see how far the program got before it failed.
+    Object.assign(error as object, { resourcesRegistered: resources.map((r) => r.name) });
+    throw error;
+  }
   const outputs: ProgramRun["outputs"] = {};
   for (const [key, value] of Object.entries(program)) outputs[key] = await resolve(value);
   // Let every registration finish (outputs of a resource may resolve before its children register).

@@ -1,0 +1,116 @@
+import * as fs from "fs";
+import * as path from "path";
+import { describe, expect, test } from "vitest";
+import YAML from "yaml";
+import { CONFIG_KEYS, ConfigError, hostPorts, parseStackConfig, type ConfigKeyName } from "../../components/config";
+import { ROOT, stackConfig } from "../support/pulumi";
+
+const parse = (values: Partial<Record<ConfigKeyName, string>>) => parseStackConfig((key) => values[key]);
+
+function problems(values: Partial<Record<ConfigKeyName, string>>): string[] {
+  try {
+    parse(values);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).problems;
+  }
+  throw new Error(`expected ${JSON.stringify(values)} to be refused`);
+}
+
+function fromStack(stack: string) {
+  const config = stackConfig(stack);
+  return parseStackConfig((key) => config[`trading-db-stack:${key}`]);
+}
+
+describe("Pulumi.yaml config schema", () => {
+  const project = YAML.parse(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8"));
+
+  test("declares exactly the keys the code reads, each with the code's type, default and description", () => {
+    expect(project.name).toBe("trading-db-stack");
+    expect(Object.keys(project.config).sort()).toEqual(Object.keys(CONFIG_KEYS).sort());
+    for (const [key, spec] of Object.entries(CONFIG_KEYS)) {
+      expect(project.config[key], key).toEqual({ type: spec.type, default: spec.default, description: spec.description });
+    }
+  });
+
+  test.each(["dev", "prod"])("Pulumi.%s.yaml sets only known keys of this project", (stack) => {
+    const values = YAML.parse(fs.readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), "utf8")).config;
+    for (const key of Object.keys(values)) {
+      expect(key.startsWith("trading-db-stack:"), key).toBe(true);
+      expect(Object.keys(CONFIG_KEYS), key).toContain(key.slice("trading-db-stack:".length));
+    }
+  });
+});
+
+describe("stack settings", () => {
+  test("dev: one replica, small containers, admin tools on, data not retained", () => {
+    const dev = fromStack("dev");
+    expect(dev).toMatchObject({ platform: "docker", namePrefix: "trading", retainData: false, adminTools: true });
+    expect(dev.postgres).toMatchObject({ image: "postgres:18.1", majorVersion: 18, port: 5432, replicas: 1, replicaFirstPort: 5433, memoryMb: 1024 });
+  });
+
+  test("prod: two replicas, larger containers, admin tools off, data retained on destroy", () => {
+    const prod = fromStack("prod");
+    expect(prod).toMatchObject({ platform: "docker", retainData: true, adminTools: false });
+    expect(prod.postgres).toMatchObject({ replicas: 2, memoryMb: 4096, cpus: "2" });
+    expect(prod.postgres.memoryMb).toBeGreaterThan(fromStack("dev").postgres.memoryMb);
+  });
+
+  test("every unset key takes its default", () => {
+    const config = parse({});
+    expect(config.postgres.replicas).toBe(CONFIG_KEYS.postgresReplicas.default);
+    expect(config.waitTimeoutSeconds).toBe(CONFIG_KEYS.waitTimeoutSeconds.default);
+  });
+
+  test("host ports: the primary's, then one per replica", () => {
+    expect(hostPorts(parse({ postgresReplicas: "2" }).postgres).map((p) => p.port)).toEqual([5432, 5433, 5434]);
+  });
+});
+
+describe("bad config is refused before any resource, naming the key and what is allowed", () => {
+  test.each<[Partial<Record<ConfigKeyName, string>>, RegExp]>([
+    [{ platform: "kubernetes" }, /trading-db-stack:platform: must be one of: docker; got "kubernetes"/],
+    [{ platform: "aws" }, /trading-db-stack:platform: must be one of: docker; got "aws"/],
+    [{ postgresReplicas: "-1" }, /trading-db-stack:postgresReplicas: must be a whole number from 0 to 5; got "-1"/],
+    [{ postgresReplicas: "1.5" }, /trading-db-stack:postgresReplicas: must be a whole number from 0 to 5; got "1.5"/],
+    [{ postgresReplicas: "two" }, /trading-db-stack:postgresReplicas: must be a whole number from 0 to 5; got "two"/],
+    [{ postgresReplicas: "6" }, /trading-db-stack:postgresReplicas: must be a whole number from 0 to 5; got "6"/],
+    [{ postgresPort: "80" }, /trading-db-stack:postgresPort: must be a whole number from 1024 to 65535; got "80"/],
+    [{ postgresPort: "70000" }, /trading-db-stack:postgresPort: must be a whole number from 1024 to 65535; got "70000"/],
+    [{ postgresImage: "postgres" }, /trading-db-stack:postgresImage: must be an image reference with a pinned tag \(e\.g\. postgres:18\.1\), not latest; got "postgres"/],
+    [{ postgresImage: "postgres:latest" }, /trading-db-stack:postgresImage: must be an image reference with a pinned tag/],
+    [{ postgresImage: "postgres:14.12" }, /trading-db-stack:postgresImage: the tag must start with the PostgreSQL major version, 15 or newer/],
+    [{ postgresImage: "postgres:bookworm" }, /trading-db-stack:postgresImage: the tag must start with the PostgreSQL major version/],
+    [{ postgresCpus: "0" }, /trading-db-stack:postgresCpus: must be a decimal number of CPUs above 0 and at most 64/],
+    [{ postgresCpus: "lots" }, /trading-db-stack:postgresCpus: must be a decimal number of CPUs/],
+    [{ postgresMemoryMb: "100" }, /trading-db-stack:postgresMemoryMb: must be a whole number from 256 to 262144; got "100"/],
+    [{ retainData: "yes" }, /trading-db-stack:retainData: must be true or false; got "yes"/],
+    [{ namePrefix: "Trading-1" }, /trading-db-stack:namePrefix: must be 1-24 lowercase letters and digits, starting with a letter; got "Trading-1"/],
+    [{ waitTimeoutSeconds: "5" }, /trading-db-stack:waitTimeoutSeconds: must be a whole number from 10 to 3600; got "5"/],
+  ])("%j", (values, message) => {
+    expect(problems(values).join("\n")).toMatch(message);
+  });
+
+  test("two services on one host port", () => {
+    expect(problems({ postgresPort: "6000", postgresReplicaFirstPort: "5999", postgresReplicas: "2" })).toEqual([
+      'trading-db-stack:postgresReplicaFirstPort (replica 2): host port 6000 is already used by trading-db-stack:postgresPort; give each service its own port',
+    ]);
+  });
+
+  test("replica ports running past 65535", () => {
+    expect(problems({ postgresReplicaFirstPort: "65535", postgresReplicas: "2" })).toEqual([
+      "trading-db-stack:postgresReplicaFirstPort (replica 2): port 65536 is above 65535; lower the setting or the replica count",
+    ]);
+  });
+
+  test("every problem is reported at once, in one error that lists them", () => {
+    let message = "";
+    try {
+      parse({ platform: "k8s", postgresReplicas: "-2", postgresImage: "postgres:latest" });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/^Invalid configuration for stack of trading-db-stack:\n/);
+    expect(message.split("\n  - ")).toHaveLength(4);
+  });
+});
