@@ -8,6 +8,8 @@ export default defineConfig({
     isolate: true,
     testTimeout: 120_000,
     hookTimeout: 120_000,
-    reporters: ["default"],
+    reporters: ["default", "json"],
+    // .ci/run prints its summary line from this file.
+    outputFile: { json: "bin/test-results.json" },
   },
 });
