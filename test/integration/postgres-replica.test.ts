@@ -6,6 +6,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
+  pgBinDir,
   removeServerDir,
   REPLICA_ENTRYPOINT,
   replicaScriptEnv,
@@ -84,6 +85,20 @@ describe("postgres streaming replicas", () => {
     expect(slot!.restart_lsn).not.toBeNull(); // WAL is held from now on
     await slotHook().provider.update(result.id, result.outs, slotInputs());
     expect(await query(primary, "SELECT count(*)::int AS n FROM pg_replication_slots")).toEqual([{ n: 1 }]);
+  });
+
+  test("pg_hba.conf lets only the replication role stream WAL", () => {
+    const attempt = (user: string, password: string) =>
+      spawnSync(path.join(pgBinDir(), "pg_basebackup"), ["-h", "127.0.0.1", "-p", String(primary.port), "-U", user, "-D", path.join(primary.dir, `basebackup-${user}`), "-w"], {
+        encoding: "utf8",
+        env: { PGPASSWORD: password, PATH: process.env.PATH },
+      });
+    const readonly = attempt(base["postgres-init"].readonlyRole, base["postgres-init"].readonlyPassword);
+    expect(readonly.status).not.toBe(0);
+    expect(readonly.stderr).toMatch(/pg_hba\.conf rejects replication connection for host "127\.0\.0\.1", user "trading_readonly"/);
+    const wrongPassword = attempt(replicaOptions.replicationUser, "not-the-password");
+    expect(wrongPassword.status).not.toBe(0);
+    expect(wrongPassword.stderr).toMatch(/password authentication failed for user "replicator"/);
   });
 
   test("the entrypoint script bootstraps a hot standby through its slot, keeping the password out of files and command lines", async () => {

@@ -67,29 +67,26 @@ function chownForServer(p: string): void {
   if (user) fs.chownSync(p, user.uid, user.gid);
 }
 
-/** Runs a command as the server user, with PATH leading to the PostgreSQL binaries. */
-export function spawnAsServerUser(command: string, args: string[], env: Record<string, string>, logFile: string): ChildProcess {
+/** argv that runs a command as the server user, in a clean environment whose PATH leads to the PostgreSQL binaries. */
+function asServerUser(command: string, args: string[], env: Record<string, string>): [string, string[]] {
+  const envArgs = Object.entries({ PATH: `${pgBinDir()}:/usr/bin:/bin`, LANG: "C.UTF-8", ...env }).map(([k, v]) => `${k}=${v}`);
   const user = serverUser();
-  const fullEnv = { PATH: `${pgBinDir()}:/usr/bin:/bin`, LANG: "C.UTF-8", ...env };
-  const envArgs = Object.entries(fullEnv).map(([k, v]) => `${k}=${v}`);
+  const argv = ["-i", ...envArgs, command, ...args];
+  return user ? ["runuser", ["-u", user.name, "--", "env", ...argv]] : ["env", argv];
+}
+
+/** Starts a command as the server user, its output appended to logFile. */
+export function spawnAsServerUser(command: string, args: string[], env: Record<string, string>, logFile: string): ChildProcess {
   const log = fs.openSync(logFile, "a");
-  const child = user
-    ? spawn("runuser", ["-u", user.name, "--", "env", "-i", ...envArgs, command, ...args], { stdio: ["ignore", log, log] })
-    : spawn("env", ["-i", ...envArgs, command, ...args], { stdio: ["ignore", log, log] });
+  const [program, argv] = asServerUser(command, args, env);
+  const child = spawn(program, argv, { stdio: ["ignore", log, log] });
   fs.closeSync(log);
   return child;
 }
 
 function runAsServerUser(command: string, args: string[], env: Record<string, string> = {}): void {
-  const log = path.join(os.tmpdir(), `tdbs-cmd-${process.pid}.log`);
-  fs.writeFileSync(log, "");
-  chownForServer(log);
-  const user = serverUser();
-  const fullEnv = { PATH: `${pgBinDir()}:/usr/bin:/bin`, LANG: "C.UTF-8", ...env };
-  const envArgs = Object.entries(fullEnv).map(([k, v]) => `${k}=${v}`);
-  const result = user
-    ? spawnSync("runuser", ["-u", user.name, "--", "env", "-i", ...envArgs, command, ...args], { encoding: "utf8" })
-    : spawnSync("env", ["-i", ...envArgs, command, ...args], { encoding: "utf8" });
+  const [program, argv] = asServerUser(command, args, env);
+  const result = spawnSync(program, argv, { encoding: "utf8" });
   if (result.status !== 0) throw new Error(`${command} ${args.join(" ")} failed (${result.status}):\n${result.stdout}\n${result.stderr}`);
 }
 

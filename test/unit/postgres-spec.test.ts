@@ -1,0 +1,43 @@
+import { describe, expect, test } from "vitest";
+import { parseStackConfig } from "../../components/config";
+import { dataDirectory, pgHbaConf, postgresCommand, postgresUri, serverSettings, tradingSimulationPostgresEnv } from "../../components/postgres-spec";
+
+describe("postgres specs", () => {
+  test("URIs percent-encode the user and password", () => {
+    expect(postgresUri("postgresql", "us@r", "p:a/ss%", { host: "postgres", port: 5432 }, "trading_results")).toBe(
+      "postgresql://us%40r:p%3Aa%2Fss%25@postgres:5432/trading_results",
+    );
+  });
+
+  test("seed 002's variables", () => {
+    expect(tradingSimulationPostgresEnv("owner", "pw", { host: "postgres", port: 5432 })).toEqual({
+      POSTGRES_HOST: "postgres",
+      POSTGRES_PORT: "5432",
+      POSTGRES_DB: "trading_results",
+      POSTGRES_USER: "owner",
+      POSTGRES_PASSWORD: "pw",
+    });
+  });
+
+  test("pg_hba: SCRAM everywhere on the network, replication only for the replication role, never trust", () => {
+    const rules = pgHbaConf()
+      .split("\n")
+      .filter((line) => line && !line.startsWith("#"))
+      .map((line) => line.split(/\s+/));
+    expect(rules).toEqual([
+      ["local", "all", "postgres", "peer"],
+      ["local", "all", "all", "scram-sha-256"],
+      ["host", "replication", "replicator", "all", "scram-sha-256"],
+      ["host", "replication", "all", "all", "reject"],
+      ["host", "all", "all", "all", "scram-sha-256"],
+    ]);
+  });
+
+  test("settings scale with memory and replicas; the command passes each as -c", () => {
+    const pg = parseStackConfig((key) => ({ postgresMemoryMb: "4096", postgresReplicas: "2" })[key as string]).postgres;
+    const settings = serverSettings(pg);
+    expect(settings).toMatchObject({ shared_buffers: "1024MB", effective_cache_size: "3072MB", max_wal_senders: "8", max_replication_slots: "8", wal_level: "replica" });
+    expect(postgresCommand({ a: "1", b: "x y" })).toEqual(["postgres", "-c", "a=1", "-c", "b=x y"]);
+    expect(dataDirectory(18)).toBe("/var/lib/postgresql/18/docker");
+  });
+});
