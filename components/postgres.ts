@@ -85,8 +85,9 @@ export class PostgresCluster extends pulumi.ComponentResource {
       wait: true,
       waitTimeout: config.waitTimeoutSeconds,
       labels: [...labels, { label: "com.trading-db-stack.role", value: n === undefined ? "primary" : `replica-${n}` }],
+      // An internal network has no gateway, so the app network carries the published ports.
       networksAdvanced: [
-        { name: networks.app.name, aliases: [id], gwPriority: 1 },
+        { name: networks.app.name, aliases: [id] },
         { name: networks.db.name, aliases: [id] },
       ],
     });

@@ -83,9 +83,10 @@ export function describeStackGraph(expected: StackExpectations): void {
       ]);
       const primary = run.byName("postgres-primary");
       const attached = value(primary, "networksAdvanced");
-      expect(attached.map((a: any) => a.aliases)).toEqual([["postgres"], ["postgres"]]);
-      // Published ports go through the non-internal app network, which has the gateway.
-      expect(attached[0].gwPriority).toBe(1);
+      expect(attached.map((a: any) => [a.name, a.aliases])).toEqual([
+        ["trading-network", ["postgres"]],
+        ["trading-db-network", ["postgres"]],
+      ]);
     });
 
     test(`volumes are named as in the seeds and ${expected.retainData ? "kept" : "not kept"} on destroy`, () => {
