@@ -1,11 +1,11 @@
 // trading-db-stack: reads the stack's config, builds the stack, exports what services need.
 import * as pulumi from "@pulumi/pulumi";
-import { CONFIG_KEYS, type ConfigKeyName } from "./components/config";
+import type { ConfigKeyName } from "./components/config";
 import { POSTGRES_DATABASES, POSTGRES_ROLES } from "./components/postgres-spec";
 import { loadStackPlan, TradingDbStack } from "./components/stack";
 
 const config = new pulumi.Config();
-const plan = loadStackPlan((key: ConfigKeyName) => (key in CONFIG_KEYS ? config.get(key) : undefined));
+const plan = loadStackPlan((key: ConfigKeyName) => config.get(key));
 const stack = new TradingDbStack("trading", { plan });
 const pg = stack.postgres;
 

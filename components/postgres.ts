@@ -69,6 +69,7 @@ export class PostgresCluster extends pulumi.ComponentResource {
     const names = postgresNames(config.namePrefix);
     const settings = serverSettings(pg);
     const retain = { retainOnDelete: config.retainData };
+    const ownerPasswords = pulumi.all(secrets.owners) as pulumi.Output<Record<string, string>>;
 
     const image = new docker.RemoteImage("postgres-image", { name: pg.image, keepLocally: true }, { parent: this });
 
@@ -123,7 +124,7 @@ export class PostgresCluster extends pulumi.ComponentResource {
         replicationPassword: secrets.replication,
         readonlyRole: POSTGRES_ROLES.readonly,
         readonlyPassword: secrets.readonly,
-        ownerPasswords: pulumi.all(secrets.owners) as pulumi.Output<Record<string, string>>,
+        ownerPasswords,
         databases: POSTGRES_DATABASES.map((db) => {
           const scripts = args.scripts.find((s) => s.database === db.name);
           if (!scripts) throw new Error(`no migrations loaded for database ${db.name}`);
@@ -207,7 +208,6 @@ export class PostgresCluster extends pulumi.ComponentResource {
     };
     this.replicas = replicas;
 
-    const ownerPasswords: pulumi.Output<Record<string, string>> = pulumi.all(secrets.owners);
     this.uris = pulumi.secret(
       pulumi.all([ownerPasswords, secrets.readonly]).apply(([owners, readonly]) =>
         Object.fromEntries(
