@@ -88,10 +88,23 @@ base_backup() {
   log "base backup complete"
 }
 
+# A standby copied from another cluster (the primary's volume was recreated, this one kept) can never
+# follow this primary. Say so plainly. Checked only when the primary answers at once: a replica must
+# still start, and serve reads, while its primary is down.
+check_same_cluster() {
+  pg_isready -q -h "$PRIMARY_HOST" -p "$PRIMARY_PORT" -t 2 || return 0
+  local ours theirs
+  ours="$(pg_controldata "$PGDATA" | sed -n 's/^Database system identifier:[[:space:]]*//p')"
+  theirs="$(psql -XAt -c IDENTIFY_SYSTEM "host=$PRIMARY_HOST port=$PRIMARY_PORT user=$REPLICATION_USER replication=true" | cut -d'|' -f1)" || return 0
+  if [ -n "$ours" ] && [ -n "$theirs" ] && [ "$ours" != "$theirs" ]; then
+    die "this replica's data is a copy of database system $ours, but the primary is system $theirs (its data was recreated); remove this replica's volume so it takes a new base backup"
+  fi
+}
+
 if [ "${1:-}" = postgres ]; then
   write_passfile
   export PGPASSFILE="$REPLICATION_PASSFILE"
-  if [ ! -s "$PGDATA/PG_VERSION" ]; then base_backup; fi
+  if [ ! -s "$PGDATA/PG_VERSION" ]; then base_backup; else check_same_cluster; fi
   # A replica stays a standby on every start, even if someone removed the signal file.
   touch "$PGDATA/standby.signal"
   conninfo="host=$PRIMARY_HOST port=$PRIMARY_PORT user=$REPLICATION_USER passfile=$REPLICATION_PASSFILE application_name=$REPLICATION_SLOT"

@@ -148,6 +148,30 @@ describe("postgres streaming replicas", () => {
     expect(await query(replica, "SELECT id FROM written_while_down")).toEqual([{ id: 7 }]);
   });
 
+  test("a replica whose data comes from another cluster than the primary refuses to start, and says why", async () => {
+    const { dir, port } = replica!;
+    await replica!.stop();
+    // A new primary (its data recreated), set up by the same hook; the replica's folder is kept.
+    const other = await startPrimary(base["postgres-init"].superuserPassword, "other-primary");
+    try {
+      await init().provider.create(init().inputs({ port: other.port }));
+      const logFile = path.join(dir, "server.log");
+      const before = fs.readFileSync(logFile, "utf8").length;
+      const child = spawnAsServerUser("bash", [REPLICA_ENTRYPOINT, "postgres"], replicaScriptEnv({ ...replicaOptions, primary: other }, dir, path.join(dir, "data"), path.join(dir, "replication-password")), logFile);
+      const code = await new Promise((resolve) => child.once("exit", resolve));
+      expect(code).not.toBe(0);
+      expect(fs.readFileSync(logFile, "utf8").slice(before)).toMatch(
+        /this replica's data is a copy of database system \d+, but the primary is system \d+ \(its data was recreated\); remove this replica's volume/,
+      );
+    } finally {
+      await other.stop();
+      removeServerDir(other);
+    }
+    // With its own primary it starts as before.
+    replica = await startReplica({ ...replicaOptions, dir, port });
+    expect((await checkHook().provider.create(checkInputs(replica.port))).outs.streamingState).toBe("streaming");
+  });
+
   test("the script refuses to delete a data folder that has files but no PG_VERSION", async () => {
     const dir = serverDir("junk");
     const dataDir = path.join(dir, "data");
