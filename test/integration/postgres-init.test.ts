@@ -9,7 +9,8 @@ import * as path from "path";
 import type { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startPrimary, removeServerDir, type PgServer } from "../support/postgres";
-import { loadSerializedProvider, plain, ROOT, runProgram } from "../support/pulumi";
+import { ROOT, runProgram, serializedHook } from "../support/pulumi";
+import { waitUntil } from "../support/wait";
 
 let server: PgServer;
 let provider: any;
@@ -18,11 +19,7 @@ let baseInputs: Record<string, any>;
 
 beforeAll(async () => {
   const run = await runProgram("dev");
-  const init = run.byName("postgres-init");
-  provider = loadSerializedProvider(init);
-  providerText = plain(init.inputs.__provider);
-  const { __provider, ...inputs } = plain(init.inputs);
-  baseInputs = inputs;
+  ({ provider, providerText, inputs: baseInputs } = serializedHook(run.byName("postgres-init")));
   server = await startPrimary(baseInputs.superuserPassword, "init");
 });
 
@@ -100,16 +97,12 @@ async function snapshot(): Promise<unknown> {
 }
 
 /** Waits until a backend of `database` waits on an advisory lock (a run blocked behind another). */
-async function waitForAdvisoryWaiter(database: string, count = 1): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const waiting = await asSuperuser("postgres", async (c) =>
-      Number((await c.query("SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND wait_event = 'advisory'", [database])).rows[0].count),
-    );
-    if (waiting >= count) return;
-    if (Date.now() > deadline) throw new Error(`no run waiting on an advisory lock in ${database}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+async function waitForAdvisoryWaiter(database: string): Promise<void> {
+  await waitUntil(
+    () => asSuperuser("postgres", async (c) => Number((await c.query("SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND wait_event = 'advisory'", [database])).rows[0].count) > 0),
+    20_000,
+    () => `no run waiting on an advisory lock in ${database}`,
+  );
 }
 
 /** Holds advisory lock 4242 in trading_platform: a migration that takes it waits until release. */
@@ -269,11 +262,11 @@ describe("postgres init hook, as pulumi up runs it", () => {
     child.kill("SIGKILL");
     await exited;
     // The server notices the dead client (client_connection_check_interval) and rolls back.
-    const deadline = Date.now() + 15_000;
-    while (await asSuperuser("postgres", async (c) => Number((await c.query("SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'trading-db-stack%'")).rows[0].count) > 0)) {
-      if (Date.now() > deadline) throw new Error("the killed run's sessions are still on the server");
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitUntil(
+      () => asSuperuser("postgres", async (c) => Number((await c.query("SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'trading-db-stack%'")).rows[0].count) === 0),
+      15_000,
+      () => "the killed run's sessions are still on the server",
+    );
     await gate.release();
     expect(await tableExists("trading_platform", "gated_again")).toBe(false);
     const recorded = await asSuperuser("trading_platform", (c) => c.query("SELECT count(*) FROM schema_migrations WHERE version = '0003'"));

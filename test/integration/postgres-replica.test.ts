@@ -17,7 +17,7 @@ import {
   type PgServer,
   type ReplicaOptions,
 } from "../support/postgres";
-import { loadSerializedProvider, plain, runProgram } from "../support/pulumi";
+import { runProgram, serializedHook } from "../support/pulumi";
 
 let primary: PgServer;
 let replica: PgServer | undefined;
@@ -35,10 +35,7 @@ const checkHook = () => hook("postgres-replica-1-check");
 beforeAll(async () => {
   const run = await runProgram("dev");
   for (const name of ["postgres-init", "postgres-replica-1-slot", "postgres-replica-1-check"]) {
-    const resource = run.byName(name);
-    providers[name] = loadSerializedProvider(resource);
-    const { __provider, ...inputs } = plain(resource.inputs);
-    base[name] = inputs;
+    ({ provider: providers[name], inputs: base[name] } = serializedHook(run.byName(name)));
   }
   primary = await startPrimary(base["postgres-init"].superuserPassword, "primary");
   await init().provider.create(init().inputs({ port: primary.port }));

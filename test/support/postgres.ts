@@ -8,6 +8,7 @@ import * as os from "os";
 import * as path from "path";
 import { Client } from "pg";
 import { requireBuilt, ROOT } from "./pulumi";
+import { waitUntil } from "./wait";
 
 const REQUIRED = ["initdb", "postgres", "pg_ctl", "pg_basebackup", "pg_isready", "psql"];
 
@@ -140,20 +141,19 @@ process.on("exit", () => {
 
 /** Waits until the server accepts a superuser connection, or fails with its log. */
 export async function waitForServer(server: Pick<PgServer, "port" | "superuserPassword" | "log" | "process">, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
+  const accepts = async () => {
     if (server.process.exitCode !== null) throw new Error(`server on port ${server.port} exited (${server.process.exitCode}):\n${server.log()}`);
     const client = new Client({ host: "127.0.0.1", port: server.port, user: "postgres", password: server.superuserPassword, database: "postgres" });
     try {
       await client.connect();
-      await client.end();
-      return;
+      return true;
     } catch {
+      return false;
+    } finally {
       await client.end().catch(() => undefined);
-      if (Date.now() > deadline) throw new Error(`server on port ${server.port} not ready after ${timeoutMs} ms:\n${server.log()}`);
-      await new Promise((r) => setTimeout(r, 100));
     }
-  }
+  };
+  await waitUntil(accepts, timeoutMs, () => `server on port ${server.port} not ready after ${timeoutMs} ms:\n${server.log()}`, 100);
 }
 
 /** Wraps a running postgres process (started by us or by the replica entrypoint script). */

@@ -160,10 +160,18 @@ async function resolve(value: unknown): Promise<{ value: any; secret: boolean }>
   return { value: resolved, secret };
 }
 
-/** The `__provider` text Pulumi serialised for a dynamic resource, loaded as the dynamic-provider host loads it. */
-export function loadSerializedProvider(resource: MockedResource): any {
-  const text = plain(resource.inputs.__provider);
-  if (typeof text !== "string" || text.length === 0) throw new Error(`${resource.name} has no serialised __provider`);
+export interface SerializedHook {
+  /** The provider, loaded as the dynamic-provider host loads it: require-from-string, then handler(). */
+  provider: any;
+  /** The `__provider` text Pulumi serialised. */
+  providerText: string;
+  /** The inputs the program gave the resource, secrets unwrapped, without `__provider`. */
+  inputs: Record<string, any>;
+}
+
+export function serializedHook(resource: MockedResource): SerializedHook {
+  const { __provider: providerText, ...inputs } = plain(resource.inputs);
+  if (typeof providerText !== "string" || providerText.length === 0) throw new Error(`${resource.name} has no serialised __provider`);
   const requireFromString = nativeRequire("require-from-string") as (code: string, filename?: string) => any;
-  return requireFromString(text).handler();
+  return { provider: requireFromString(providerText).handler(), providerText, inputs };
 }
