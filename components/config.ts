@@ -85,6 +85,71 @@ export const CONFIG_KEYS = {
     default: 1024,
     description: "max_slot_wal_keep_size in MiB: the most WAL a lagging or lost replica may hold back on the primary (64-10485760).",
   },
+  mongoImage: {
+    type: "string",
+    default: "mongo:8.0.4",
+    description: "MongoDB image with a pinned tag that starts with the major version (6 or newer: the healthcheck uses mongosh), e.g. mongo:8.0.4. `latest` is refused.",
+  },
+  mongoMembers: {
+    type: "integer",
+    default: 3,
+    description: "Members of the MongoDB replica set: 1, 3, 5 or 7 (odd, so a majority can always elect a primary).",
+  },
+  mongoFirstPort: {
+    type: "integer",
+    default: 27017,
+    description: "Host port of replica-set member 1; member N is published on this port + N - 1, on 127.0.0.1.",
+  },
+  mongoMemoryMb: {
+    type: "integer",
+    default: 1024,
+    description: "Memory limit of each MongoDB member in MiB (512-262144); the WiredTiger cache gets half of it less 256 MiB.",
+  },
+  mongoElectionTimeoutMs: {
+    type: "integer",
+    default: 10000,
+    description: "Replica-set electionTimeoutMillis (500-60000): how soon a new primary is elected. Low values bring dev up fast; keep MongoDB's 10000 where load can delay heartbeats.",
+  },
+  redisImage: {
+    type: "string",
+    default: "redis:7.4.2",
+    description: "Redis image with a pinned tag that starts with the major version (6 or newer: ACL users), e.g. redis:7.4.2. `latest` is refused.",
+  },
+  redisPort: {
+    type: "integer",
+    default: 6379,
+    description: "Host port of Redis, published on 127.0.0.1 (1024-65535).",
+  },
+  redisMaxMemoryMb: {
+    type: "integer",
+    default: 256,
+    description: "Redis maxmemory in MiB (16-262144). The container may use twice this plus 64 MiB, for AOF rewrites.",
+  },
+  redisMaxMemoryPolicy: {
+    type: "string",
+    default: "volatile-lru",
+    description: "Redis maxmemory-policy: what goes when maxmemory is reached. volatile-* evict only keys with a TTL (price:* caches) and keep config:* and sessions; allkeys-* evict anything; noeviction refuses writes.",
+  },
+  influxdbImage: {
+    type: "string",
+    default: "influxdb:2.7.11",
+    description: "InfluxDB image with a pinned 2.x tag, e.g. influxdb:2.7.11. `latest` (InfluxDB 3) and other majors are refused.",
+  },
+  influxdbPort: {
+    type: "integer",
+    default: 8086,
+    description: "Host port of InfluxDB, published on 127.0.0.1 (1024-65535).",
+  },
+  influxdbRetentionDays: {
+    type: "integer",
+    default: 30,
+    description: "Retention of the raw buckets (market-data, trades, performance, system_metrics) in days (0 keeps data forever, else 1-36500).",
+  },
+  influxdbDownsampledRetentionDays: {
+    type: "integer",
+    default: 365,
+    description: "Retention of the hourly downsampled market-data bucket in days (0 keeps data forever, else 1-36500).",
+  },
 } as const satisfies Record<string, ConfigKey>;
 
 export type ConfigKeyName = keyof typeof CONFIG_KEYS;
@@ -102,6 +167,40 @@ export interface PostgresConfig {
   maxSlotWalKeepMb: number;
 }
 
+export interface MongoConfig {
+  image: string;
+  members: number;
+  firstPort: number;
+  memoryMb: number;
+  electionTimeoutMs: number;
+}
+
+export const REDIS_EVICTION_POLICIES = [
+  "volatile-lru",
+  "volatile-lfu",
+  "volatile-ttl",
+  "volatile-random",
+  "allkeys-lru",
+  "allkeys-lfu",
+  "allkeys-random",
+  "noeviction",
+] as const;
+
+export interface RedisConfig {
+  image: string;
+  port: number;
+  maxMemoryMb: number;
+  maxMemoryPolicy: (typeof REDIS_EVICTION_POLICIES)[number];
+}
+
+export interface InfluxdbConfig {
+  image: string;
+  port: number;
+  /** 0 = forever. */
+  retentionDays: number;
+  downsampledRetentionDays: number;
+}
+
 export interface StackConfig {
   platform: "docker";
   namePrefix: string;
@@ -109,6 +208,9 @@ export interface StackConfig {
   adminTools: boolean;
   waitTimeoutSeconds: number;
   postgres: PostgresConfig;
+  mongo: MongoConfig;
+  redis: RedisConfig;
+  influxdb: InfluxdbConfig;
 }
 
 /** Thrown for bad configuration; lists every problem, each naming its key. */
@@ -133,12 +235,8 @@ export function parseStackConfig(lookup: ConfigLookup): StackConfig {
   const waitTimeoutSeconds = reader.integer("waitTimeoutSeconds", 10, 3600);
 
   const image = reader.pinnedImage("postgresImage");
-  const majorVersion = postgresMajorVersion(image);
-  if (image !== undefined && (majorVersion === undefined || majorVersion < 15)) {
-    problems.push(
-      `${key("postgresImage")}: the tag must start with the PostgreSQL major version, 15 or newer (e.g. postgres:18.1); got "${image}"`,
-    );
-  }
+  const majorVersion = imageMajorVersion(image);
+  reader.requireMajor("postgresImage", image, (major) => major >= 15, "PostgreSQL major version, 15 or newer (e.g. postgres:18.1)");
   const postgres: PostgresConfig = {
     image: image ?? "",
     majorVersion: majorVersion ?? 0,
@@ -151,10 +249,38 @@ export function parseStackConfig(lookup: ConfigLookup): StackConfig {
     maxSlotWalKeepMb: reader.integer("postgresMaxSlotWalKeepMb", 64, 10485760),
   };
 
-  if (problems.length === 0) problems.push(...portProblems(hostPorts(postgres)));
+  const mongoImage = reader.pinnedImage("mongoImage");
+  reader.requireMajor("mongoImage", mongoImage, (major) => major >= 6, "MongoDB major version, 6 or newer (e.g. mongo:8.0.4)");
+  const mongo: MongoConfig = {
+    image: mongoImage ?? "",
+    members: reader.oddMembers("mongoMembers", [1, 3, 5, 7]),
+    firstPort: reader.integer("mongoFirstPort", 1024, 65535),
+    memoryMb: reader.integer("mongoMemoryMb", 512, 262144),
+    electionTimeoutMs: reader.integer("mongoElectionTimeoutMs", 500, 60000),
+  };
+
+  const redisImage = reader.pinnedImage("redisImage");
+  reader.requireMajor("redisImage", redisImage, (major) => major >= 6, "Redis major version, 6 or newer (e.g. redis:7.4.2)");
+  const redis: RedisConfig = {
+    image: redisImage ?? "",
+    port: reader.integer("redisPort", 1024, 65535),
+    maxMemoryMb: reader.integer("redisMaxMemoryMb", 16, 262144),
+    maxMemoryPolicy: reader.oneOf("redisMaxMemoryPolicy", [...REDIS_EVICTION_POLICIES]) as RedisConfig["maxMemoryPolicy"],
+  };
+
+  const influxdbImage = reader.pinnedImage("influxdbImage");
+  reader.requireMajor("influxdbImage", influxdbImage, (major) => major === 2, "InfluxDB major version 2 (e.g. influxdb:2.7.11; latest is InfluxDB 3)");
+  const influxdb: InfluxdbConfig = {
+    image: influxdbImage ?? "",
+    port: reader.integer("influxdbPort", 1024, 65535),
+    retentionDays: reader.integer("influxdbRetentionDays", 0, 36500),
+    downsampledRetentionDays: reader.integer("influxdbDownsampledRetentionDays", 0, 36500),
+  };
+
+  if (problems.length === 0) problems.push(...portProblems(hostPorts({ postgres, mongo, redis, influxdb })));
   if (problems.length > 0) throw new ConfigError(problems);
 
-  return { platform: platform as "docker", namePrefix, retainData, adminTools, waitTimeoutSeconds, postgres };
+  return { platform: platform as "docker", namePrefix, retainData, adminTools, waitTimeoutSeconds, postgres, mongo, redis, influxdb };
 }
 
 /** A host port and the setting it comes from, for error messages. */
@@ -164,11 +290,17 @@ export interface HostPort {
 }
 
 /** Every host port the stack publishes. */
-export function hostPorts(pg: PostgresConfig): HostPort[] {
+export function hostPorts(config: Pick<StackConfig, "postgres" | "mongo" | "redis" | "influxdb">): HostPort[] {
+  const { postgres: pg, mongo } = config;
   const ports: HostPort[] = [{ port: pg.port, setting: key("postgresPort") }];
   for (let n = 1; n <= pg.replicas; n++) {
     ports.push({ port: pg.replicaFirstPort + n - 1, setting: `${key("postgresReplicaFirstPort")} (replica ${n})` });
   }
+  for (let n = 1; n <= mongo.members; n++) {
+    ports.push({ port: mongo.firstPort + n - 1, setting: n === 1 ? key("mongoFirstPort") : `${key("mongoFirstPort")} (member ${n})` });
+  }
+  ports.push({ port: config.redis.port, setting: key("redisPort") });
+  ports.push({ port: config.influxdb.port, setting: key("influxdbPort") });
   return ports;
 }
 
@@ -185,7 +317,7 @@ function portProblems(ports: HostPort[]): string[] {
 }
 
 /** "postgres:18.1" -> 18; undefined when the tag does not start with a number. */
-export function postgresMajorVersion(image: string | undefined): number | undefined {
+export function imageMajorVersion(image: string | undefined): number | undefined {
   const tag = image === undefined ? undefined : imageTag(image);
   const match = tag?.match(/^(\d+)/);
   return match ? Number(match[1]) : undefined;
@@ -247,6 +379,18 @@ class KeyReader {
     const number = /^\d+(\.\d+)?$/.test(value) ? Number(value) : NaN;
     if (number > 0 && number <= 64) return value;
     return this.fail(name, "a decimal number of CPUs above 0 and at most 64 (e.g. 0.5, 2)", value, "1");
+  }
+
+  oddMembers(name: ConfigKeyName, allowed: number[]): number {
+    const value = this.raw(name);
+    return allowed.map(String).includes(value) ? Number(value) : this.fail(name, `one of ${allowed.join(", ")} (an odd number of members)`, value, allowed[0]);
+  }
+
+  /** A problem when a pinned image's tag does not start with an allowed major version. */
+  requireMajor(name: ConfigKeyName, image: string | undefined, allowed: (major: number) => boolean, what: string): void {
+    if (image === undefined) return;
+    const major = imageMajorVersion(image);
+    if (major === undefined || !allowed(major)) this.problems.push(`${key(name)}: the tag must start with the ${what}; got "${image}"`);
   }
 
   pinnedImage(name: ConfigKeyName): string | undefined {

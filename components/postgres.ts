@@ -23,6 +23,7 @@ import {
   type Endpoint,
 } from "./postgres-spec";
 import type { PostgresSecrets } from "./secrets";
+import type { ServiceEnvPart } from "./service-env";
 
 // PostgreSQL primary with N streaming replicas on Docker, and the hooks that set it up:
 //   image -> primary (healthy) -> init hook (roles, databases, migrations, seeds)
@@ -60,7 +61,7 @@ export class PostgresCluster extends pulumi.ComponentResource {
   /** Connection URIs per database (secret). */
   readonly uris: pulumi.Output<Record<string, { owner: string; ownerInNetwork: string; readonly: string; replicas: string[] }>>;
   /** Env maps with each seed's variable names, for containers on the app network and for host processes (secret). */
-  readonly env: pulumi.Output<Record<"inNetwork" | "host", Record<"advanced-trading-platform" | "trading-simulation", Record<string, string>>>>;
+  readonly env: pulumi.Output<ServiceEnvPart>;
 
   constructor(name: string, args: PostgresClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("trading:postgres:Cluster", name, {}, opts);

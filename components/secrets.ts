@@ -18,14 +18,37 @@ export interface PostgresSecrets {
   readonly: pulumi.Output<string>;
 }
 
+export interface MongoSecrets {
+  root: pulumi.Output<string>;
+  app: pulumi.Output<string>;
+  readonly: pulumi.Output<string>;
+  /** Shared key the members authenticate each other with (keyFile): 756 base64-alphabet characters. */
+  keyfile: pulumi.Output<string>;
+}
+
+export interface RedisSecrets {
+  admin: pulumi.Output<string>;
+  app: pulumi.Output<string>;
+  healthcheck: pulumi.Output<string>;
+}
+
+export interface InfluxdbSecrets {
+  adminPassword: pulumi.Output<string>;
+  /** The operator token setup mode creates; the init hook uses it to make the services' scoped tokens. */
+  adminToken: pulumi.Output<string>;
+}
+
 export class StackSecrets extends pulumi.ComponentResource {
   readonly postgres: PostgresSecrets;
+  readonly mongo: MongoSecrets;
+  readonly redis: RedisSecrets;
+  readonly influxdb: InfluxdbSecrets;
 
   constructor(name: string, args: StackSecretsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("trading:secrets:StackSecrets", name, {}, opts);
     const length = args.passwordLength ?? 32;
-    const password = (id: string) =>
-      new random.RandomPassword(id, { length, special: false, minLower: 2, minUpper: 2, minNumeric: 2 }, { parent: this })
+    const password = (id: string, size = length) =>
+      new random.RandomPassword(id, { length: size, special: false, minLower: 2, minUpper: 2, minNumeric: 2 }, { parent: this })
         .result;
 
     const owners: Record<string, pulumi.Output<string>> = {};
@@ -36,6 +59,22 @@ export class StackSecrets extends pulumi.ComponentResource {
       replication: password(`postgres-${POSTGRES_ROLES.replication}-password`),
       owners,
       readonly: password(`postgres-${POSTGRES_ROLES.readonly.replace(/_/g, "-")}-password`),
+    };
+    this.mongo = {
+      root: password("mongo-root-password"),
+      app: password("mongo-app-password"),
+      readonly: password("mongo-readonly-password"),
+      // MongoDB accepts 6-1024 characters of the base64 alphabet; letters and digits qualify.
+      keyfile: password("mongo-keyfile", 756),
+    };
+    this.redis = {
+      admin: password("redis-admin-password"),
+      app: password("redis-app-password"),
+      healthcheck: password("redis-healthcheck-password"),
+    };
+    this.influxdb = {
+      adminPassword: password("influxdb-admin-password"),
+      adminToken: password("influxdb-admin-token", 64),
     };
     this.registerOutputs({});
   }

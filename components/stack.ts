@@ -1,12 +1,19 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
+import { loadMongoFiles, type MongoDatabaseFiles } from "../init/mongo/files";
 import { loadDatabaseScripts, type DatabaseScripts } from "../init/postgres/scripts";
+import { loadRedisSeeds, type RedisSeeds } from "../init/redis/files";
 import { parseStackConfig, type ConfigLookup, type StackConfig } from "./config";
+import { InfluxdbServer } from "./influxdb";
+import { MongoReplicaSet } from "./mongo";
+import { MONGO_DATABASE } from "./mongo-spec";
 import { DockerNetworks } from "./network";
 import { PostgresCluster } from "./postgres";
 import { POSTGRES_DATABASES } from "./postgres-spec";
+import { RedisServer } from "./redis";
 import { StackSecrets } from "./secrets";
+import { mergeServiceEnv, type ServiceEnv } from "./service-env";
 
 // The whole stack. loadStackPlan reads and checks everything from disk and config first, so bad
 // input fails before a single resource is registered; TradingDbStack then only builds resources.
@@ -15,6 +22,9 @@ export interface StackPlan {
   config: StackConfig;
   postgresScripts: DatabaseScripts[];
   replicaEntrypoint: string;
+  mongoFiles: MongoDatabaseFiles;
+  mongoEntrypoint: string;
+  redisSeeds: RedisSeeds;
 }
 
 /** Project root: the folder holding Pulumi.yaml (this file is components/stack.ts, or bin/components/stack.js). */
@@ -31,8 +41,15 @@ export function projectRoot(): string {
 export function loadStackPlan(lookup: ConfigLookup, root = projectRoot()): StackPlan {
   const config = parseStackConfig(lookup);
   const postgresScripts = POSTGRES_DATABASES.map((db) => loadDatabaseScripts(root, db.name, `init/postgres/${db.folder}`));
-  const replicaEntrypoint = fs.readFileSync(path.join(root, "init/scripts/postgres-replica-entrypoint.sh"), "utf8");
-  return { config, postgresScripts, replicaEntrypoint };
+  const script = (name: string) => fs.readFileSync(path.join(root, "init/scripts", name), "utf8");
+  return {
+    config,
+    postgresScripts,
+    replicaEntrypoint: script("postgres-replica-entrypoint.sh"),
+    mongoFiles: loadMongoFiles(root, MONGO_DATABASE, `init/mongo/${MONGO_DATABASE}`),
+    mongoEntrypoint: script("mongo-entrypoint.sh"),
+    redisSeeds: loadRedisSeeds(root),
+  };
 }
 
 export interface TradingDbStackArgs {
@@ -41,6 +58,11 @@ export interface TradingDbStackArgs {
 
 export class TradingDbStack extends pulumi.ComponentResource {
   readonly postgres: PostgresCluster;
+  readonly mongo: MongoReplicaSet;
+  readonly redis: RedisServer;
+  readonly influxdb: InfluxdbServer;
+  /** Every consumer's env map, on the app network and on the host. Secret. */
+  readonly serviceEnv: pulumi.Output<ServiceEnv>;
 
   constructor(name: string, args: TradingDbStackArgs, opts?: pulumi.ComponentResourceOptions) {
     super("trading:stack:TradingDbStack", name, {}, opts);
@@ -63,6 +85,17 @@ export class TradingDbStack extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    this.registerOutputs({ postgres: this.postgres.primary });
+    const common = { config, networks: { db: networks.db, app: networks.app }, labels };
+    this.mongo = new MongoReplicaSet(
+      "mongo",
+      { ...common, secrets: secrets.mongo, files: args.plan.mongoFiles, entrypoint: args.plan.mongoEntrypoint },
+      { parent: this },
+    );
+    this.redis = new RedisServer("redis", { ...common, secrets: secrets.redis, seeds: args.plan.redisSeeds }, { parent: this });
+    this.influxdb = new InfluxdbServer("influxdb", { ...common, secrets: secrets.influxdb }, { parent: this });
+    this.serviceEnv = pulumi.secret(
+      pulumi.all([this.postgres.env, this.mongo.env, this.redis.env, this.influxdb.env]).apply((parts) => mergeServiceEnv(parts)),
+    );
+    this.registerOutputs({ postgres: this.postgres.primary, serviceEnv: this.serviceEnv });
   }
 }

@@ -7,6 +7,7 @@
 // either the whole file applied and recorded, or nothing.
 import type { Client } from "pg";
 import { connectPostgres, quoteIdent, quoteLiteral } from "./client";
+import { planVersionedFiles, type RecordedFile } from "../versioned-files";
 import type { SqlScript } from "./scripts";
 
 /** Bump when this file changes in a way existing stacks must re-run. */
@@ -47,12 +48,6 @@ export interface PostgresInitResult extends Record<string, unknown> {
   appliedThisRun: Record<string, string[]>;
 }
 
-interface RecordedScript {
-  kind: "migration" | "seed";
-  version: string;
-  checksum: string;
-  applied_at: Date;
-}
 
 const INIT_LOCK = "trading-db-stack:postgres-init";
 const MIGRATION_LOCK = "trading-db-stack:migrations";
@@ -86,7 +81,7 @@ export async function applyPostgresInit(inputs: PostgresInitInputs): Promise<Pos
 
 /** Migrations and seeds of every database: all are checked before any is applied. */
 async function runScripts(inputs: PostgresInitInputs): Promise<PostgresInitResult> {
-  const sessions: { db: PostgresInitDatabase; client: Client; plan: ScriptPlan }[] = [];
+  const sessions: { db: PostgresInitDatabase; client: Client; plan: { migrations: SqlScript[]; seeds: SqlScript[] } }[] = [];
   try {
     for (const db of inputs.databases) {
       const client = await connectPostgres(
@@ -104,8 +99,8 @@ async function runScripts(inputs: PostgresInitInputs): Promise<PostgresInitResul
         applied_at TIMESTAMPTZ NOT NULL DEFAULT now(),
         applied_by TEXT NOT NULL DEFAULT current_user,
         PRIMARY KEY (kind, version))`);
-      const { rows } = await client.query<RecordedScript>("SELECT kind, version, checksum, applied_at FROM schema_migrations");
-      sessions[sessions.length - 1].plan = planScripts(db, rows);
+      const { rows } = await client.query<RecordedFile>("SELECT kind, version, checksum, applied_at FROM schema_migrations");
+      sessions[sessions.length - 1].plan = planVersionedFiles(db.name, db, rows);
     }
 
     const result: PostgresInitResult = { migrations: {}, appliedThisRun: {} };
@@ -128,43 +123,6 @@ async function runScripts(inputs: PostgresInitInputs): Promise<PostgresInitResul
   } finally {
     for (const { client } of sessions) await client.end().catch(() => undefined);
   }
-}
-
-interface ScriptPlan {
-  migrations: SqlScript[];
-  seeds: SqlScript[];
-}
-
-/**
- * What to apply. Refuses an applied migration whose file changed, and a new migration numbered
- * below one already applied (it would run out of order). Seeds re-run when their content changes.
- */
-export function planScripts(db: PostgresInitDatabase, recorded: RecordedScript[]): ScriptPlan {
-  const applied = new Map(recorded.filter((r) => r.kind === "migration").map((r) => [r.version, r]));
-  const newest = [...applied.keys()].sort().pop() ?? "";
-  const problems: string[] = [];
-  const migrations: SqlScript[] = [];
-  for (const m of db.migrations) {
-    const record = applied.get(m.version);
-    if (!record) {
-      if (m.version < newest) {
-        problems.push(`${m.file} is numbered below migration ${newest}, which is already applied; renumber it above ${newest}`);
-      }
-      migrations.push(m);
-    } else if (record.checksum !== m.checksum) {
-      problems.push(
-        `${m.file} was applied on ${new Date(record.applied_at).toISOString()} with checksum ${record.checksum}, ` +
-          `but the file now has checksum ${m.checksum}. An applied migration must not change: ` +
-          `restore the file and put the change in a new migration`,
-      );
-    }
-  }
-  if (problems.length > 0) {
-    throw new Error(`database ${db.name}: migrations refused, nothing was applied:\n  - ${problems.join("\n  - ")}`);
-  }
-  const seedChecksums = new Map(recorded.filter((r) => r.kind === "seed").map((r) => [r.version, r.checksum]));
-  const seeds = db.seeds.filter((s) => seedChecksums.get(s.version) !== s.checksum);
-  return { migrations, seeds };
 }
 
 async function applyScript(client: Client, db: PostgresInitDatabase, kind: "migration" | "seed", script: SqlScript): Promise<void> {

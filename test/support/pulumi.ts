@@ -90,12 +90,19 @@ export interface ProgramRun {
   ofType(type: string): MockedResource[];
 }
 
+/** The `result` the mocks give the RandomPassword named `name`: deterministic, so tests can look for it. */
+export function mockPassword(name: string, length: number): string {
+  return `mock${name.replace(/[^A-Za-z0-9]/g, "")}`.padEnd(length, "x").slice(0, length);
+}
+
 /** Outputs the engine would compute for a resource: just enough for the program to go on. */
 function mockState(type: string, name: string, inputs: Record<string, any>): Record<string, unknown> {
+  // What the InfluxDB hook would return: tokens InfluxDB generated (the program builds env maps from them).
+  if (name === "influxdb-init") return { ...inputs, tokenValues: pulumi.secret({ read: "mock-read-token", write: "mock-write-token" }) };
   switch (type) {
     case "random:index/randomPassword:RandomPassword":
       // Deterministic, and a secret as the engine makes it (the provider marks `result` secret).
-      return { ...inputs, result: pulumi.secret(`mock${name.replace(/[^A-Za-z0-9]/g, "")}`.padEnd(inputs.length ?? 32, "x").slice(0, inputs.length ?? 32)) };
+      return { ...inputs, result: pulumi.secret(mockPassword(name, inputs.length ?? 32)) };
     case "docker:index/remoteImage:RemoteImage":
       return { ...inputs, imageId: `sha256:mock-${inputs.name}`, repoDigest: `${inputs.name}@sha256:mock` };
     default:

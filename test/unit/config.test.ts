@@ -62,8 +62,18 @@ describe("stack settings", () => {
     expect(config.waitTimeoutSeconds).toBe(CONFIG_KEYS.waitTimeoutSeconds.default);
   });
 
-  test("host ports: the primary's, then one per replica", () => {
-    expect(hostPorts(parse({ postgresReplicas: "2" }).postgres).map((p) => p.port)).toEqual([5432, 5433, 5434]);
+  test("host ports: PostgreSQL primary and replicas, each MongoDB member, Redis, InfluxDB", () => {
+    expect(hostPorts(parse({ postgresReplicas: "2", mongoMembers: "3" })).map((p) => p.port)).toEqual([5432, 5433, 5434, 27017, 27018, 27019, 6379, 8086]);
+  });
+
+  test("dev elects a MongoDB primary fast; prod keeps MongoDB's default election timeout and longer InfluxDB retention", () => {
+    const dev = fromStack("dev");
+    const prod = fromStack("prod");
+    expect(dev.mongo).toMatchObject({ members: 3, firstPort: 27017, electionTimeoutMs: 1000 });
+    expect(prod.mongo).toMatchObject({ members: 3, electionTimeoutMs: 10000 });
+    expect(prod.influxdb.retentionDays).toBeGreaterThan(dev.influxdb.retentionDays);
+    expect(prod.redis.maxMemoryMb).toBeGreaterThan(dev.redis.maxMemoryMb);
+    for (const stack of [dev, prod]) expect(stack.influxdb.image).toMatch(/^influxdb:2\.7\./);
   });
 });
 
@@ -87,6 +97,18 @@ describe("bad config is refused before any resource, naming the key and what is 
     [{ retainData: "yes" }, /trading-db-stack:retainData: must be true or false; got "yes"/],
     [{ namePrefix: "Trading-1" }, /trading-db-stack:namePrefix: must be 1-24 lowercase letters and digits, starting with a letter; got "Trading-1"/],
     [{ waitTimeoutSeconds: "5" }, /trading-db-stack:waitTimeoutSeconds: must be a whole number from 10 to 3600; got "5"/],
+    [{ mongoMembers: "2" }, /trading-db-stack:mongoMembers: must be one of 1, 3, 5, 7 \(an odd number of members\); got "2"/],
+    [{ mongoMembers: "9" }, /trading-db-stack:mongoMembers: must be one of 1, 3, 5, 7/],
+    [{ mongoImage: "mongo:latest" }, /trading-db-stack:mongoImage: must be an image reference with a pinned tag/],
+    [{ mongoImage: "mongo:5.0.31" }, /trading-db-stack:mongoImage: the tag must start with the MongoDB major version, 6 or newer/],
+    [{ mongoElectionTimeoutMs: "100" }, /trading-db-stack:mongoElectionTimeoutMs: must be a whole number from 500 to 60000; got "100"/],
+    [{ redisImage: "redis:5.0.14" }, /trading-db-stack:redisImage: the tag must start with the Redis major version, 6 or newer/],
+    [{ redisMaxMemoryPolicy: "lru" }, /trading-db-stack:redisMaxMemoryPolicy: must be one of: volatile-lru, .*noeviction; got "lru"/],
+    [{ redisMaxMemoryMb: "8" }, /trading-db-stack:redisMaxMemoryMb: must be a whole number from 16 to 262144; got "8"/],
+    [{ influxdbImage: "influxdb:latest" }, /trading-db-stack:influxdbImage: must be an image reference with a pinned tag/],
+    [{ influxdbImage: "influxdb:3.0.1" }, /trading-db-stack:influxdbImage: the tag must start with the InfluxDB major version 2/],
+    [{ influxdbImage: "influxdb:1.11" }, /trading-db-stack:influxdbImage: the tag must start with the InfluxDB major version 2/],
+    [{ influxdbRetentionDays: "-1" }, /trading-db-stack:influxdbRetentionDays: must be a whole number from 0 to 36500; got "-1"/],
   ])("%j", (values, message) => {
     expect(problems(values).join("\n")).toMatch(message);
   });
@@ -94,6 +116,12 @@ describe("bad config is refused before any resource, naming the key and what is 
   test("two services on one host port", () => {
     expect(problems({ postgresPort: "6000", postgresReplicaFirstPort: "5999", postgresReplicas: "2" })).toEqual([
       'trading-db-stack:postgresReplicaFirstPort (replica 2): host port 6000 is already used by trading-db-stack:postgresPort; give each service its own port',
+    ]);
+  });
+
+  test("a MongoDB member on another service's port", () => {
+    expect(problems({ mongoFirstPort: "6378", mongoMembers: "3" })).toEqual([
+      "trading-db-stack:redisPort: host port 6379 is already used by trading-db-stack:mongoFirstPort (member 2); give each service its own port",
     ]);
   });
 

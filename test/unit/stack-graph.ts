@@ -1,7 +1,7 @@
 // The resource graph of one stack under Pulumi mocks, with that stack's real Pulumi.<stack>.yaml.
 // Shared by stack-dev.test.ts and stack-prod.test.ts (one stack per process: Pulumi's runtime is global).
 import { beforeAll, describe, expect, test } from "vitest";
-import { isSecretInput, plain, runProgram, stackConfig, type MockedResource, type ProgramRun } from "../support/pulumi";
+import { isSecretInput, mockPassword, plain, runProgram, stackConfig, type MockedResource, type ProgramRun } from "../support/pulumi";
 
 const CONTAINER = "docker:index/container:Container";
 const VOLUME = "docker:index/volume:Volume";
@@ -13,11 +13,16 @@ export interface StackExpectations {
   replicas: number;
   retainData: boolean;
   memoryMb: number;
+  mongoMembers: number;
+  mongoElectionTimeoutMs: number;
+  redisMaxMemoryMb: number;
+  influxRetentionDays: number;
 }
 
 export function describeStackGraph(expected: StackExpectations): void {
   let run: ProgramRun;
-  const containers = () => run.ofType(CONTAINER);
+  const allContainers = () => run.ofType(CONTAINER);
+  const containers = () => allContainers().filter((c) => String(value(c, "name")).startsWith("trading-postgres"));
   const value = (r: MockedResource, key: string) => plain(r.inputs[key]);
 
   beforeAll(async () => {
@@ -25,21 +30,40 @@ export function describeStackGraph(expected: StackExpectations): void {
   });
 
   describe(`${expected.stack} stack graph`, () => {
-    test("one pinned PostgreSQL image, a primary and the configured number of replicas", () => {
+    test("one pinned image per database; a PostgreSQL primary and the configured number of replicas", () => {
       const config = stackConfig(expected.stack);
       const images = run.ofType("docker:index/remoteImage:RemoteImage");
-      expect(images.map((i) => value(i, "name"))).toEqual([config["trading-db-stack:postgresImage"]]);
+      expect(images.map((i) => value(i, "name"))).toEqual(
+        ["postgresImage", "mongoImage", "redisImage", "influxdbImage"].map((key) => config[`trading-db-stack:${key}`]),
+      );
+      for (const image of images) expect(value(image, "name")).toMatch(/^[a-z]+:\d+\.\d+(\.\d+)?$/);
       expect(containers().map((c) => value(c, "name")).sort()).toEqual(
         ["trading-postgres", ...Array.from({ length: expected.replicas }, (_, i) => `trading-postgres-replica-${i + 1}`)].sort(),
       );
       for (const c of containers()) expect(value(c, "image")).toBe("sha256:mock-postgres:18.1");
     });
 
-    test("every published port is bound to 127.0.0.1, each on its own host port", () => {
-      const published = containers().flatMap((c) => value(c, "ports"));
-      expect(published.length).toBe(1 + expected.replicas);
+    test("every published port of every container is bound to 127.0.0.1, each on its own host port", () => {
+      const published = allContainers().flatMap((c) => value(c, "ports"));
+      const count = 1 + expected.replicas + expected.mongoMembers + 2;
+      expect(published.length).toBe(count);
       for (const port of published) expect(port.ip).toBe("127.0.0.1");
-      expect(published.map((p: any) => p.external).sort()).toEqual(Array.from({ length: 1 + expected.replicas }, (_, i) => 5432 + i));
+      expect(new Set(published.map((p: any) => p.external)).size).toBe(count);
+      const pgPorts = containers().flatMap((c) => value(c, "ports")).map((p: any) => p.external).sort();
+      expect(pgPorts).toEqual(Array.from({ length: 1 + expected.replicas }, (_, i) => 5432 + i));
+    });
+
+    test("every container is health-checked, waited for, restarted, stopped gracefully and replaced delete-first", () => {
+      expect(allContainers()).toHaveLength(1 + expected.replicas + expected.mongoMembers + 2);
+      for (const c of allContainers()) {
+        const name = value(c, "name");
+        expect(value(c, "healthcheck").tests.length, name).toBeGreaterThan(1);
+        expect(value(c, "wait"), name).toBe(true);
+        expect(value(c, "destroyGraceSeconds"), name).toBeGreaterThan(0);
+        expect(value(c, "restart"), name).toBe("unless-stopped");
+        expect(c.options.deleteBeforeReplace, name).toBe(true);
+        expect(value(c, "networksAdvanced").map((n: any) => n.name), name).toEqual(["trading-network", "trading-db-network"]);
+      }
     });
 
     test("containers are health-checked over TCP, waited for, stopped gracefully and limited", () => {
@@ -91,8 +115,18 @@ export function describeStackGraph(expected: StackExpectations): void {
 
     test(`volumes are named as in the seeds and ${expected.retainData ? "kept" : "not kept"} on destroy`, () => {
       const volumes = run.ofType(VOLUME);
+      const mongoVolumes = Array.from({ length: expected.mongoMembers }, (_, i) =>
+        i === 0 ? ["trading_mongodb_data", "trading_mongodb_config"] : [`trading_mongodb_${i + 1}_data`, `trading_mongodb_${i + 1}_config`],
+      ).flat();
       expect(volumes.map((v) => value(v, "name")).sort()).toEqual(
-        ["trading_postgres_data", ...Array.from({ length: expected.replicas }, (_, i) => `trading_postgres_replica_${i + 1}_data`)].sort(),
+        [
+          "trading_postgres_data",
+          ...Array.from({ length: expected.replicas }, (_, i) => `trading_postgres_replica_${i + 1}_data`),
+          ...mongoVolumes,
+          "trading_redis_data",
+          "trading_influxdb_data",
+          "trading_influxdb_config",
+        ].sort(),
       );
       for (const v of volumes) expect(v.options.retainOnDelete).toBe(expected.retainData);
     });
@@ -126,7 +160,22 @@ export function describeStackGraph(expected: StackExpectations): void {
     test("every credential is a generated RandomPassword, and hooks keep passwords secret in their outputs", () => {
       const passwords = run.ofType(PASSWORD);
       expect(passwords.map((p) => p.name).sort()).toEqual(
-        ["postgres-postgres-password", "postgres-replicator-password", "postgres-trading-platform-owner-password", "postgres-trading-readonly-password", "postgres-trading-results-owner-password"].sort(),
+        [
+          "postgres-postgres-password",
+          "postgres-replicator-password",
+          "postgres-trading-platform-owner-password",
+          "postgres-trading-readonly-password",
+          "postgres-trading-results-owner-password",
+          "mongo-root-password",
+          "mongo-app-password",
+          "mongo-readonly-password",
+          "mongo-keyfile",
+          "redis-admin-password",
+          "redis-app-password",
+          "redis-healthcheck-password",
+          "influxdb-admin-password",
+          "influxdb-admin-token",
+        ].sort(),
       );
       for (const p of passwords) {
         expect(value(p, "length")).toBeGreaterThanOrEqual(32);
@@ -168,11 +217,157 @@ export function describeStackGraph(expected: StackExpectations): void {
       expect(postgresUris.value.trading_platform.replicas).toHaveLength(expected.replicas);
       expect(serviceEnv.secret).toBe(true);
       expect(serviceEnv.value.inNetwork["advanced-trading-platform"].DATABASE_URL).toMatch(/^postgresql\+asyncpg:\/\/trading_platform_owner:[A-Za-z0-9]{32}@postgres:5432\/trading_platform$/);
-      expect(Object.keys(serviceEnv.value.inNetwork["trading-simulation"]).sort()).toEqual(["POSTGRES_DB", "POSTGRES_HOST", "POSTGRES_PASSWORD", "POSTGRES_PORT", "POSTGRES_USER"]);
+      expect(Object.keys(serviceEnv.value.inNetwork["trading-simulation"]).filter((k) => k.startsWith("POSTGRES_")).sort()).toEqual(["POSTGRES_DB", "POSTGRES_HOST", "POSTGRES_PASSWORD", "POSTGRES_PORT", "POSTGRES_USER"]);
       expect(serviceEnv.value.host["trading-simulation"]).toMatchObject({ POSTGRES_HOST: "127.0.0.1", POSTGRES_PORT: "5432", POSTGRES_DB: "trading_results" });
       // No password appears in any plain (non-secret) output.
       const plainText = JSON.stringify([postgresPrimary, postgresReplicas, postgresDatabases].map((o) => o.value));
       for (const p of run.ofType(PASSWORD)) expect(plainText).not.toContain(p.name.replace(/[^A-Za-z0-9]/g, ""));
+    });
+
+    test("MongoDB: the configured members, each started by the uploaded wrapper with the keyfile, on its own volumes", () => {
+      const members = Array.from({ length: expected.mongoMembers }, (_, i) => run.byName(`mongo-${i + 1}`));
+      expect(members.map((m) => value(m, "name"))).toEqual(
+        Array.from({ length: expected.mongoMembers }, (_, i) => (i === 0 ? "trading-mongodb" : `trading-mongodb-${i + 1}`)),
+      );
+      const keyfiles = new Set<string>();
+      members.forEach((member, i) => {
+        const n = i + 1;
+        expect(value(member, "image")).toBe("sha256:mock-mongo:8.0.4");
+        expect(value(member, "entrypoints")).toEqual(["/usr/local/bin/trading-mongo-entrypoint.sh"]);
+        const command: string[] = value(member, "command");
+        expect(command.slice(0, 5)).toEqual(["mongod", "--replSet", "rs0", "--keyFile", "/etc/mongo-keyfile/keyfile"]);
+        expect(command).toContain("--bind_ip_all");
+        expect(isSecretInput(member.inputs.uploads)).toBe(true);
+        const uploads: any[] = value(member, "uploads");
+        const wrapper = uploads.find((u) => u.file === "/usr/local/bin/trading-mongo-entrypoint.sh");
+        expect(wrapper.executable).toBe(true);
+        expect(wrapper.content).toContain("exec docker-entrypoint.sh");
+        const keyfile = uploads.find((u) => u.file === "/run/secrets/mongo-keyfile").content;
+        expect(keyfile).toMatch(/^[A-Za-z0-9]{756}$/);
+        keyfiles.add(keyfile);
+        const envs: string[] = value(member, "envs");
+        expect(envs).toContain("MONGO_KEYFILE=/etc/mongo-keyfile/keyfile");
+        expect(envs.some((e) => e.startsWith("MONGO_INITDB_ROOT_PASSWORD="))).toBe(false);
+        // Only member 1 creates the root user; the others get it by initial sync.
+        expect(envs.includes("MONGO_INITDB_ROOT_PASSWORD_FILE=/run/secrets/mongo-root-password"), `member ${n}`).toBe(n === 1);
+        expect(uploads.some((u) => u.file === "/run/secrets/mongo-root-password"), `member ${n}`).toBe(n === 1);
+        expect(value(member, "volumes").map((v: any) => v.containerPath)).toEqual(["/data/db", "/data/configdb"]);
+        expect(value(member, "networksAdvanced")[0].aliases).toEqual([n === 1 ? "mongodb" : `mongodb-${n}`]);
+        expect(value(member, "ports")).toEqual([{ internal: 27017, external: 27016 + n, ip: "127.0.0.1" }]);
+        // The image's init phase binds 127.0.0.1 only: asking via $HOSTNAME waits for the real server.
+        expect(value(member, "healthcheck").tests.join(" ")).toContain('mongosh --quiet --norc --host "$HOSTNAME"');
+      });
+      expect(keyfiles.size).toBe(1); // one key shared by every member
+    });
+
+    test("MongoDB init hook: after every member, with the set's members, election timeout, users and files; passwords secret", () => {
+      const init = run.byName("mongo-init");
+      expect(init.options.dependsOn).toEqual(expect.arrayContaining(Array.from({ length: expected.mongoMembers }, (_, i) => `mongo-${i + 1}`)));
+      const inputs = plain(init.inputs);
+      expect(inputs.replicaSetName).toBe("rs0");
+      expect(inputs.members).toEqual(
+        Array.from({ length: expected.mongoMembers }, (_, i) => ({ _id: i, host: `${i === 0 ? "mongodb" : `mongodb-${i + 1}`}:27017`, priority: i === 0 ? 2 : 1 })),
+      );
+      expect(inputs.clientEndpoints).toEqual(Array.from({ length: expected.mongoMembers }, (_, i) => ({ host: "127.0.0.1", port: 27017 + i })));
+      expect(inputs.electionTimeoutMs).toBe(expected.mongoElectionTimeoutMs);
+      expect(inputs.users.map((u: any) => [u.name, u.roles])).toEqual([
+        ["trading_app", [{ role: "readWrite", db: "trading_configs" }]],
+        ["trading_readonly", [{ role: "read", db: "trading_configs" }]],
+      ]);
+      expect(inputs.migrations.map((m: any) => m.file)).toEqual(["init/mongo/trading_configs/migrations/0001_collections.json"]);
+      expect(inputs.seeds.map((m: any) => m.file)).toEqual(["init/mongo/trading_configs/seeds/0001_defaults.json"]);
+      expect(inputs.filesChecksum).toMatch(/^[0-9a-f]{64}$/);
+      for (const key of ["rootPassword", "users"]) {
+        expect(isSecretInput(init.inputs[key]), key).toBe(true);
+        expect(init.options.additionalSecretOutputs).toContain(key);
+      }
+    });
+
+    test("Redis: ACL file with hashed passwords, default user off, app user on the seed's key patterns, AOF and maxmemory", () => {
+      const redis = run.byName("redis-server");
+      expect(value(redis, "command")).toEqual(["redis-server", "/usr/local/etc/redis/redis.conf"]);
+      expect(value(redis, "memory")).toBe(2 * expected.redisMaxMemoryMb + 64);
+      expect(isSecretInput(redis.inputs.uploads)).toBe(true);
+      const uploads: any[] = value(redis, "uploads");
+      const conf: string = uploads.find((u) => u.file === "/usr/local/etc/redis/redis.conf").content;
+      expect(conf).toMatch(/^appendonly yes$/m);
+      expect(conf).toMatch(new RegExp(`^maxmemory ${expected.redisMaxMemoryMb}mb$`, "m"));
+      expect(conf).toMatch(/^maxmemory-policy volatile-lru$/m);
+      expect(conf).toMatch(/^aclfile \/usr\/local\/etc\/redis\/users\.acl$/m);
+      const acl: string = uploads.find((u) => u.file === "/usr/local/etc/redis/users.acl").content;
+      expect(acl).toMatch(/^user default off /m);
+      expect(acl).toMatch(/^user trading_app on #[0-9a-f]{64} resetkeys ~config:\* ~exchanges:\* ~session:\* ~price:\* ~system:\* /m);
+      expect(acl).not.toMatch(/nopass|>/);
+      for (const name of ["redis-admin-password", "redis-app-password", "redis-healthcheck-password"]) {
+        expect(acl).not.toContain(mockPassword(name, plain(run.byName(name).inputs).length));
+      }
+      expect(value(redis, "healthcheck").tests.join(" ")).toMatch(/REDISCLI_AUTH=.*redis-cli --no-auth-warning --user healthcheck .* ping/);
+      const init = run.byName("redis-init");
+      expect(init.options.dependsOn).toContain("redis-server");
+      expect(plain(init.inputs).user).toBe("admin");
+      expect(plain(init.inputs).seeds.map((k: any) => k.key)).toEqual(expect.arrayContaining(["config:trading", "exchanges:config", "system:trading_enabled"]));
+      expect(isSecretInput(init.inputs.password)).toBe(true);
+      expect(init.options.additionalSecretOutputs).toContain("password");
+    });
+
+    test("InfluxDB 2.7: setup mode with secrets from files, then the hook with buckets, retention, task and token scopes", () => {
+      const influx = run.byName("influxdb-server");
+      expect(value(influx, "image")).toMatch(/^sha256:mock-influxdb:2\.7\./);
+      const envs: string[] = value(influx, "envs");
+      expect(envs).toEqual(
+        expect.arrayContaining([
+          "DOCKER_INFLUXDB_INIT_MODE=setup",
+          "DOCKER_INFLUXDB_INIT_ORG=trading-platform",
+          "DOCKER_INFLUXDB_INIT_BUCKET=market-data",
+          "DOCKER_INFLUXDB_INIT_PASSWORD_FILE=/run/secrets/influxdb-admin-password",
+          "DOCKER_INFLUXDB_INIT_ADMIN_TOKEN_FILE=/run/secrets/influxdb-admin-token",
+        ]),
+      );
+      expect(envs.some((e) => /^DOCKER_INFLUXDB_INIT_(PASSWORD|ADMIN_TOKEN)=/.test(e))).toBe(false);
+      expect(isSecretInput(influx.inputs.uploads)).toBe(true);
+      expect(value(influx, "volumes").map((v: any) => v.containerPath)).toEqual(["/var/lib/influxdb2", "/etc/influxdb2"]);
+      const init = run.byName("influxdb-init");
+      expect(init.options.dependsOn).toContain("influxdb-server");
+      const inputs = plain(init.inputs);
+      expect(inputs.url).toBe("http://127.0.0.1:8086");
+      const raw = expected.influxRetentionDays * 86400;
+      expect(inputs.buckets.map((b: any) => [b.name, b.retentionSeconds])).toEqual([
+        ["market-data", raw],
+        ["trades", raw],
+        ["performance", raw],
+        ["system-metrics", raw],
+        ["market-data-1h", expect.any(Number)],
+      ]);
+      expect(inputs.task.flux).toContain('to(bucket: "market-data-1h", org: "trading-platform")');
+      expect(Object.keys(inputs.tokens)).toEqual(["read", "write"]);
+      expect(isSecretInput(init.inputs.adminToken)).toBe(true);
+      expect(init.options.additionalSecretOutputs).toEqual(expect.arrayContaining(["adminToken", "tokenValues"]));
+    });
+
+    test("outputs: Mongo, Redis and InfluxDB endpoints in plain text; URIs, tokens and env maps only as secrets", () => {
+      const { mongoReplicaSet, mongoUris, redisServer, redisUrls, influxdb, influxdbTokens, serviceEnv } = run.outputs;
+      expect(mongoReplicaSet.secret).toBe(false);
+      expect(mongoReplicaSet.value.members).toHaveLength(expected.mongoMembers);
+      expect(mongoUris.secret).toBe(true);
+      expect(mongoUris.value.app).toMatch(/^mongodb:\/\/trading_app:[A-Za-z0-9]{32}@mongodb:27017(,mongodb-\d:27017)*\/trading_configs\?replicaSet=rs0&authSource=admin$/);
+      expect(mongoUris.value.appHost).toMatch(/^mongodb:\/\/trading_app:[A-Za-z0-9]{32}@127\.0\.0\.1:27017\/trading_configs\?directConnection=true&authSource=admin$/);
+      expect(redisServer.secret).toBe(false);
+      expect(redisUrls.secret).toBe(true);
+      expect(redisUrls.value.inNetwork).toMatch(/^redis:\/\/trading_app:[A-Za-z0-9]{32}@redis:6379\/0$/);
+      expect(influxdb.secret).toBe(false);
+      expect(influxdb.value).toMatchObject({ url: "http://127.0.0.1:8086", urlInNetwork: "http://influxdb:8086", org: "trading-platform", bucket: "market-data" });
+      expect(influxdbTokens.secret).toBe(true);
+      expect(serviceEnv.secret).toBe(true);
+      const simulation = serviceEnv.value.inNetwork["trading-simulation"];
+      expect(simulation).toMatchObject({ MONGODB_HOST: "mongodb", MONGODB_PORT: "27017", MONGODB_USERNAME: "trading_app", MONGODB_DATABASE: "trading_configs" });
+      expect(serviceEnv.value.host["trading-simulation"]).toMatchObject({ MONGODB_HOST: "127.0.0.1", MONGODB_PORT: "27017" });
+      const platform = serviceEnv.value.inNetwork["advanced-trading-platform"];
+      expect(Object.keys(platform).sort()).toEqual(["DATABASE_URL", "INFLUXDB_BUCKET", "INFLUXDB_ORG", "INFLUXDB_TOKEN", "INFLUXDB_URL", "REDIS_URL"]);
+      expect(platform).toMatchObject({ INFLUXDB_URL: "http://influxdb:8086", INFLUXDB_TOKEN: "mock-write-token", INFLUXDB_ORG: "trading-platform", INFLUXDB_BUCKET: "market-data" });
+      // No credential in any plain output.
+      const plainText = JSON.stringify([mongoReplicaSet, redisServer, influxdb].map((o) => o.value));
+      for (const p of run.ofType(PASSWORD)) expect(plainText).not.toContain(mockPassword(p.name, value(p, "length")).slice(0, 20));
+      expect(plainText).not.toContain("mock-write-token");
     });
   });
 }

@@ -1,0 +1,120 @@
+// Pure builders for InfluxDB 2: names, setup-mode environment, healthcheck, the buckets of seed 000
+// with their retention, the downsampling task and the services' token scopes.
+import type { InfluxdbConfig } from "./config";
+import type { Endpoint, Healthcheck } from "./postgres-spec";
+
+export const INFLUXDB_CONTAINER_PORT = 8086;
+/** Seed 000's organisation, primary bucket and admin user. */
+export const INFLUXDB_ORG = "trading-platform";
+export const INFLUXDB_PRIMARY_BUCKET = "market-data";
+export const INFLUXDB_ADMIN_USER = "admin";
+
+export const INFLUXDB_PATHS = {
+  data: "/var/lib/influxdb2",
+  config: "/etc/influxdb2",
+  adminPasswordFile: "/run/secrets/influxdb-admin-password",
+  adminTokenFile: "/run/secrets/influxdb-admin-token",
+} as const;
+
+export function influxdbNames(prefix: string): { container: string; host: string; dataVolume: string; configVolume: string } {
+  return { container: `${prefix}-influxdb`, host: "influxdb", dataVolume: `${prefix}_influxdb_data`, configVolume: `${prefix}_influxdb_config` };
+}
+
+export interface InfluxBucketSpec {
+  name: string;
+  description: string;
+  /** 0 = keep forever. */
+  retentionSeconds: number;
+}
+
+export const DOWNSAMPLED_BUCKET = "market-data-1h";
+const DAY_SECONDS = 86400;
+
+/** One bucket per measurement of seed 000 (market_data lives in the setup bucket), and the hourly rollup. */
+export function influxBuckets(influx: InfluxdbConfig): InfluxBucketSpec[] {
+  const raw = influx.retentionDays * DAY_SECONDS;
+  return [
+    { name: INFLUXDB_PRIMARY_BUCKET, description: "market_data: price and volume", retentionSeconds: raw },
+    { name: "trades", description: "trades: trade execution metrics", retentionSeconds: raw },
+    { name: "performance", description: "performance: strategy performance metrics", retentionSeconds: raw },
+    { name: "system-metrics", description: "system_metrics: system health metrics", retentionSeconds: raw },
+    { name: DOWNSAMPLED_BUCKET, description: "market_data rolled up per hour by the downsample task", retentionSeconds: influx.downsampledRetentionDays * DAY_SECONDS },
+  ];
+}
+
+export const DOWNSAMPLE_TASK = "downsample-market-data-1h";
+
+/**
+ * The downsampling task: every hour, the last hour of numeric market_data fields, volume summed
+ * and every other field averaged, written to the rollup bucket.
+ */
+export function downsampleFlux(): string {
+  return [
+    'import "types"',
+    "",
+    `option task = {name: "${DOWNSAMPLE_TASK}", every: 1h, offset: 5m}`,
+    "",
+    `data = from(bucket: "${INFLUXDB_PRIMARY_BUCKET}")`,
+    "    |> range(start: -task.every)",
+    '    |> filter(fn: (r) => r._measurement == "market_data" and types.isNumeric(v: r._value))',
+    "",
+    "data",
+    '    |> filter(fn: (r) => r._field != "volume")',
+    "    |> aggregateWindow(every: 1h, fn: mean, createEmpty: false)",
+    `    |> to(bucket: "${DOWNSAMPLED_BUCKET}", org: "${INFLUXDB_ORG}")`,
+    "",
+    "data",
+    '    |> filter(fn: (r) => r._field == "volume")',
+    "    |> aggregateWindow(every: 1h, fn: sum, createEmpty: false)",
+    `    |> to(bucket: "${DOWNSAMPLED_BUCKET}", org: "${INFLUXDB_ORG}")`,
+    "",
+  ].join("\n");
+}
+
+export interface InfluxTokenSpec {
+  /** The authorization's description: how the hook finds it again on a re-run. */
+  description: string;
+  /** Actions granted on every stack bucket. */
+  actions: Array<"read" | "write">;
+}
+
+export const INFLUXDB_TOKENS = {
+  read: { description: "trading-db-stack: services, read buckets", actions: ["read"] },
+  write: { description: "trading-db-stack: services, read and write buckets", actions: ["read", "write"] },
+} as const satisfies Record<string, InfluxTokenSpec>;
+
+/** Setup mode: runs once, on an empty bolt file; secrets come from uploaded files. */
+export function influxdbEnv(influx: InfluxdbConfig): string[] {
+  return [
+    "DOCKER_INFLUXDB_INIT_MODE=setup",
+    `DOCKER_INFLUXDB_INIT_USERNAME=${INFLUXDB_ADMIN_USER}`,
+    `DOCKER_INFLUXDB_INIT_PASSWORD_FILE=${INFLUXDB_PATHS.adminPasswordFile}`,
+    `DOCKER_INFLUXDB_INIT_ADMIN_TOKEN_FILE=${INFLUXDB_PATHS.adminTokenFile}`,
+    `DOCKER_INFLUXDB_INIT_ORG=${INFLUXDB_ORG}`,
+    `DOCKER_INFLUXDB_INIT_BUCKET=${INFLUXDB_PRIMARY_BUCKET}`,
+    `DOCKER_INFLUXDB_INIT_RETENTION=${influx.retentionDays === 0 ? "0" : `${influx.retentionDays * 24}h`}`,
+    // No usage statistics sent to InfluxData.
+    "INFLUXD_REPORTING_DISABLED=true",
+  ];
+}
+
+/** `influx ping` checks /health on 8086, where the server listens only after setup has finished. */
+export function influxdbHealthcheck(startPeriodSeconds: number): Healthcheck {
+  return {
+    tests: ["CMD", "influx", "ping", "--host", `http://127.0.0.1:${INFLUXDB_CONTAINER_PORT}`],
+    interval: "10s",
+    timeout: "5s",
+    retries: 3,
+    startPeriod: `${startPeriodSeconds}s`,
+    startInterval: "1s",
+  };
+}
+
+export function influxdbUrl(endpoint: Endpoint): string {
+  return `http://${endpoint.host}:${endpoint.port}`;
+}
+
+/** Seed 000's variables (advanced trading platform). */
+export function advancedTradingPlatformInfluxEnv(endpoint: Endpoint, token: string): Record<string, string> {
+  return { INFLUXDB_URL: influxdbUrl(endpoint), INFLUXDB_TOKEN: token, INFLUXDB_ORG: INFLUXDB_ORG, INFLUXDB_BUCKET: INFLUXDB_PRIMARY_BUCKET };
+}

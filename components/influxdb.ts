@@ -1,0 +1,112 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { INFLUXDB_INIT_VERSION } from "../init/influxdb/apply";
+import { InfluxdbInit } from "../init/influxdb/resources";
+import { LOOPBACK, type StackConfig } from "./config";
+import {
+  advancedTradingPlatformInfluxEnv,
+  DOWNSAMPLE_TASK,
+  downsampleFlux,
+  INFLUXDB_CONTAINER_PORT,
+  INFLUXDB_ORG,
+  INFLUXDB_PATHS,
+  INFLUXDB_PRIMARY_BUCKET,
+  INFLUXDB_TOKENS,
+  influxBuckets,
+  influxdbEnv,
+  influxdbHealthcheck,
+  influxdbNames,
+  influxdbUrl,
+} from "./influxdb-spec";
+import type { Endpoint } from "./postgres-spec";
+import type { InfluxdbSecrets } from "./secrets";
+import type { ServiceEnvPart } from "./service-env";
+
+// InfluxDB 2 on Docker: setup mode (org, market-data, admin) -> init hook (buckets, downsampling
+// task, scoped tokens for the services).
+
+export interface InfluxdbServerArgs {
+  config: StackConfig;
+  secrets: InfluxdbSecrets;
+  networks: { db: docker.Network; app: docker.Network };
+  labels: docker.types.input.ContainerLabel[];
+}
+
+export class InfluxdbServer extends pulumi.ComponentResource {
+  readonly container: string;
+  readonly host: Endpoint;
+  readonly network: Endpoint;
+  readonly org = INFLUXDB_ORG;
+  readonly bucket = INFLUXDB_PRIMARY_BUCKET;
+  readonly init: InfluxdbInit;
+  /** The services' tokens: read, and read-write. Secret. */
+  readonly tokens: pulumi.Output<Record<string, string>>;
+  readonly env: pulumi.Output<ServiceEnvPart>;
+
+  constructor(name: string, args: InfluxdbServerArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("trading:influxdb:Server", name, {}, opts);
+    const { config, secrets, networks, labels } = args;
+    const names = influxdbNames(config.namePrefix);
+    const retain = { retainOnDelete: config.retainData };
+    const volumeLabels = labels.map(({ label, value }) => ({ label, value }));
+
+    const image = new docker.RemoteImage("influxdb-image", { name: config.influxdb.image, keepLocally: true }, { parent: this });
+    const data = new docker.Volume("influxdb-data", { name: names.dataVolume, labels: volumeLabels }, { parent: this, ...retain });
+    const configVolume = new docker.Volume("influxdb-config", { name: names.configVolume, labels: volumeLabels }, { parent: this, ...retain });
+    const container = new docker.Container(
+      "influxdb-server",
+      {
+        name: names.container,
+        image: image.imageId,
+        restart: "unless-stopped",
+        destroyGraceSeconds: 30,
+        envs: influxdbEnv(config.influxdb),
+        healthcheck: influxdbHealthcheck(config.waitTimeoutSeconds),
+        wait: true,
+        waitTimeout: config.waitTimeoutSeconds,
+        labels: [...labels, { label: "com.trading-db-stack.role", value: "influxdb" }],
+        networksAdvanced: [
+          { name: networks.app.name, aliases: [names.host] },
+          { name: networks.db.name, aliases: [names.host] },
+        ],
+        ports: [{ internal: INFLUXDB_CONTAINER_PORT, external: config.influxdb.port, ip: LOOPBACK }],
+        volumes: [
+          { volumeName: data.name, containerPath: INFLUXDB_PATHS.data },
+          { volumeName: configVolume.name, containerPath: INFLUXDB_PATHS.config },
+        ],
+        uploads: [
+          { file: INFLUXDB_PATHS.adminPasswordFile, content: pulumi.secret(secrets.adminPassword) },
+          { file: INFLUXDB_PATHS.adminTokenFile, content: pulumi.secret(secrets.adminToken) },
+        ],
+      },
+      { parent: this, deleteBeforeReplace: true },
+    );
+
+    this.container = names.container;
+    this.host = { host: LOOPBACK, port: config.influxdb.port };
+    this.network = { host: names.host, port: INFLUXDB_CONTAINER_PORT };
+    this.init = new InfluxdbInit(
+      "influxdb-init",
+      {
+        hookVersion: INFLUXDB_INIT_VERSION,
+        url: influxdbUrl(this.host),
+        adminToken: secrets.adminToken,
+        org: INFLUXDB_ORG,
+        buckets: influxBuckets(config.influxdb),
+        task: { name: DOWNSAMPLE_TASK, flux: downsampleFlux(), description: `Hourly rollup of ${INFLUXDB_PRIMARY_BUCKET} (managed by trading-db-stack)` },
+        tokens: INFLUXDB_TOKENS,
+        timeoutSeconds: config.waitTimeoutSeconds,
+        serverId: container.id,
+      },
+      { parent: this, dependsOn: [container] },
+    );
+    this.tokens = pulumi.secret(this.init.tokenValues);
+    this.env = pulumi.secret(
+      this.tokens.apply((tokens) => ({
+        inNetwork: { "advanced-trading-platform": advancedTradingPlatformInfluxEnv(this.network, tokens.write) },
+        host: { "advanced-trading-platform": advancedTradingPlatformInfluxEnv(this.host, tokens.write) },
+      })),
+    );
+    this.registerOutputs({ host: this.host, network: this.network, tokens: this.tokens, env: this.env });
+  }
+}

@@ -1,0 +1,153 @@
+// Pure builders for the MongoDB replica set: names, paths, mongod arguments, healthcheck, the
+// replica-set config and connection strings. No Pulumi here, so every rule is unit-tested directly.
+import type { MongoConfig } from "./config";
+import type { Endpoint, Healthcheck } from "./postgres-spec";
+
+/** The port mongod listens on inside its container (and inside the Docker networks). */
+export const MONGO_CONTAINER_PORT = 27017;
+export const MONGO_REPLICA_SET = "rs0";
+/** Seed 002's configuration database. */
+export const MONGO_DATABASE = "trading_configs";
+
+/** Users, all in the admin database (authSource=admin). */
+export const MONGO_USERS = {
+  /** Created by the image's init phase on member 1; the init hook uses it. */
+  root: "root",
+  /** What the services connect as: readWrite on trading_configs only. */
+  app: "trading_app",
+  /** read on trading_configs only. */
+  readonly: "trading_readonly",
+} as const;
+
+/** Paths inside the member containers. */
+export const MONGO_PATHS = {
+  dataDir: "/data/db",
+  configDir: "/data/configdb",
+  /** Uploaded by Pulumi (root-owned); the wrapper copies it to `keyfile`. */
+  keyfileSource: "/run/secrets/mongo-keyfile",
+  /** Where mongod reads it: owned by uid 999 with mode 0400, as mongod demands. */
+  keyfile: "/etc/mongo-keyfile/keyfile",
+  rootPasswordFile: "/run/secrets/mongo-root-password",
+  entrypoint: "/usr/local/bin/trading-mongo-entrypoint.sh",
+} as const;
+
+/** uid/gid of the `mongodb` user in the official image. */
+export const MONGO_IMAGE_UID = 999;
+
+export interface MongoNames {
+  container(n: number): string;
+  /** DNS name on both Docker networks and in the replica-set config (member 1 is `mongodb`, as in seed 002). */
+  host(n: number): string;
+  dataVolume(n: number): string;
+  configVolume(n: number): string;
+}
+
+export function mongoNames(prefix: string): MongoNames {
+  const suffix = (n: number, sep: string) => (n === 1 ? "" : `${sep}${n}`);
+  return {
+    container: (n) => `${prefix}-mongodb${suffix(n, "-")}`,
+    host: (n) => `mongodb${suffix(n, "-")}`,
+    // Member 1 keeps seed 002's volume names, so an existing deployment's data is picked up.
+    dataVolume: (n) => `${prefix}_mongodb${suffix(n, "_")}_data`,
+    configVolume: (n) => `${prefix}_mongodb${suffix(n, "_")}_config`,
+  };
+}
+
+/** WiredTiger cache: half the container's memory less 256 MiB for everything else, at least 0.25 GB. */
+export function wiredTigerCacheGb(memoryMb: number): number {
+  return Math.max(0.25, Math.floor(((memoryMb / 2 - 256) / 1024) * 100) / 100);
+}
+
+/** The container command, handed by the wrapper to the image's entrypoint. */
+export function mongodCommand(mongo: MongoConfig): string[] {
+  return [
+    "mongod",
+    "--replSet",
+    MONGO_REPLICA_SET,
+    "--keyFile",
+    MONGO_PATHS.keyfile,
+    "--bind_ip_all",
+    "--port",
+    String(MONGO_CONTAINER_PORT),
+    "--wiredTigerCacheSizeGB",
+    String(wiredTigerCacheGb(mongo.memoryMb)),
+  ];
+}
+
+/**
+ * Environment of member n. Only member 1 gets the root user: the image's init phase creates it on
+ * an empty data folder; the other members receive users by initial sync from the primary.
+ */
+export function mongoEnv(n: number): string[] {
+  const wrapper = [`MONGO_KEYFILE_SOURCE=${MONGO_PATHS.keyfileSource}`, `MONGO_KEYFILE=${MONGO_PATHS.keyfile}`];
+  if (n !== 1) return wrapper;
+  return [...wrapper, `MONGO_INITDB_ROOT_USERNAME=${MONGO_USERS.root}`, `MONGO_INITDB_ROOT_PASSWORD_FILE=${MONGO_PATHS.rootPasswordFile}`];
+}
+
+/**
+ * Healthy when the real mongod answers on the container's own address. The image's init phase runs
+ * a temporary mongod bound to 127.0.0.1 only, so asking via $HOSTNAME (the container's IP) is not
+ * fooled by it. ping needs no authentication.
+ */
+export function mongoHealthcheck(startPeriodSeconds: number): Healthcheck {
+  return {
+    tests: [
+      "CMD-SHELL",
+      `mongosh --quiet --norc --host "$HOSTNAME" --port ${MONGO_CONTAINER_PORT} --eval 'quit(db.adminCommand({ ping: 1 }).ok === 1 ? 0 : 1)'`,
+    ],
+    interval: "10s",
+    timeout: "10s",
+    retries: 3,
+    startPeriod: `${startPeriodSeconds}s`,
+    startInterval: "1s",
+  };
+}
+
+export interface ReplicaSetMember {
+  _id: number;
+  /** host:port as the members and in-network clients reach it. */
+  host: string;
+  priority: number;
+}
+
+/** Member 1 has the highest priority, so it is primary whenever it is healthy (the host URI points at it). */
+export function replicaSetMembers(names: MongoNames, members: number): ReplicaSetMember[] {
+  return Array.from({ length: members }, (_, i) => ({
+    _id: i,
+    host: `${names.host(i + 1)}:${MONGO_CONTAINER_PORT}`,
+    priority: i === 0 ? 2 : 1,
+  }));
+}
+
+export interface MongoUriOptions {
+  user: string;
+  password: string;
+  database: string;
+}
+
+/** In-network URI: every member, replicaSet, so the driver follows the primary. */
+export function mongoReplicaSetUri(o: MongoUriOptions, members: ReplicaSetMember[], readPreference?: string): string {
+  const hosts = members.map((m) => m.host).join(",");
+  const extra = readPreference ? `&readPreference=${readPreference}` : "";
+  return `mongodb://${encodeURIComponent(o.user)}:${encodeURIComponent(o.password)}@${hosts}/${o.database}?replicaSet=${MONGO_REPLICA_SET}&authSource=admin${extra}`;
+}
+
+/**
+ * Host URI: member host names resolve only inside Docker, so a client on the host talks to one
+ * member directly (member 1, the preferred primary) instead of discovering the set.
+ */
+export function mongoDirectUri(o: MongoUriOptions, endpoint: Endpoint): string {
+  return `mongodb://${encodeURIComponent(o.user)}:${encodeURIComponent(o.password)}@${endpoint.host}:${endpoint.port}/${o.database}?directConnection=true&authSource=admin`;
+}
+
+/** Seed 002's variables (trading simulation), plus MONGODB_URL for drivers that take a URI. */
+export function tradingSimulationMongoEnv(user: string, password: string, endpoint: Endpoint, url: string): Record<string, string> {
+  return {
+    MONGODB_HOST: endpoint.host,
+    MONGODB_PORT: String(endpoint.port),
+    MONGODB_USERNAME: user,
+    MONGODB_PASSWORD: password,
+    MONGODB_DATABASE: MONGO_DATABASE,
+    MONGODB_URL: url,
+  };
+}

@@ -1,0 +1,23 @@
+// The InfluxDB init hook as a Pulumi dynamic resource; what it does lives in apply.ts.
+import * as pulumi from "@pulumi/pulumi";
+import { hookProvider } from "../hook";
+import type { HookArgs } from "../postgres/resources";
+import { applyInfluxdbInit, type InfluxdbInitInputs } from "./apply";
+
+export const influxdbInitProvider = hookProvider<InfluxdbInitInputs>({
+  id: (inputs) => `influxdb-init-${inputs.org}`,
+  apply: applyInfluxdbInit,
+});
+
+/** Buckets with retention, the downsampling task and the services' scoped tokens. */
+export class InfluxdbInit extends pulumi.dynamic.Resource {
+  declare readonly orgID: pulumi.Output<string>;
+  declare readonly bucketIds: pulumi.Output<Record<string, string>>;
+  /** Secret. */
+  declare readonly tokenValues: pulumi.Output<Record<string, string>>;
+
+  constructor(name: string, args: HookArgs<InfluxdbInitInputs>, opts?: pulumi.CustomResourceOptions) {
+    const outputs = { orgID: undefined, bucketIds: undefined, taskID: undefined, tokenValues: undefined, changedThisRun: undefined };
+    super(influxdbInitProvider, name, { ...args, ...outputs }, { ...opts, additionalSecretOutputs: ["adminToken", "tokenValues", "fingerprint"] }, "trading", "InfluxdbInit");
+  }
+}

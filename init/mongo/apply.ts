@@ -1,0 +1,438 @@
+// The MongoDB init hook, run from `pulumi up` once every member is healthy. Runs inside the
+// serialised dynamic provider (see init/hook.ts): npm packages are required inside functions.
+//
+//   1. wait until every member answers;
+//   2. initiate the replica set once, on member 1 (the only member holding the root user before
+//      the set exists); "already initialized" is fine;
+//   3. on the primary: bring the set's config to the wanted members and election timeout (one
+//      voting member added or removed per reconfig, as MongoDB requires), create or correct the
+//      users, apply the versioned migrations and seeds. All writes use writeConcern majority.
+// Every step is idempotent. If the primary steps down in the middle, the run waits for the new
+// primary and goes through step 3 again, so it converges instead of leaving half a setup.
+import type { Db, Document, MongoClient } from "mongodb";
+import { planVersionedFiles, type RecordedFile, type VersionedFile } from "../versioned-files";
+
+/** Bump when this file changes in a way existing stacks must re-run. */
+export const MONGO_INIT_VERSION = "1";
+
+export interface MongoMember {
+  _id: number;
+  /** host:port as the members reach each other (Docker DNS names). */
+  host: string;
+  priority: number;
+}
+
+export interface MongoEndpoint {
+  host: string;
+  port: number;
+}
+
+export interface MongoUserSpec {
+  name: string;
+  password: string;
+  roles: Array<{ role: string; db: string }>;
+}
+
+export interface MongoInitInputs extends Record<string, unknown> {
+  hookVersion: string;
+  replicaSetName: string;
+  members: MongoMember[];
+  /** How this process reaches each member, in the order of `members` (the 127.0.0.1 host ports under Docker). */
+  clientEndpoints: MongoEndpoint[];
+  electionTimeoutMs: number;
+  rootUser: string;
+  rootPassword: string;
+  database: string;
+  /** Users in the admin database besides root. */
+  users: MongoUserSpec[];
+  migrations: VersionedFile[];
+  seeds: VersionedFile[];
+  /** Upper bound for the whole run: members answering, the first primary, following a step-down. */
+  timeoutSeconds: number;
+  filesChecksum: string;
+  /** Container ids: a replaced member re-runs the hook. */
+  memberIds: string[];
+}
+
+export interface MongoInitResult extends Record<string, unknown> {
+  /** Whether this run initiated the replica set. */
+  initiated: boolean;
+  /** Reconfigurations this run made. */
+  reconfigurations: number;
+  /** "mongodb:27017 PRIMARY", per member, at the end of the run. */
+  memberStates: string[];
+  /** Every migration version recorded. */
+  migrations: string[];
+  /** What this run applied: "migration 0001_collections", "seed 0001_defaults". */
+  appliedThisRun: string[];
+  /** Users created or corrected by this run. */
+  usersChanged: string[];
+  /** Times the run lost its primary (step-down, restart) and went on with the new one. */
+  primaryChanges: number;
+}
+
+export async function applyMongoInit(inputs: MongoInitInputs): Promise<MongoInitResult> {
+  const deadline = Date.now() + inputs.timeoutSeconds * 1000;
+  const result: MongoInitResult = {
+    initiated: false,
+    reconfigurations: 0,
+    memberStates: [],
+    migrations: [],
+    appliedThisRun: [],
+    usersChanged: [],
+    primaryChanges: 0,
+  };
+
+  await waitFor(deadline, inputs, "every member to answer", async () => {
+    for (const endpoint of inputs.clientEndpoints) await hello(endpoint);
+    return true;
+  });
+  result.initiated = await initiateOnce(inputs, deadline);
+
+  for (;;) {
+    const primary = await waitFor(deadline, inputs, "a writable primary", () => findPrimary(inputs));
+    const client = await connect(primary, { user: inputs.rootUser, password: inputs.rootPassword }, deadline);
+    try {
+      result.reconfigurations += await reconcileConfig(client, inputs, deadline);
+      result.usersChanged = await ensureUsers(client, primary, inputs);
+      await applyFiles(client.db(inputs.database), inputs, result);
+      const status = await client.db("admin").command({ replSetGetStatus: 1 });
+      result.memberStates = (status.members as Document[]).map((m) => `${m.name} ${m.stateStr}`);
+      return result;
+    } catch (error) {
+      if (!isPrimaryChange(error) || Date.now() > deadline) throw error;
+      result.primaryChanges++;
+    } finally {
+      await client.close().catch(() => undefined);
+    }
+  }
+}
+
+/** Initiates the set on member 1 unless it already is one. Returns whether this call initiated it. */
+async function initiateOnce(inputs: MongoInitInputs, deadline: number): Promise<boolean> {
+  const client = await connect(inputs.clientEndpoints[0], { user: inputs.rootUser, password: inputs.rootPassword }, deadline);
+  try {
+    const admin = client.db("admin");
+    return await waitFor(deadline, inputs, "the replica set to be initiated", async () => {
+      try {
+        await admin.command({ replSetGetStatus: 1 });
+        return false;
+      } catch (error) {
+        if (codeOf(error) !== 94 /* NotYetInitialized */) throw error;
+      }
+      try {
+        await admin.command({
+          replSetInitiate: { _id: inputs.replicaSetName, members: inputs.members, settings: { electionTimeoutMillis: inputs.electionTimeoutMs } },
+        });
+        return true;
+      } catch (error) {
+        if (codeOf(error) === 23 /* AlreadyInitialized */) return false;
+        // NodeNotFound: a member did not answer the quorum check yet; try again until the deadline.
+        if (codeOf(error) === 74) return undefined;
+        throw error;
+      }
+    });
+  } finally {
+    await client.close().catch(() => undefined);
+  }
+}
+
+/** Steps the set's config towards the wanted one until they match; returns how many reconfigs it made. */
+async function reconcileConfig(client: MongoClient, inputs: MongoInitInputs, deadline: number): Promise<number> {
+  const admin = client.db("admin");
+  let count = 0;
+  for (;;) {
+    const { config } = await admin.command({ replSetGetConfig: 1 });
+    const next = nextReplicaSetConfig(config, inputs.members, inputs.electionTimeoutMs);
+    if (!next) return count;
+    try {
+      await admin.command({ replSetReconfig: next, maxTimeMS: Math.max(1000, deadline - Date.now()) });
+      count++;
+    } catch (error) {
+      // The previous config is not committed yet (MongoDB 4.4+); wait for it.
+      if (![109 /* ConfigurationInProgress */, 308 /* CurrentConfigNotCommittedYet */].includes(codeOf(error) ?? 0) || Date.now() > deadline) throw error;
+      await sleep(250);
+    }
+  }
+}
+
+/**
+ * The next config on the way from `current` to the wanted members: add one missing member, else
+ * remove one extra member, else fix priorities and the election timeout. Undefined when it matches.
+ */
+export function nextReplicaSetConfig(current: Document, wanted: MongoMember[], electionTimeoutMs: number): Document | undefined {
+  const next: Document = JSON.parse(JSON.stringify(current));
+  delete next.term;
+  next.version = (current.version as number) + 1;
+  const members = next.members as Document[];
+  const hosts = new Set(members.map((m) => m.host));
+  const missing = wanted.find((w) => !hosts.has(w.host));
+  if (missing) {
+    const ids = new Set(members.map((m) => m._id));
+    const id = ids.has(missing._id) ? Math.max(...ids) + 1 : missing._id;
+    members.push({ _id: id, host: missing.host, priority: missing.priority });
+    return next;
+  }
+  const extra = members.findIndex((m) => !wanted.some((w) => w.host === m.host));
+  if (extra !== -1) {
+    members.splice(extra, 1);
+    return next;
+  }
+  let changed = false;
+  for (const member of members) {
+    const priority = wanted.find((w) => w.host === member.host)!.priority;
+    if (member.priority !== priority) {
+      member.priority = priority;
+      changed = true;
+    }
+  }
+  next.settings = next.settings ?? {};
+  if (next.settings.electionTimeoutMillis !== electionTimeoutMs) {
+    next.settings.electionTimeoutMillis = electionTimeoutMs;
+    changed = true;
+  }
+  return changed ? next : undefined;
+}
+
+/** Creates missing users; corrects roles and passwords that differ. Returns what it changed. */
+async function ensureUsers(client: MongoClient, primary: MongoEndpoint, inputs: MongoInitInputs): Promise<string[]> {
+  const admin = client.db("admin");
+  const writeConcern = { w: "majority" };
+  const changed: string[] = [];
+  for (const user of inputs.users) {
+    const info = await admin.command({ usersInfo: { user: user.name, db: "admin" } });
+    const existing = (info.users as Document[])[0];
+    if (!existing) {
+      await admin.command({ createUser: user.name, pwd: user.password, roles: user.roles, writeConcern });
+      changed.push(`created ${user.name}`);
+      continue;
+    }
+    const key = (roles: Document[]) => roles.map((r) => `${r.db}.${r.role}`).sort().join(",");
+    if (key(existing.roles) !== key(user.roles)) {
+      await admin.command({ updateUser: user.name, roles: user.roles, writeConcern });
+      changed.push(`roles of ${user.name}`);
+    }
+    if (!(await canLogIn(primary, user))) {
+      await admin.command({ updateUser: user.name, pwd: user.password, writeConcern });
+      changed.push(`password of ${user.name}`);
+    }
+  }
+  return changed;
+}
+
+async function canLogIn(endpoint: MongoEndpoint, user: MongoUserSpec): Promise<boolean> {
+  const { MongoClient } = require("mongodb") as typeof import("mongodb");
+  const client = new MongoClient(uri(endpoint, { user: user.name, password: user.password }), clientOptions());
+  try {
+    await client.db("admin").command({ ping: 1 });
+    return true;
+  } catch (error) {
+    if (codeOf(error) === 18 /* AuthenticationFailed */) return false;
+    throw error;
+  } finally {
+    await client.close().catch(() => undefined);
+  }
+}
+
+interface MigrationStep {
+  collection?: string;
+  validator?: Document;
+  validationLevel?: string;
+  validationAction?: string;
+  index?: string;
+  name?: string;
+  key?: Document;
+  unique?: boolean;
+  expireAfterSeconds?: number;
+  partialFilterExpression?: Document;
+  dropIndex?: string;
+}
+
+interface SeedUpsert {
+  collection: string;
+  naturalKey: string[];
+  documents: Document[];
+}
+
+async function applyFiles(db: Db, inputs: MongoInitInputs, result: MongoInitResult): Promise<void> {
+  const { BSON } = require("mongodb") as typeof import("mongodb");
+  const records = db.collection("schema_migrations");
+  const recorded = await records.find({}, { projection: { _id: 0, kind: 1, version: 1, checksum: 1, applied_at: 1 } }).toArray();
+  const plan = planVersionedFiles(inputs.database, inputs, recorded as unknown as RecordedFile[]);
+  const writeConcern = { w: "majority" as const };
+
+  for (const migration of plan.migrations) {
+    const { steps } = BSON.EJSON.parse(migration.text, { relaxed: false }) as { steps: MigrationStep[] };
+    for (const [i, step] of steps.entries()) {
+      try {
+        await applyStep(db, step);
+      } catch (error) {
+        throw withContext(error, `${migration.file}: step ${i + 1}`);
+      }
+    }
+    // Recorded after its steps: a run that dies half-way re-applies the (idempotent) steps.
+    await records.updateOne(
+      { _id: `migration:${migration.version}` as never },
+      { $setOnInsert: { kind: "migration", version: migration.version, name: migration.name, file: migration.file, checksum: migration.checksum, applied_at: new Date() } },
+      { upsert: true, writeConcern },
+    );
+    result.appliedThisRun.push(`migration ${migration.version}_${migration.name}`);
+  }
+
+  for (const seed of plan.seeds) {
+    const { upserts } = BSON.EJSON.parse(seed.text, { relaxed: false }) as { upserts: SeedUpsert[] };
+    for (const entry of upserts) {
+      const operations = entry.documents.map((document) => ({
+        updateOne: {
+          filter: Object.fromEntries(entry.naturalKey.map((k) => [k, document[k]])),
+          // Only on insert: a document users edited keeps their edits.
+          update: { $setOnInsert: document },
+          upsert: true,
+        },
+      }));
+      try {
+        await db.collection(entry.collection).bulkWrite(operations, { ordered: true, writeConcern });
+      } catch (error) {
+        throw withContext(error, `${seed.file}: collection ${entry.collection}`);
+      }
+    }
+    await records.updateOne(
+      { _id: `seed:${seed.version}` as never },
+      { $set: { kind: "seed", version: seed.version, name: seed.name, file: seed.file, checksum: seed.checksum, applied_at: new Date() } },
+      { upsert: true, writeConcern },
+    );
+    result.appliedThisRun.push(`seed ${seed.version}_${seed.name}`);
+  }
+
+  const migrations = await records.find({ kind: "migration" }, { projection: { _id: 0, version: 1 }, sort: { version: 1 } }).toArray();
+  result.migrations = migrations.map((m) => m.version as string);
+}
+
+async function applyStep(db: Db, step: MigrationStep): Promise<void> {
+  const writeConcern = { w: "majority" };
+  if (step.collection !== undefined) {
+    const options = { validator: step.validator, validationLevel: step.validationLevel ?? "strict", validationAction: step.validationAction ?? "error" };
+    const exists = (await db.listCollections({ name: step.collection }, { nameOnly: true }).toArray()).length > 0;
+    if (!exists) {
+      try {
+        await db.command({ create: step.collection, ...options, writeConcern });
+        return;
+      } catch (error) {
+        if (codeOf(error) !== 48 /* NamespaceExists: created meanwhile */) throw error;
+      }
+    }
+    await db.command({ collMod: step.collection, ...options, writeConcern });
+  } else if (step.index !== undefined) {
+    const spec: Document = { name: step.name, key: step.key };
+    if (step.unique !== undefined) spec.unique = step.unique;
+    if (step.expireAfterSeconds !== undefined) spec.expireAfterSeconds = step.expireAfterSeconds;
+    if (step.partialFilterExpression !== undefined) spec.partialFilterExpression = step.partialFilterExpression;
+    await db.command({ createIndexes: step.index, indexes: [spec], writeConcern });
+  } else if (step.dropIndex !== undefined) {
+    try {
+      await db.command({ dropIndexes: step.dropIndex, index: step.name, writeConcern });
+    } catch (error) {
+      // Already gone (IndexNotFound, NamespaceNotFound): what the step wants.
+      if (![27, 26].includes(codeOf(error) ?? 0)) throw error;
+    }
+  }
+}
+
+// ---- connections -------------------------------------------------------------------------
+
+function uri(endpoint: MongoEndpoint, auth?: { user: string; password: string }): string {
+  const credentials = auth ? `${encodeURIComponent(auth.user)}:${encodeURIComponent(auth.password)}@` : "";
+  return `mongodb://${credentials}${endpoint.host}:${endpoint.port}/?directConnection=true&authSource=admin`;
+}
+
+function clientOptions() {
+  return { serverSelectionTimeoutMS: 2000, connectTimeoutMS: 2000, appName: "trading-db-stack init", writeConcern: { w: "majority" as const } };
+}
+
+/** A client talking to exactly this member, connected, retrying while it does not answer. */
+async function connect(endpoint: MongoEndpoint, auth: { user: string; password: string }, deadline: number): Promise<MongoClient> {
+  const { MongoClient } = require("mongodb") as typeof import("mongodb");
+  let lastError: unknown;
+  for (let attempt = 1; ; attempt++) {
+    const client = new MongoClient(uri(endpoint, auth), clientOptions());
+    try {
+      await client.connect();
+      return client;
+    } catch (error) {
+      await client.close().catch(() => undefined);
+      lastError = error;
+      if (codeOf(error) === 18) {
+        throw new Error(`MongoDB ${endpoint.host}:${endpoint.port}: ${auth.user} cannot log in (authentication failed); the root password in the stack's state differs from the one member 1 was first started with`);
+      }
+      if (Date.now() > deadline) throw new Error(`MongoDB ${endpoint.host}:${endpoint.port}: cannot connect after ${attempt} attempt(s): ${(lastError as Error).message}`);
+      await sleep(Math.min(100 * attempt, 1000));
+    }
+  }
+}
+
+/** The member's hello (isMaster on servers before 4.4.2); needs no login. */
+async function hello(endpoint: MongoEndpoint): Promise<Document> {
+  const { MongoClient } = require("mongodb") as typeof import("mongodb");
+  const client = new MongoClient(uri(endpoint), clientOptions());
+  try {
+    return await client.db("admin").command({ isMaster: 1 });
+  } finally {
+    await client.close().catch(() => undefined);
+  }
+}
+
+async function findPrimary(inputs: MongoInitInputs): Promise<MongoEndpoint | undefined> {
+  for (const endpoint of inputs.clientEndpoints) {
+    const reply = await hello(endpoint).catch(() => undefined);
+    if (reply?.ismaster === true && reply.setName === inputs.replicaSetName) return endpoint;
+  }
+  return undefined;
+}
+
+/** Calls `attempt` until it returns a value other than undefined; errors that a wait may cure are retried. */
+async function waitFor<T>(deadline: number, inputs: MongoInitInputs, what: string, attempt: () => Promise<T | undefined>): Promise<T> {
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await attempt();
+      if (value !== undefined) return value;
+    } catch (error) {
+      if (!isPrimaryChange(error)) throw error;
+      lastError = error;
+    }
+    if (Date.now() > deadline) {
+      const why = lastError ? `; last error: ${(lastError as Error).message}` : "";
+      throw new Error(`MongoDB replica set ${inputs.replicaSetName}: gave up waiting for ${what} after ${inputs.timeoutSeconds}s${why}`);
+    }
+    await sleep(200);
+  }
+}
+
+/** Errors that mean "this member is not (or no longer) the primary, or not reachable right now". */
+export function isPrimaryChange(error: unknown): boolean {
+  const codes = [
+    91 /* ShutdownInProgress */, 189 /* PrimarySteppedDown */, 10107 /* NotWritablePrimary */, 11600 /* InterruptedAtShutdown */,
+    11602 /* InterruptedDueToReplStateChange */, 13435 /* NotPrimaryNoSecondaryOk */, 13436 /* NotPrimaryOrSecondary */,
+  ];
+  const names = ["MongoNetworkError", "MongoNetworkTimeoutError", "MongoServerSelectionError", "MongoNotConnectedError", "MongoTopologyClosedError", "MongoPoolClearedError"];
+  for (let e = error as { code?: number; name?: string; cause?: unknown; writeConcernError?: { code?: number } } | undefined; e; e = e.cause as typeof e) {
+    if (typeof e !== "object") return false;
+    if (codes.includes(e.code ?? 0) || codes.includes(e.writeConcernError?.code ?? 0)) return true;
+    if (names.includes(e.name ?? "")) return true;
+  }
+  return false;
+}
+
+function codeOf(error: unknown): number | undefined {
+  return (error as { code?: number } | undefined)?.code;
+}
+
+/** The error with `where` in front of its message; code and cause kept for isPrimaryChange. */
+function withContext(error: unknown, where: string): Error {
+  const wrapped = new Error(`${where}: ${(error as Error).message}`, { cause: error });
+  return Object.assign(wrapped, { code: codeOf(error) });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,22 @@
+// The MongoDB init hook as a Pulumi dynamic resource; what it does lives in apply.ts.
+import * as pulumi from "@pulumi/pulumi";
+import { hookProvider } from "../hook";
+import type { HookArgs } from "../postgres/resources";
+import { applyMongoInit, type MongoInitInputs } from "./apply";
+
+export const mongoInitProvider = hookProvider<MongoInitInputs>({
+  id: (inputs) => `mongo-init-${inputs.replicaSetName}`,
+  apply: applyMongoInit,
+});
+
+/** Replica set initiated and configured, users, collections with validators and indexes, seed documents. */
+export class MongoInit extends pulumi.dynamic.Resource {
+  declare readonly memberStates: pulumi.Output<string[]>;
+  declare readonly migrations: pulumi.Output<string[]>;
+  declare readonly initiated: pulumi.Output<boolean>;
+
+  constructor(name: string, args: HookArgs<MongoInitInputs>, opts?: pulumi.CustomResourceOptions) {
+    const outputs = { initiated: undefined, reconfigurations: undefined, memberStates: undefined, migrations: undefined, appliedThisRun: undefined, usersChanged: undefined, primaryChanges: undefined };
+    super(mongoInitProvider, name, { ...args, ...outputs }, { ...opts, additionalSecretOutputs: ["rootPassword", "users", "fingerprint"] }, "trading", "MongoInit");
+  }
+}

@@ -1,0 +1,19 @@
+// The Redis init hook as a Pulumi dynamic resource; what it does lives in apply.ts.
+import * as pulumi from "@pulumi/pulumi";
+import { hookProvider } from "../hook";
+import type { HookArgs } from "../postgres/resources";
+import { applyRedisInit, type RedisInitInputs } from "./apply";
+
+export const redisInitProvider = hookProvider<RedisInitInputs>({
+  id: (inputs) => `redis-init-${inputs.port}`,
+  apply: applyRedisInit,
+});
+
+/** Seed keys written where absent. */
+export class RedisInit extends pulumi.dynamic.Resource {
+  declare readonly seededThisRun: pulumi.Output<string[]>;
+
+  constructor(name: string, args: HookArgs<RedisInitInputs>, opts?: pulumi.CustomResourceOptions) {
+    super(redisInitProvider, name, { ...args, seededThisRun: undefined, keptExisting: undefined }, { ...opts, additionalSecretOutputs: ["password", "fingerprint"] }, "trading", "RedisInit");
+  }
+}
