@@ -33,7 +33,7 @@ export const mongoReplicaSet = {
   users: { app: MONGO_USERS.app, readonly: MONGO_USERS.readonly },
   members: mongo.members,
   memberStates: mongo.init.memberStates,
-  migrations: mongo.init.migrations,
+  migrations: mongo.init.recordedMigrations,
 };
 /** app/readonly URIs: in-network (replicaSet=, authSource=admin) and host (directConnection=true to member 1). Secret. */
 export const mongoUris = mongo.uris;

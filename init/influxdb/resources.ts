@@ -18,6 +18,6 @@ export class InfluxdbInit extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: HookArgs<InfluxdbInitInputs>, opts?: pulumi.CustomResourceOptions) {
     const outputs = { orgID: undefined, bucketIds: undefined, taskID: undefined, tokenValues: undefined, changedThisRun: undefined };
-    super(influxdbInitProvider, name, { ...args, ...outputs }, { ...opts, additionalSecretOutputs: ["adminToken", "tokenValues", "fingerprint"] }, "trading", "InfluxdbInit");
+    super(influxdbInitProvider, name, { ...outputs, ...args }, { ...opts, additionalSecretOutputs: ["adminToken", "tokenValues", "fingerprint"] }, "trading", "InfluxdbInit");
   }
 }

@@ -61,8 +61,8 @@ export interface MongoInitResult extends Record<string, unknown> {
   reconfigurations: number;
   /** "mongodb:27017 PRIMARY", per member, at the end of the run. */
   memberStates: string[];
-  /** Every migration version recorded. */
-  migrations: string[];
+  /** Every migration version recorded (not `migrations`: that input holds the files). */
+  recordedMigrations: string[];
   /** What this run applied: "migration 0001_collections", "seed 0001_defaults". */
   appliedThisRun: string[];
   /** Users created or corrected by this run. */
@@ -77,7 +77,7 @@ export async function applyMongoInit(inputs: MongoInitInputs): Promise<MongoInit
     initiated: false,
     reconfigurations: 0,
     memberStates: [],
-    migrations: [],
+    recordedMigrations: [],
     appliedThisRun: [],
     usersChanged: [],
     primaryChanges: 0,
@@ -305,7 +305,7 @@ async function applyFiles(db: Db, inputs: MongoInitInputs, result: MongoInitResu
   }
 
   const migrations = await records.find({ kind: "migration" }, { projection: { _id: 0, version: 1 }, sort: { version: 1 } }).toArray();
-  result.migrations = migrations.map((m) => m.version as string);
+  result.recordedMigrations = migrations.map((m) => m.version as string);
 }
 
 async function applyStep(db: Db, step: MigrationStep): Promise<void> {

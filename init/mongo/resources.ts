@@ -12,11 +12,11 @@ export const mongoInitProvider = hookProvider<MongoInitInputs>({
 /** Replica set initiated and configured, users, collections with validators and indexes, seed documents. */
 export class MongoInit extends pulumi.dynamic.Resource {
   declare readonly memberStates: pulumi.Output<string[]>;
-  declare readonly migrations: pulumi.Output<string[]>;
+  declare readonly recordedMigrations: pulumi.Output<string[]>;
   declare readonly initiated: pulumi.Output<boolean>;
 
   constructor(name: string, args: HookArgs<MongoInitInputs>, opts?: pulumi.CustomResourceOptions) {
-    const outputs = { initiated: undefined, reconfigurations: undefined, memberStates: undefined, migrations: undefined, appliedThisRun: undefined, usersChanged: undefined, primaryChanges: undefined };
-    super(mongoInitProvider, name, { ...args, ...outputs }, { ...opts, additionalSecretOutputs: ["rootPassword", "users", "fingerprint"] }, "trading", "MongoInit");
+    const outputs = { initiated: undefined, reconfigurations: undefined, memberStates: undefined, recordedMigrations: undefined, appliedThisRun: undefined, usersChanged: undefined, primaryChanges: undefined };
+    super(mongoInitProvider, name, { ...outputs, ...args }, { ...opts, additionalSecretOutputs: ["rootPassword", "users", "fingerprint"] }, "trading", "MongoInit");
   }
 }

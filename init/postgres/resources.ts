@@ -31,7 +31,7 @@ export class PostgresInit extends pulumi.dynamic.Resource {
   declare readonly appliedThisRun: pulumi.Output<Record<string, string[]>>;
 
   constructor(name: string, args: HookArgs<PostgresInitInputs>, opts?: pulumi.CustomResourceOptions) {
-    super(postgresInitProvider, name, { ...args, migrations: undefined, appliedThisRun: undefined }, {
+    super(postgresInitProvider, name, { migrations: undefined, appliedThisRun: undefined, ...args }, {
       ...opts,
       additionalSecretOutputs: ["superuserPassword", "replicationPassword", "readonlyPassword", "ownerPasswords", "fingerprint"],
     }, "trading", "PostgresInit");
@@ -54,7 +54,7 @@ export class PostgresReplicaCheck extends pulumi.dynamic.Resource {
   declare readonly checkedAt: pulumi.Output<string>;
 
   constructor(name: string, args: HookArgs<ReplicaCheckInputs>, opts?: pulumi.CustomResourceOptions) {
-    super(replicaCheckProvider, name, { ...args, markerLatencyMs: undefined, streamingState: undefined, checkedAt: undefined }, {
+    super(replicaCheckProvider, name, { markerLatencyMs: undefined, streamingState: undefined, checkedAt: undefined, ...args }, {
       ...opts,
       additionalSecretOutputs: ["superuserPassword", "fingerprint"],
     }, "trading", "PostgresReplicaCheck");

@@ -14,6 +14,6 @@ export class RedisInit extends pulumi.dynamic.Resource {
   declare readonly seededThisRun: pulumi.Output<string[]>;
 
   constructor(name: string, args: HookArgs<RedisInitInputs>, opts?: pulumi.CustomResourceOptions) {
-    super(redisInitProvider, name, { ...args, seededThisRun: undefined, keptExisting: undefined }, { ...opts, additionalSecretOutputs: ["password", "fingerprint"] }, "trading", "RedisInit");
+    super(redisInitProvider, name, { seededThisRun: undefined, keptExisting: undefined, ...args }, { ...opts, additionalSecretOutputs: ["password", "fingerprint"] }, "trading", "RedisInit");
   }
 }
