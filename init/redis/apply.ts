@@ -42,6 +42,9 @@ export async function applyRedisInit(inputs: RedisInitInputs): Promise<RedisInit
       enableOfflineQueue: false,
       retryStrategy: () => null,
     });
+    // ioredis rejects connect() with a bare "Connection is closed."; the reason (WRONGPASS...) comes as an event.
+    let reason: Error | undefined;
+    redis.on("error", (error: Error) => (reason = error));
     try {
       await redis.connect();
       // One round trip: SET NX per key, in a pipeline; "OK" means written, null means it existed.
@@ -55,7 +58,7 @@ export async function applyRedisInit(inputs: RedisInitInputs): Promise<RedisInit
       });
       return result;
     } catch (error) {
-      const message = (error as Error).message;
+      const message = (reason ?? (error as Error)).message;
       // Loading the AOF at start-up, or not listening yet: worth waiting for. Anything else (WRONGPASS, NOPERM) is final.
       const transient = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|LOADING|Connection is closed/.test(message);
       if (!transient || Date.now() > deadline) throw new Error(`Redis ${inputs.user}@${inputs.host}:${inputs.port}: seeding failed after ${attempt} attempt(s): ${message}`);

@@ -3,11 +3,11 @@
 // They get the same pg_hba.conf and server settings as the containers (from the built spec).
 import { spawn, spawnSync, type ChildProcess } from "child_process";
 import * as fs from "fs";
-import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { Client } from "pg";
 import { requireBuilt, ROOT } from "./pulumi";
+import { freePort } from "./servers";
 import { waitUntil } from "./wait";
 
 const REQUIRED = ["initdb", "postgres", "pg_ctl", "pg_basebackup", "pg_isready", "psql"];
@@ -43,17 +43,6 @@ function serverUser(): { name: string; uid: number; gid: number } | undefined {
   const uid = id("-u");
   if (uid.status !== 0) throw new Error("running as root, but there is no `postgres` OS user to run PostgreSQL as; install the postgresql package or run the tests as a normal user");
   return { name: "postgres", uid: Number(uid.stdout.trim()), gid: Number(id("-g").stdout.trim()) };
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** A private folder owned by the server user. */
