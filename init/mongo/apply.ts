@@ -1,14 +1,14 @@
 // The MongoDB init hook, run from `pulumi up` once every member is healthy. Runs inside the
 // serialised dynamic provider (see init/hook.ts): npm packages are required inside functions.
 //
-//   1. wait until every member answers;
-//   2. initiate the replica set once, on member 1 (the only member holding the root user before
-//      the set exists); "already initialized" is fine;
-//   3. on the primary: bring the set's config to the wanted members and election timeout (one
+//   1. unless a member already belongs to the set: wait until every member answers and initiate
+//      the set on member 1 (the only member holding the root user before the set exists);
+//      "already initialized" is fine;
+//   2. on the primary: bring the set's config to the wanted members and election timeout (one
 //      voting member added or removed per reconfig, as MongoDB requires), create or correct the
 //      users, apply the versioned migrations and seeds. All writes use writeConcern majority.
 // Every step is idempotent. If the primary steps down in the middle, the run waits for the new
-// primary and goes through step 3 again, so it converges instead of leaving half a setup.
+// primary and goes through step 2 again, so it converges instead of leaving half a setup.
 import type { Db, Document, MongoClient } from "mongodb";
 import { planVersionedFiles, type RecordedFile, type VersionedFile } from "../versioned-files";
 
@@ -83,11 +83,8 @@ export async function applyMongoInit(inputs: MongoInitInputs): Promise<MongoInit
     primaryChanges: 0,
   };
 
-  await waitFor(deadline, inputs, "every member to answer", async () => {
-    for (const endpoint of inputs.clientEndpoints) await hello(endpoint);
-    return true;
-  });
-  result.initiated = await initiateOnce(inputs, deadline);
+  // A set that exists needs only its primary: a re-run goes on while some other member is down.
+  if (!(await someMemberInSet(inputs))) result.initiated = await initiateOnce(inputs, deadline);
 
   for (;;) {
     const primary = await waitFor(deadline, inputs, "a writable primary", () => findPrimary(inputs));
@@ -120,6 +117,8 @@ async function initiateOnce(inputs: MongoInitInputs, deadline: number): Promise<
       } catch (error) {
         if (codeOf(error) !== 94 /* NotYetInitialized */) throw error;
       }
+      // The initiate's quorum check needs every member up.
+      for (const endpoint of inputs.clientEndpoints.slice(1)) await hello(endpoint);
       try {
         await admin.command({
           replSetInitiate: { _id: inputs.replicaSetName, members: inputs.members, settings: { electionTimeoutMillis: inputs.electionTimeoutMs } },
@@ -161,9 +160,9 @@ async function reconcileConfig(client: MongoClient, inputs: MongoInitInputs, dea
  * remove one extra member, else fix priorities and the election timeout. Undefined when it matches.
  */
 export function nextReplicaSetConfig(current: Document, wanted: MongoMember[], electionTimeoutMs: number): Document | undefined {
-  const next: Document = JSON.parse(JSON.stringify(current));
+  // Copies of what changes; the rest (settings.replicaSetId is an ObjectId) is passed back as it came.
+  const next: Document = { ...current, version: (current.version as number) + 1, members: (current.members as Document[]).map((m) => ({ ...m })), settings: { ...current.settings } };
   delete next.term;
-  next.version = (current.version as number) + 1;
   const members = next.members as Document[];
   const hosts = new Set(members.map((m) => m.host));
   const missing = wanted.find((w) => !hosts.has(w.host));
@@ -186,7 +185,6 @@ export function nextReplicaSetConfig(current: Document, wanted: MongoMember[], e
       changed = true;
     }
   }
-  next.settings = next.settings ?? {};
   if (next.settings.electionTimeoutMillis !== electionTimeoutMs) {
     next.settings.electionTimeoutMillis = electionTimeoutMs;
     changed = true;
@@ -379,6 +377,14 @@ async function hello(endpoint: MongoEndpoint): Promise<Document> {
   } finally {
     await client.close().catch(() => undefined);
   }
+}
+
+async function someMemberInSet(inputs: MongoInitInputs): Promise<boolean> {
+  for (const endpoint of inputs.clientEndpoints) {
+    const reply = await hello(endpoint).catch(() => undefined);
+    if (reply?.setName === inputs.replicaSetName) return true;
+  }
+  return false;
 }
 
 async function findPrimary(inputs: MongoInitInputs): Promise<MongoEndpoint | undefined> {

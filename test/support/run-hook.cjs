@@ -7,7 +7,7 @@ const [providerFile, inputsFile] = process.argv.slice(2);
 const provider = requireFromString(fs.readFileSync(providerFile, "utf8")).handler();
 provider.create(JSON.parse(fs.readFileSync(inputsFile, "utf8"))).then(
   (result) => {
-    process.stdout.write(JSON.stringify(result.outs.appliedThisRun ?? {}));
+    process.stdout.write(JSON.stringify(result.outs));
     process.exit(0);
   },
   (error) => {

