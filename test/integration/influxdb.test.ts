@@ -1,0 +1,127 @@
+// InfluxDB init hook, run from its serialised provider (what `pulumi up` ships), against a stub
+// that checks every request and response against the official InfluxDB OSS 2 API contract and
+// serves back the state the hook creates. (No InfluxDB binary exists in the npm or Debian registries.)
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
+import { startInfluxStub, type InfluxStub } from "../support/influxdb-stub";
+import { mockPassword, runProgram, serializedHook, type SerializedHook } from "../support/pulumi";
+
+let hook: SerializedHook;
+let stub: InfluxStub;
+const adminToken = mockPassword("influxdb-admin-token", 64);
+
+async function runHook(overrides: Record<string, unknown> = {}) {
+  return (await hook.provider.create({ ...hook.inputs, url: stub.url, ...overrides })).outs;
+}
+
+/** Requests that change something on the server. */
+const writes = () => stub.requests.filter((r) => r.method !== "GET");
+
+beforeAll(async () => {
+  const run = await runProgram("dev");
+  hook = serializedHook(run.byName("influxdb-init"));
+  // As setup mode leaves it (DOCKER_INFLUXDB_INIT_RETENTION from the dev stack: 7 days).
+  stub = await startInfluxStub({ adminToken, org: "trading-platform", bucket: "market-data", retentionSeconds: 7 * 86400 });
+});
+
+afterEach(() => {
+  expect(stub.violations).toEqual([]);
+  stub.requests = [];
+});
+
+afterAll(async () => {
+  await stub?.close();
+});
+
+describe("the stub enforces the contract", () => {
+  test("a request the contract does not allow is refused and recorded", async () => {
+    const headers = { authorization: `Token ${adminToken}`, "content-type": "application/json" };
+    const missingOrg = await fetch(`${stub.url}/api/v2/buckets`, { method: "POST", headers, body: JSON.stringify({ name: "no-org" }) });
+    expect(missingOrg.status).toBe(400);
+    const noSuchPath = await fetch(`${stub.url}/api/v2/bucketz`, { headers });
+    expect(noSuchPath.status).toBe(404);
+    const badRetention = await fetch(`${stub.url}/api/v2/buckets`, { method: "POST", headers, body: JSON.stringify({ orgID: stub.org.id, name: "x", retentionRules: [{ type: "expire", everySeconds: "a day" }] }) });
+    expect(badRetention.status).toBe(400);
+    expect(stub.violations).toHaveLength(3);
+    expect(stub.violations[0]).toMatch(/POST \/api\/v2\/buckets \(PostBuckets\) breaks the contract: .*orgID/);
+    expect(stub.violations[1]).toMatch(/GET \/api\/v2\/bucketz: no such operation in the contract/);
+    expect(stub.buckets.map((b) => b.name)).toEqual(["market-data"]);
+    stub.violations = [];
+  });
+});
+
+describe("InfluxDB init hook (serialised provider)", () => {
+  test("waits for /health, then creates the buckets, the downsampling task and two scoped tokens", async () => {
+    stub.unhealthyFor = 3;
+    const outs = await runHook();
+    expect(stub.requests.filter((r) => r.operationId === "GetHealth").map((r) => r.status)).toEqual([503, 503, 503, 200]);
+
+    const day = 86400;
+    expect(stub.buckets.map((b) => [b.name, b.retentionRules[0].everySeconds])).toEqual([
+      ["market-data", 7 * day],
+      ["trades", 7 * day],
+      ["performance", 7 * day],
+      ["system-metrics", 7 * day],
+      ["market-data-1h", 90 * day],
+    ]);
+    expect(outs.bucketIds).toEqual(Object.fromEntries(stub.buckets.map((b) => [b.name, b.id])));
+    expect(outs.orgID).toBe(stub.org.id);
+
+    expect(stub.tasks).toHaveLength(1);
+    expect(stub.tasks[0]).toMatchObject({ id: outs.taskID, name: "downsample-market-data-1h", status: "active" });
+    expect(stub.tasks[0].flux).toContain('from(bucket: "market-data")');
+
+    const byDescription = (d: string) => stub.authorizations.find((a) => a.description === d)!;
+    const read = byDescription("trading-db-stack: services, read buckets");
+    const write = byDescription("trading-db-stack: services, read and write buckets");
+    expect(outs.tokenValues).toEqual({ read: read.token, write: write.token });
+    const scopes = (a: typeof read) => a.permissions.map((p) => `${p.action} ${p.resource.type} ${p.resource.id}`).sort();
+    const bucketScopes = (action: string) => stub.buckets.map((b) => `${action} buckets ${b.id}`);
+    expect(scopes(read)).toEqual([...bucketScopes("read"), `read orgs ${stub.org.id}`].sort());
+    expect(scopes(write)).toEqual([...bucketScopes("read"), ...bucketScopes("write"), `read orgs ${stub.org.id}`].sort());
+    // Neither may touch anything else: no users, no tasks, no other orgs.
+    for (const a of [read, write]) expect(a.permissions.every((p) => p.resource.id !== undefined && p.resource.orgID === stub.org.id)).toBe(true);
+    expect(outs.changedThisRun).toEqual(
+      expect.arrayContaining(["updated bucket market-data", "created bucket trades", "created task downsample-market-data-1h", 'created token "trading-db-stack: services, read buckets"']),
+    );
+  });
+
+  test("a re-run reads the state back and changes nothing: same ids, same tokens, no write requests", async () => {
+    const before = JSON.stringify([stub.buckets, stub.tasks, stub.authorizations]);
+    const first = await runHook();
+    expect(writes()).toEqual([]);
+    expect(first.changedThisRun).toEqual([]);
+    expect(JSON.stringify([stub.buckets, stub.tasks, stub.authorizations])).toBe(before);
+    const again = await runHook();
+    expect(again.tokenValues).toEqual(first.tokenValues);
+  });
+
+  test("a new retention is patched onto the existing buckets only", async () => {
+    const buckets = hook.inputs.buckets.map((b: { name: string; retentionSeconds: number }) => (b.name === "market-data-1h" ? b : { ...b, retentionSeconds: 30 * 86400 }));
+    const outs = await runHook({ buckets });
+    expect(writes().map((r) => r.operationId)).toEqual(["PatchBucketsID", "PatchBucketsID", "PatchBucketsID", "PatchBucketsID"]);
+    expect(stub.buckets.filter((b) => b.name !== "market-data-1h").every((b) => b.retentionRules[0].everySeconds === 30 * 86400)).toBe(true);
+    expect(outs.changedThisRun).not.toContain("updated bucket market-data-1h");
+  });
+
+  test("a changed task is patched in place; a token whose scope changed is replaced and the old one revoked", async () => {
+    const before = await runHook();
+    const task = { ...hook.inputs.task, flux: hook.inputs.task.flux.replace("fn: mean", "fn: median") };
+    const tokens = { read: hook.inputs.tokens.read, write: { ...hook.inputs.tokens.write, actions: ["write"] } };
+    stub.requests = [];
+    const outs = await runHook({ task, tokens });
+    expect(writes().map((r) => r.operationId).sort()).toEqual(["DeleteAuthorizationsID", "PatchTasksID", "PostAuthorizations"]);
+    expect(stub.tasks).toHaveLength(1);
+    expect(stub.tasks[0].flux).toContain("fn: median");
+    expect(outs.tokenValues.read).toBe(before.tokenValues.read);
+    expect(outs.tokenValues.write).not.toBe(before.tokenValues.write);
+    expect(stub.authorizations.map((a) => a.token)).not.toContain(before.tokenValues.write);
+    expect(stub.authorizations.filter((a) => a.description === hook.inputs.tokens.write.description)).toHaveLength(1);
+  });
+
+  test("a wrong admin token fails with InfluxDB's answer, naming nothing secret", async () => {
+    const error = await runHook({ adminToken: "wrong" }).catch((e: Error) => e);
+    expect(String(error)).toMatch(/unauthorized/);
+    expect(String(error)).not.toContain(adminToken);
+  });
+
+});

@@ -1,0 +1,277 @@
+// A stand-in InfluxDB 2 for the integration tests (no InfluxDB binary exists in the npm or Debian
+// registries). Every request it receives, and every response it sends, is checked against the
+// official OpenAPI contract of InfluxDB OSS 2 (../shared/contracts/influxdb-oss-v2.yml). A request
+// the contract does not allow is answered 400 and recorded in `violations`; tests assert that list
+// is empty. Behind the contract it keeps a small in-memory state (orgs, buckets, tasks,
+// authorizations), starting from what setup mode creates, and serves it back, so idempotence is
+// tested against what the hook itself created.
+import { randomBytes } from "crypto";
+import * as fs from "fs";
+import * as http from "http";
+import * as path from "path";
+import addFormats from "ajv-formats";
+import { OpenAPIBackend, type Request as OpenApiRequest } from "openapi-backend";
+import YAML from "yaml";
+import { ROOT } from "./pulumi";
+import { freePort } from "./servers";
+
+export const CONTRACT = path.resolve(ROOT, "../shared/contracts/influxdb-oss-v2.yml");
+
+export interface StubRequest {
+  method: string;
+  path: string;
+  operationId: string | undefined;
+  status: number;
+}
+
+interface Bucket {
+  id: string;
+  orgID: string;
+  name: string;
+  description?: string;
+  type: "user" | "system";
+  retentionRules: Array<{ type: "expire"; everySeconds: number; shardGroupDurationSeconds?: number }>;
+  createdAt: string;
+  updatedAt: string;
+}
+interface Task {
+  id: string;
+  orgID: string;
+  org: string;
+  name: string;
+  flux: string;
+  description?: string;
+  status: "active" | "inactive";
+  every?: string;
+  offset?: string;
+  createdAt: string;
+  updatedAt: string;
+}
+interface Authorization {
+  id: string;
+  orgID: string;
+  org: string;
+  userID: string;
+  user: string;
+  token: string;
+  status: "active" | "inactive";
+  description?: string;
+  permissions: Array<{ action: "read" | "write"; resource: { type: string; id?: string; orgID?: string } }>;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface InfluxStub {
+  url: string;
+  adminToken: string;
+  org: { id: string; name: string };
+  /** Contract violations: requests the contract does not allow, responses that do not match it. */
+  violations: string[];
+  requests: StubRequest[];
+  buckets: Bucket[];
+  tasks: Task[];
+  authorizations: Authorization[];
+  /** Answer /health with 503 this many more times (a server still starting). */
+  unhealthyFor: number;
+  close(): Promise<void>;
+}
+
+const newId = () => randomBytes(8).toString("hex");
+const now = () => new Date().toISOString();
+
+/** Two routers: most operations live under /api/v2; a few (/health, /ping) declare `servers: [{url: ''}]`. */
+async function loadContract(): Promise<{ api: OpenAPIBackend; root: OpenAPIBackend }> {
+  if (!fs.existsSync(CONTRACT)) throw new Error(`${CONTRACT} is missing: the InfluxDB tests need ../shared/contracts beside the repository`);
+  const definition = YAML.parse(fs.readFileSync(CONTRACT, "utf8"));
+  const rootPaths: Record<string, Record<string, unknown>> = {};
+  for (const [p, item] of Object.entries<Record<string, { servers?: Array<{ url: string }> }>>(definition.paths)) {
+    for (const [method, op] of Object.entries(item)) {
+      if (op && typeof op === "object" && op.servers?.some((s) => s.url === "")) (rootPaths[p] ??= {})[method] = op;
+    }
+  }
+  const customizeAjv = (ajv: Parameters<typeof addFormats>[0]) => {
+    addFormats(ajv);
+    return ajv;
+  };
+  // quick: the published document has $ref siblings that strict OpenAPI validation rejects; the schemas themselves are used as they are.
+  const api = new OpenAPIBackend({ definition, apiRoot: "/api/v2", quick: true, validate: true, customizeAjv });
+  const root = new OpenAPIBackend({ definition: { ...definition, paths: rootPaths }, apiRoot: "/", quick: true, validate: true, customizeAjv });
+  await Promise.all([api.init(), root.init()]);
+  return { api, root };
+}
+
+export async function startInfluxStub(options: { adminToken: string; org: string; bucket: string; retentionSeconds: number }): Promise<InfluxStub> {
+  const { api, root } = await loadContract();
+  const port = await freePort();
+  const org = { id: newId(), name: options.org };
+  const adminUser = { id: newId(), name: "admin" };
+  const stamp = now();
+  const stub: InfluxStub = {
+    url: `http://127.0.0.1:${port}`,
+    adminToken: options.adminToken,
+    org,
+    violations: [],
+    requests: [],
+    // What setup mode leaves: the org's first bucket, and the operator token.
+    buckets: [{ id: newId(), orgID: org.id, name: options.bucket, type: "user", retentionRules: [{ type: "expire", everySeconds: options.retentionSeconds, shardGroupDurationSeconds: 86400 }], createdAt: stamp, updatedAt: stamp }],
+    tasks: [],
+    authorizations: [
+      {
+        id: newId(),
+        orgID: org.id,
+        org: org.name,
+        userID: adminUser.id,
+        user: adminUser.name,
+        token: options.adminToken,
+        status: "active",
+        description: "admin's Token",
+        permissions: [{ action: "read", resource: { type: "orgs" } }, { action: "write", resource: { type: "orgs" } }],
+        createdAt: stamp,
+        updatedAt: stamp,
+      },
+    ],
+    unhealthyFor: 0,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+
+  const server = http.createServer((req, res) => {
+    let raw = "";
+    req.on("data", (chunk) => (raw += chunk));
+    req.on("end", () => {
+      const url = new URL(req.url ?? "/", stub.url);
+      let body: unknown;
+      try {
+        body = raw === "" ? undefined : JSON.parse(raw);
+      } catch {
+        body = raw;
+      }
+      const request: OpenApiRequest = {
+        method: (req.method ?? "GET").toLowerCase(),
+        path: url.pathname,
+        query: Object.fromEntries(url.searchParams),
+        headers: req.headers as Record<string, string>,
+        body,
+      };
+      const router = url.pathname.startsWith("/api/v2/") ? api : root;
+      const operation = router.matchOperation(request);
+      const where = `${req.method} ${url.pathname}${url.search}`;
+      const reply = (status: number, payload?: unknown) => {
+        stub.requests.push({ method: req.method ?? "", path: url.pathname, operationId: operation?.operationId, status });
+        if (operation && payload !== undefined) {
+          const check = router.validateResponse(payload, operation, status);
+          if (check.errors?.length) stub.violations.push(`response to ${where} (${status}) breaks the contract: ${JSON.stringify(check.errors)}`);
+        }
+        res.writeHead(status, payload === undefined ? {} : { "content-type": "application/json; charset=utf-8" });
+        res.end(payload === undefined ? undefined : JSON.stringify(payload));
+      };
+      if (!operation) {
+        stub.violations.push(`${where}: no such operation in the contract`);
+        return reply(404, { code: "not found", message: "path not found" });
+      }
+      const check = router.validateRequest(request, operation);
+      if (!check.valid) {
+        stub.violations.push(`${where} (${operation.operationId}) breaks the contract: ${JSON.stringify(check.errors)}`);
+        return reply(400, { code: "invalid", message: `request does not match the contract: ${JSON.stringify(check.errors)}` });
+      }
+      if (router === api && req.headers.authorization !== `Token ${stub.adminToken}`) {
+        return reply(401, { code: "unauthorized", message: "unauthorized access" });
+      }
+      try {
+        const [status, payload] = handle(stub, operation.operationId ?? "", request, url.searchParams);
+        reply(status, payload);
+      } catch (error) {
+        stub.violations.push(`${where} (${operation.operationId}): ${(error as Error).message}`);
+        reply(500, { code: "internal error", message: (error as Error).message });
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  return stub;
+}
+
+/** The operations the hook uses, on the in-memory state. Anything else is a test failure. Links are absolute: the contract types them `format: uri`. */
+function handle(stub: InfluxStub, operationId: string, request: OpenApiRequest, query: URLSearchParams): [number, unknown?] {
+  const body = request.body as Record<string, any>;
+  const idFromPath = () => request.path.split("/")[4];
+  const notFound = (what: string): [number, unknown] => [404, { code: "not found", message: `${what} not found` }];
+  switch (operationId) {
+    case "GetHealth":
+      if (stub.unhealthyFor > 0) {
+        stub.unhealthyFor--;
+        return [503, { name: "influxdb", status: "fail", message: "starting" }];
+      }
+      return [200, { name: "influxdb", message: "ready for queries and writes", status: "pass", checks: [], version: "v2.7.11", commit: "stub" }];
+    case "GetOrgs": {
+      const name = query.get("org");
+      const orgs = name === null || name === stub.org.name ? [{ ...stub.org, status: "active", createdAt: now(), updatedAt: now() }] : [];
+      return [200, { links: { self: `${stub.url}/api/v2/orgs` }, orgs }];
+    }
+    case "GetBuckets": {
+      const orgID = query.get("orgID");
+      const name = query.get("name");
+      const buckets = stub.buckets.filter((b) => (orgID === null || b.orgID === orgID) && (name === null || b.name === name));
+      return [200, { links: { self: `${stub.url}/api/v2/buckets` }, buckets }];
+    }
+    case "PostBuckets": {
+      if (stub.buckets.some((b) => b.name === body.name && b.orgID === body.orgID)) return [422, { code: "conflict", message: "bucket with name already exists" }];
+      const bucket: Bucket = { id: newId(), orgID: body.orgID, name: body.name, description: body.description, type: "user", retentionRules: body.retentionRules ?? [], createdAt: now(), updatedAt: now() };
+      stub.buckets.push(bucket);
+      return [201, bucket];
+    }
+    case "PatchBucketsID": {
+      const bucket = stub.buckets.find((b) => b.id === idFromPath());
+      if (!bucket) return notFound("bucket");
+      if (body.description !== undefined) bucket.description = body.description;
+      if (body.retentionRules !== undefined) bucket.retentionRules = body.retentionRules.map((r: any) => ({ type: "expire", everySeconds: r.everySeconds }));
+      bucket.updatedAt = now();
+      return [200, bucket];
+    }
+    case "GetTasks": {
+      const tasks = stub.tasks.filter((t) => (query.get("orgID") === null || t.orgID === query.get("orgID")) && (query.get("name") === null || t.name === query.get("name")));
+      return [200, { links: { self: `${stub.url}/api/v2/tasks` }, tasks }];
+    }
+    case "PostTasks": {
+      const name = /option task = \{[^}]*name: "([^"]+)"/.exec(body.flux)?.[1];
+      if (!name) return [400, { code: "invalid", message: "task must have a name in its option task" }];
+      const task: Task = { id: newId(), orgID: body.orgID, org: stub.org.name, name, flux: body.flux, description: body.description, status: body.status ?? "active", createdAt: now(), updatedAt: now() };
+      stub.tasks.push(task);
+      return [201, task];
+    }
+    case "PatchTasksID": {
+      const task = stub.tasks.find((t) => t.id === idFromPath());
+      if (!task) return notFound("task");
+      Object.assign(task, { flux: body.flux ?? task.flux, description: body.description ?? task.description, status: body.status ?? task.status, updatedAt: now() });
+      return [200, task];
+    }
+    case "GetAuthorizations": {
+      const authorizations = stub.authorizations.filter((a) => query.get("orgID") === null || a.orgID === query.get("orgID"));
+      return [200, { links: { self: `${stub.url}/api/v2/authorizations` }, authorizations }];
+    }
+    case "PostAuthorizations": {
+      const admin = stub.authorizations[0];
+      const authorization: Authorization = {
+        id: newId(),
+        orgID: body.orgID,
+        org: stub.org.name,
+        userID: admin.userID,
+        user: admin.user,
+        token: randomBytes(48).toString("base64url"),
+        status: body.status ?? "active",
+        description: body.description,
+        permissions: body.permissions,
+        createdAt: now(),
+        updatedAt: now(),
+      };
+      stub.authorizations.push(authorization);
+      return [201, authorization];
+    }
+    case "DeleteAuthorizationsID": {
+      const index = stub.authorizations.findIndex((a) => a.id === idFromPath());
+      if (index === -1) return notFound("authorization");
+      stub.authorizations.splice(index, 1);
+      return [204];
+    }
+    default:
+      throw new Error(`the stub does not implement ${operationId}; add it if the hook needs it`);
+  }
+}
