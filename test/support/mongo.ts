@@ -165,7 +165,10 @@ export async function startMember(options: StartMemberOptions): Promise<MongoMem
     30_000,
     () => `member ${options.n} did not start:\n${member.log()}`,
     100,
-  );
+  ).catch((error) => {
+    child.kill("SIGKILL"); // no test will stop a member it never got
+    throw error;
+  });
   return member;
 }
 

@@ -124,7 +124,10 @@ export async function startRedisFromUploads(uploads: Array<{ file: string; conte
         probe.disconnect();
       }
     };
-    await waitUntil(answers, 20_000, () => `redis-server on port ${port} not up:\n${server.log()}`);
+    await waitUntil(answers, 20_000, () => `redis-server on port ${port} not up:\n${server.log()}`).catch((error) => {
+      child.kill("SIGKILL"); // no test will stop a server it never got
+      throw error;
+    });
   };
   await start();
   return server;
