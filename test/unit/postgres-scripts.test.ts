@@ -4,15 +4,12 @@ import * as path from "path";
 import { afterEach, describe, expect, test } from "vitest";
 import { loadDatabaseScripts, scriptsChecksum, sha256 } from "../../init/postgres/scripts";
 import { POSTGRES_DATABASES } from "../../components/postgres-spec";
+import { tempProject } from "../support/files";
 import { ROOT } from "../support/pulumi";
 
 let root: string;
 function project(files: Record<string, string>): string {
-  root = fs.mkdtempSync(path.join(os.tmpdir(), "tdbs-scripts-"));
-  for (const [file, content] of Object.entries(files)) {
-    fs.mkdirSync(path.dirname(path.join(root, file)), { recursive: true });
-    fs.writeFileSync(path.join(root, file), content);
-  }
+  root = tempProject(files);
   return root;
 }
 afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
