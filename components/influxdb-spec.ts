@@ -85,17 +85,19 @@ export const INFLUXDB_TOKENS = {
 
 /** Setup mode: runs once, on an empty bolt file; secrets come from uploaded files. */
 export function influxdbEnv(influx: InfluxdbConfig): string[] {
-  return [
+  const env = [
     "DOCKER_INFLUXDB_INIT_MODE=setup",
     `DOCKER_INFLUXDB_INIT_USERNAME=${INFLUXDB_ADMIN_USER}`,
     `DOCKER_INFLUXDB_INIT_PASSWORD_FILE=${INFLUXDB_PATHS.adminPasswordFile}`,
     `DOCKER_INFLUXDB_INIT_ADMIN_TOKEN_FILE=${INFLUXDB_PATHS.adminTokenFile}`,
     `DOCKER_INFLUXDB_INIT_ORG=${INFLUXDB_ORG}`,
     `DOCKER_INFLUXDB_INIT_BUCKET=${INFLUXDB_PRIMARY_BUCKET}`,
-    `DOCKER_INFLUXDB_INIT_RETENTION=${influx.retentionDays === 0 ? "0" : `${influx.retentionDays * 24}h`}`,
     // No usage statistics sent to InfluxData.
     "INFLUXD_REPORTING_DISABLED=true",
   ];
+  // Unset means keep forever; the init hook keeps the retention in line with the config afterwards.
+  if (influx.retentionDays > 0) env.push(`DOCKER_INFLUXDB_INIT_RETENTION=${influx.retentionDays * 24}h`);
+  return env;
 }
 
 /** `influx ping` checks /health on 8086, where the server listens only after setup has finished. */
