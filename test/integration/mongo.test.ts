@@ -58,6 +58,21 @@ async function memberStates(): Promise<string[]> {
   return (status.members as Document[]).map((m) => m.stateStr as string).sort();
 }
 
+/** A simulation_configs document the validator accepts. */
+function simulationConfig(configId: string): Record<string, unknown> {
+  return {
+    config_id: configId,
+    algorithm_name: "momentum",
+    algorithm_version: "1.0.0",
+    simulator: { name: "default", version: "1.0.0" },
+    symbols: ["BTC/USDT"],
+    initial_capital: 10000,
+    parameters: {},
+    status: "draft",
+    created_at: new Date(),
+  };
+}
+
 const codeOf = (promise: Promise<unknown>) => promise.then(() => "ok", (error: { code?: number }) => error.code);
 
 beforeAll(async () => {
@@ -129,17 +144,7 @@ describe("MongoDB init hook (serialised provider) on a real replica set", () => 
   test("the app user reads and writes trading_configs only; the read-only user only reads; neither administers", async () => {
     const app = await setClient("trading_app", appPassword);
     const configs = app.db("trading_configs").collection("simulation_configs");
-    const doc = {
-      config_id: "test-run-1",
-      algorithm_name: "momentum",
-      algorithm_version: "1.0.0",
-      simulator: { name: "default", version: "1.0.0" },
-      symbols: ["BTC/USDT"],
-      initial_capital: 10000,
-      parameters: {},
-      status: "draft",
-      created_at: new Date(),
-    };
+    const doc = simulationConfig("test-run-1");
     await configs.insertOne(doc);
     expect(await configs.countDocuments({ config_id: "test-run-1" })).toBe(1);
     expect(await codeOf(app.db("other").collection("x").insertOne({ a: 1 }))).toBe(13);
@@ -159,17 +164,7 @@ describe("MongoDB init hook (serialised provider) on a real replica set", () => 
   test("the $jsonSchema validators reject bad documents", async () => {
     const app = await setClient("trading_app", appPassword);
     const db = app.db("trading_configs");
-    const valid = {
-      config_id: "valid",
-      algorithm_name: "momentum",
-      algorithm_version: "1.0.0",
-      simulator: { name: "default", version: "1.0.0" },
-      symbols: ["ETH/USDT"],
-      initial_capital: 5000,
-      parameters: {},
-      status: "ready",
-      created_at: new Date(),
-    };
+    const valid = simulationConfig("valid");
     const bad: Array<Record<string, unknown>> = [
       { config_id: "missing-fields" },
       { ...valid, config_id: "bad-symbol", symbols: ["btcusdt"] },
