@@ -54,5 +54,10 @@ export const influxdb = {
 /** The services' InfluxDB tokens: `read` and `write` (read and write on the stack's buckets). Secret. */
 export const influxdbTokens = influx.tokens;
 
+/** pgAdmin and mongo-express URLs and login names; null when `adminTools` is off. */
+export const adminTools = stack.adminTools?.endpoints ?? null;
+/** Their logins. Secret. */
+export const adminToolLogins = stack.adminTools?.logins ?? null;
+
 /** Env maps with the seeds' variable names, per consumer, for containers on the app network and for host processes. Secret. */
 export const serviceEnv = stack.serviceEnv;

@@ -38,7 +38,7 @@ export const CONFIG_KEYS = {
   adminTools: {
     type: "boolean",
     default: false,
-    description: "Deploy pgAdmin and mongo-express (published on 127.0.0.1 only).",
+    description: "Deploy pgAdmin and mongo-express, with generated logins, published on 127.0.0.1 only.",
   },
   waitTimeoutSeconds: {
     type: "integer",
@@ -150,6 +150,26 @@ export const CONFIG_KEYS = {
     default: 365,
     description: "Retention of the hourly downsampled market-data bucket in days (0 keeps data forever, else 1-36500).",
   },
+  pgadminImage: {
+    type: "string",
+    default: "dpage/pgadmin4:9.10",
+    description: "pgAdmin image with a pinned tag (e.g. dpage/pgadmin4:9.10); used when adminTools is true.",
+  },
+  pgadminPort: {
+    type: "integer",
+    default: 5050,
+    description: "Host port of pgAdmin, published on 127.0.0.1 (1024-65535).",
+  },
+  mongoExpressImage: {
+    type: "string",
+    default: "mongo-express:1.0.2-20-alpine3.19",
+    description: "mongo-express image with a pinned 1.x tag (e.g. mongo-express:1.0.2-20-alpine3.19); used when adminTools is true.",
+  },
+  mongoExpressPort: {
+    type: "integer",
+    default: 8081,
+    description: "Host port of mongo-express, published on 127.0.0.1 (1024-65535).",
+  },
 } as const satisfies Record<string, ConfigKey>;
 
 export type ConfigKeyName = keyof typeof CONFIG_KEYS;
@@ -201,11 +221,19 @@ export interface InfluxdbConfig {
   downsampledRetentionDays: number;
 }
 
+export interface AdminToolsConfig {
+  pgadminImage: string;
+  pgadminPort: number;
+  mongoExpressImage: string;
+  mongoExpressPort: number;
+}
+
 export interface StackConfig {
   platform: "docker";
   namePrefix: string;
   retainData: boolean;
-  adminTools: boolean;
+  /** pgAdmin and mongo-express; undefined when `adminTools` is false. */
+  adminTools: AdminToolsConfig | undefined;
   waitTimeoutSeconds: number;
   postgres: PostgresConfig;
   mongo: MongoConfig;
@@ -277,10 +305,19 @@ export function parseStackConfig(lookup: ConfigLookup): StackConfig {
     downsampledRetentionDays: reader.integer("influxdbDownsampledRetentionDays", 0, 36500),
   };
 
-  if (problems.length === 0) problems.push(...portProblems(hostPorts({ postgres, mongo, redis, influxdb })));
+  const tools: AdminToolsConfig = {
+    pgadminImage: reader.pinnedImage("pgadminImage") ?? "",
+    pgadminPort: reader.integer("pgadminPort", 1024, 65535),
+    mongoExpressImage: reader.pinnedImage("mongoExpressImage") ?? "",
+    mongoExpressPort: reader.integer("mongoExpressPort", 1024, 65535),
+  };
+  reader.requireMajor("mongoExpressImage", tools.mongoExpressImage || undefined, (major) => major === 1, "mongo-express major version 1 (e.g. mongo-express:1.0.2-20-alpine3.19)");
+  const adminToolsConfig = adminTools ? tools : undefined;
+
+  if (problems.length === 0) problems.push(...portProblems(hostPorts({ postgres, mongo, redis, influxdb, adminTools: adminToolsConfig })));
   if (problems.length > 0) throw new ConfigError(problems);
 
-  return { platform: platform as "docker", namePrefix, retainData, adminTools, waitTimeoutSeconds, postgres, mongo, redis, influxdb };
+  return { platform: platform as "docker", namePrefix, retainData, adminTools: adminToolsConfig, waitTimeoutSeconds, postgres, mongo, redis, influxdb };
 }
 
 /** A host port and the setting it comes from, for error messages. */
@@ -290,7 +327,7 @@ export interface HostPort {
 }
 
 /** Every host port the stack publishes. */
-export function hostPorts(config: Pick<StackConfig, "postgres" | "mongo" | "redis" | "influxdb">): HostPort[] {
+export function hostPorts(config: Pick<StackConfig, "postgres" | "mongo" | "redis" | "influxdb" | "adminTools">): HostPort[] {
   const { postgres: pg, mongo } = config;
   const ports: HostPort[] = [{ port: pg.port, setting: key("postgresPort") }];
   for (let n = 1; n <= pg.replicas; n++) {
@@ -301,6 +338,10 @@ export function hostPorts(config: Pick<StackConfig, "postgres" | "mongo" | "redi
   }
   ports.push({ port: config.redis.port, setting: key("redisPort") });
   ports.push({ port: config.influxdb.port, setting: key("influxdbPort") });
+  if (config.adminTools) {
+    ports.push({ port: config.adminTools.pgadminPort, setting: key("pgadminPort") });
+    ports.push({ port: config.adminTools.mongoExpressPort, setting: key("mongoExpressPort") });
+  }
   return ports;
 }
 

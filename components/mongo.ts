@@ -19,6 +19,7 @@ import {
   mongoReplicaSetUri,
   replicaSetMembers,
   tradingSimulationMongoEnv,
+  type ReplicaSetMember,
 } from "./mongo-spec";
 import type { Endpoint } from "./postgres-spec";
 import type { MongoSecrets } from "./secrets";
@@ -59,6 +60,8 @@ const INIT_TIMEOUT_FLOOR_SECONDS = 120;
 export class MongoReplicaSet extends pulumi.ComponentResource {
   readonly replicaSetName = MONGO_REPLICA_SET;
   readonly members: MongoMemberServer[] = [];
+  /** The replica-set config's members (in-network host names). */
+  readonly rsMembers: ReplicaSetMember[];
   readonly init: MongoInit;
   /** Secret. */
   readonly uris: pulumi.Output<MongoUris>;
@@ -72,6 +75,7 @@ export class MongoReplicaSet extends pulumi.ComponentResource {
     const names = mongoNames(config.namePrefix);
     const retain = { retainOnDelete: config.retainData };
     const rsMembers = replicaSetMembers(names, mongo.members);
+    this.rsMembers = rsMembers;
 
     const image = new docker.RemoteImage("mongo-image", { name: mongo.image, keepLocally: true }, { parent: this });
     const containers: docker.Container[] = [];

@@ -8,6 +8,8 @@ import { POSTGRES_DATABASES, POSTGRES_ROLES } from "./postgres-spec";
 export interface StackSecretsArgs {
   /** Length of generated passwords; alphanumeric so they need no quoting in URIs and conninfo strings. */
   passwordLength?: number;
+  /** Generate the admin tools' logins (only when the tools are deployed). */
+  adminTools: boolean;
 }
 
 export interface PostgresSecrets {
@@ -38,11 +40,19 @@ export interface InfluxdbSecrets {
   adminToken: pulumi.Output<string>;
 }
 
+export interface AdminToolSecrets {
+  pgadminPassword: pulumi.Output<string>;
+  mongoExpressPassword: pulumi.Output<string>;
+  mongoExpressSessionSecret: pulumi.Output<string>;
+  mongoExpressCookieSecret: pulumi.Output<string>;
+}
+
 export class StackSecrets extends pulumi.ComponentResource {
   readonly postgres: PostgresSecrets;
   readonly mongo: MongoSecrets;
   readonly redis: RedisSecrets;
   readonly influxdb: InfluxdbSecrets;
+  readonly adminTools: AdminToolSecrets | undefined;
 
   constructor(name: string, args: StackSecretsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("trading:secrets:StackSecrets", name, {}, opts);
@@ -76,6 +86,14 @@ export class StackSecrets extends pulumi.ComponentResource {
       adminPassword: password("influxdb-admin-password"),
       adminToken: password("influxdb-admin-token", 64),
     };
+    this.adminTools = args.adminTools
+      ? {
+          pgadminPassword: password("pgadmin-password"),
+          mongoExpressPassword: password("mongo-express-password"),
+          mongoExpressSessionSecret: password("mongo-express-session-secret", 48),
+          mongoExpressCookieSecret: password("mongo-express-cookie-secret", 48),
+        }
+      : undefined;
     this.registerOutputs({});
   }
 }

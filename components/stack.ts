@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { loadMongoFiles, type MongoDatabaseFiles } from "../init/mongo/files";
 import { loadDatabaseScripts, type DatabaseScripts } from "../init/postgres/scripts";
 import { loadRedisSeeds, type RedisSeeds } from "../init/redis/files";
+import { AdminTools } from "./admin-tools";
 import { parseStackConfig, type ConfigLookup, type StackConfig } from "./config";
 import { InfluxdbServer } from "./influxdb";
 import { MongoReplicaSet } from "./mongo";
@@ -25,6 +26,8 @@ export interface StackPlan {
   mongoFiles: MongoDatabaseFiles;
   mongoEntrypoint: string;
   redisSeeds: RedisSeeds;
+  pgadminEntrypoint: string;
+  mongoExpressEntrypoint: string;
 }
 
 /** Project root: the folder holding Pulumi.yaml (this file is components/stack.ts, or bin/components/stack.js). */
@@ -49,6 +52,8 @@ export function loadStackPlan(lookup: ConfigLookup, root = projectRoot()): Stack
     mongoFiles: loadMongoFiles(root, MONGO_DATABASE, `init/mongo/${MONGO_DATABASE}`),
     mongoEntrypoint: script("mongo-entrypoint.sh"),
     redisSeeds: loadRedisSeeds(root),
+    pgadminEntrypoint: script("pgadmin-entrypoint.sh"),
+    mongoExpressEntrypoint: script("mongo-express-entrypoint.sh"),
   };
 }
 
@@ -61,6 +66,8 @@ export class TradingDbStack extends pulumi.ComponentResource {
   readonly mongo: MongoReplicaSet;
   readonly redis: RedisServer;
   readonly influxdb: InfluxdbServer;
+  /** pgAdmin and mongo-express; undefined when `adminTools` is off. */
+  readonly adminTools: AdminTools | undefined;
   /** Every consumer's env map, on the app network and on the host. Secret. */
   readonly serviceEnv: pulumi.Output<ServiceEnv>;
 
@@ -71,7 +78,7 @@ export class TradingDbStack extends pulumi.ComponentResource {
       { label: "com.trading-db-stack.project", value: "trading-db-stack" },
       { label: "com.trading-db-stack.stack", value: pulumi.getStack() },
     ];
-    const secrets = new StackSecrets("secrets", {}, { parent: this });
+    const secrets = new StackSecrets("secrets", { adminTools: config.adminTools !== undefined }, { parent: this });
     const networks = new DockerNetworks("networks", { namePrefix: config.namePrefix, labels }, { parent: this });
     this.postgres = new PostgresCluster(
       "postgres",
@@ -93,6 +100,28 @@ export class TradingDbStack extends pulumi.ComponentResource {
     );
     this.redis = new RedisServer("redis", { ...common, secrets: secrets.redis, seeds: args.plan.redisSeeds }, { parent: this });
     this.influxdb = new InfluxdbServer("influxdb", { ...common, secrets: secrets.influxdb }, { parent: this });
+    this.adminTools =
+      config.adminTools && secrets.adminTools
+        ? new AdminTools(
+            "admin-tools",
+            {
+              ...common,
+              tools: config.adminTools,
+              secrets: secrets.adminTools,
+              postgresServers: [
+                { name: "primary", endpoint: this.postgres.primary.network },
+                ...this.postgres.replicas.map((r, i) => ({ name: `replica ${i + 1}`, endpoint: r.network })),
+              ],
+              postgresSuperuserPassword: secrets.postgres.superuser,
+              mongoMembers: this.mongo.rsMembers,
+              mongoRootPassword: secrets.mongo.root,
+              pgadminEntrypoint: args.plan.pgadminEntrypoint,
+              mongoExpressEntrypoint: args.plan.mongoExpressEntrypoint,
+              dependsOn: [this.postgres.init, this.mongo.init],
+            },
+            { parent: this },
+          )
+        : undefined;
     this.serviceEnv = pulumi.secret(
       pulumi.all([this.postgres.env, this.mongo.env, this.redis.env, this.influxdb.env]).apply((parts) => mergeServiceEnv(parts)),
     );

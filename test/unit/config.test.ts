@@ -45,13 +45,14 @@ describe("Pulumi.yaml config schema", () => {
 describe("stack settings", () => {
   test("dev: one replica, small containers, admin tools on, data not retained", () => {
     const dev = fromStack("dev");
-    expect(dev).toMatchObject({ platform: "docker", namePrefix: "trading", retainData: false, adminTools: true });
+    expect(dev).toMatchObject({ platform: "docker", namePrefix: "trading", retainData: false });
+    expect(dev.adminTools).toEqual({ pgadminImage: "dpage/pgadmin4:9.10", pgadminPort: 5050, mongoExpressImage: "mongo-express:1.0.2-20-alpine3.19", mongoExpressPort: 8081 });
     expect(dev.postgres).toMatchObject({ image: "postgres:18.1", majorVersion: 18, port: 5432, replicas: 1, replicaFirstPort: 5433, memoryMb: 1024 });
   });
 
   test("prod: two replicas, larger containers, admin tools off, data retained on destroy", () => {
     const prod = fromStack("prod");
-    expect(prod).toMatchObject({ platform: "docker", retainData: true, adminTools: false });
+    expect(prod).toMatchObject({ platform: "docker", retainData: true, adminTools: undefined });
     expect(prod.postgres).toMatchObject({ replicas: 2, memoryMb: 4096, cpus: "2" });
     expect(prod.postgres.memoryMb).toBeGreaterThan(fromStack("dev").postgres.memoryMb);
   });
@@ -108,6 +109,8 @@ describe("bad config is refused before any resource, naming the key and what is 
     [{ influxdbImage: "influxdb:latest" }, /trading-db-stack:influxdbImage: must be an image reference with a pinned tag/],
     [{ influxdbImage: "influxdb:3.0.1" }, /trading-db-stack:influxdbImage: the tag must start with the InfluxDB major version 2/],
     [{ influxdbImage: "influxdb:1.11" }, /trading-db-stack:influxdbImage: the tag must start with the InfluxDB major version 2/],
+    [{ pgadminImage: "dpage/pgadmin4:latest" }, /trading-db-stack:pgadminImage: must be an image reference with a pinned tag/],
+    [{ mongoExpressImage: "mongo-express:0.54" }, /trading-db-stack:mongoExpressImage: the tag must start with the mongo-express major version 1/],
     [{ influxdbRetentionDays: "-1" }, /trading-db-stack:influxdbRetentionDays: must be a whole number from 0 to 36500; got "-1"/],
   ])("%j", (values, message) => {
     expect(problems(values).join("\n")).toMatch(message);
@@ -117,6 +120,13 @@ describe("bad config is refused before any resource, naming the key and what is 
     expect(problems({ postgresPort: "6000", postgresReplicaFirstPort: "5999", postgresReplicas: "2" })).toEqual([
       'trading-db-stack:postgresReplicaFirstPort (replica 2): host port 6000 is already used by trading-db-stack:postgresPort; give each service its own port',
     ]);
+  });
+
+  test("admin tools' ports count only when the tools are on", () => {
+    expect(problems({ adminTools: "true", pgadminPort: "5432" })).toEqual([
+      "trading-db-stack:pgadminPort: host port 5432 is already used by trading-db-stack:postgresPort; give each service its own port",
+    ]);
+    expect(parse({ adminTools: "false", pgadminPort: "5432" }).adminTools).toBeUndefined();
   });
 
   test("a MongoDB member on another service's port", () => {

@@ -17,6 +17,7 @@ export interface StackExpectations {
   mongoElectionTimeoutMs: number;
   redisMaxMemoryMb: number;
   influxRetentionDays: number;
+  adminTools: boolean;
 }
 
 export function describeStackGraph(expected: StackExpectations): void {
@@ -33,10 +34,9 @@ export function describeStackGraph(expected: StackExpectations): void {
     test("one pinned image per database; a PostgreSQL primary and the configured number of replicas", () => {
       const config = stackConfig(expected.stack);
       const images = run.ofType("docker:index/remoteImage:RemoteImage");
-      expect(images.map((i) => value(i, "name"))).toEqual(
-        ["postgresImage", "mongoImage", "redisImage", "influxdbImage"].map((key) => config[`trading-db-stack:${key}`]),
-      );
-      for (const image of images) expect(value(image, "name")).toMatch(/^[a-z]+:\d+\.\d+(\.\d+)?$/);
+      const imageKeys = ["postgresImage", "mongoImage", "redisImage", "influxdbImage", ...(expected.adminTools ? ["pgadminImage", "mongoExpressImage"] : [])];
+      expect(images.map((i) => value(i, "name"))).toEqual(imageKeys.map((key) => config[`trading-db-stack:${key}`]));
+      for (const image of images) expect(value(image, "name")).toMatch(/^[a-z0-9/-]+:\d+\.\d+(\.\d+)?(-[a-z0-9.-]+)?$/);
       expect(containers().map((c) => value(c, "name")).sort()).toEqual(
         ["trading-postgres", ...Array.from({ length: expected.replicas }, (_, i) => `trading-postgres-replica-${i + 1}`)].sort(),
       );
@@ -45,7 +45,7 @@ export function describeStackGraph(expected: StackExpectations): void {
 
     test("every published port of every container is bound to 127.0.0.1, each on its own host port", () => {
       const published = allContainers().flatMap((c) => value(c, "ports"));
-      const count = 1 + expected.replicas + expected.mongoMembers + 2;
+      const count = 1 + expected.replicas + expected.mongoMembers + 2 + (expected.adminTools ? 2 : 0);
       expect(published.length).toBe(count);
       for (const port of published) expect(port.ip).toBe("127.0.0.1");
       expect(new Set(published.map((p: any) => p.external)).size).toBe(count);
@@ -54,7 +54,7 @@ export function describeStackGraph(expected: StackExpectations): void {
     });
 
     test("every container is health-checked, waited for, restarted, stopped gracefully and replaced delete-first", () => {
-      expect(allContainers()).toHaveLength(1 + expected.replicas + expected.mongoMembers + 2);
+      expect(allContainers()).toHaveLength(1 + expected.replicas + expected.mongoMembers + 2 + (expected.adminTools ? 2 : 0));
       for (const c of allContainers()) {
         const name = value(c, "name");
         expect(value(c, "healthcheck").tests.length, name).toBeGreaterThan(1);
@@ -126,6 +126,7 @@ export function describeStackGraph(expected: StackExpectations): void {
           "trading_redis_data",
           "trading_influxdb_data",
           "trading_influxdb_config",
+          ...(expected.adminTools ? ["trading_pgadmin_data"] : []),
         ].sort(),
       );
       for (const v of volumes) expect(v.options.retainOnDelete).toBe(expected.retainData);
@@ -175,6 +176,7 @@ export function describeStackGraph(expected: StackExpectations): void {
           "redis-healthcheck-password",
           "influxdb-admin-password",
           "influxdb-admin-token",
+          ...(expected.adminTools ? ["pgadmin-password", "mongo-express-password", "mongo-express-session-secret", "mongo-express-cookie-secret"] : []),
         ].sort(),
       );
       for (const p of passwords) {
@@ -368,6 +370,56 @@ export function describeStackGraph(expected: StackExpectations): void {
       const plainText = JSON.stringify([mongoReplicaSet, redisServer, influxdb].map((o) => o.value));
       for (const p of run.ofType(PASSWORD)) expect(plainText).not.toContain(mockPassword(p.name, value(p, "length")).slice(0, 20));
       expect(plainText).not.toContain("mock-write-token");
+    });
+
+    test(`admin tools are ${expected.adminTools ? "on, health-gated, on 127.0.0.1, with generated logins and every PostgreSQL server pre-registered" : "off"}`, () => {
+      const { adminTools, adminToolLogins } = run.outputs;
+      if (!expected.adminTools) {
+        expect(run.resources.filter((r) => /pgadmin|mongo-express/.test(r.name))).toEqual([]);
+        expect(adminTools.value).toBeNull();
+        return;
+      }
+      const pgadmin = run.byName("pgadmin");
+      expect(pgadmin.options.dependsOn).toEqual(expect.arrayContaining(["postgres-init", "mongo-init"]));
+      expect(value(pgadmin, "ports")).toEqual([{ internal: 80, external: 5050, ip: "127.0.0.1" }]);
+      expect(value(pgadmin, "healthcheck").tests).toEqual(["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:80/misc/ping"]);
+      expect(value(pgadmin, "entrypoints")).toEqual(["/usr/local/bin/trading-pgadmin-entrypoint.sh"]);
+      const envs: string[] = value(pgadmin, "envs");
+      expect(envs).toEqual(expect.arrayContaining(["PGADMIN_DEFAULT_PASSWORD_FILE=/run/secrets/pgadmin-password", "PGADMIN_REPLACE_SERVERS_ON_STARTUP=True"]));
+      expect(envs.some((e) => e.startsWith("PGADMIN_DEFAULT_PASSWORD="))).toBe(false);
+      expect(isSecretInput(pgadmin.inputs.uploads)).toBe(true);
+      const uploads: any[] = value(pgadmin, "uploads");
+      const servers = JSON.parse(uploads.find((u) => u.file === "/pgadmin4/servers.json").content).Servers;
+      expect(Object.values(servers).map((s: any) => [s.Host, s.Port, s.Username, s.PassFile])).toEqual([
+        ["postgres", 5432, "postgres", "/pgpass"],
+        ...Array.from({ length: expected.replicas }, (_, i) => [`postgres-replica-${i + 1}`, 5432, "postgres", "/pgpass"]),
+      ]);
+      const pgpass: string = uploads.find((u) => u.file === "/run/secrets/pgadmin-pgpass").content;
+      expect(pgpass.trim().split("\n")).toEqual([
+        `postgres:5432:*:postgres:${mockPassword("postgres-postgres-password", 32)}`,
+        ...Array.from({ length: expected.replicas }, (_, i) => `postgres-replica-${i + 1}:5432:*:postgres:${mockPassword("postgres-postgres-password", 32)}`),
+      ]);
+
+      const mongoExpress = run.byName("mongo-express");
+      expect(value(mongoExpress, "ports")).toEqual([{ internal: 8081, external: 8081, ip: "127.0.0.1" }]);
+      expect(value(mongoExpress, "healthcheck").tests).toEqual(["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8081/status"]);
+      const meEnvs: string[] = value(mongoExpress, "envs");
+      expect(meEnvs).toEqual(expect.arrayContaining(["ME_CONFIG_BASICAUTH=true", "ME_CONFIG_MONGODB_URL_FILE=/run/secrets/mongo-express-url"]));
+      expect(meEnvs.some((e) => /^ME_CONFIG_(MONGODB_URL|BASICAUTH_PASSWORD|SITE_SESSIONSECRET)=/.test(e))).toBe(false);
+      const meUploads: any[] = value(mongoExpress, "uploads");
+      expect(meUploads.find((u) => u.file === "/run/secrets/mongo-express-url").content).toBe(
+        `mongodb://root:${mockPassword("mongo-root-password", 32)}@mongodb:27017,mongodb-2:27017,mongodb-3:27017/admin?replicaSet=rs0&authSource=admin`,
+      );
+
+      expect(adminTools).toEqual({
+        secret: false,
+        value: {
+          pgadmin: { container: "trading-pgadmin", url: "http://127.0.0.1:5050", email: "admin@trading.example.com" },
+          mongoExpress: { container: "trading-mongo-express", url: "http://127.0.0.1:8081", user: "admin" },
+        },
+      });
+      expect(adminToolLogins.secret).toBe(true);
+      expect(adminToolLogins.value.pgadmin.password).toBe(mockPassword("pgadmin-password", 32));
     });
   });
 }

@@ -1,0 +1,122 @@
+// Pure builders for the admin tools: pgAdmin (servers.json, passfile, environment) and
+// mongo-express (environment), their names and healthchecks.
+import type { Endpoint, Healthcheck } from "./postgres-spec";
+
+export const PGADMIN_CONTAINER_PORT = 80;
+export const MONGO_EXPRESS_CONTAINER_PORT = 8081;
+/** pgAdmin's login. Not seed 002's admin@trading.local: pgAdmin refuses special-use domains such as .local. */
+export const PGADMIN_EMAIL = "admin@trading.example.com";
+export const MONGO_EXPRESS_USER = "admin";
+
+export const ADMIN_PATHS = {
+  pgadminData: "/var/lib/pgadmin",
+  pgadminServers: "/pgadmin4/servers.json",
+  pgadminPasswordFile: "/run/secrets/pgadmin-password",
+  /** Uploaded (root-owned); the wrapper copies it into the login's storage folder with mode 0600. */
+  pgadminPgpassSource: "/run/secrets/pgadmin-pgpass",
+  pgadminEntrypoint: "/usr/local/bin/trading-pgadmin-entrypoint.sh",
+  mongoExpressUrlFile: "/run/secrets/mongo-express-url",
+  mongoExpressPasswordFile: "/run/secrets/mongo-express-password",
+  mongoExpressSessionSecretFile: "/run/secrets/mongo-express-session-secret",
+  mongoExpressCookieSecretFile: "/run/secrets/mongo-express-cookie-secret",
+  mongoExpressEntrypoint: "/usr/local/bin/trading-mongo-express-entrypoint.sh",
+} as const;
+
+export function adminToolNames(prefix: string) {
+  return {
+    pgadminContainer: `${prefix}-pgadmin`,
+    pgadminHost: "pgadmin",
+    pgadminVolume: `${prefix}_pgadmin_data`,
+    mongoExpressContainer: `${prefix}-mongo-express`,
+    mongoExpressHost: "mongo-express",
+  };
+}
+
+/**
+ * In server mode pgAdmin reads a server's PassFile relative to the login's storage folder,
+ * /var/lib/pgadmin/storage/<email with @ as _>; the passfile must be the pgAdmin user's, mode 0600.
+ */
+export function pgadminStorageDir(email: string): string {
+  return `${ADMIN_PATHS.pgadminData}/storage/${email.replace("@", "_")}`;
+}
+
+export interface PgadminServer {
+  name: string;
+  endpoint: Endpoint;
+}
+
+/** servers.json: every PostgreSQL server, connecting as `user` with the passfile. */
+export function pgadminServersJson(servers: PgadminServer[], user: string): string {
+  const entries = servers.map((s, i) => [
+    String(i + 1),
+    {
+      Name: s.name,
+      Group: "trading-db-stack",
+      Host: s.endpoint.host,
+      Port: s.endpoint.port,
+      MaintenanceDB: "postgres",
+      Username: user,
+      PassFile: "/pgpass",
+      SSLMode: "prefer",
+    },
+  ]);
+  return `${JSON.stringify({ Servers: Object.fromEntries(entries) }, null, 2)}\n`;
+}
+
+/** A libpq passfile: host:port:*:user:password per server, with : and \ escaped. */
+export function pgpassFile(servers: PgadminServer[], user: string, password: string): string {
+  const escape = (value: string) => value.replace(/\\/g, "\\\\").replace(/:/g, "\\:");
+  return servers.map((s) => `${escape(s.endpoint.host)}:${s.endpoint.port}:*:${escape(user)}:${escape(password)}\n`).join("");
+}
+
+export function pgadminEnv(): string[] {
+  return [
+    `PGADMIN_DEFAULT_EMAIL=${PGADMIN_EMAIL}`,
+    `PGADMIN_DEFAULT_PASSWORD_FILE=${ADMIN_PATHS.pgadminPasswordFile}`,
+    `PGADMIN_SERVER_JSON_FILE=${ADMIN_PATHS.pgadminServers}`,
+    // servers.json is otherwise imported on first launch only: a new replica would never show up.
+    "PGADMIN_REPLACE_SERVERS_ON_STARTUP=True",
+    "PGADMIN_CONFIG_SERVER_MODE=True",
+    "PGADMIN_DISABLE_POSTFIX=True",
+    // Read by the wrapper entrypoint.
+    `PGPASS_SOURCE=${ADMIN_PATHS.pgadminPgpassSource}`,
+    `PGPASS_TARGET=${pgadminStorageDir(PGADMIN_EMAIL)}/pgpass`,
+  ];
+}
+
+export function mongoExpressEnv(): string[] {
+  return [
+    // Turned into ME_CONFIG_MONGODB_URL, ME_CONFIG_SITE_* by the wrapper: mongo-express reads them from env only.
+    `ME_CONFIG_MONGODB_URL_FILE=${ADMIN_PATHS.mongoExpressUrlFile}`,
+    `ME_CONFIG_SITE_SESSIONSECRET_FILE=${ADMIN_PATHS.mongoExpressSessionSecretFile}`,
+    `ME_CONFIG_SITE_COOKIESECRET_FILE=${ADMIN_PATHS.mongoExpressCookieSecretFile}`,
+    "ME_CONFIG_MONGODB_ENABLE_ADMIN=true",
+    "ME_CONFIG_BASICAUTH=true",
+    `ME_CONFIG_BASICAUTH_USERNAME=${MONGO_EXPRESS_USER}`,
+    // mongo-express reads this one from the file itself.
+    `ME_CONFIG_BASICAUTH_PASSWORD_FILE=${ADMIN_PATHS.mongoExpressPasswordFile}`,
+    "VCAP_APP_HOST=0.0.0.0",
+    `PORT=${MONGO_EXPRESS_CONTAINER_PORT}`,
+  ];
+}
+
+function httpHealthcheck(url: string, startPeriodSeconds: number): Healthcheck {
+  return {
+    tests: ["CMD", "wget", "-q", "-O", "/dev/null", url],
+    interval: "10s",
+    timeout: "5s",
+    retries: 3,
+    startPeriod: `${startPeriodSeconds}s`,
+    startInterval: "2s",
+  };
+}
+
+/** pgAdmin's own ping endpoint, answered once the app is up. */
+export function pgadminHealthcheck(startPeriodSeconds: number): Healthcheck {
+  return httpHealthcheck(`http://127.0.0.1:${PGADMIN_CONTAINER_PORT}/misc/ping`, startPeriodSeconds);
+}
+
+/** mongo-express serves /status (without basic auth) only after it has connected to MongoDB. */
+export function mongoExpressHealthcheck(startPeriodSeconds: number): Healthcheck {
+  return httpHealthcheck(`http://127.0.0.1:${MONGO_EXPRESS_CONTAINER_PORT}/status`, startPeriodSeconds);
+}
