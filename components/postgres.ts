@@ -42,6 +42,8 @@ export interface PostgresClusterArgs {
 
 export interface PostgresServer {
   container: string;
+  /** A replica's replication slot on the primary (also its application_name there). */
+  slot?: string;
   /** Where processes on the Docker host connect (published on 127.0.0.1). */
   host: Endpoint;
   /** Where containers on the app network connect. */
@@ -197,6 +199,7 @@ export class PostgresCluster extends pulumi.ComponentResource {
       );
       replicas.push({
         container: names.replicaContainer(n),
+        slot: slotName,
         host: { host: LOOPBACK, port: hostPort },
         network: { host: names.replicaHost(n), port: POSTGRES_CONTAINER_PORT },
       });

@@ -8,11 +8,14 @@ import { AdminTools } from "./admin-tools";
 import { parseStackConfig, type ConfigLookup, type StackConfig } from "./config";
 import { InfluxdbServer } from "./influxdb";
 import { MongoReplicaSet } from "./mongo";
-import { MONGO_DATABASE } from "./mongo-spec";
+import { influxdbUrl } from "./influxdb-spec";
+import { MONGO_DATABASE, MONGO_USERS, mongoDirectUri } from "./mongo-spec";
+import type { AdminConnections } from "./outputs";
 import { DockerNetworks } from "./network";
 import { PostgresCluster } from "./postgres";
-import { POSTGRES_DATABASES } from "./postgres-spec";
+import { POSTGRES_DATABASES, POSTGRES_ROLES, postgresUri } from "./postgres-spec";
 import { RedisServer } from "./redis";
+import { REDIS_USERS, redisUrl } from "./redis-spec";
 import { StackSecrets } from "./secrets";
 import { mergeServiceEnv, type ServiceEnv } from "./service-env";
 
@@ -70,6 +73,8 @@ export class TradingDbStack extends pulumi.ComponentResource {
   readonly adminTools: AdminTools | undefined;
   /** Every consumer's env map, on the app network and on the host. Secret. */
   readonly serviceEnv: pulumi.Output<ServiceEnv>;
+  /** Superuser/root connections on the host, for `npm run verify` and operators. Secret. */
+  readonly adminConnections: pulumi.Output<AdminConnections>;
 
   constructor(name: string, args: TradingDbStackArgs, opts?: pulumi.ComponentResourceOptions) {
     super("trading:stack:TradingDbStack", name, {}, opts);
@@ -125,6 +130,19 @@ export class TradingDbStack extends pulumi.ComponentResource {
     this.serviceEnv = pulumi.secret(
       pulumi.all([this.postgres.env, this.mongo.env, this.redis.env, this.influxdb.env]).apply((parts) => mergeServiceEnv(parts)),
     );
-    this.registerOutputs({ postgres: this.postgres.primary, serviceEnv: this.serviceEnv });
+    this.adminConnections = pulumi.secret(
+      pulumi
+        .all([secrets.postgres.superuser, secrets.mongo.root, secrets.redis.admin, secrets.influxdb.adminToken])
+        .apply(([superuser, root, redisAdmin, influxToken]) => ({
+          postgres: {
+            primary: postgresUri("postgresql", POSTGRES_ROLES.superuser, superuser, this.postgres.primary.host, "postgres"),
+            replicas: this.postgres.replicas.map((r) => postgresUri("postgresql", POSTGRES_ROLES.superuser, superuser, r.host, "postgres")),
+          },
+          mongo: { members: this.mongo.members.map((m) => mongoDirectUri({ user: MONGO_USERS.root, password: root, database: "admin" }, m.host)) },
+          redis: { url: redisUrl(REDIS_USERS.admin, redisAdmin, this.redis.host) },
+          influxdb: { url: influxdbUrl(this.influxdb.host), token: influxToken },
+        })),
+    );
+    this.registerOutputs({ postgres: this.postgres.primary, serviceEnv: this.serviceEnv, adminConnections: this.adminConnections });
   }
 }

@@ -1,7 +1,7 @@
 // The resource graph of one stack under Pulumi mocks, with that stack's real Pulumi.<stack>.yaml.
 // Shared by stack-dev.test.ts and stack-prod.test.ts (one stack per process: Pulumi's runtime is global).
 import { beforeAll, describe, expect, test } from "vitest";
-import { isSecretInput, mockPassword, plain, runProgram, stackConfig, type MockedResource, type ProgramRun } from "../support/pulumi";
+import { isSecretInput, mockPassword, plain, requireBuilt, runProgram, stackConfig, type MockedResource, type ProgramRun } from "../support/pulumi";
 
 const CONTAINER = "docker:index/container:Container";
 const VOLUME = "docker:index/volume:Volume";
@@ -420,6 +420,21 @@ export function describeStackGraph(expected: StackExpectations): void {
       });
       expect(adminToolLogins.secret).toBe(true);
       expect(adminToolLogins.value.pgadmin.password).toBe(mockPassword("pgadmin-password", 32));
+    });
+
+    test("the outputs are exactly the documented contract (components/outputs.ts); credentials only as secrets", () => {
+      const { STACK_OUTPUT_NAMES } = requireBuilt("components/outputs.js");
+      expect(Object.keys(run.outputs).sort()).toEqual([...STACK_OUTPUT_NAMES].sort());
+      const secret = ["postgresUris", "mongoUris", "redisUrls", "influxdbTokens", "adminConnections", "serviceEnv", ...(expected.adminTools ? ["adminToolLogins"] : [])];
+      for (const name of STACK_OUTPUT_NAMES) expect(run.outputs[name].secret, name).toBe(secret.includes(name));
+      const admin = run.outputs.adminConnections.value;
+      expect(admin.postgres.primary).toBe(`postgresql://postgres:${mockPassword("postgres-postgres-password", 32)}@127.0.0.1:5432/postgres`);
+      expect(admin.postgres.replicas).toHaveLength(expected.replicas);
+      expect(admin.mongo.members).toHaveLength(expected.mongoMembers);
+      expect(admin.mongo.members[0]).toMatch(/^mongodb:\/\/root:[A-Za-z0-9]{32}@127\.0\.0\.1:27017\/admin\?directConnection=true&authSource=admin$/);
+      expect(admin.redis.url).toMatch(/^redis:\/\/admin:[A-Za-z0-9]{32}@127\.0\.0\.1:6379\/0$/);
+      expect(admin.influxdb).toEqual({ url: "http://127.0.0.1:8086", token: mockPassword("influxdb-admin-token", 64) });
+      expect(run.outputs.postgresReplicas.value.map((r: { slot: string }) => r.slot)).toEqual(Array.from({ length: expected.replicas }, (_, i) => `trading_replica_${i + 1}`));
     });
   });
 }

@@ -1,0 +1,97 @@
+// npm run env: the dotenv file a consumer gets from the stack outputs, read from a JSON file as
+// `pulumi stack output --json --show-secrets` prints it (here: the dev program's outputs under mocks).
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { formatDotenv } from "../../tools/env";
+import { mockPassword, ROOT, runProgram } from "../support/pulumi";
+
+let dir: string;
+let outputsFile: string;
+
+beforeAll(async () => {
+  const run = await runProgram("dev");
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), "tdbs-env-"));
+  outputsFile = path.join(dir, "outputs.json");
+  fs.writeFileSync(outputsFile, JSON.stringify(Object.fromEntries(Object.entries(run.outputs).map(([k, v]) => [k, v.value]))));
+});
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+function env(...args: string[]) {
+  return spawnSync(process.execPath, [path.join(ROOT, "bin/tools/env.js"), ...args], { cwd: dir, encoding: "utf8" });
+}
+
+/** Parses KEY=value / KEY="escaped" lines back, as a dotenv reader would. */
+function readDotenv(text: string): Record<string, string> {
+  return Object.fromEntries(
+    text
+      .trim()
+      .split("\n")
+      .map((line) => {
+        const [, name, value] = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line)!;
+        return [name, value.startsWith('"') ? JSON.parse(value.replace(/\\\$/g, "$")) : value];
+      }),
+  );
+}
+
+describe("npm run env", () => {
+  test("writes the trading simulation's variables for processes on the host, mode 0600", () => {
+    const result = env("--consumer", "trading-simulation", "--from-json", outputsFile);
+    expect(result.status, result.stderr).toBe(0);
+    const file = path.join(dir, ".env.trading-simulation");
+    expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+    const vars = readDotenv(fs.readFileSync(file, "utf8"));
+    expect(vars).toMatchObject({
+      POSTGRES_HOST: "127.0.0.1",
+      POSTGRES_PORT: "5432",
+      POSTGRES_DB: "trading_results",
+      POSTGRES_USER: "trading_results_owner",
+      POSTGRES_PASSWORD: mockPassword("postgres-trading-results-owner-password", 32),
+      MONGODB_HOST: "127.0.0.1",
+      MONGODB_DATABASE: "trading_configs",
+      MONGODB_PASSWORD: mockPassword("mongo-app-password", 32),
+    });
+    expect(result.stderr).toContain("wrote 11 variables for trading-simulation (host) to .env.trading-simulation (mode 0600)");
+  });
+
+  test("--target network gives the in-network names; --out chooses the file and replaces an old one, keeping 0600", () => {
+    const out = path.join(dir, "platform.env");
+    fs.writeFileSync(out, "OLD=1\n", { mode: 0o644 });
+    const result = env("--consumer", "advanced-trading-platform", "--target", "network", "--out", out, "--from-json", outputsFile);
+    expect(result.status, result.stderr).toBe(0);
+    expect(fs.statSync(out).mode & 0o777).toBe(0o600);
+    const vars = readDotenv(fs.readFileSync(out, "utf8"));
+    expect(Object.keys(vars).sort()).toEqual(["DATABASE_URL", "INFLUXDB_BUCKET", "INFLUXDB_ORG", "INFLUXDB_TOKEN", "INFLUXDB_URL", "REDIS_URL"]);
+    expect(vars.DATABASE_URL).toMatch(/^postgresql\+asyncpg:\/\/trading_platform_owner:[A-Za-z0-9]{32}@postgres:5432\/trading_platform$/);
+    expect(vars.REDIS_URL).toMatch(/@redis:6379\/0$/);
+  });
+
+  test.each<[string, string[], RegExp]>([
+    ["an unknown consumer", ["--consumer", "billing"], /--consumer must be one of: advanced-trading-platform, trading-simulation; got "billing"/],
+    ["no consumer", [], /--consumer must be one of/],
+    ["an unknown target", ["--consumer", "trading-simulation", "--target", "k8s"], /--target must be host .* or network/],
+    ["a missing file", ["--consumer", "trading-simulation", "--from-json", "/nonexistent.json"], /--from-json \/nonexistent\.json: file not found/],
+  ])("refuses %s, saying what is allowed, and writes nothing", (_name, args, message) => {
+    const result = env(...(args.includes("--from-json") ? args : [...args, "--from-json", outputsFile]));
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(message);
+  });
+
+  test("refuses outputs shown without --show-secrets, and outputs of another project", () => {
+    const hidden = path.join(dir, "hidden.json");
+    fs.writeFileSync(hidden, JSON.stringify({ serviceEnv: "[secret]" }));
+    expect(env("--consumer", "trading-simulation", "--from-json", hidden).stderr).toMatch(/output "serviceEnv" is hidden as \[secret\]; add --show-secrets/);
+    const other = path.join(dir, "other.json");
+    fs.writeFileSync(other, JSON.stringify({ url: "x" }));
+    expect(env("--consumer", "trading-simulation", "--from-json", other).stderr).toMatch(/output "serviceEnv" is missing; is this the output of a trading-db-stack stack/);
+  });
+
+  test("values that a dotenv reader could misread are quoted and escaped", () => {
+    expect(formatDotenv({ PLAIN: "postgresql://u:p@h:5432/db?x=1&y=2", ODD: 'a "b" $HOME\\n' })).toBe(
+      'PLAIN=postgresql://u:p@h:5432/db?x=1&y=2\nODD="a \\"b\\" \\$HOME\\\\n"\n',
+    );
+    expect(() => formatDotenv({ "BAD-NAME": "x" })).toThrow(/not a valid environment variable name/);
+  });
+});

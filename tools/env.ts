@@ -1,0 +1,63 @@
+// npm run env -- --consumer <advanced-trading-platform|trading-simulation> [--target host|network]
+//                [--out <file>] [--from-json <file> | --stack <name>]
+// Writes a dotenv file (mode 0600) with the consumer's variables from the stack's serviceEnv output.
+import * as fs from "fs";
+import * as path from "path";
+import { parseArgs } from "util";
+import { CONSUMERS, type Consumer } from "../components/service-env";
+import { readStackOutputs, ToolError } from "./stack-outputs";
+
+const TARGETS = { host: "host", network: "inNetwork" } as const;
+
+/** One KEY=value line per variable; values with anything beyond a plain URL's characters are double-quoted and escaped. */
+export function formatDotenv(variables: Record<string, string>): string {
+  const lines = Object.entries(variables).map(([name, value]) => {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new ToolError(`variable name ${JSON.stringify(name)} is not a valid environment variable name`);
+    const plain = /^[A-Za-z0-9_./:@+,%=?&-]*$/.test(value);
+    const quoted = `"${value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\$/g, "\\$").replace(/\n/g, "\\n")}"`;
+    return `${name}=${plain ? value : quoted}`;
+  });
+  return `${lines.join("\n")}\n`;
+}
+
+/** Writes the file with mode 0600, replacing any earlier one atomically. */
+export function writeSecretFile(file: string, content: string): void {
+  const temporary = path.join(path.dirname(path.resolve(file)), `.${path.basename(file)}.${process.pid}.tmp`);
+  fs.writeFileSync(temporary, content, { mode: 0o600 });
+  fs.chmodSync(temporary, 0o600); // whatever the umask
+  fs.renameSync(temporary, file);
+}
+
+export function main(argv: string[]): void {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      consumer: { type: "string" },
+      target: { type: "string", default: "host" },
+      out: { type: "string" },
+      "from-json": { type: "string" },
+      stack: { type: "string" },
+    },
+  });
+  const consumer = values.consumer as Consumer | undefined;
+  if (!consumer || !CONSUMERS.includes(consumer)) {
+    throw new ToolError(`--consumer must be one of: ${CONSUMERS.join(", ")}; got ${JSON.stringify(values.consumer ?? "")}`);
+  }
+  const target = values.target as keyof typeof TARGETS;
+  if (!(target in TARGETS)) throw new ToolError(`--target must be host (processes on the Docker host) or network (containers on trading-network); got ${JSON.stringify(target)}`);
+  const { serviceEnv } = readStackOutputs({ fromJson: values["from-json"], stack: values.stack }, ["serviceEnv"]);
+  const variables = serviceEnv[TARGETS[target]]?.[consumer];
+  if (!variables || Object.keys(variables).length === 0) throw new ToolError(`serviceEnv has no variables for ${consumer} (${target})`);
+  const out = values.out ?? `.env.${consumer}`;
+  writeSecretFile(out, formatDotenv(variables));
+  process.stderr.write(`wrote ${Object.keys(variables).length} variables for ${consumer} (${target}) to ${out} (mode 0600)\n`);
+}
+
+if (require.main === module) {
+  try {
+    main(process.argv.slice(2));
+  } catch (error) {
+    process.stderr.write(`npm run env: ${(error as Error).message}\n`);
+    process.exit(error instanceof ToolError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS") ? 2 : 1);
+  }
+}

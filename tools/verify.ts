@@ -1,0 +1,222 @@
+// npm run verify -- [--json] [--from-json <file> | --stack <name>] [--timeout-seconds N]
+// The live health check of a deployed stack, from its outputs: the equivalent of the seeds'
+// check_databases.py and /health/* endpoints. PostgreSQL primary and each replica with its
+// replication lag, MongoDB replica-set members and their states, Redis ping and memory, InfluxDB
+// /health and buckets. A table for people, --json for machines; exits 1 when any check fails.
+import { parseArgs } from "util";
+import { InfluxDB } from "@influxdata/influxdb-client";
+import { BucketsAPI, HealthAPI } from "@influxdata/influxdb-client-apis";
+import Redis from "ioredis";
+import { MongoClient } from "mongodb";
+import { Client } from "pg";
+import type { StackOutputs } from "../components/outputs";
+import { readStackOutputs, ToolError } from "./stack-outputs";
+
+export interface CheckResult {
+  component: "postgres" | "mongodb" | "redis" | "influxdb";
+  target: string;
+  ok: boolean;
+  detail: string;
+  metrics?: Record<string, string | number | boolean | null>;
+}
+
+type VerifiedOutputs = Pick<StackOutputs, "adminConnections" | "postgresReplicas" | "mongoReplicaSet" | "influxdb">;
+export const VERIFY_NEEDS: Array<keyof VerifiedOutputs> = ["adminConnections", "postgresReplicas", "mongoReplicaSet", "influxdb"];
+
+const message = (error: unknown) => ((error as Error).message || String(error)).split("\n")[0];
+/** user:password@ taken out of a URI, so a report never shows a password. */
+export const withoutCredentials = (uri: string) => uri.replace(/\/\/[^@/]*@/, "//");
+
+export async function verifyStack(outputs: VerifiedOutputs, timeoutMs = 5000): Promise<CheckResult[]> {
+  const groups = await Promise.all([verifyPostgres(outputs, timeoutMs), verifyMongo(outputs, timeoutMs), verifyRedis(outputs, timeoutMs), verifyInfluxdb(outputs, timeoutMs)]);
+  return groups.flat();
+}
+
+async function withPostgres<T>(uri: string, timeoutMs: number, work: (client: Client) => Promise<T>): Promise<T> {
+  const client = new Client({ connectionString: uri, connectionTimeoutMillis: timeoutMs, statement_timeout: timeoutMs, application_name: "trading-db-stack verify" });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+async function verifyPostgres(outputs: VerifiedOutputs, timeoutMs: number): Promise<CheckResult[]> {
+  const { primary, replicas } = outputs.adminConnections.postgres;
+  const results: CheckResult[] = [];
+  let primaryLsn: string | undefined;
+  let streaming: Array<{ application_name: string; state: string; replay_lag_seconds: number | null }> = [];
+  try {
+    const row = await withPostgres(primary, timeoutMs, async (c) => {
+      const info = (await c.query("SELECT pg_is_in_recovery() AS recovery, current_setting('server_version') AS version, pg_current_wal_lsn()::text AS lsn")).rows[0];
+      streaming = (await c.query("SELECT application_name, state, EXTRACT(EPOCH FROM replay_lag)::float8 AS replay_lag_seconds FROM pg_stat_replication")).rows;
+      return info;
+    });
+    primaryLsn = row.lsn;
+    const ok = row.recovery === false;
+    results.push({
+      component: "postgres",
+      target: `primary ${withoutCredentials(primary)}`,
+      ok,
+      detail: ok ? `primary, PostgreSQL ${row.version}, ${streaming.filter((s) => s.state === "streaming").length} replica(s) streaming` : "in recovery: this server is a standby, not a primary",
+      metrics: { version: row.version, walLsn: row.lsn },
+    });
+  } catch (error) {
+    results.push({ component: "postgres", target: `primary ${withoutCredentials(primary)}`, ok: false, detail: `cannot connect: ${message(error)}` });
+  }
+  for (const [i, uri] of replicas.entries()) {
+    const slot = outputs.postgresReplicas[i]?.slot;
+    const target = `replica ${i + 1} ${withoutCredentials(uri)}`;
+    try {
+      const row = await withPostgres(uri, timeoutMs, async (c) =>
+        (
+          await c.query(
+            "SELECT pg_is_in_recovery() AS recovery, pg_last_wal_replay_lsn()::text AS replay_lsn, EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())::float8 AS replay_age_seconds",
+          )
+        ).rows[0],
+      );
+      let lagBytes: number | null = null;
+      if (primaryLsn && row.replay_lsn) {
+        lagBytes = await withPostgres(primary, timeoutMs, async (c) => Number((await c.query("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn) AS lag", [row.replay_lsn])).rows[0].lag)).catch(() => null);
+      }
+      const sender = streaming.find((s) => s.application_name === slot);
+      const problems: string[] = [];
+      if (row.recovery !== true) problems.push("not in recovery: it is not a standby");
+      if (primaryLsn && sender?.state !== "streaming") problems.push(`the primary shows no streaming connection for ${slot} (${sender?.state ?? "none"})`);
+      results.push({
+        component: "postgres",
+        target,
+        ok: problems.length === 0,
+        detail: problems.length > 0 ? problems.join("; ") : `streaming via ${slot}, lag ${lagBytes ?? "?"} bytes, replay lag ${sender?.replay_lag_seconds ?? 0} s`,
+        metrics: { lagBytes, replayLagSeconds: sender?.replay_lag_seconds ?? null, lastReplayAgeSeconds: row.replay_age_seconds },
+      });
+    } catch (error) {
+      results.push({ component: "postgres", target, ok: false, detail: `cannot connect: ${message(error)}` });
+    }
+  }
+  return results;
+}
+
+async function verifyMongo(outputs: VerifiedOutputs, timeoutMs: number): Promise<CheckResult[]> {
+  const results: CheckResult[] = [];
+  const states: string[] = [];
+  for (const [i, uri] of outputs.adminConnections.mongo.members.entries()) {
+    const target = `member ${i + 1} ${withoutCredentials(uri)}`;
+    const client = new MongoClient(uri, { serverSelectionTimeoutMS: timeoutMs, connectTimeoutMS: timeoutMs });
+    try {
+      const status = await client.db("admin").command({ replSetGetStatus: 1 });
+      const members = status.members as Array<{ name: string; stateStr: string; health: number; self?: boolean; optimeDate?: Date }>;
+      const self = members.find((m) => m.self)!;
+      const primary = members.find((m) => m.stateStr === "PRIMARY");
+      const lagSeconds = primary?.optimeDate && self.optimeDate ? (primary.optimeDate.getTime() - self.optimeDate.getTime()) / 1000 : null;
+      const unhealthy = members.filter((m) => m.health !== 1).map((m) => m.name);
+      const ok = ["PRIMARY", "SECONDARY"].includes(self.stateStr);
+      states.push(self.stateStr);
+      results.push({
+        component: "mongodb",
+        target,
+        ok,
+        detail: `${self.name} ${self.stateStr} in ${status.set}${lagSeconds !== null && self.stateStr === "SECONDARY" ? `, ${lagSeconds} s behind the primary` : ""}${unhealthy.length ? `; sees ${unhealthy.join(", ")} down` : ""}`,
+        metrics: { state: self.stateStr, lagSeconds },
+      });
+    } catch (error) {
+      results.push({ component: "mongodb", target, ok: false, detail: `cannot connect: ${message(error)}` });
+    } finally {
+      await client.close().catch(() => undefined);
+    }
+  }
+  const primaries = states.filter((s) => s === "PRIMARY").length;
+  results.push({
+    component: "mongodb",
+    target: `replica set ${outputs.mongoReplicaSet.name}`,
+    ok: primaries === 1,
+    detail: primaries === 1 ? `one writable primary, ${states.length} of ${outputs.adminConnections.mongo.members.length} members answering` : `${primaries} primaries among the members that answer: writes fail`,
+  });
+  return results;
+}
+
+async function verifyRedis(outputs: VerifiedOutputs, timeoutMs: number): Promise<CheckResult[]> {
+  const url = outputs.adminConnections.redis.url;
+  const redis = new Redis(url, { lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  let reason: Error | undefined;
+  redis.on("error", (error: Error) => (reason = error));
+  try {
+    await redis.connect();
+    const pong = await redis.ping();
+    const info = Object.fromEntries(
+      (await redis.info())
+        .split("\r\n")
+        .filter((line) => line.includes(":"))
+        .map((line) => line.split(":", 2) as [string, string]),
+    );
+    const ok = pong === "PONG";
+    return [
+      {
+        component: "redis",
+        target: withoutCredentials(url),
+        ok,
+        detail: `${pong}, ${info.used_memory_human} used of ${info.maxmemory_human} (${info.maxmemory_policy}), AOF ${info.aof_enabled === "1" ? "on" : "off"}, ${info.connected_clients} clients`,
+        metrics: { usedMemoryBytes: Number(info.used_memory), maxMemoryBytes: Number(info.maxmemory), aofEnabled: info.aof_enabled === "1", version: info.redis_version },
+      },
+    ];
+  } catch (error) {
+    return [{ component: "redis", target: withoutCredentials(url), ok: false, detail: `cannot connect: ${message(reason ?? error)}` }];
+  } finally {
+    redis.disconnect();
+  }
+}
+
+async function verifyInfluxdb(outputs: VerifiedOutputs, timeoutMs: number): Promise<CheckResult[]> {
+  const { url, token } = outputs.adminConnections.influxdb;
+  const influx = new InfluxDB({ url, token, timeout: timeoutMs });
+  try {
+    const health = await new HealthAPI(influx).getHealth();
+    const buckets = (await new BucketsAPI(influx).getBuckets({ org: outputs.influxdb.org, limit: 100 })).buckets ?? [];
+    const names = new Set(buckets.map((b) => b.name));
+    const missing = outputs.influxdb.buckets.map((b) => b.name).filter((name) => !names.has(name));
+    const ok = health.status === "pass" && missing.length === 0;
+    return [
+      {
+        component: "influxdb",
+        target: url,
+        ok,
+        detail: `${health.status}${health.version ? ` (${health.version})` : ""}, ${outputs.influxdb.buckets.length - missing.length} of ${outputs.influxdb.buckets.length} buckets${missing.length ? `; missing: ${missing.join(", ")}` : ""}`,
+        metrics: { status: health.status ?? null, version: health.version ?? null, bucketsMissing: missing.length },
+      },
+    ];
+  } catch (error) {
+    return [{ component: "influxdb", target: url, ok: false, detail: `cannot check: ${message(error)}` }];
+  }
+}
+
+export function formatTable(results: CheckResult[]): string {
+  const rows = [["", "COMPONENT", "TARGET", "DETAIL"], ...results.map((r) => [r.ok ? "ok" : "FAIL", r.component, r.target, r.detail])];
+  const widths = [0, 1, 2].map((col) => Math.max(...rows.map((row) => row[col].length)));
+  const lines = rows.map((row) => row.map((cell, col) => (col < 3 ? cell.padEnd(widths[col]) : cell)).join("  "));
+  const failed = results.filter((r) => !r.ok).length;
+  return `${lines.join("\n")}\n\n${failed === 0 ? `all ${results.length} checks passed` : `${failed} of ${results.length} checks failed`}\n`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { json: { type: "boolean", default: false }, "from-json": { type: "string" }, stack: { type: "string" }, "timeout-seconds": { type: "string", default: "5" } },
+  });
+  const timeoutSeconds = Number(values["timeout-seconds"]);
+  if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) throw new ToolError(`--timeout-seconds must be a positive number; got ${values["timeout-seconds"]}`);
+  const outputs = readStackOutputs({ fromJson: values["from-json"], stack: values.stack }, VERIFY_NEEDS);
+  const results = await verifyStack(outputs, timeoutSeconds * 1000);
+  process.stdout.write(values.json ? `${JSON.stringify({ ok: results.every((r) => r.ok), checks: results }, null, 2)}\n` : formatTable(results));
+  return results.every((r) => r.ok) ? 0 : 1;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (error) => {
+      process.stderr.write(`npm run verify: ${(error as Error).message}\n`);
+      process.exit(2);
+    },
+  );
+}
