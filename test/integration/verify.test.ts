@@ -1,0 +1,161 @@
+// npm run verify against the test harness's real servers: a PostgreSQL primary with a streaming
+// replica, a one-member MongoDB replica set, Redis, and the InfluxDB contract stub, each set up by
+// its own init hook. The stack outputs come from the dev program (under mocks) with the endpoints
+// pointed at these servers, written to a file as `pulumi stack output --json --show-secrets` would.
+import { spawn } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { startInfluxStub, type InfluxStub } from "../support/influxdb-stub";
+import { startMember, type MongoMember } from "../support/mongo";
+import { removeServerDir, startPrimary, startReplica, type PgServer } from "../support/postgres";
+import { mockPassword, plain, ROOT, runProgram, serializedHook } from "../support/pulumi";
+import { startRedisFromUploads, type RedisTestServer } from "../support/redis";
+
+let primary: PgServer;
+let replica: PgServer;
+let mongo: MongoMember;
+let redis: RedisTestServer;
+let influx: InfluxStub;
+let dir: string;
+let outputsFile: string;
+
+interface VerifyRun {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built tool as `npm run verify` does. */
+function verify(...args: string[]): Promise<VerifyRun> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(ROOT, "bin/tools/verify.js"), "--from-json", outputsFile, "--timeout-seconds", "3", ...args], { cwd: ROOT });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.once("exit", (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+const checks = async () => JSON.parse((await verify("--json")).stdout) as { ok: boolean; checks: Array<{ component: string; target: string; ok: boolean; detail: string; metrics?: Record<string, unknown> }> };
+
+beforeAll(async () => {
+  const run = await runProgram("dev");
+  const hook = (name: string) => serializedHook(run.byName(name));
+
+  const pgInit = hook("postgres-init");
+  const slot = hook("postgres-replica-1-slot");
+  primary = await startPrimary(pgInit.inputs.superuserPassword, "verify-primary");
+  await pgInit.provider.create({ ...pgInit.inputs, port: primary.port });
+  await slot.provider.create({ ...slot.inputs, port: primary.port });
+  replica = await startReplica({ primary, slot: slot.inputs.slotName, replicationUser: pgInit.inputs.replicationRole, replicationPassword: pgInit.inputs.replicationPassword });
+
+  const keyfile = plain(run.byName("mongo-1").inputs).uploads.find((u: { file: string }) => u.file === "/run/secrets/mongo-keyfile").content;
+  const rootPassword = mockPassword("mongo-root-password", 32);
+  mongo = await startMember({ n: 1, keyfile, root: { user: "root", password: rootPassword } });
+  const mongoInit = hook("mongo-init");
+  await mongoInit.provider.create({
+    ...mongoInit.inputs,
+    members: [{ _id: 0, host: `127.0.0.1:${mongo.port}`, priority: 2 }],
+    clientEndpoints: [{ host: "127.0.0.1", port: mongo.port }],
+    timeoutSeconds: 60,
+  });
+
+  redis = await startRedisFromUploads(plain(run.byName("redis-server").inputs).uploads, "/usr/local/etc/redis/redis.conf", "/data");
+
+  const influxInit = hook("influxdb-init");
+  influx = await startInfluxStub({ adminToken: influxInit.inputs.adminToken, org: "trading-platform", bucket: "market-data", retentionSeconds: 7 * 86400 });
+  await influxInit.provider.create({ ...influxInit.inputs, url: influx.url });
+
+  const outputs = Object.fromEntries(Object.entries(run.outputs).map(([k, v]) => [k, v.value]));
+  outputs.adminConnections = {
+    postgres: {
+      primary: `postgresql://postgres:${pgInit.inputs.superuserPassword}@127.0.0.1:${primary.port}/postgres`,
+      replicas: [`postgresql://postgres:${pgInit.inputs.superuserPassword}@127.0.0.1:${replica.port}/postgres`],
+    },
+    mongo: { members: [`mongodb://root:${rootPassword}@127.0.0.1:${mongo.port}/admin?directConnection=true&authSource=admin`] },
+    redis: { url: `redis://admin:${mockPassword("redis-admin-password", 32)}@127.0.0.1:${redis.port}/0` },
+    influxdb: { url: influx.url, token: influxInit.inputs.adminToken },
+  };
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), "tdbs-verify-"));
+  outputsFile = path.join(dir, "outputs.json");
+  fs.writeFileSync(outputsFile, JSON.stringify(outputs));
+}, 120_000);
+
+afterAll(async () => {
+  await replica?.stop();
+  await primary?.stop();
+  for (const server of [replica, primary]) if (server) removeServerDir(server);
+  await mongo?.stop();
+  if (mongo) fs.rmSync(mongo.dir, { recursive: true, force: true });
+  await redis?.stop();
+  if (redis) fs.rmSync(redis.dir, { recursive: true, force: true });
+  await influx?.close();
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe("npm run verify", () => {
+  test("every database healthy: a table for people, exit 0", async () => {
+    const result = await verify();
+    expect(result.status, result.stdout + result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/^ok\s+postgres\s+primary postgresql:\/\/127\.0\.0\.1:\d+\/postgres\s+primary, PostgreSQL 15\.\d+.*, 1 replica\(s\) streaming$/m);
+    expect(result.stdout).toMatch(/^ok\s+postgres\s+replica 1 .* streaming via trading_replica_1, lag \d+ bytes/m);
+    expect(result.stdout).toMatch(/^ok\s+mongodb\s+member 1 .* PRIMARY in rs0/m);
+    expect(result.stdout).toMatch(/^ok\s+mongodb\s+replica set rs0\s+one writable primary, 1 of 1 members answering$/m);
+    expect(result.stdout).toMatch(/^ok\s+redis\s+redis:\/\/127\.0\.0\.1:\d+\/0\s+PONG, .* used of 256\.00M \(volatile-lru\), AOF on/m);
+    expect(result.stdout).toMatch(/^ok\s+influxdb\s+http:\/\/127\.0\.0\.1:\d+\s+pass \(v2\.7\.11\), 5 of 5 buckets$/m);
+    expect(result.stdout).toMatch(/all 6 checks passed\n$/);
+    // No password in the report.
+    expect(result.stdout).not.toContain(mockPassword("redis-admin-password", 32));
+    expect(result.stdout).not.toContain("postgres:mock");
+    expect(influx.violations).toEqual([]);
+  });
+
+  test("--json for machines: every check with its metrics, the replica's lag in bytes", async () => {
+    const report = await checks();
+    expect(report.ok).toBe(true);
+    expect(report.checks.map((c) => c.component)).toEqual(["postgres", "postgres", "mongodb", "mongodb", "redis", "influxdb"]);
+    const replicaCheck = report.checks[1];
+    expect(replicaCheck.metrics).toMatchObject({ lagBytes: expect.any(Number) });
+    expect(report.checks[4].metrics).toMatchObject({ aofEnabled: true, maxMemoryBytes: 256 * 1024 * 1024 });
+  });
+
+  test("a replica that is down fails its row and the run (exit 1); the rest still report", async () => {
+    await replica.stop();
+    const result = await verify();
+    expect(result.status).toBe(1);
+    expect(result.stdout).toMatch(/^FAIL\s+postgres\s+replica 1 .* cannot connect: /m);
+    expect(result.stdout).toMatch(/^ok\s+postgres\s+primary .* 0 replica\(s\) streaming$/m);
+    expect(result.stdout).toMatch(/^ok\s+redis\s/m);
+    expect(result.stdout).toMatch(/1 of 6 checks failed\n$/);
+  });
+
+  test("Redis and MongoDB down: their rows fail, with the reason, within the timeout", async () => {
+    await redis.stop();
+    mongo.pause();
+    try {
+      const started = Date.now();
+      const report = await checks();
+      expect(Date.now() - started).toBeLessThan(20_000);
+      expect(report.ok).toBe(false);
+      const failed = report.checks.filter((c) => !c.ok).map((c) => `${c.component} ${c.target.split(" ")[0]}`);
+      expect(failed).toEqual(["postgres replica", "mongodb member", "mongodb replica", "redis redis://127.0.0.1:" + redis.port + "/0"]);
+      expect(report.checks.find((c) => c.component === "redis")!.detail).toMatch(/cannot connect: .*ECONNREFUSED/);
+    } finally {
+      mongo.resume();
+    }
+  });
+
+  test("bad input: outputs without --show-secrets are refused with exit 2", async () => {
+    const hidden = path.join(dir, "hidden.json");
+    fs.writeFileSync(hidden, JSON.stringify({ adminConnections: "[secret]", postgresReplicas: [], mongoReplicaSet: {}, influxdb: {} }));
+    const child = spawn(process.execPath, [path.join(ROOT, "bin/tools/verify.js"), "--from-json", hidden]);
+    let stderr = "";
+    child.stderr.on("data", (d) => (stderr += d));
+    const status = await new Promise((r) => child.once("exit", r));
+    expect(status).toBe(2);
+    expect(stderr).toContain('output "adminConnections" is hidden as [secret]; add --show-secrets');
+  });
+});
