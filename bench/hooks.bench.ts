@@ -1,0 +1,257 @@
+// npm run bench: each init hook, run from its serialised provider against the test harness's real
+// servers, cold (empty database) and warm (a no-op re-run), next to the raw baseline for the same
+// work (psql -X -1 -f of the same SQL; bare driver calls for MongoDB and Redis); and the time
+// MongoDB takes from members listening to a writable primary, with dev's and MongoDB's default
+// election timeout. Medians over several runs. A benchmark, not a timed test: nothing here fails
+// on a number. Runs: BENCH_RUNS (default 5), BENCH_ELECTION_RUNS (default 3).
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import Redis from "ioredis";
+import { BSON, MongoClient, type Document } from "mongodb";
+import { test } from "vitest";
+import { startMember, type MongoMember } from "../test/support/mongo";
+import { pgBinDir, removeServerDir, startPrimary, type PgServer } from "../test/support/postgres";
+import { mockPassword, plain, ROOT, runProgram, serializedHook, type SerializedHook } from "../test/support/pulumi";
+import { startRedisFromUploads, type RedisTestServer } from "../test/support/redis";
+import { waitUntil } from "../test/support/wait";
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+const ELECTION_RUNS = Number(process.env.BENCH_ELECTION_RUNS ?? 3);
+
+interface Row {
+  work: string;
+  cold: number[];
+  warm: number[];
+  baseline: number[];
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+const ms = (value: number) => (value >= 1000 ? `${(value / 1000).toFixed(2)} s` : `${value.toFixed(1)} ms`);
+const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
+
+async function timed(work: () => Promise<unknown>): Promise<number> {
+  const started = performance.now();
+  await work();
+  return performance.now() - started;
+}
+
+// ---- PostgreSQL ---------------------------------------------------------------------------
+
+async function benchPostgres(hook: SerializedHook): Promise<Row> {
+  const server: PgServer = await startPrimary(hook.inputs.superuserPassword, "bench");
+  const inputs: Record<string, any> = { ...hook.inputs, port: server.port };
+  const databases: Array<{ name: string; owner: string; migrations: Array<{ file: string }>; seeds: Array<{ file: string }> }> = inputs.databases;
+  const roles = [inputs.replicationRole, inputs.readonlyRole, ...databases.map((d) => d.owner)];
+  const reset = async () => {
+    const client = await server.connect();
+    try {
+      for (const db of databases) await client.query(`DROP DATABASE IF EXISTS ${db.name} WITH (FORCE)`);
+      for (const role of roles) await client.query(`DROP ROLE IF EXISTS ${role}`);
+    } finally {
+      await client.end();
+    }
+  };
+  const psql = (args: string[]) => {
+    const result = spawnSync(path.join(pgBinDir(), "psql"), ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", String(server.port), "-U", "postgres", ...args], {
+      env: { ...process.env, PGPASSWORD: inputs.superuserPassword },
+      encoding: "utf8",
+    });
+    if (result.status !== 0) throw new Error(`psql ${args.join(" ")}: ${result.stderr}`);
+  };
+  const row: Row = { work: "PostgreSQL init: 2 databases, roles, 2 migrations, 1 seed", cold: [], warm: [], baseline: [] };
+  try {
+    for (let i = 0; i < RUNS; i++) {
+      await reset();
+      row.baseline.push(
+        await timed(async () => {
+          for (const db of databases) {
+            psql(["-d", "postgres", "-c", `CREATE DATABASE ${db.name}`]);
+            psql(["-1", "-d", db.name, ...[...db.migrations, ...db.seeds].flatMap((f) => ["-f", path.join(ROOT, f.file)])]);
+          }
+        }),
+      );
+      await reset();
+      row.cold.push(await timed(() => hook.provider.create(inputs)));
+      row.warm.push(await timed(() => hook.provider.create(inputs)));
+    }
+  } finally {
+    await server.stop();
+    removeServerDir(server);
+  }
+  return row;
+}
+
+// ---- MongoDB ------------------------------------------------------------------------------
+
+async function startSet(keyfile: string, rootPassword: string): Promise<MongoMember[]> {
+  const first = await startMember({ n: 1, keyfile, root: { user: "root", password: rootPassword } });
+  return [first, ...(await Promise.all([2, 3].map((n) => startMember({ n, keyfile }))))];
+}
+
+async function stopSet(members: MongoMember[]): Promise<void> {
+  for (const m of members) await m.stop();
+  for (const m of members) fs.rmSync(m.dir, { recursive: true, force: true });
+}
+
+const rsMembers = (members: MongoMember[]) => members.map((m, i) => ({ _id: i, host: `127.0.0.1:${m.port}`, priority: i === 0 ? 2 : 1 }));
+
+async function benchMongo(hook: SerializedHook, keyfile: string): Promise<Row> {
+  const rootPassword = hook.inputs.rootPassword;
+  const members = await startSet(keyfile, rootPassword);
+  const inputs: Record<string, any> = { ...hook.inputs, members: rsMembers(members), clientEndpoints: members.map((m) => ({ host: "127.0.0.1", port: m.port })), timeoutSeconds: 120 };
+  await hook.provider.create(inputs); // initiate once; cold runs start from an empty database on a running set
+  const hosts = members.map((m) => `127.0.0.1:${m.port}`).join(",");
+  const root = new MongoClient(`mongodb://root:${rootPassword}@${hosts}/?replicaSet=rs0&authSource=admin`, { writeConcern: { w: "majority" } });
+  await root.connect();
+  const users: Array<{ name: string; password: string; roles: Document[] }> = inputs.users;
+  const reset = async () => {
+    await root.db(inputs.database).dropDatabase();
+    for (const user of users) await root.db("admin").command({ dropUser: user.name, writeConcern: { w: "majority" } }).catch(() => undefined);
+  };
+  const row: Row = { work: "MongoDB init: 2 users, 3 collections with validators and 6 indexes, 5 seed documents", cold: [], warm: [], baseline: [] };
+  try {
+    for (let i = 0; i < RUNS; i++) {
+      await reset();
+      row.baseline.push(
+        await timed(async () => {
+          // The same work with bare driver calls, on a fresh connection as the hook makes one.
+          const client = new MongoClient(`mongodb://root:${rootPassword}@${hosts}/?replicaSet=rs0&authSource=admin`, { writeConcern: { w: "majority" } });
+          await client.connect();
+          try {
+            for (const user of users) await client.db("admin").command({ createUser: user.name, pwd: user.password, roles: user.roles, writeConcern: { w: "majority" } });
+            const db = client.db(inputs.database);
+            for (const migration of inputs.migrations) {
+              for (const step of BSON.EJSON.parse(migration.text, { relaxed: false }).steps as Document[]) {
+                if (step.collection) await db.createCollection(step.collection, { validator: step.validator });
+                else if (step.index) await db.collection(step.index).createIndex(step.key, { name: step.name, unique: step.unique });
+              }
+            }
+            for (const seed of inputs.seeds) {
+              for (const entry of BSON.EJSON.parse(seed.text, { relaxed: false }).upserts as Document[]) await db.collection(entry.collection).insertMany(entry.documents);
+            }
+          } finally {
+            await client.close();
+          }
+        }),
+      );
+      await reset();
+      row.cold.push(await timed(() => hook.provider.create(inputs)));
+      row.warm.push(await timed(() => hook.provider.create(inputs)));
+    }
+  } finally {
+    await root.close();
+    await stopSet(members);
+  }
+  return row;
+}
+
+/** From three members listening to a writable primary: replSetInitiate, then the first election. */
+async function benchElection(keyfile: string, rootPassword: string, electionTimeoutMs: number): Promise<number[]> {
+  const times: number[] = [];
+  for (let i = 0; i < ELECTION_RUNS; i++) {
+    const members = await startSet(keyfile, rootPassword);
+    try {
+      const client = new MongoClient(`mongodb://root:${rootPassword}@127.0.0.1:${members[0].port}/?directConnection=true&authSource=admin`);
+      await client.connect();
+      const isPrimary = async () => {
+        for (const m of members) {
+          const probe = new MongoClient(`mongodb://127.0.0.1:${m.port}/?directConnection=true`, { serverSelectionTimeoutMS: 1000 });
+          try {
+            if ((await probe.db("admin").command({ isMaster: 1 })).ismaster) return true;
+          } catch {
+            // not up, or not yet
+          } finally {
+            await probe.close();
+          }
+        }
+        return false;
+      };
+      times.push(
+        await timed(async () => {
+          await client.db("admin").command({ replSetInitiate: { _id: "rs0", members: rsMembers(members), settings: { electionTimeoutMillis: electionTimeoutMs } } });
+          await waitUntil(isPrimary, 120_000, () => "no primary", 20);
+        }),
+      );
+      await client.close();
+    } finally {
+      await stopSet(members);
+    }
+  }
+  return times;
+}
+
+// ---- Redis --------------------------------------------------------------------------------
+
+async function benchRedis(hook: SerializedHook, uploads: Array<{ file: string; content: string }>): Promise<Row> {
+  const server: RedisTestServer = await startRedisFromUploads(uploads, "/usr/local/etc/redis/redis.conf", "/data");
+  const inputs: Record<string, any> = { ...hook.inputs, host: "127.0.0.1", port: server.port };
+  const admin = await server.client("admin", inputs.password);
+  const row: Row = { work: `Redis seed: ${inputs.seeds.length} keys, SET NX`, cold: [], warm: [], baseline: [] };
+  try {
+    for (let i = 0; i < RUNS; i++) {
+      await admin.flushall();
+      row.baseline.push(
+        await timed(async () => {
+          const client = new Redis({ host: "127.0.0.1", port: server.port, username: "admin", password: inputs.password, lazyConnect: true });
+          await client.connect();
+          const pipeline = client.pipeline();
+          for (const seed of inputs.seeds as Array<{ key: string; value: string }>) pipeline.set(seed.key, seed.value, "NX");
+          await pipeline.exec();
+          client.disconnect();
+        }),
+      );
+      await admin.flushall();
+      row.cold.push(await timed(() => hook.provider.create(inputs)));
+      row.warm.push(await timed(() => hook.provider.create(inputs)));
+    }
+  } finally {
+    admin.disconnect();
+    await server.stop();
+    fs.rmSync(server.dir, { recursive: true, force: true });
+  }
+  return row;
+}
+
+// ---- report -------------------------------------------------------------------------------
+
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, col) => Math.max(...rows.map((r) => r[col].length)));
+  return rows.map((r) => r.map((cell, col) => (col === 0 ? cell.padEnd(widths[col]) : cell.padStart(widths[col]))).join("  ")).join("\n");
+}
+
+test("bench: init hooks against real servers", async () => {
+  const run = await runProgram("dev");
+  const keyfile = plain(run.byName("mongo-1").inputs).uploads.find((u: { file: string }) => u.file === "/run/secrets/mongo-keyfile").content;
+  const rootPassword = mockPassword("mongo-root-password", 32);
+
+  const rows = [
+    await benchPostgres(serializedHook(run.byName("postgres-init"))),
+    await benchMongo(serializedHook(run.byName("mongo-init")), keyfile),
+    await benchRedis(serializedHook(run.byName("redis-init")), plain(run.byName("redis-server").inputs).uploads),
+  ];
+  const elections = [
+    { label: "electionTimeoutMillis 1000 (dev)", times: await benchElection(keyfile, rootPassword, 1000) },
+    { label: "electionTimeoutMillis 10000 (MongoDB's default, prod)", times: await benchElection(keyfile, rootPassword, 10000) },
+  ];
+
+  const hooks = table([
+    ["work", "runs", "hook cold", "hook warm", "raw baseline", "cold / raw", "warm / raw"],
+    ...rows.map((r) => [r.work, String(r.cold.length), ms(median(r.cold)), ms(median(r.warm)), ms(median(r.baseline)), ratio(median(r.cold), median(r.baseline)), ratio(median(r.warm), median(r.baseline))]),
+  ]);
+  const election = table([
+    ["MongoDB: 3 members listening -> writable primary", "runs", "median", "min", "max"],
+    ...elections.map((e) => [e.label, String(e.times.length), ms(median(e.times)), ms(Math.min(...e.times)), ms(Math.max(...e.times))]),
+  ]);
+  const machine = `${os.cpus().length} CPUs, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, node ${process.version}; medians of each run's wall time, connections included`;
+  const report = `\n${hooks}\n\n${election}\n\n${machine}\n`;
+  process.stdout.write(report);
+  fs.mkdirSync(path.join(ROOT, "bin"), { recursive: true });
+  fs.writeFileSync(path.join(ROOT, "bin/bench-results.json"), JSON.stringify({ rows, elections, machine }, null, 2));
+  fs.writeFileSync(path.join(ROOT, "bin/bench-results.txt"), report);
+});
