@@ -1,6 +1,6 @@
 // Pure builders for the admin tools: pgAdmin (servers.json, passfile, environment) and
 // mongo-express (environment), their names and healthchecks.
-import type { Endpoint, Healthcheck } from "./postgres-spec";
+import { healthcheck, type Endpoint, type Healthcheck } from "./container-spec";
 
 export const PGADMIN_CONTAINER_PORT = 80;
 export const MONGO_EXPRESS_CONTAINER_PORT = 8081;
@@ -101,14 +101,7 @@ export function mongoExpressEnv(): string[] {
 }
 
 function httpHealthcheck(url: string, startPeriodSeconds: number): Healthcheck {
-  return {
-    tests: ["CMD", "wget", "-q", "-O", "/dev/null", url],
-    interval: "10s",
-    timeout: "5s",
-    retries: 3,
-    startPeriod: `${startPeriodSeconds}s`,
-    startInterval: "2s",
-  };
+  return healthcheck(["CMD", "wget", "-q", "-O", "/dev/null", url], startPeriodSeconds, { startIntervalSeconds: 2 });
 }
 
 /** pgAdmin's own ping endpoint, answered once the app is up. */

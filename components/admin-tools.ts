@@ -72,7 +72,7 @@ export class AdminTools extends pulumi.ComponentResource {
     const pgadminImage = new docker.RemoteImage("pgadmin-image", { name: tools.pgadminImage, keepLocally: true }, { parent: this });
     const pgadminData = new docker.Volume(
       "pgadmin-data",
-      { name: names.pgadminVolume, labels: labels.map(({ label, value }) => ({ label, value })) },
+      { name: names.pgadminVolume, labels },
       { parent: this, retainOnDelete: config.retainData },
     );
     new docker.Container(

@@ -1,7 +1,7 @@
 // Pure builders for InfluxDB 2: names, setup-mode environment, healthcheck, the buckets of seed 000
 // with their retention, the downsampling task and the services' token scopes.
 import type { InfluxdbConfig } from "./config";
-import type { Endpoint, Healthcheck } from "./postgres-spec";
+import { healthcheck, type Endpoint, type Healthcheck } from "./container-spec";
 
 export const INFLUXDB_CONTAINER_PORT = 8086;
 /** Seed 000's organisation, primary bucket and admin user. */
@@ -102,14 +102,7 @@ export function influxdbEnv(influx: InfluxdbConfig): string[] {
 
 /** `influx ping` checks /health on 8086, where the server listens only after setup has finished. */
 export function influxdbHealthcheck(startPeriodSeconds: number): Healthcheck {
-  return {
-    tests: ["CMD", "influx", "ping", "--host", `http://127.0.0.1:${INFLUXDB_CONTAINER_PORT}`],
-    interval: "10s",
-    timeout: "5s",
-    retries: 3,
-    startPeriod: `${startPeriodSeconds}s`,
-    startInterval: "1s",
-  };
+  return healthcheck(["CMD", "influx", "ping", "--host", `http://127.0.0.1:${INFLUXDB_CONTAINER_PORT}`], startPeriodSeconds);
 }
 
 export function influxdbUrl(endpoint: Endpoint): string {

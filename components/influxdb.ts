@@ -18,7 +18,7 @@ import {
   influxdbNames,
   influxdbUrl,
 } from "./influxdb-spec";
-import type { Endpoint } from "./postgres-spec";
+import type { Endpoint } from "./container-spec";
 import type { InfluxdbSecrets } from "./secrets";
 import type { ServiceEnvPart } from "./service-env";
 
@@ -48,11 +48,10 @@ export class InfluxdbServer extends pulumi.ComponentResource {
     const { config, secrets, networks, labels } = args;
     const names = influxdbNames(config.namePrefix);
     const retain = { retainOnDelete: config.retainData };
-    const volumeLabels = labels.map(({ label, value }) => ({ label, value }));
 
     const image = new docker.RemoteImage("influxdb-image", { name: config.influxdb.image, keepLocally: true }, { parent: this });
-    const data = new docker.Volume("influxdb-data", { name: names.dataVolume, labels: volumeLabels }, { parent: this, ...retain });
-    const configVolume = new docker.Volume("influxdb-config", { name: names.configVolume, labels: volumeLabels }, { parent: this, ...retain });
+    const data = new docker.Volume("influxdb-data", { name: names.dataVolume, labels }, { parent: this, ...retain });
+    const configVolume = new docker.Volume("influxdb-config", { name: names.configVolume, labels }, { parent: this, ...retain });
     const container = new docker.Container(
       "influxdb-server",
       {

@@ -1,7 +1,7 @@
 // Pure builders for the MongoDB replica set: names, paths, mongod arguments, healthcheck, the
 // replica-set config and connection strings. No Pulumi here, so every rule is unit-tested directly.
 import type { MongoConfig } from "./config";
-import type { Endpoint, Healthcheck } from "./postgres-spec";
+import { healthcheck, type Endpoint, type Healthcheck } from "./container-spec";
 
 /** The port mongod listens on inside its container (and inside the Docker networks). */
 export const MONGO_CONTAINER_PORT = 27017;
@@ -90,17 +90,9 @@ export function mongoEnv(n: number): string[] {
  * fooled by it. ping needs no authentication.
  */
 export function mongoHealthcheck(startPeriodSeconds: number): Healthcheck {
-  return {
-    tests: [
-      "CMD-SHELL",
-      `mongosh --quiet --norc --host "$HOSTNAME" --port ${MONGO_CONTAINER_PORT} --eval 'quit(db.adminCommand({ ping: 1 }).ok === 1 ? 0 : 1)'`,
-    ],
-    interval: "10s",
-    timeout: "10s",
-    retries: 3,
-    startPeriod: `${startPeriodSeconds}s`,
-    startInterval: "1s",
-  };
+  const ping = `mongosh --quiet --norc --host "$HOSTNAME" --port ${MONGO_CONTAINER_PORT} --eval 'quit(db.adminCommand({ ping: 1 }).ok === 1 ? 0 : 1)'`;
+  // mongosh is a Node program: give it time to start.
+  return healthcheck(["CMD-SHELL", ping], startPeriodSeconds, { timeoutSeconds: 10 });
 }
 
 export interface ReplicaSetMember {

@@ -21,7 +21,7 @@ import {
   tradingSimulationMongoEnv,
   type ReplicaSetMember,
 } from "./mongo-spec";
-import type { Endpoint } from "./postgres-spec";
+import type { Endpoint } from "./container-spec";
 import type { MongoSecrets } from "./secrets";
 import type { ServiceEnvPart } from "./service-env";
 
@@ -81,9 +81,8 @@ export class MongoReplicaSet extends pulumi.ComponentResource {
     const containers: docker.Container[] = [];
     for (let n = 1; n <= mongo.members; n++) {
       const hostPort = mongo.firstPort + n - 1;
-      const volumeLabels = labels.map(({ label, value }) => ({ label, value }));
-      const data = new docker.Volume(`mongo-${n}-data`, { name: names.dataVolume(n), labels: volumeLabels }, { parent: this, ...retain });
-      const configdb = new docker.Volume(`mongo-${n}-config`, { name: names.configVolume(n), labels: volumeLabels }, { parent: this, ...retain });
+      const data = new docker.Volume(`mongo-${n}-data`, { name: names.dataVolume(n), labels }, { parent: this, ...retain });
+      const configdb = new docker.Volume(`mongo-${n}-config`, { name: names.configVolume(n), labels }, { parent: this, ...retain });
       const uploads: docker.types.input.ContainerUpload[] = [
         { file: MONGO_PATHS.entrypoint, content: args.entrypoint, executable: true },
         { file: MONGO_PATHS.keyfileSource, content: pulumi.secret(secrets.keyfile) },

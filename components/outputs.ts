@@ -4,7 +4,7 @@
 // Anything marked secret is a Pulumi secret: shown only with --show-secrets.
 import type { AdminToolEndpoints } from "./admin-tools";
 import type { MongoMemberServer, MongoUris } from "./mongo";
-import type { Endpoint } from "./postgres-spec";
+import type { Endpoint } from "./container-spec";
 import type { ServiceEnv } from "./service-env";
 
 export type { Endpoint, ServiceEnv };

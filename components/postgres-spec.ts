@@ -1,6 +1,9 @@
 // Pure builders for the PostgreSQL containers: names, server settings, pg_hba, healthchecks and
 // connection strings. No Pulumi here, so every rule is unit-tested directly.
 import type { PostgresConfig } from "./config";
+import { healthcheck, type Endpoint, type Healthcheck } from "./container-spec";
+
+export type { Endpoint };
 
 /** The port PostgreSQL listens on inside its container (and inside the Docker networks). */
 export const POSTGRES_CONTAINER_PORT = 5432;
@@ -116,28 +119,12 @@ export function pgHbaConf(): string {
   ].join("\n");
 }
 
-export interface Healthcheck {
-  tests: string[];
-  interval: string;
-  timeout: string;
-  retries: number;
-  startPeriod: string;
-  startInterval: string;
-}
-
 /**
  * Healthy only when the real server accepts TCP connections: the entrypoint's init-phase server
  * listens on no TCP port, and a replica is not up until its base backup is done and it is in hot standby.
  */
 export function postgresHealthcheck(startPeriodSeconds: number): Healthcheck {
-  return {
-    tests: ["CMD", "pg_isready", "-q", "-h", "127.0.0.1", "-p", String(POSTGRES_CONTAINER_PORT), "-U", POSTGRES_ROLES.superuser],
-    interval: "10s",
-    timeout: "5s",
-    retries: 3,
-    startPeriod: `${startPeriodSeconds}s`,
-    startInterval: "1s",
-  };
+  return healthcheck(["CMD", "pg_isready", "-q", "-h", "127.0.0.1", "-p", String(POSTGRES_CONTAINER_PORT), "-U", POSTGRES_ROLES.superuser], startPeriodSeconds);
 }
 
 /** Environment of the primary: the image creates the superuser from the password file on first start. */
@@ -162,11 +149,6 @@ export function replicaEnv(pg: PostgresConfig, names: PostgresNames, n: number, 
     `REPLICATION_PASSFILE=${POSTGRES_PATHS.replicationPassfile}`,
     `REPLICATION_SLOT=${names.replicaSlot(n)}`,
   ];
-}
-
-export interface Endpoint {
-  host: string;
-  port: number;
 }
 
 /** libpq URI; user and password are percent-encoded. */

@@ -97,7 +97,7 @@ export class PostgresCluster extends pulumi.ComponentResource {
     });
 
     // Primary
-    const primaryVolume = new docker.Volume("postgres-data", { name: names.primaryVolume, labels: volumeLabels(labels) }, { parent: this, ...retain });
+    const primaryVolume = new docker.Volume("postgres-data", { name: names.primaryVolume, labels }, { parent: this, ...retain });
     const primary = new docker.Container(
       "postgres-primary",
       {
@@ -160,7 +160,7 @@ export class PostgresCluster extends pulumi.ComponentResource {
         // After init: the replica's base backup needs the replication role.
         { parent: this, dependsOn: [this.init] },
       );
-      const volume = new docker.Volume(`postgres-replica-${n}-data`, { name: names.replicaVolume(n), labels: volumeLabels(labels) }, { parent: this, ...retain });
+      const volume = new docker.Volume(`postgres-replica-${n}-data`, { name: names.replicaVolume(n), labels }, { parent: this, ...retain });
       const replica = new docker.Container(
         `postgres-replica-${n}`,
         {
@@ -243,8 +243,4 @@ function databaseNamed(name: string) {
   const db = POSTGRES_DATABASES.find((d) => d.name === name);
   if (!db) throw new Error(`unknown database ${name}`);
   return db;
-}
-
-function volumeLabels(labels: docker.types.input.ContainerLabel[]): docker.types.input.VolumeLabel[] {
-  return labels.map(({ label, value }) => ({ label, value }));
 }

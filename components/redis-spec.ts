@@ -1,6 +1,6 @@
 // Pure builders for Redis: names, redis.conf, the ACL file, healthcheck and REDIS_URL.
 import type { RedisConfig } from "./config";
-import type { Endpoint, Healthcheck } from "./postgres-spec";
+import { healthcheck, type Endpoint, type Healthcheck } from "./container-spec";
 
 export const REDIS_CONTAINER_PORT = 6379;
 
@@ -76,17 +76,8 @@ export function redisContainerMemoryMb(redis: RedisConfig): number {
 
 /** Healthy only when a login works and PING answers: proves the ACL file loaded, not just the port. */
 export function redisHealthcheck(startPeriodSeconds: number): Healthcheck {
-  return {
-    tests: [
-      "CMD-SHELL",
-      `REDISCLI_AUTH="$(cat ${REDIS_PATHS.healthcheckPasswordFile})" redis-cli --no-auth-warning --user ${REDIS_USERS.healthcheck} -h 127.0.0.1 -p ${REDIS_CONTAINER_PORT} ping | grep -qx PONG`,
-    ],
-    interval: "10s",
-    timeout: "5s",
-    retries: 3,
-    startPeriod: `${startPeriodSeconds}s`,
-    startInterval: "1s",
-  };
+  const ping = `REDISCLI_AUTH="$(cat ${REDIS_PATHS.healthcheckPasswordFile})" redis-cli --no-auth-warning --user ${REDIS_USERS.healthcheck} -h 127.0.0.1 -p ${REDIS_CONTAINER_PORT} ping | grep -qx PONG`;
+  return healthcheck(["CMD-SHELL", ping], startPeriodSeconds);
 }
 
 export function redisUrl(user: string, password: string, endpoint: Endpoint): string {

@@ -5,7 +5,7 @@ import { REDIS_INIT_VERSION } from "../init/redis/apply";
 import type { RedisSeeds } from "../init/redis/files";
 import { RedisInit } from "../init/redis/resources";
 import { LOOPBACK, type StackConfig } from "./config";
-import type { Endpoint } from "./postgres-spec";
+import type { Endpoint } from "./container-spec";
 import {
   REDIS_CONTAINER_PORT,
   REDIS_PATHS,
@@ -48,7 +48,7 @@ export class RedisServer extends pulumi.ComponentResource {
     const image = new docker.RemoteImage("redis-image", { name: config.redis.image, keepLocally: true }, { parent: this });
     const volume = new docker.Volume(
       "redis-data",
-      { name: names.volume, labels: labels.map(({ label, value }) => ({ label, value })) },
+      { name: names.volume, labels },
       { parent: this, retainOnDelete: config.retainData },
     );
     const aclFile = pulumi
