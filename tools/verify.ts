@@ -45,22 +45,24 @@ async function withPostgres<T>(uri: string, timeoutMs: number, work: (client: Cl
 async function verifyPostgres(outputs: VerifiedOutputs, timeoutMs: number): Promise<CheckResult[]> {
   const { primary, replicas } = outputs.adminConnections.postgres;
   const results: CheckResult[] = [];
-  let primaryLsn: string | undefined;
-  let streaming: Array<{ application_name: string; state: string; replay_lag_seconds: number | null }> = [];
+  // The primary's view of each replica: its state, and how far behind it replays, in bytes and seconds.
+  let senders: Array<{ application_name: string; state: string; lag_bytes: string | null; replay_lag_seconds: number | null }> | undefined;
   try {
-    const row = await withPostgres(primary, timeoutMs, async (c) => {
-      const info = (await c.query("SELECT pg_is_in_recovery() AS recovery, current_setting('server_version') AS version, pg_current_wal_lsn()::text AS lsn")).rows[0];
-      streaming = (await c.query("SELECT application_name, state, EXTRACT(EPOCH FROM replay_lag)::float8 AS replay_lag_seconds FROM pg_stat_replication")).rows;
-      return info;
+    const info = await withPostgres(primary, timeoutMs, async (c) => {
+      senders = (
+        await c.query(
+          "SELECT application_name, state, pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::text AS lag_bytes, EXTRACT(EPOCH FROM replay_lag)::float8 AS replay_lag_seconds FROM pg_stat_replication",
+        )
+      ).rows;
+      return (await c.query("SELECT pg_is_in_recovery() AS recovery, current_setting('server_version') AS version")).rows[0];
     });
-    primaryLsn = row.lsn;
-    const ok = row.recovery === false;
+    const ok = info.recovery === false;
     results.push({
       component: "postgres",
       target: `primary ${withoutCredentials(primary)}`,
       ok,
-      detail: ok ? `primary, PostgreSQL ${row.version}, ${streaming.filter((s) => s.state === "streaming").length} replica(s) streaming` : "in recovery: this server is a standby, not a primary",
-      metrics: { version: row.version, walLsn: row.lsn },
+      detail: ok ? `primary, PostgreSQL ${info.version}, ${senders!.filter((s) => s.state === "streaming").length} replica(s) streaming` : "in recovery: this server is a standby, not a primary",
+      metrics: { version: info.version },
     });
   } catch (error) {
     results.push({ component: "postgres", target: `primary ${withoutCredentials(primary)}`, ok: false, detail: `cannot connect: ${message(error)}` });
@@ -69,27 +71,18 @@ async function verifyPostgres(outputs: VerifiedOutputs, timeoutMs: number): Prom
     const slot = outputs.postgresReplicas[i]?.slot;
     const target = `replica ${i + 1} ${withoutCredentials(uri)}`;
     try {
-      const row = await withPostgres(uri, timeoutMs, async (c) =>
-        (
-          await c.query(
-            "SELECT pg_is_in_recovery() AS recovery, pg_last_wal_replay_lsn()::text AS replay_lsn, EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())::float8 AS replay_age_seconds",
-          )
-        ).rows[0],
-      );
-      let lagBytes: number | null = null;
-      if (primaryLsn && row.replay_lsn) {
-        lagBytes = await withPostgres(primary, timeoutMs, async (c) => Number((await c.query("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn) AS lag", [row.replay_lsn])).rows[0].lag)).catch(() => null);
-      }
-      const sender = streaming.find((s) => s.application_name === slot);
+      const row = await withPostgres(uri, timeoutMs, async (c) => (await c.query("SELECT pg_is_in_recovery() AS recovery")).rows[0]);
+      const sender = senders?.find((s) => s.application_name === slot);
+      const lagBytes = sender?.lag_bytes == null ? null : Number(sender.lag_bytes);
       const problems: string[] = [];
       if (row.recovery !== true) problems.push("not in recovery: it is not a standby");
-      if (primaryLsn && sender?.state !== "streaming") problems.push(`the primary shows no streaming connection for ${slot} (${sender?.state ?? "none"})`);
+      if (senders && sender?.state !== "streaming") problems.push(`the primary shows no streaming connection for ${slot} (${sender?.state ?? "none"})`);
       results.push({
         component: "postgres",
         target,
         ok: problems.length === 0,
         detail: problems.length > 0 ? problems.join("; ") : `streaming via ${slot}, lag ${lagBytes ?? "?"} bytes, replay lag ${sender?.replay_lag_seconds ?? 0} s`,
-        metrics: { lagBytes, replayLagSeconds: sender?.replay_lag_seconds ?? null, lastReplayAgeSeconds: row.replay_age_seconds },
+        metrics: { lagBytes, replayLagSeconds: sender?.replay_lag_seconds ?? null },
       });
     } catch (error) {
       results.push({ component: "postgres", target, ok: false, detail: `cannot connect: ${message(error)}` });
