@@ -85,19 +85,12 @@ export class TradingDbStack extends pulumi.ComponentResource {
     ];
     const secrets = new StackSecrets("secrets", { adminTools: config.adminTools !== undefined }, { parent: this });
     const networks = new DockerNetworks("networks", { namePrefix: config.namePrefix, labels }, { parent: this });
+    const common = { config, networks: { db: networks.db, app: networks.app }, labels };
     this.postgres = new PostgresCluster(
       "postgres",
-      {
-        config,
-        secrets: secrets.postgres,
-        networks: { db: networks.db, app: networks.app },
-        scripts: args.plan.postgresScripts,
-        replicaEntrypoint: args.plan.replicaEntrypoint,
-        labels,
-      },
+      { ...common, secrets: secrets.postgres, scripts: args.plan.postgresScripts, replicaEntrypoint: args.plan.replicaEntrypoint },
       { parent: this },
     );
-    const common = { config, networks: { db: networks.db, app: networks.app }, labels };
     this.mongo = new MongoReplicaSet(
       "mongo",
       { ...common, secrets: secrets.mongo, files: args.plan.mongoFiles, entrypoint: args.plan.mongoEntrypoint },
