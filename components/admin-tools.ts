@@ -16,6 +16,7 @@ import {
   type PgadminServer,
 } from "./admin-tools-spec";
 import { LOOPBACK, type AdminToolsConfig, type StackConfig } from "./config";
+import { serviceContainerArgs } from "./network";
 import { MONGO_USERS, mongoReplicaSetUri, type ReplicaSetMember } from "./mongo-spec";
 import { POSTGRES_ROLES } from "./postgres-spec";
 import type { AdminToolSecrets } from "./secrets";
@@ -56,18 +57,9 @@ export class AdminTools extends pulumi.ComponentResource {
     super("trading:admin:Tools", name, {}, opts);
     const { config, tools, secrets, networks, labels } = args;
     const names = adminToolNames(config.namePrefix);
-    const common = (alias: string, role: string) => ({
-      restart: "unless-stopped",
-      destroyGraceSeconds: 10,
-      wait: true,
-      waitTimeout: config.waitTimeoutSeconds,
-      labels: [...labels, { label: "com.trading-db-stack.role", value: role }],
-      // The database network reaches the databases; the app network carries the published port.
-      networksAdvanced: [
-        { name: networks.app.name, aliases: [alias] },
-        { name: networks.db.name, aliases: [alias] },
-      ],
-    });
+    // The database network reaches the databases; the app network carries the published port.
+    const common = (alias: string, role: string) =>
+      serviceContainerArgs({ networks, labels, alias, role, waitTimeoutSeconds: config.waitTimeoutSeconds, stopGraceSeconds: 10 });
 
     const pgadminImage = new docker.RemoteImage("pgadmin-image", { name: tools.pgadminImage, keepLocally: true }, { parent: this });
     const pgadminData = new docker.Volume(

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { INFLUXDB_INIT_VERSION } from "../init/influxdb/apply";
 import { InfluxdbInit } from "../init/influxdb/resources";
 import { LOOPBACK, type StackConfig } from "./config";
+import { serviceContainerArgs } from "./network";
 import {
   advancedTradingPlatformInfluxEnv,
   DOWNSAMPLE_TASK,
@@ -55,19 +56,11 @@ export class InfluxdbServer extends pulumi.ComponentResource {
     const container = new docker.Container(
       "influxdb-server",
       {
+        ...serviceContainerArgs({ networks, labels, alias: names.host, role: "influxdb", waitTimeoutSeconds: config.waitTimeoutSeconds, stopGraceSeconds: 30 }),
         name: names.container,
         image: image.imageId,
-        restart: "unless-stopped",
-        destroyGraceSeconds: 30,
         envs: influxdbEnv(config.influxdb),
         healthcheck: influxdbHealthcheck(config.waitTimeoutSeconds),
-        wait: true,
-        waitTimeout: config.waitTimeoutSeconds,
-        labels: [...labels, { label: "com.trading-db-stack.role", value: "influxdb" }],
-        networksAdvanced: [
-          { name: networks.app.name, aliases: [names.host] },
-          { name: networks.db.name, aliases: [names.host] },
-        ],
         ports: [{ internal: INFLUXDB_CONTAINER_PORT, external: config.influxdb.port, ip: LOOPBACK }],
         volumes: [
           { volumeName: data.name, containerPath: INFLUXDB_PATHS.data },

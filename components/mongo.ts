@@ -5,6 +5,7 @@ import type { MongoDatabaseFiles } from "../init/mongo/files";
 import { MongoInit } from "../init/mongo/resources";
 import { scriptsChecksum } from "../init/postgres/scripts";
 import { LOOPBACK, type StackConfig } from "./config";
+import { serviceContainerArgs } from "./network";
 import {
   MONGO_CONTAINER_PORT,
   MONGO_DATABASE,
@@ -92,23 +93,15 @@ export class MongoReplicaSet extends pulumi.ComponentResource {
         new docker.Container(
           `mongo-${n}`,
           {
+            // A stop that is not a SIGKILL: no recovery on every replace.
+            ...serviceContainerArgs({ networks, labels, alias: names.host(n), role: `mongodb-member-${n}`, waitTimeoutSeconds: config.waitTimeoutSeconds, stopGraceSeconds: 60 }),
             name: names.container(n),
             image: image.imageId,
-            restart: "unless-stopped",
             memory: mongo.memoryMb,
-            // Without it the provider stops with timeout 0: a SIGKILL, and recovery on every replace.
-            destroyGraceSeconds: 60,
             entrypoints: [MONGO_PATHS.entrypoint],
             command: mongodCommand(mongo),
             envs: mongoEnv(n),
             healthcheck: mongoHealthcheck(config.waitTimeoutSeconds),
-            wait: true,
-            waitTimeout: config.waitTimeoutSeconds,
-            labels: [...labels, { label: "com.trading-db-stack.role", value: `mongodb-member-${n}` }],
-            networksAdvanced: [
-              { name: networks.app.name, aliases: [names.host(n)] },
-              { name: networks.db.name, aliases: [names.host(n)] },
-            ],
             ports: [{ internal: MONGO_CONTAINER_PORT, external: hostPort, ip: LOOPBACK }],
             volumes: [
               { volumeName: data.name, containerPath: MONGO_PATHS.dataDir },

@@ -29,3 +29,34 @@ export class DockerNetworks extends pulumi.ComponentResource {
     this.registerOutputs({ dbNetwork: this.db.name, appNetwork: this.app.name });
   }
 }
+
+export interface ServiceContainerOptions {
+  networks: { db: docker.Network; app: docker.Network };
+  labels: docker.types.input.ContainerLabel[];
+  /** The container's DNS name on both networks (postgres, mongodb-2, redis...). */
+  alias: string;
+  /** Value of the com.trading-db-stack.role label. */
+  role: string;
+  waitTimeoutSeconds: number;
+  /** How long a stop may take before SIGKILL: without it the provider stops with timeout 0. */
+  stopGraceSeconds: number;
+}
+
+/**
+ * What every container of the stack shares: restarted unless stopped, waited for until healthy,
+ * labelled, and on both networks under its service name. The app network comes first: an internal
+ * network has no gateway, so the app network carries the published ports.
+ */
+export function serviceContainerArgs(o: ServiceContainerOptions) {
+  return {
+    restart: "unless-stopped",
+    destroyGraceSeconds: o.stopGraceSeconds,
+    wait: true,
+    waitTimeout: o.waitTimeoutSeconds,
+    labels: [...o.labels, { label: "com.trading-db-stack.role", value: o.role }],
+    networksAdvanced: [
+      { name: o.networks.app.name, aliases: [o.alias] },
+      { name: o.networks.db.name, aliases: [o.alias] },
+    ],
+  };
+}

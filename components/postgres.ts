@@ -5,6 +5,7 @@ import { POSTGRES_REPLICATION_VERSION } from "../init/postgres/replication";
 import { PostgresInit, PostgresReplicaCheck, PostgresReplicationSlot } from "../init/postgres/resources";
 import { scriptsChecksum, type DatabaseScripts } from "../init/postgres/scripts";
 import { LOOPBACK, type StackConfig } from "./config";
+import { serviceContainerArgs } from "./network";
 import {
   advancedTradingPlatformPostgresEnv,
   POSTGRES_CONTAINER_PORT,
@@ -77,23 +78,14 @@ export class PostgresCluster extends pulumi.ComponentResource {
     const image = new docker.RemoteImage("postgres-image", { name: pg.image, keepLocally: true }, { parent: this });
 
     const container = (id: string, n: number | undefined) => ({
+      // A stop that is not a SIGKILL: no crash recovery on every replace.
+      ...serviceContainerArgs({ networks, labels, alias: id, role: n === undefined ? "primary" : `replica-${n}`, waitTimeoutSeconds: config.waitTimeoutSeconds, stopGraceSeconds: 60 }),
       image: image.imageId,
-      restart: "unless-stopped",
       memory: pg.memoryMb,
       cpus: pg.cpus,
       // Docker's 64 MiB /dev/shm is too small for parallel queries.
       shmSize: Math.min(1024, Math.max(128, Math.floor(pg.memoryMb / 4))),
-      // Without it the provider stops with timeout 0: a SIGKILL, and crash recovery on every replace.
-      destroyGraceSeconds: 60,
       healthcheck: postgresHealthcheck(config.waitTimeoutSeconds),
-      wait: true,
-      waitTimeout: config.waitTimeoutSeconds,
-      labels: [...labels, { label: "com.trading-db-stack.role", value: n === undefined ? "primary" : `replica-${n}` }],
-      // An internal network has no gateway, so the app network carries the published ports.
-      networksAdvanced: [
-        { name: networks.app.name, aliases: [id] },
-        { name: networks.db.name, aliases: [id] },
-      ],
     });
 
     // Primary

@@ -5,6 +5,7 @@ import { REDIS_INIT_VERSION } from "../init/redis/apply";
 import type { RedisSeeds } from "../init/redis/files";
 import { RedisInit } from "../init/redis/resources";
 import { LOOPBACK, type StackConfig } from "./config";
+import { serviceContainerArgs } from "./network";
 import type { Endpoint } from "./container-spec";
 import {
   REDIS_CONTAINER_PORT,
@@ -57,21 +58,13 @@ export class RedisServer extends pulumi.ComponentResource {
     const container = new docker.Container(
       "redis-server",
       {
+        // Time to finish the AOF fsync and write the RDB snapshot on shutdown.
+        ...serviceContainerArgs({ networks, labels, alias: names.host, role: "redis", waitTimeoutSeconds: config.waitTimeoutSeconds, stopGraceSeconds: 30 }),
         name: names.container,
         image: image.imageId,
-        restart: "unless-stopped",
         memory: redisContainerMemoryMb(config.redis),
-        // Time to finish the AOF fsync and write the RDB snapshot on shutdown.
-        destroyGraceSeconds: 30,
         command: ["redis-server", REDIS_PATHS.config],
         healthcheck: redisHealthcheck(config.waitTimeoutSeconds),
-        wait: true,
-        waitTimeout: config.waitTimeoutSeconds,
-        labels: [...labels, { label: "com.trading-db-stack.role", value: "redis" }],
-        networksAdvanced: [
-          { name: networks.app.name, aliases: [names.host] },
-          { name: networks.db.name, aliases: [names.host] },
-        ],
         ports: [{ internal: REDIS_CONTAINER_PORT, external: config.redis.port, ip: LOOPBACK }],
         volumes: [{ volumeName: volume.name, containerPath: REDIS_PATHS.data }],
         uploads: [
