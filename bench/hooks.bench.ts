@@ -11,7 +11,7 @@ import * as path from "path";
 import Redis from "ioredis";
 import { BSON, MongoClient, type Document } from "mongodb";
 import { test } from "vitest";
-import { startMember, type MongoMember } from "../test/support/mongo";
+import { programKeyfile, startMembers, stopMembers, type MongoMember } from "../test/support/mongo";
 import { pgBinDir, removeServerDir, startPrimary, type PgServer } from "../test/support/postgres";
 import { mockPassword, plain, ROOT, runProgram, serializedHook, type SerializedHook } from "../test/support/pulumi";
 import { startRedisFromUploads, type RedisTestServer } from "../test/support/redis";
@@ -89,21 +89,11 @@ async function benchPostgres(hook: SerializedHook): Promise<Row> {
 
 // ---- MongoDB ------------------------------------------------------------------------------
 
-async function startSet(keyfile: string, rootPassword: string): Promise<MongoMember[]> {
-  const first = await startMember({ n: 1, keyfile, root: { user: "root", password: rootPassword } });
-  return [first, ...(await Promise.all([2, 3].map((n) => startMember({ n, keyfile }))))];
-}
-
-async function stopSet(members: MongoMember[]): Promise<void> {
-  for (const m of members) await m.stop();
-  for (const m of members) fs.rmSync(m.dir, { recursive: true, force: true });
-}
-
 const rsMembers = (members: MongoMember[]) => members.map((m, i) => ({ _id: i, host: `127.0.0.1:${m.port}`, priority: i === 0 ? 2 : 1 }));
 
 async function benchMongo(hook: SerializedHook, keyfile: string): Promise<Row> {
   const rootPassword = hook.inputs.rootPassword;
-  const members = await startSet(keyfile, rootPassword);
+  const members = await startMembers(3, keyfile, rootPassword);
   const inputs: Record<string, any> = { ...hook.inputs, members: rsMembers(members), clientEndpoints: members.map((m) => ({ host: "127.0.0.1", port: m.port })), timeoutSeconds: 120 };
   await hook.provider.create(inputs); // initiate once; cold runs start from an empty database on a running set
   const hosts = members.map((m) => `127.0.0.1:${m.port}`).join(",");
@@ -146,7 +136,7 @@ async function benchMongo(hook: SerializedHook, keyfile: string): Promise<Row> {
     }
   } finally {
     await root.close();
-    await stopSet(members);
+    await stopMembers(members);
   }
   return row;
 }
@@ -155,7 +145,7 @@ async function benchMongo(hook: SerializedHook, keyfile: string): Promise<Row> {
 async function benchElection(keyfile: string, rootPassword: string, electionTimeoutMs: number): Promise<number[]> {
   const times: number[] = [];
   for (let i = 0; i < ELECTION_RUNS; i++) {
-    const members = await startSet(keyfile, rootPassword);
+    const members = await startMembers(3, keyfile, rootPassword);
     try {
       const client = new MongoClient(`mongodb://root:${rootPassword}@127.0.0.1:${members[0].port}/?directConnection=true&authSource=admin`);
       await client.connect();
@@ -180,7 +170,7 @@ async function benchElection(keyfile: string, rootPassword: string, electionTime
       );
       await client.close();
     } finally {
-      await stopSet(members);
+      await stopMembers(members);
     }
   }
   return times;
@@ -227,7 +217,7 @@ function table(rows: string[][]): string {
 
 test("bench: init hooks against real servers", async () => {
   const run = await runProgram("dev");
-  const keyfile = plain(run.byName("mongo-1").inputs).uploads.find((u: { file: string }) => u.file === "/run/secrets/mongo-keyfile").content;
+  const keyfile = programKeyfile(run);
   const rootPassword = mockPassword("mongo-root-password", 32);
 
   const rows = [

@@ -8,8 +8,8 @@ import * as os from "os";
 import * as path from "path";
 import { MongoClient, type Document } from "mongodb";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { ownerAndMode, runWrapper, startMember, type MongoMember } from "../support/mongo";
-import { mockPassword, plain, ROOT, runProgram, serializedHook, type SerializedHook } from "../support/pulumi";
+import { ownerAndMode, programKeyfile, runWrapper, startMembers, stopMembers, type MongoMember } from "../support/mongo";
+import { mockPassword, ROOT, runProgram, serializedHook, type SerializedHook } from "../support/pulumi";
 import { waitUntil } from "../support/wait";
 
 let hook: SerializedHook;
@@ -78,15 +78,13 @@ const codeOf = (promise: Promise<unknown>) => promise.then(() => "ok", (error: {
 beforeAll(async () => {
   const run = await runProgram("dev");
   hook = serializedHook(run.byName("mongo-init"));
-  keyfile = plain(run.byName("mongo-1").inputs).uploads.find((u: { file: string }) => u.file === "/run/secrets/mongo-keyfile").content;
-  members = [await startMember({ n: 1, keyfile, root: { user: "root", password: rootPassword } })];
-  members.push(...(await Promise.all([2, 3].map((n) => startMember({ n, keyfile })))));
+  keyfile = programKeyfile(run);
+  members = await startMembers(3, keyfile, rootPassword);
 }, 120_000);
 
 afterAll(async () => {
   for (const client of clients) await client.close().catch(() => undefined);
-  for (const member of members) await member.stop();
-  for (const member of members) fs.rmSync(member.dir, { recursive: true, force: true });
+  await stopMembers(members);
 });
 
 describe("member entrypoint wrapper (init/scripts/mongo-entrypoint.sh)", () => {

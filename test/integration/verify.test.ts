@@ -8,7 +8,7 @@ import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startInfluxStub, type InfluxStub } from "../support/influxdb-stub";
-import { startMember, type MongoMember } from "../support/mongo";
+import { programKeyfile, startMembers, stopMembers, type MongoMember } from "../support/mongo";
 import { removeServerDir, startPrimary, startReplica, type PgServer } from "../support/postgres";
 import { mockPassword, plain, ROOT, runProgram, serializedHook } from "../support/pulumi";
 import { startRedisFromUploads, type RedisTestServer } from "../support/redis";
@@ -52,9 +52,8 @@ beforeAll(async () => {
   await slot.provider.create({ ...slot.inputs, port: primary.port });
   replica = await startReplica({ primary, slot: slot.inputs.slotName, replicationUser: pgInit.inputs.replicationRole, replicationPassword: pgInit.inputs.replicationPassword });
 
-  const keyfile = plain(run.byName("mongo-1").inputs).uploads.find((u: { file: string }) => u.file === "/run/secrets/mongo-keyfile").content;
   const rootPassword = mockPassword("mongo-root-password", 32);
-  mongo = await startMember({ n: 1, keyfile, root: { user: "root", password: rootPassword } });
+  [mongo] = await startMembers(1, programKeyfile(run), rootPassword);
   const mongoInit = hook("mongo-init");
   await mongoInit.provider.create({
     ...mongoInit.inputs,
@@ -88,8 +87,7 @@ afterAll(async () => {
   await replica?.stop();
   await primary?.stop();
   for (const server of [replica, primary]) if (server) removeServerDir(server);
-  await mongo?.stop();
-  if (mongo) fs.rmSync(mongo.dir, { recursive: true, force: true });
+  if (mongo) await stopMembers([mongo]);
   await redis?.stop();
   if (redis) fs.rmSync(redis.dir, { recursive: true, force: true });
   await influx?.close();

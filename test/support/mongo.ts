@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { MongoClient } from "mongodb";
-import { requireBuilt, ROOT } from "./pulumi";
+import { plain, requireBuilt, ROOT, type ProgramRun } from "./pulumi";
 import { findBinary, freePort } from "./servers";
 import { waitUntil } from "./wait";
 
@@ -182,4 +182,23 @@ export function ownerAndMode(file: string): { uid: number; mode: string } {
 export function runWrapper(env: Record<string, string>): { status: number | null; stderr: string } {
   const result = spawnSync("bash", [WRAPPER, "mongod", "--version"], { env: { PATH: `${IMAGE_ENTRYPOINT_STANDIN}:${path.dirname(mongodBin())}:/usr/bin:/bin`, ...env }, encoding: "utf8" });
   return { status: result.status, stderr: result.stderr };
+}
+
+/** The keyfile the program uploads to every member (from the mocked resource graph). */
+export function programKeyfile(run: ProgramRun): string {
+  return plain(run.byName("mongo-1").inputs).uploads.find((u: { file: string }) => u.file === MONGO_KEYFILE_UPLOAD).content;
+}
+const MONGO_KEYFILE_UPLOAD = "/run/secrets/mongo-keyfile";
+
+/** `count` members as the containers start: member 1 through the image's init phase (root user), the others empty. */
+export async function startMembers(count: number, keyfile: string, rootPassword: string): Promise<MongoMember[]> {
+  const first = await startMember({ n: 1, keyfile, root: { user: "root", password: rootPassword } });
+  const others = await Promise.all(Array.from({ length: count - 1 }, (_, i) => startMember({ n: i + 2, keyfile })));
+  return [first, ...others];
+}
+
+/** Stops the members and removes their folders. */
+export async function stopMembers(members: MongoMember[]): Promise<void> {
+  for (const member of members) await member.stop();
+  for (const member of members) fs.rmSync(member.dir, { recursive: true, force: true });
 }
