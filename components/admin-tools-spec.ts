@@ -1,6 +1,6 @@
 // Pure builders for the admin tools: pgAdmin (servers.json, passfile, environment) and
 // mongo-express (environment), their names and healthchecks.
-import { healthcheck, type Endpoint, type Healthcheck } from "./container-spec";
+import { healthcheck, shellCommand, type Endpoint, type Healthcheck } from "./container-spec";
 
 export const PGADMIN_CONTAINER_PORT = 80;
 export const MONGO_EXPRESS_CONTAINER_PORT = 8081;
@@ -100,16 +100,16 @@ export function mongoExpressEnv(): string[] {
   ];
 }
 
-function httpHealthcheck(url: string, startPeriodSeconds: number): Healthcheck {
-  return healthcheck(["CMD", "wget", "-q", "-O", "/dev/null", url], startPeriodSeconds, { startIntervalSeconds: 2 });
+function httpHealthcheck(url: string): Healthcheck {
+  return healthcheck(shellCommand(["wget", "-q", "-O", "/dev/null", url]));
 }
 
 /** pgAdmin's own ping endpoint, answered once the app is up. */
-export function pgadminHealthcheck(startPeriodSeconds: number): Healthcheck {
-  return httpHealthcheck(`http://127.0.0.1:${PGADMIN_CONTAINER_PORT}/misc/ping`, startPeriodSeconds);
+export function pgadminHealthcheck(): Healthcheck {
+  return httpHealthcheck(`http://127.0.0.1:${PGADMIN_CONTAINER_PORT}/misc/ping`);
 }
 
 /** mongo-express serves /status (without basic auth) only after it has connected to MongoDB. */
-export function mongoExpressHealthcheck(startPeriodSeconds: number): Healthcheck {
-  return httpHealthcheck(`http://127.0.0.1:${MONGO_EXPRESS_CONTAINER_PORT}/status`, startPeriodSeconds);
+export function mongoExpressHealthcheck(): Healthcheck {
+  return httpHealthcheck(`http://127.0.0.1:${MONGO_EXPRESS_CONTAINER_PORT}/status`);
 }

@@ -16,7 +16,8 @@ import {
   type PgadminServer,
 } from "./admin-tools-spec";
 import { LOOPBACK, type AdminToolsConfig, type StackConfig } from "./config";
-import { serviceContainerArgs } from "./network";
+import { scriptUpload, type Healthcheck } from "./container-spec";
+import { SERVICE_CONTAINER_OPTIONS, serviceContainerArgs } from "./network";
 import { MONGO_USERS, mongoReplicaSetUri, type ReplicaSetMember } from "./mongo-spec";
 import { POSTGRES_ROLES } from "./postgres-spec";
 import type { AdminToolSecrets } from "./secrets";
@@ -58,8 +59,8 @@ export class AdminTools extends pulumi.ComponentResource {
     const { config, tools, secrets, networks, labels } = args;
     const names = adminToolNames(config.namePrefix);
     // The database network reaches the databases; the app network carries the published port.
-    const common = (alias: string, role: string) =>
-      serviceContainerArgs({ networks, labels, alias, role, waitTimeoutSeconds: config.waitTimeoutSeconds, stopGraceSeconds: 10 });
+    const common = (alias: string, role: string, healthcheck: Healthcheck) =>
+      serviceContainerArgs({ networks, labels, alias, role, waitTimeoutSeconds: config.waitTimeoutSeconds, stopGraceSeconds: 10, healthcheck });
 
     const pgadminImage = new docker.RemoteImage("pgadmin-image", { name: tools.pgadminImage, keepLocally: true }, { parent: this });
     const pgadminData = new docker.Volume(
@@ -70,16 +71,15 @@ export class AdminTools extends pulumi.ComponentResource {
     new docker.Container(
       "pgadmin",
       {
-        ...common(names.pgadminHost, "pgadmin"),
+        ...common(names.pgadminHost, "pgadmin", pgadminHealthcheck()),
         name: names.pgadminContainer,
         image: pgadminImage.imageId,
         entrypoints: [ADMIN_PATHS.pgadminEntrypoint],
         envs: pgadminEnv(),
-        healthcheck: pgadminHealthcheck(config.waitTimeoutSeconds),
         ports: [{ internal: PGADMIN_CONTAINER_PORT, external: tools.pgadminPort, ip: LOOPBACK }],
         volumes: [{ volumeName: pgadminData.name, containerPath: ADMIN_PATHS.pgadminData }],
         uploads: [
-          { file: ADMIN_PATHS.pgadminEntrypoint, content: args.pgadminEntrypoint, executable: true },
+          scriptUpload(ADMIN_PATHS.pgadminEntrypoint, args.pgadminEntrypoint),
           { file: ADMIN_PATHS.pgadminServers, content: pgadminServersJson(args.postgresServers, POSTGRES_ROLES.superuser) },
           { file: ADMIN_PATHS.pgadminPasswordFile, content: pulumi.secret(secrets.pgadminPassword) },
           {
@@ -88,7 +88,7 @@ export class AdminTools extends pulumi.ComponentResource {
           },
         ],
       },
-      { parent: this, deleteBeforeReplace: true, dependsOn: args.dependsOn },
+      { parent: this, ...SERVICE_CONTAINER_OPTIONS, dependsOn: args.dependsOn },
     );
 
     const mongoExpressImage = new docker.RemoteImage("mongo-express-image", { name: tools.mongoExpressImage, keepLocally: true }, { parent: this });
@@ -98,24 +98,23 @@ export class AdminTools extends pulumi.ComponentResource {
     new docker.Container(
       "mongo-express",
       {
-        ...common(names.mongoExpressHost, "mongo-express"),
+        ...common(names.mongoExpressHost, "mongo-express", mongoExpressHealthcheck()),
         name: names.mongoExpressContainer,
         image: mongoExpressImage.imageId,
         // The image's entrypoint stays: the wrapper runs first and then hands over to it.
         entrypoints: ["/sbin/tini", "--", ADMIN_PATHS.mongoExpressEntrypoint],
         command: ["/docker-entrypoint.sh", "mongo-express"],
         envs: mongoExpressEnv(),
-        healthcheck: mongoExpressHealthcheck(config.waitTimeoutSeconds),
         ports: [{ internal: MONGO_EXPRESS_CONTAINER_PORT, external: tools.mongoExpressPort, ip: LOOPBACK }],
         uploads: [
-          { file: ADMIN_PATHS.mongoExpressEntrypoint, content: args.mongoExpressEntrypoint, executable: true },
+          scriptUpload(ADMIN_PATHS.mongoExpressEntrypoint, args.mongoExpressEntrypoint),
           { file: ADMIN_PATHS.mongoExpressUrlFile, content: pulumi.secret(mongoUrl) },
           { file: ADMIN_PATHS.mongoExpressPasswordFile, content: pulumi.secret(secrets.mongoExpressPassword) },
           { file: ADMIN_PATHS.mongoExpressSessionSecretFile, content: pulumi.secret(secrets.mongoExpressSessionSecret) },
           { file: ADMIN_PATHS.mongoExpressCookieSecretFile, content: pulumi.secret(secrets.mongoExpressCookieSecret) },
         ],
       },
-      { parent: this, deleteBeforeReplace: true, dependsOn: args.dependsOn },
+      { parent: this, ...SERVICE_CONTAINER_OPTIONS, dependsOn: args.dependsOn },
     );
 
     this.endpoints = {

@@ -5,6 +5,8 @@
 // lookup function so tests can feed it plain objects, and it reports every bad key at once, before
 // any resource is created.
 
+import { POSTGRES_MAX_REPLICAS } from "./postgres-spec";
+
 export const PROJECT = "trading-db-stack";
 
 /** Host ports are published on this address only: the databases are never open to the network. */
@@ -269,7 +271,7 @@ export function parseStackConfig(lookup: ConfigLookup): StackConfig {
     image: image ?? "",
     majorVersion: majorVersion ?? 0,
     port: reader.integer("postgresPort", 1024, 65535),
-    replicas: reader.integer("postgresReplicas", 0, 5),
+    replicas: reader.integer("postgresReplicas", 0, POSTGRES_MAX_REPLICAS),
     replicaFirstPort: reader.integer("postgresReplicaFirstPort", 1024, 65535),
     memoryMb: reader.integer("postgresMemoryMb", 256, 262144),
     cpus: reader.cpus("postgresCpus"),

@@ -1,7 +1,7 @@
 // Pure builders for InfluxDB 2: names, setup-mode environment, healthcheck, the buckets of seed 000
 // with their retention, the downsampling task and the services' token scopes.
 import type { InfluxdbConfig } from "./config";
-import { healthcheck, type Endpoint, type Healthcheck } from "./container-spec";
+import { healthcheck, shellCommand, type Endpoint, type Healthcheck } from "./container-spec";
 
 export const INFLUXDB_CONTAINER_PORT = 8086;
 /** Seed 000's organisation, primary bucket and admin user. */
@@ -84,7 +84,7 @@ export const INFLUXDB_TOKENS = {
 } as const satisfies Record<string, InfluxTokenSpec>;
 
 /** Setup mode: runs once, on an empty bolt file; secrets come from uploaded files. */
-export function influxdbEnv(influx: InfluxdbConfig): string[] {
+export function influxdbEnv(): string[] {
   const env = [
     "DOCKER_INFLUXDB_INIT_MODE=setup",
     `DOCKER_INFLUXDB_INIT_USERNAME=${INFLUXDB_ADMIN_USER}`,
@@ -95,14 +95,14 @@ export function influxdbEnv(influx: InfluxdbConfig): string[] {
     // No usage statistics sent to InfluxData.
     "INFLUXD_REPORTING_DISABLED=true",
   ];
-  // Unset means keep forever; the init hook keeps the retention in line with the config afterwards.
-  if (influx.retentionDays > 0) env.push(`DOCKER_INFLUXDB_INIT_RETENTION=${influx.retentionDays * 24}h`);
+  // No DOCKER_INFLUXDB_INIT_RETENTION: the init hook owns every bucket's retention, so changing it
+  // never touches the container.
   return env;
 }
 
 /** `influx ping` checks /health on 8086, where the server listens only after setup has finished. */
-export function influxdbHealthcheck(startPeriodSeconds: number): Healthcheck {
-  return healthcheck(["CMD", "influx", "ping", "--host", `http://127.0.0.1:${INFLUXDB_CONTAINER_PORT}`], startPeriodSeconds);
+export function influxdbHealthcheck(): Healthcheck {
+  return healthcheck(shellCommand(["influx", "ping", "--host", `http://127.0.0.1:${INFLUXDB_CONTAINER_PORT}`]));
 }
 
 export function influxdbUrl(endpoint: Endpoint): string {

@@ -1,9 +1,8 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { INFLUXDB_INIT_VERSION } from "../init/influxdb/apply";
 import { InfluxdbInit } from "../init/influxdb/resources";
 import { LOOPBACK, type StackConfig } from "./config";
-import { serviceContainerArgs } from "./network";
+import { SERVICE_CONTAINER_OPTIONS, serviceContainerArgs } from "./network";
 import {
   advancedTradingPlatformInfluxEnv,
   DOWNSAMPLE_TASK,
@@ -56,11 +55,10 @@ export class InfluxdbServer extends pulumi.ComponentResource {
     const container = new docker.Container(
       "influxdb-server",
       {
-        ...serviceContainerArgs({ networks, labels, alias: names.host, role: "influxdb", waitTimeoutSeconds: config.waitTimeoutSeconds, stopGraceSeconds: 30 }),
+        ...serviceContainerArgs({ networks, labels, alias: names.host, role: "influxdb", waitTimeoutSeconds: config.waitTimeoutSeconds, stopGraceSeconds: 30, healthcheck: influxdbHealthcheck() }),
         name: names.container,
         image: image.imageId,
-        envs: influxdbEnv(config.influxdb),
-        healthcheck: influxdbHealthcheck(config.waitTimeoutSeconds),
+        envs: influxdbEnv(),
         ports: [{ internal: INFLUXDB_CONTAINER_PORT, external: config.influxdb.port, ip: LOOPBACK }],
         volumes: [
           { volumeName: data.name, containerPath: INFLUXDB_PATHS.data },
@@ -71,7 +69,7 @@ export class InfluxdbServer extends pulumi.ComponentResource {
           { file: INFLUXDB_PATHS.adminTokenFile, content: pulumi.secret(secrets.adminToken) },
         ],
       },
-      { parent: this, deleteBeforeReplace: true },
+      { parent: this, ...SERVICE_CONTAINER_OPTIONS },
     );
 
     this.container = names.container;
@@ -80,7 +78,6 @@ export class InfluxdbServer extends pulumi.ComponentResource {
     this.init = new InfluxdbInit(
       "influxdb-init",
       {
-        hookVersion: INFLUXDB_INIT_VERSION,
         url: influxdbUrl(this.host),
         adminToken: secrets.adminToken,
         org: INFLUXDB_ORG,

@@ -89,10 +89,10 @@ export function mongoEnv(n: number): string[] {
  * a temporary mongod bound to 127.0.0.1 only, so asking via $HOSTNAME (the container's IP) is not
  * fooled by it. ping needs no authentication.
  */
-export function mongoHealthcheck(startPeriodSeconds: number): Healthcheck {
+export function mongoHealthcheck(): Healthcheck {
   const ping = `mongosh --quiet --norc --host "$HOSTNAME" --port ${MONGO_CONTAINER_PORT} --eval 'quit(db.adminCommand({ ping: 1 }).ok === 1 ? 0 : 1)'`;
   // mongosh is a Node program: give it time to start.
-  return healthcheck(["CMD-SHELL", ping], startPeriodSeconds, { timeoutSeconds: 10 });
+  return healthcheck(ping, { checkTimeoutSeconds: 10 });
 }
 
 export interface ReplicaSetMember {

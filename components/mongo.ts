@@ -1,11 +1,10 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { MONGO_INIT_VERSION } from "../init/mongo/apply";
 import type { MongoDatabaseFiles } from "../init/mongo/files";
 import { MongoInit } from "../init/mongo/resources";
 import { scriptsChecksum } from "../init/postgres/scripts";
 import { LOOPBACK, type StackConfig } from "./config";
-import { serviceContainerArgs } from "./network";
+import { SERVICE_CONTAINER_OPTIONS, serviceContainerArgs } from "./network";
 import {
   MONGO_CONTAINER_PORT,
   MONGO_DATABASE,
@@ -22,7 +21,7 @@ import {
   tradingSimulationMongoEnv,
   type ReplicaSetMember,
 } from "./mongo-spec";
-import type { Endpoint } from "./container-spec";
+import { scriptUpload, type Endpoint } from "./container-spec";
 import type { MongoSecrets } from "./secrets";
 import type { ServiceEnvPart } from "./service-env";
 
@@ -85,7 +84,7 @@ export class MongoReplicaSet extends pulumi.ComponentResource {
       const data = new docker.Volume(`mongo-${n}-data`, { name: names.dataVolume(n), labels }, { parent: this, ...retain });
       const configdb = new docker.Volume(`mongo-${n}-config`, { name: names.configVolume(n), labels }, { parent: this, ...retain });
       const uploads: docker.types.input.ContainerUpload[] = [
-        { file: MONGO_PATHS.entrypoint, content: args.entrypoint, executable: true },
+        scriptUpload(MONGO_PATHS.entrypoint, args.entrypoint),
         { file: MONGO_PATHS.keyfileSource, content: pulumi.secret(secrets.keyfile) },
       ];
       if (n === 1) uploads.push({ file: MONGO_PATHS.rootPasswordFile, content: pulumi.secret(secrets.root) });
@@ -94,14 +93,13 @@ export class MongoReplicaSet extends pulumi.ComponentResource {
           `mongo-${n}`,
           {
             // A stop that is not a SIGKILL: no recovery on every replace.
-            ...serviceContainerArgs({ networks, labels, alias: names.host(n), role: `mongodb-member-${n}`, waitTimeoutSeconds: config.waitTimeoutSeconds, stopGraceSeconds: 60 }),
+            ...serviceContainerArgs({ networks, labels, alias: names.host(n), role: `mongodb-member-${n}`, waitTimeoutSeconds: config.waitTimeoutSeconds, stopGraceSeconds: 60, healthcheck: mongoHealthcheck() }),
             name: names.container(n),
             image: image.imageId,
             memory: mongo.memoryMb,
             entrypoints: [MONGO_PATHS.entrypoint],
             command: mongodCommand(mongo),
             envs: mongoEnv(n),
-            healthcheck: mongoHealthcheck(config.waitTimeoutSeconds),
             ports: [{ internal: MONGO_CONTAINER_PORT, external: hostPort, ip: LOOPBACK }],
             volumes: [
               { volumeName: data.name, containerPath: MONGO_PATHS.dataDir },
@@ -109,7 +107,7 @@ export class MongoReplicaSet extends pulumi.ComponentResource {
             ],
             uploads,
           },
-          { parent: this, deleteBeforeReplace: true },
+          { parent: this, ...SERVICE_CONTAINER_OPTIONS },
         ),
       );
       this.members.push({ container: names.container(n), host: { host: LOOPBACK, port: hostPort }, network: { host: names.host(n), port: MONGO_CONTAINER_PORT } });
@@ -119,7 +117,6 @@ export class MongoReplicaSet extends pulumi.ComponentResource {
     this.init = new MongoInit(
       "mongo-init",
       {
-        hookVersion: MONGO_INIT_VERSION,
         replicaSetName: MONGO_REPLICA_SET,
         members: rsMembers,
         clientEndpoints: this.members.map((m) => m.host),

@@ -1,5 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { SPEC_HASH_LABEL, specHash, type Healthcheck } from "./container-spec";
 
 // The two Docker networks of seed 002:
 // - <prefix>-db-network: internal (no route out of the host). Database traffic among the stack's own
@@ -40,12 +41,22 @@ export interface ServiceContainerOptions {
   waitTimeoutSeconds: number;
   /** How long a stop may take before SIGKILL: without it the provider stops with timeout 0. */
   stopGraceSeconds: number;
+  healthcheck: Healthcheck;
 }
 
 /**
- * What every container of the stack shares: restarted unless stopped, waited for until healthy,
- * labelled, and on both networks under its service name. The app network comes first: an internal
- * network has no gateway, so the app network carries the published ports.
+ * Options every service container takes. Fixed names and host ports: the old container must go
+ * before its replacement starts. `waitTimeout` is read only when a container is created
+ * (kreuzwerker/terraform-provider-docker#467), so a changed wait timeout is no reason to touch
+ * containers that are already up.
+ */
+export const SERVICE_CONTAINER_OPTIONS: pulumi.CustomResourceOptions = { deleteBeforeReplace: true, ignoreChanges: ["waitTimeout"] };
+
+/**
+ * What every container of the stack shares: restarted unless stopped, health-checked and waited for
+ * until healthy at create, labelled (with the hash of what the provider ignores on update), and on
+ * both networks under its service name. An internal network has no gateway, so the app network
+ * carries the published ports.
  */
 export function serviceContainerArgs(o: ServiceContainerOptions) {
   return {
@@ -53,7 +64,8 @@ export function serviceContainerArgs(o: ServiceContainerOptions) {
     destroyGraceSeconds: o.stopGraceSeconds,
     wait: true,
     waitTimeout: o.waitTimeoutSeconds,
-    labels: [...o.labels, { label: "com.trading-db-stack.role", value: o.role }],
+    healthcheck: o.healthcheck,
+    labels: [...o.labels, { label: "com.trading-db-stack.role", value: o.role }, { label: SPEC_HASH_LABEL, value: specHash({ healthcheck: o.healthcheck }) }],
     networksAdvanced: [
       { name: o.networks.app.name, aliases: [o.alias] },
       { name: o.networks.db.name, aliases: [o.alias] },

@@ -1,12 +1,15 @@
 // Pure builders for the PostgreSQL containers: names, server settings, pg_hba, healthchecks and
 // connection strings. No Pulumi here, so every rule is unit-tested directly.
 import type { PostgresConfig } from "./config";
-import { healthcheck, type Endpoint, type Healthcheck } from "./container-spec";
+import { healthcheck, shellCommand, type Endpoint, type Healthcheck } from "./container-spec";
 
 export type { Endpoint };
 
 /** The port PostgreSQL listens on inside its container (and inside the Docker networks). */
 export const POSTGRES_CONTAINER_PORT = 5432;
+
+/** The most streaming replicas `postgresReplicas` allows. */
+export const POSTGRES_MAX_REPLICAS = 5;
 
 /** Cluster-wide roles. Owner roles are per database (see POSTGRES_DATABASES). */
 export const POSTGRES_ROLES = {
@@ -85,9 +88,10 @@ export function serverSettings(pg: PostgresConfig): Record<string, string> {
     shared_buffers: `${sharedBuffersMb}MB`,
     effective_cache_size: `${Math.floor((pg.memoryMb * 3) / 4)}MB`,
     wal_level: "replica",
-    // Room for every replica plus base backups and one spare each.
-    max_wal_senders: String(2 * pg.replicas + 4),
-    max_replication_slots: String(2 * pg.replicas + 4),
+    // Room for the most replicas the config allows, plus base backups and one spare each: fixed, so
+    // a change of the replica count never restarts the primary.
+    max_wal_senders: String(2 * POSTGRES_MAX_REPLICAS + 4),
+    max_replication_slots: String(2 * POSTGRES_MAX_REPLICAS + 4),
     max_slot_wal_keep_size: `${pg.maxSlotWalKeepMb}MB`,
     hot_standby: "on",
     hot_standby_feedback: "on",
@@ -123,8 +127,8 @@ export function pgHbaConf(): string {
  * Healthy only when the real server accepts TCP connections: the entrypoint's init-phase server
  * listens on no TCP port, and a replica is not up until its base backup is done and it is in hot standby.
  */
-export function postgresHealthcheck(startPeriodSeconds: number): Healthcheck {
-  return healthcheck(["CMD", "pg_isready", "-q", "-h", "127.0.0.1", "-p", String(POSTGRES_CONTAINER_PORT), "-U", POSTGRES_ROLES.superuser], startPeriodSeconds);
+export function postgresHealthcheck(): Healthcheck {
+  return healthcheck(shellCommand(["pg_isready", "-q", "-h", "127.0.0.1", "-p", String(POSTGRES_CONTAINER_PORT), "-U", POSTGRES_ROLES.superuser]));
 }
 
 /** Environment of the primary: the image creates the superuser from the password file on first start. */
@@ -137,13 +141,15 @@ export function primaryEnv(pg: PostgresConfig): string[] {
   ];
 }
 
-/** Environment read by init/scripts/postgres-replica-entrypoint.sh. */
-export function replicaEnv(pg: PostgresConfig, names: PostgresNames, n: number, waitSeconds: number): string[] {
+/**
+ * Environment read by init/scripts/postgres-replica-entrypoint.sh. Nothing here follows a setting
+ * that other resources use too, so such a change never restarts a replica.
+ */
+export function replicaEnv(pg: PostgresConfig, names: PostgresNames, n: number): string[] {
   return [
     `PGDATA=${dataDirectory(pg.majorVersion)}`,
     `PRIMARY_HOST=${names.primaryHost}`,
     `PRIMARY_PORT=${POSTGRES_CONTAINER_PORT}`,
-    `PRIMARY_WAIT_SECONDS=${waitSeconds}`,
     `REPLICATION_USER=${POSTGRES_ROLES.replication}`,
     `REPLICATION_PASSWORD_FILE=${POSTGRES_PATHS.replicationPasswordFile}`,
     `REPLICATION_PASSFILE=${POSTGRES_PATHS.replicationPassfile}`,

@@ -1,11 +1,10 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { POSTGRES_INIT_VERSION } from "../init/postgres/apply";
-import { POSTGRES_REPLICATION_VERSION } from "../init/postgres/replication";
 import { PostgresInit, PostgresReplicaCheck, PostgresReplicationSlot } from "../init/postgres/resources";
 import { scriptsChecksum, type DatabaseScripts } from "../init/postgres/scripts";
 import { LOOPBACK, type StackConfig } from "./config";
-import { serviceContainerArgs } from "./network";
+import { scriptUpload } from "./container-spec";
+import { SERVICE_CONTAINER_OPTIONS, serviceContainerArgs } from "./network";
 import {
   advancedTradingPlatformPostgresEnv,
   POSTGRES_CONTAINER_PORT,
@@ -79,13 +78,20 @@ export class PostgresCluster extends pulumi.ComponentResource {
 
     const container = (id: string, n: number | undefined) => ({
       // A stop that is not a SIGKILL: no crash recovery on every replace.
-      ...serviceContainerArgs({ networks, labels, alias: id, role: n === undefined ? "primary" : `replica-${n}`, waitTimeoutSeconds: config.waitTimeoutSeconds, stopGraceSeconds: 60 }),
+      ...serviceContainerArgs({
+        networks,
+        labels,
+        alias: id,
+        role: n === undefined ? "primary" : `replica-${n}`,
+        waitTimeoutSeconds: config.waitTimeoutSeconds,
+        stopGraceSeconds: 60,
+        healthcheck: postgresHealthcheck(),
+      }),
       image: image.imageId,
       memory: pg.memoryMb,
       cpus: pg.cpus,
       // Docker's 64 MiB /dev/shm is too small for parallel queries.
       shmSize: Math.min(1024, Math.max(128, Math.floor(pg.memoryMb / 4))),
-      healthcheck: postgresHealthcheck(config.waitTimeoutSeconds),
     });
 
     // Primary
@@ -104,13 +110,12 @@ export class PostgresCluster extends pulumi.ComponentResource {
           { file: POSTGRES_PATHS.superuserPasswordFile, content: pulumi.secret(secrets.superuser) },
         ],
       },
-      { parent: this, deleteBeforeReplace: true },
+      { parent: this, ...SERVICE_CONTAINER_OPTIONS },
     );
 
     this.init = new PostgresInit(
       "postgres-init",
       {
-        hookVersion: POSTGRES_INIT_VERSION,
         host: LOOPBACK,
         port: pg.port,
         superuser: POSTGRES_ROLES.superuser,
@@ -141,7 +146,6 @@ export class PostgresCluster extends pulumi.ComponentResource {
       const slot = new PostgresReplicationSlot(
         `postgres-replica-${n}-slot`,
         {
-          hookVersion: POSTGRES_REPLICATION_VERSION,
           host: LOOPBACK,
           port: pg.port,
           superuser: POSTGRES_ROLES.superuser,
@@ -160,22 +164,21 @@ export class PostgresCluster extends pulumi.ComponentResource {
           name: names.replicaContainer(n),
           entrypoints: [POSTGRES_PATHS.replicaEntrypoint],
           command: postgresCommand(settings),
-          envs: replicaEnv(pg, names, n, config.waitTimeoutSeconds),
+          envs: replicaEnv(pg, names, n),
           ports: [{ internal: POSTGRES_CONTAINER_PORT, external: hostPort, ip: LOOPBACK }],
           volumes: [{ volumeName: volume.name, containerPath: POSTGRES_PATHS.volumeMount }],
           uploads: [
             { file: POSTGRES_PATHS.hbaFile, content: pgHbaConf() },
-            { file: POSTGRES_PATHS.replicaEntrypoint, content: args.replicaEntrypoint, executable: true },
+            scriptUpload(POSTGRES_PATHS.replicaEntrypoint, args.replicaEntrypoint),
             { file: POSTGRES_PATHS.replicationPasswordFile, content: pulumi.secret(secrets.replication) },
           ],
         },
-        { parent: this, deleteBeforeReplace: true, dependsOn: [primary, slot] },
+        { parent: this, ...SERVICE_CONTAINER_OPTIONS, dependsOn: [primary, slot] },
       );
       this.replicaChecks.push(
         new PostgresReplicaCheck(
           `postgres-replica-${n}-check`,
           {
-            hookVersion: POSTGRES_REPLICATION_VERSION,
             primaryHost: LOOPBACK,
             primaryPort: pg.port,
             replicaHost: LOOPBACK,

@@ -75,9 +75,9 @@ export function redisContainerMemoryMb(redis: RedisConfig): number {
 }
 
 /** Healthy only when a login works and PING answers: proves the ACL file loaded, not just the port. */
-export function redisHealthcheck(startPeriodSeconds: number): Healthcheck {
+export function redisHealthcheck(): Healthcheck {
   const ping = `REDISCLI_AUTH="$(cat ${REDIS_PATHS.healthcheckPasswordFile})" redis-cli --no-auth-warning --user ${REDIS_USERS.healthcheck} -h 127.0.0.1 -p ${REDIS_CONTAINER_PORT} ping | grep -qx PONG`;
-  return healthcheck(["CMD-SHELL", ping], startPeriodSeconds);
+  return healthcheck(ping);
 }
 
 export function redisUrl(user: string, password: string, endpoint: Endpoint): string {

@@ -1,11 +1,10 @@
 import * as crypto from "crypto";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { REDIS_INIT_VERSION } from "../init/redis/apply";
 import type { RedisSeeds } from "../init/redis/files";
 import { RedisInit } from "../init/redis/resources";
 import { LOOPBACK, type StackConfig } from "./config";
-import { serviceContainerArgs } from "./network";
+import { SERVICE_CONTAINER_OPTIONS, serviceContainerArgs } from "./network";
 import type { Endpoint } from "./container-spec";
 import {
   REDIS_CONTAINER_PORT,
@@ -59,12 +58,11 @@ export class RedisServer extends pulumi.ComponentResource {
       "redis-server",
       {
         // Time to finish the AOF fsync and write the RDB snapshot on shutdown.
-        ...serviceContainerArgs({ networks, labels, alias: names.host, role: "redis", waitTimeoutSeconds: config.waitTimeoutSeconds, stopGraceSeconds: 30 }),
+        ...serviceContainerArgs({ networks, labels, alias: names.host, role: "redis", waitTimeoutSeconds: config.waitTimeoutSeconds, stopGraceSeconds: 30, healthcheck: redisHealthcheck() }),
         name: names.container,
         image: image.imageId,
         memory: redisContainerMemoryMb(config.redis),
         command: ["redis-server", REDIS_PATHS.config],
-        healthcheck: redisHealthcheck(config.waitTimeoutSeconds),
         ports: [{ internal: REDIS_CONTAINER_PORT, external: config.redis.port, ip: LOOPBACK }],
         volumes: [{ volumeName: volume.name, containerPath: REDIS_PATHS.data }],
         uploads: [
@@ -74,7 +72,7 @@ export class RedisServer extends pulumi.ComponentResource {
           { file: REDIS_PATHS.healthcheckPasswordFile, content: pulumi.secret(secrets.healthcheck) },
         ],
       },
-      { parent: this, deleteBeforeReplace: true },
+      { parent: this, ...SERVICE_CONTAINER_OPTIONS },
     );
 
     this.container = names.container;
@@ -83,7 +81,6 @@ export class RedisServer extends pulumi.ComponentResource {
     this.init = new RedisInit(
       "redis-init",
       {
-        hookVersion: REDIS_INIT_VERSION,
         host: this.host.host,
         port: this.host.port,
         user: REDIS_USERS.admin,

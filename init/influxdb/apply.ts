@@ -8,10 +8,8 @@
 // created only when missing and patched only when it differs, so a re-run changes nothing.
 import type { InfluxBucketSpec, InfluxTokenSpec } from "../../components/influxdb-spec";
 
-/** Bump when this file changes in a way existing stacks must re-run. */
-export const INFLUXDB_INIT_VERSION = "1";
-
 export interface InfluxdbInitInputs extends Record<string, unknown> {
+  /** sha256 of the hook's serialised code (init/hook-resource.ts): a code change re-runs the hook. */
   hookVersion: string;
   url: string;
   adminToken: string;

@@ -1,7 +1,7 @@
 // The InfluxDB init hook as a Pulumi dynamic resource; what it does lives in apply.ts.
 import * as pulumi from "@pulumi/pulumi";
 import { hookProvider } from "../hook";
-import type { HookArgs } from "../postgres/resources";
+import { hookInputs, type HookArgs } from "../hook-resource";
 import { applyInfluxdbInit, type InfluxdbInitInputs } from "./apply";
 
 export const influxdbInitProvider = hookProvider<InfluxdbInitInputs>({
@@ -18,6 +18,6 @@ export class InfluxdbInit extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: HookArgs<InfluxdbInitInputs>, opts?: pulumi.CustomResourceOptions) {
     const outputs = { orgID: undefined, bucketIds: undefined, taskID: undefined, tokenValues: undefined, changedThisRun: undefined };
-    super(influxdbInitProvider, name, { ...outputs, ...args }, { ...opts, additionalSecretOutputs: ["adminToken", "tokenValues", "fingerprint"] }, "trading", "InfluxdbInit");
+    super(influxdbInitProvider, name, { ...outputs, ...hookInputs(influxdbInitProvider, args) }, { ...opts, additionalSecretOutputs: ["adminToken", "tokenValues", "fingerprint"] }, "trading", "InfluxdbInit");
   }
 }

@@ -12,9 +12,6 @@
 import type { Db, Document, MongoClient } from "mongodb";
 import { planVersionedFiles, type RecordedFile, type VersionedFile } from "../versioned-files";
 
-/** Bump when this file changes in a way existing stacks must re-run. */
-export const MONGO_INIT_VERSION = "1";
-
 export interface MongoMember {
   _id: number;
   /** host:port as the members reach each other (Docker DNS names). */
@@ -34,6 +31,7 @@ export interface MongoUserSpec {
 }
 
 export interface MongoInitInputs extends Record<string, unknown> {
+  /** sha256 of the hook's serialised code (init/hook-resource.ts): a code change re-runs the hook. */
   hookVersion: string;
   replicaSetName: string;
   members: MongoMember[];

@@ -1,7 +1,7 @@
 // The MongoDB init hook as a Pulumi dynamic resource; what it does lives in apply.ts.
 import * as pulumi from "@pulumi/pulumi";
 import { hookProvider } from "../hook";
-import type { HookArgs } from "../postgres/resources";
+import { hookInputs, type HookArgs } from "../hook-resource";
 import { applyMongoInit, type MongoInitInputs } from "./apply";
 
 export const mongoInitProvider = hookProvider<MongoInitInputs>({
@@ -17,6 +17,6 @@ export class MongoInit extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: HookArgs<MongoInitInputs>, opts?: pulumi.CustomResourceOptions) {
     const outputs = { initiated: undefined, reconfigurations: undefined, memberStates: undefined, recordedMigrations: undefined, appliedThisRun: undefined, usersChanged: undefined, primaryChanges: undefined };
-    super(mongoInitProvider, name, { ...outputs, ...args }, { ...opts, additionalSecretOutputs: ["rootPassword", "users", "fingerprint"] }, "trading", "MongoInit");
+    super(mongoInitProvider, name, { ...outputs, ...hookInputs(mongoInitProvider, args) }, { ...opts, additionalSecretOutputs: ["rootPassword", "users", "fingerprint"] }, "trading", "MongoInit");
   }
 }

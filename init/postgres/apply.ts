@@ -10,9 +10,6 @@ import { connectPostgres, quoteIdent, quoteLiteral } from "./client";
 import { planVersionedFiles, type RecordedFile } from "../versioned-files";
 import type { SqlScript } from "./scripts";
 
-/** Bump when this file changes in a way existing stacks must re-run. */
-export const POSTGRES_INIT_VERSION = "1";
-
 export interface PostgresInitDatabase {
   name: string;
   owner: string;
@@ -21,6 +18,7 @@ export interface PostgresInitDatabase {
 }
 
 export interface PostgresInitInputs extends Record<string, unknown> {
+  /** sha256 of the hook's serialised code (init/hook-resource.ts): a code change re-runs the hook. */
   hookVersion: string;
   host: string;
   port: number;

@@ -6,10 +6,8 @@
 import type { Client } from "pg";
 import { connectPostgres } from "./client";
 
-/** Bump when this file changes in a way existing stacks must re-run. */
-export const POSTGRES_REPLICATION_VERSION = "1";
-
 export interface ReplicationSlotInputs extends Record<string, unknown> {
+  /** sha256 of the hook's serialised code (init/hook-resource.ts): a code change re-runs the hook. */
   hookVersion: string;
   host: string;
   port: number;
@@ -72,6 +70,7 @@ export async function dropReplicationSlot(inputs: ReplicationSlotInputs): Promis
 }
 
 export interface ReplicaCheckInputs extends Record<string, unknown> {
+  /** sha256 of the hook's serialised code (init/hook-resource.ts): a code change re-runs the hook. */
   hookVersion: string;
   primaryHost: string;
   primaryPort: number;

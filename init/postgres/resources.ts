@@ -2,11 +2,9 @@
 // replication.ts; here they are wired to the generic provider and their secret outputs are named.
 import * as pulumi from "@pulumi/pulumi";
 import { hookProvider } from "../hook";
+import { hookInputs, type HookArgs } from "../hook-resource";
 import { applyPostgresInit, type PostgresInitInputs } from "./apply";
 import { checkReplica, dropReplicationSlot, ensureReplicationSlot, type ReplicaCheckInputs, type ReplicationSlotInputs } from "./replication";
-
-/** Inputs of a dynamic resource: each field may be an Output. */
-export type HookArgs<T> = { [K in keyof T]: pulumi.Input<T[K]> };
 
 export const postgresInitProvider = hookProvider<PostgresInitInputs>({
   id: (inputs) => `postgres-init-${inputs.port}`,
@@ -31,7 +29,7 @@ export class PostgresInit extends pulumi.dynamic.Resource {
   declare readonly appliedThisRun: pulumi.Output<Record<string, string[]>>;
 
   constructor(name: string, args: HookArgs<PostgresInitInputs>, opts?: pulumi.CustomResourceOptions) {
-    super(postgresInitProvider, name, { migrations: undefined, appliedThisRun: undefined, ...args }, {
+    super(postgresInitProvider, name, { migrations: undefined, appliedThisRun: undefined, ...hookInputs(postgresInitProvider, args) }, {
       ...opts,
       additionalSecretOutputs: ["superuserPassword", "replicationPassword", "readonlyPassword", "ownerPasswords", "fingerprint"],
     }, "trading", "PostgresInit");
@@ -43,7 +41,7 @@ export class PostgresReplicationSlot extends pulumi.dynamic.Resource {
   declare readonly slotName: pulumi.Output<string>;
 
   constructor(name: string, args: HookArgs<ReplicationSlotInputs>, opts?: pulumi.CustomResourceOptions) {
-    super(replicationSlotProvider, name, { ...args }, { ...opts, additionalSecretOutputs: ["superuserPassword", "fingerprint"] }, "trading", "PostgresReplicationSlot");
+    super(replicationSlotProvider, name, hookInputs(replicationSlotProvider, args), { ...opts, additionalSecretOutputs: ["superuserPassword", "fingerprint"] }, "trading", "PostgresReplicationSlot");
   }
 }
 
@@ -54,7 +52,7 @@ export class PostgresReplicaCheck extends pulumi.dynamic.Resource {
   declare readonly checkedAt: pulumi.Output<string>;
 
   constructor(name: string, args: HookArgs<ReplicaCheckInputs>, opts?: pulumi.CustomResourceOptions) {
-    super(replicaCheckProvider, name, { markerLatencyMs: undefined, streamingState: undefined, checkedAt: undefined, ...args }, {
+    super(replicaCheckProvider, name, { markerLatencyMs: undefined, streamingState: undefined, checkedAt: undefined, ...hookInputs(replicaCheckProvider, args) }, {
       ...opts,
       additionalSecretOutputs: ["superuserPassword", "fingerprint"],
     }, "trading", "PostgresReplicaCheck");

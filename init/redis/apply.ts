@@ -4,10 +4,8 @@
 // never overwrites a value.
 import type { RedisSeedKey } from "./files";
 
-/** Bump when this file changes in a way existing stacks must re-run. */
-export const REDIS_INIT_VERSION = "1";
-
 export interface RedisInitInputs extends Record<string, unknown> {
+  /** sha256 of the hook's serialised code (init/hook-resource.ts): a code change re-runs the hook. */
   hookVersion: string;
   host: string;
   port: number;

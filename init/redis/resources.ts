@@ -1,7 +1,7 @@
 // The Redis init hook as a Pulumi dynamic resource; what it does lives in apply.ts.
 import * as pulumi from "@pulumi/pulumi";
 import { hookProvider } from "../hook";
-import type { HookArgs } from "../postgres/resources";
+import { hookInputs, type HookArgs } from "../hook-resource";
 import { applyRedisInit, type RedisInitInputs } from "./apply";
 
 export const redisInitProvider = hookProvider<RedisInitInputs>({
@@ -14,6 +14,6 @@ export class RedisInit extends pulumi.dynamic.Resource {
   declare readonly seededThisRun: pulumi.Output<string[]>;
 
   constructor(name: string, args: HookArgs<RedisInitInputs>, opts?: pulumi.CustomResourceOptions) {
-    super(redisInitProvider, name, { seededThisRun: undefined, keptExisting: undefined, ...args }, { ...opts, additionalSecretOutputs: ["password", "fingerprint"] }, "trading", "RedisInit");
+    super(redisInitProvider, name, { seededThisRun: undefined, keptExisting: undefined, ...hookInputs(redisInitProvider, args) }, { ...opts, additionalSecretOutputs: ["password", "fingerprint"] }, "trading", "RedisInit");
   }
 }

@@ -73,8 +73,10 @@ describe("Redis ACL from the uploaded users.acl", () => {
     await expect(health.get("config:trading")).rejects.toThrow(/NOPERM/);
 
     const container = plain(run.byName("redis-server").inputs);
-    const [kind, shell] = container.healthcheck.tests as string[];
+    const [kind, probe] = container.healthcheck.tests as string[];
     expect(kind).toBe("CMD-SHELL");
+    // The probe waits for this check while the server starts (see components/container-spec.ts).
+    const shell = probe.match(/until (.*); do /)![1];
     const passwordFile = "/run/secrets/redis-healthcheck-password";
     const local = shell.replace(passwordFile, server.localPath(passwordFile)).replace("-p 6379", `-p ${server.port}`);
     expect(spawnSync("sh", ["-c", local], { encoding: "utf8" }).status).toBe(0);

@@ -55,6 +55,8 @@ export interface ResourceOptionsSeen {
   /** Names of the resources this one depends on (explicitly or through its inputs). */
   dependsOn: string[];
   additionalSecretOutputs: string[];
+  /** Inputs whose changes the engine ignores for a resource that exists. */
+  ignoreChanges: string[];
   parent: string;
 }
 
@@ -78,6 +80,7 @@ MockMonitor.prototype.registerResource = function (req: any, callback: unknown) 
     deleteBeforeReplace: req.getDeletebeforereplace() === true,
     dependsOn: req.getDependenciesList().map(urnName),
     additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+    ignoreChanges: req.getIgnorechangesList(),
     parent: urnName(req.getParent()),
   });
   return registerResource.call(this, req, callback);
@@ -111,8 +114,8 @@ function mockState(type: string, name: string, inputs: Record<string, any>): Rec
 }
 
 /**
- * Runs index.js for a stack under mocks (once per process: Pulumi's runtime is global) and
- * returns what it registered and exported.
+ * Runs index.js for a stack under mocks and returns what it registered and exported. Runs follow
+ * one another in a process (Pulumi's runtime is global); each loads the program afresh.
  */
 export async function runProgram(stack: string, overrides: Record<string, string> = {}): Promise<ProgramRun> {
   const resources: MockedResource[] = [];
@@ -131,6 +134,7 @@ export async function runProgram(stack: string, overrides: Record<string, string
     stack,
     false,
   );
+  for (const file of Object.keys(nativeRequire.cache)) if (file.startsWith(path.join(ROOT, "bin") + path.sep)) delete nativeRequire.cache[file];
   let program: Record<string, unknown>;
   try {
     program = requireBuilt<Record<string, unknown>>("index.js");

@@ -33,10 +33,12 @@ describe("postgres specs", () => {
     ]);
   });
 
-  test("settings scale with memory and replicas; the command passes each as -c", () => {
-    const pg = parseStackConfig((key) => ({ postgresMemoryMb: "4096", postgresReplicas: "2" })[key as string]).postgres;
-    const settings = serverSettings(pg);
-    expect(settings).toMatchObject({ shared_buffers: "1024MB", effective_cache_size: "3072MB", max_wal_senders: "8", max_replication_slots: "8", wal_level: "replica" });
+  test("settings scale with memory, not with the replica count (a replica change never restarts the primary); the command passes each as -c", () => {
+    const config = (replicas: string) => parseStackConfig((key) => ({ postgresMemoryMb: "4096", postgresReplicas: replicas })[key as string]).postgres;
+    const settings = serverSettings(config("2"));
+    expect(settings).toMatchObject({ shared_buffers: "1024MB", effective_cache_size: "3072MB", max_wal_senders: "14", max_replication_slots: "14", wal_level: "replica" });
+    expect(serverSettings(config("0"))).toEqual(settings);
+    expect(serverSettings(config("5"))).toEqual(settings);
     expect(postgresCommand({ a: "1", b: "x y" })).toEqual(["postgres", "-c", "a=1", "-c", "b=x y"]);
     expect(dataDirectory(18)).toBe("/var/lib/postgresql/18/docker");
   });

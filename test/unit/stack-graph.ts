@@ -1,5 +1,6 @@
 // The resource graph of one stack under Pulumi mocks, with that stack's real Pulumi.<stack>.yaml.
 // Shared by stack-dev.test.ts and stack-prod.test.ts (one stack per process: Pulumi's runtime is global).
+import * as crypto from "crypto";
 import { beforeAll, describe, expect, test } from "vitest";
 import { isSecretInput, mockPassword, plain, requireBuilt, runProgram, stackConfig, type MockedResource, type ProgramRun } from "../support/pulumi";
 
@@ -69,7 +70,8 @@ export function describeStackGraph(expected: StackExpectations): void {
     test("containers are health-checked over TCP, waited for, stopped gracefully and limited", () => {
       for (const c of containers()) {
         const health = value(c, "healthcheck");
-        expect(health.tests).toEqual(["CMD", "pg_isready", "-q", "-h", "127.0.0.1", "-p", "5432", "-U", "postgres"]);
+        expect(health.tests[0]).toBe("CMD-SHELL");
+        expect(health.tests[1]).toContain("pg_isready -q -h 127.0.0.1 -p 5432 -U postgres");
         expect(value(c, "wait")).toBe(true);
         expect(value(c, "waitTimeout")).toBeGreaterThanOrEqual(10);
         expect(value(c, "destroyGraceSeconds")).toBeGreaterThan(0);
@@ -141,11 +143,36 @@ export function describeStackGraph(expected: StackExpectations): void {
         expect(isSecretInput(replica.inputs.uploads)).toBe(true); // it holds the replication password
         const uploads: any[] = value(replica, "uploads");
         const script = uploads.find((u) => u.file === "/usr/local/bin/trading-replica-entrypoint.sh");
-        expect(script.executable).toBe(true);
+        // 0755: the script re-runs itself as postgres (uid 999), which cannot execute a root-owned 0744 file.
+        expect(script.permissions).toBe("0755");
         expect(script.content).toContain("pg_basebackup");
         expect(uploads.find((u) => u.file === "/run/secrets/replication-password").content).toMatch(/^[A-Za-z0-9]{32}$/);
         expect(replica.options.dependsOn).toEqual(expect.arrayContaining(["postgres-primary", `postgres-replica-${n}-slot`]));
         expect(value(run.byName(`postgres-replica-${n}-slot`), "slotName")).toBe(`trading_replica_${n}`);
+      }
+    });
+
+    test("every hook's version is the hash of its own serialised code; every script is uploaded 0755; every container labels its healthcheck's hash", () => {
+      const hooks = run.resources.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic/"));
+      expect(hooks.length).toBeGreaterThanOrEqual(4 + 2 * expected.replicas);
+      const versionByType = new Map<string, string>();
+      for (const hook of hooks) {
+        const { __provider, hookVersion } = plain(hook.inputs);
+        expect(hookVersion, hook.name).toBe(crypto.createHash("sha256").update(__provider).digest("hex"));
+        versionByType.set(hook.type, hookVersion);
+      }
+      // One provider per kind of hook: editing one hook's code changes no other hook's version.
+      expect(new Set(versionByType.values()).size).toBe(versionByType.size);
+      for (const c of allContainers()) {
+        const name = value(c, "name");
+        for (const upload of value(c, "uploads") as any[]) {
+          if (upload.file.endsWith(".sh")) expect(upload.permissions, `${name} ${upload.file}`).toBe("0755");
+          expect(upload.executable, `${name} ${upload.file}`).toBeUndefined();
+        }
+        const label = (value(c, "labels") as any[]).find((l) => l.label === "com.trading-db-stack.spec-hash");
+        const h = value(c, "healthcheck");
+        const hash = crypto.createHash("sha256").update(JSON.stringify([h.tests, h.interval, h.timeout, h.retries, h.startPeriod, h.startInterval])).digest("hex").slice(0, 16);
+        expect(label?.value, name).toBe(hash);
       }
     });
 
@@ -196,7 +223,8 @@ export function describeStackGraph(expected: StackExpectations): void {
 
     test("the init hook carries its version, the migrations and their checksum, so changes reach existing stacks", () => {
       const init = plain(run.byName("postgres-init").inputs);
-      expect(init.hookVersion).toMatch(/^\d+$/);
+      // The version is the hash of the serialised code Pulumi ships: any code change updates the hook.
+      expect(init.hookVersion).toBe(crypto.createHash("sha256").update(init.__provider).digest("hex"));
       expect(init.scriptsChecksum).toMatch(/^[0-9a-f]{64}$/);
       expect(init.databases.map((d: any) => [d.name, d.owner, d.migrations.map((m: any) => m.version)])).toEqual([
         ["trading_platform", "trading_platform_owner", ["0001"]],
@@ -242,7 +270,7 @@ export function describeStackGraph(expected: StackExpectations): void {
         expect(isSecretInput(member.inputs.uploads)).toBe(true);
         const uploads: any[] = value(member, "uploads");
         const wrapper = uploads.find((u) => u.file === "/usr/local/bin/trading-mongo-entrypoint.sh");
-        expect(wrapper.executable).toBe(true);
+        expect(wrapper.permissions).toBe("0755");
         expect(wrapper.content).toContain("exec docker-entrypoint.sh");
         const keyfile = uploads.find((u) => u.file === "/run/secrets/mongo-keyfile").content;
         expect(keyfile).toMatch(/^[A-Za-z0-9]{756}$/);
@@ -382,7 +410,7 @@ export function describeStackGraph(expected: StackExpectations): void {
       const pgadmin = run.byName("pgadmin");
       expect(pgadmin.options.dependsOn).toEqual(expect.arrayContaining(["postgres-init", "mongo-init"]));
       expect(value(pgadmin, "ports")).toEqual([{ internal: 80, external: 5050, ip: "127.0.0.1" }]);
-      expect(value(pgadmin, "healthcheck").tests).toEqual(["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:80/misc/ping"]);
+      expect(value(pgadmin, "healthcheck").tests[1]).toContain("wget -q -O /dev/null http://127.0.0.1:80/misc/ping");
       expect(value(pgadmin, "entrypoints")).toEqual(["/usr/local/bin/trading-pgadmin-entrypoint.sh"]);
       const envs: string[] = value(pgadmin, "envs");
       expect(envs).toEqual(expect.arrayContaining(["PGADMIN_DEFAULT_PASSWORD_FILE=/run/secrets/pgadmin-password", "PGADMIN_REPLACE_SERVERS_ON_STARTUP=True"]));
@@ -402,7 +430,7 @@ export function describeStackGraph(expected: StackExpectations): void {
 
       const mongoExpress = run.byName("mongo-express");
       expect(value(mongoExpress, "ports")).toEqual([{ internal: 8081, external: 8081, ip: "127.0.0.1" }]);
-      expect(value(mongoExpress, "healthcheck").tests).toEqual(["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8081/status"]);
+      expect(value(mongoExpress, "healthcheck").tests[1]).toContain("wget -q -O /dev/null http://127.0.0.1:8081/status");
       const meEnvs: string[] = value(mongoExpress, "envs");
       expect(meEnvs).toEqual(expect.arrayContaining(["ME_CONFIG_BASICAUTH=true", "ME_CONFIG_MONGODB_URL_FILE=/run/secrets/mongo-express-url"]));
       expect(meEnvs.some((e) => /^ME_CONFIG_(MONGODB_URL|BASICAUTH_PASSWORD|SITE_SESSIONSECRET)=/.test(e))).toBe(false);

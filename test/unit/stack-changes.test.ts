@@ -1,0 +1,74 @@
+// What `pulumi up` does to a dev stack that is already up when one setting changes: the program runs
+// under mocks before and after, and every resource whose effective inputs (those the engine does
+// not ignore) differ, appear or disappear is listed. A replaced database container is downtime.
+import { beforeAll, describe, expect, test } from "vitest";
+import { plain, runProgram, type ProgramRun } from "../support/pulumi";
+
+interface Change {
+  added: string[];
+  removed: string[];
+  changed: string[];
+}
+
+function effectiveInputs(run: ProgramRun): Map<string, string> {
+  return new Map(
+    run.resources.map((r) => {
+      const inputs = plain(r.inputs);
+      for (const key of r.options.ignoreChanges) delete inputs[key];
+      return [r.name, JSON.stringify(inputs)];
+    }),
+  );
+}
+
+function changes(before: ProgramRun, after: ProgramRun): Change {
+  const a = effectiveInputs(before);
+  const b = effectiveInputs(after);
+  return {
+    added: [...b.keys()].filter((k) => !a.has(k)).sort(),
+    removed: [...a.keys()].filter((k) => !b.has(k)).sort(),
+    changed: [...b.keys()].filter((k) => a.has(k) && a.get(k) !== b.get(k)).sort(),
+  };
+}
+
+describe("dev stack: which resources a setting change touches", () => {
+  let base: ProgramRun;
+  beforeAll(async () => {
+    base = await runProgram("dev");
+  });
+
+  test("the same settings twice change nothing (the program is deterministic)", async () => {
+    expect(changes(base, await runProgram("dev"))).toEqual({ added: [], removed: [], changed: [] });
+  });
+
+  test("replicas 1 -> 2 adds replica 2's resources only; the primary, its hook and replica 1 stay as they are", async () => {
+    const change = changes(base, await runProgram("dev", { postgresReplicas: "2" }));
+    expect(change.added).toEqual(["postgres-replica-2", "postgres-replica-2-check", "postgres-replica-2-data", "postgres-replica-2-slot"]);
+    expect(change.removed).toEqual([]);
+    // pgAdmin lists every server: it is re-created to show the new replica (a dev tool, no data).
+    expect(change.changed).toEqual(["pgadmin"]);
+  });
+
+  test("replicas 1 -> 0 removes replica 1's resources only", async () => {
+    const change = changes(base, await runProgram("dev", { postgresReplicas: "0" }));
+    expect(change.removed).toEqual(["postgres-replica-1", "postgres-replica-1-check", "postgres-replica-1-data", "postgres-replica-1-slot"]);
+    expect(change.added).toEqual([]);
+    expect(change.changed).toEqual(["pgadmin"]);
+  });
+
+  test("a wait timeout changes no container: only the hooks, whose own time limits follow it", async () => {
+    const change = changes(base, await runProgram("dev", { waitTimeoutSeconds: "600" }));
+    expect(change.added).toEqual([]);
+    expect(change.removed).toEqual([]);
+    for (const name of change.changed) expect(base.byName(name).type, name).toMatch(/^pulumi-nodejs:dynamic\//);
+    expect(change.changed).toEqual(expect.arrayContaining(["postgres-init", "mongo-init", "redis-init", "influxdb-init"]));
+  });
+
+  test("a retention change touches only the InfluxDB hook", async () => {
+    expect(changes(base, await runProgram("dev", { influxdbRetentionDays: "30" }))).toEqual({ added: [], removed: [], changed: ["influxdb-init"] });
+    expect(changes(base, await runProgram("dev", { influxdbDownsampledRetentionDays: "0" }))).toEqual({ added: [], removed: [], changed: ["influxdb-init"] });
+  });
+
+  test("an election timeout touches only the MongoDB hook (it reconfigures the set)", async () => {
+    expect(changes(base, await runProgram("dev", { mongoElectionTimeoutMs: "2000" }))).toEqual({ added: [], removed: [], changed: ["mongo-init"] });
+  });
+});
