@@ -19,7 +19,8 @@ export function requireBuilt<T = any>(modulePath: string): T {
   return nativeRequire(file) as T;
 }
 
-const pulumi = nativeRequire("@pulumi/pulumi") as typeof import("@pulumi/pulumi");
+/** The Pulumi SDK the program itself loads (one runtime per process). */
+export const pulumi = nativeRequire("@pulumi/pulumi") as typeof import("@pulumi/pulumi");
 const rpc = nativeRequire("@pulumi/pulumi/runtime/rpc") as { specialSigKey: string; specialSecretSig: string };
 
 /** Whether a value the mock received was sent as a Pulumi secret. */
@@ -117,14 +118,20 @@ function mockState(type: string, name: string, inputs: Record<string, any>): Rec
  * Runs index.js for a stack under mocks and returns what it registered and exported. Runs follow
  * one another in a process (Pulumi's runtime is global); each loads the program afresh.
  */
-export async function runProgram(stack: string, overrides: Record<string, string> = {}): Promise<ProgramRun> {
+/** What a resource becomes: its id and output state. The default gives mock values; test/support/engine realises it. */
+export type Realise = (resource: MockedResource) => Promise<{ id: string; state: Record<string, unknown> }>;
+
+export const mockRealise: Realise = async (r) => ({ id: `${r.name}-id`, state: mockState(r.type, r.name, plain(r.inputs)) });
+
+export async function runProgram(stack: string, overrides: Record<string, string> = {}, realise: Realise = mockRealise): Promise<ProgramRun> {
   const resources: MockedResource[] = [];
   pulumi.runtime.setAllConfig(stackConfig(stack, overrides));
   await pulumi.runtime.setMocks(
     {
       newResource(args) {
-        resources.push({ type: args.type, name: args.name, inputs: args.inputs, options: optionsByName.get(args.name)! });
-        return { id: `${args.name}-id`, state: mockState(args.type, args.name, plain(args.inputs)) };
+        const resource = { type: args.type, name: args.name, inputs: args.inputs, options: optionsByName.get(args.name)! };
+        resources.push(resource);
+        return realise(resource);
       },
       call(args) {
         return args.inputs;

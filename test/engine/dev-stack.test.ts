@@ -1,0 +1,159 @@
+// The dev stack's life on a real Docker daemon: the graph the program declares (Pulumi.dev.yaml,
+// with its own name prefix and host ports so it never meets a developer's real stack) realised by
+// test/support/engine, hooks run through their serialised providers, then the scenarios users live
+// through. Stand-in images (test/engine/images) run the official entrypoints over Debian's servers.
+//
+// Realised here: PostgreSQL (primary and replicas) and Redis. MongoDB, InfluxDB and the admin tools
+// are still registered with inert values: their stand-ins (mongod 4.0 with a shell, the InfluxDB
+// contract stub as a server) are not built yet.
+import { execFileSync } from "child_process";
+import Docker from "dockerode";
+import Redis from "ioredis";
+import { Client } from "pg";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { DockerEngine, type OperationRecord, type UpResult } from "../support/engine/docker-engine";
+import { ensureStandIn, STAND_INS, STAND_IN_SERVERS } from "../support/engine/images";
+
+const STACK = "dev";
+const PREFIX = "enginetest";
+const PORTS = { postgresPort: "25432", postgresReplicaFirstPort: "25433", redisPort: "26379", mongoFirstPort: "27117", influxdbPort: "28086", pgadminPort: "25050", mongoExpressPort: "28081" };
+
+const docker = new Docker();
+let overrides: Record<string, string>;
+let engine: DockerEngine;
+let first: UpResult;
+
+async function dockerReady(): Promise<void> {
+  await docker.ping().catch((error: Error) => {
+    throw new Error(`no Docker daemon answers (${error.message}): install docker.io (apt-get install docker.io) and start dockerd as root; the README's test command does both`);
+  });
+}
+
+/** Containers, volumes and networks of this test's prefix left by an earlier, interrupted run. */
+async function removeLeftovers(): Promise<void> {
+  for (const c of await docker.listContainers({ all: true })) if (c.Names.some((n) => n.startsWith(`/${PREFIX}-`))) await docker.getContainer(c.Id).remove({ force: true });
+  for (const v of (await docker.listVolumes()).Volumes ?? []) if (v.Name.startsWith(`${PREFIX}_`)) await docker.getVolume(v.Name).remove();
+  for (const n of await docker.listNetworks()) if (n.Name.startsWith(`${PREFIX}-`)) await docker.getNetwork(n.Id).remove();
+}
+
+async function stackVolumes(): Promise<string[]> {
+  return ((await docker.listVolumes()).Volumes ?? []).map((v) => v.Name).filter((n) => n.startsWith(`${PREFIX}_`)).sort();
+}
+
+async function query<T = any>(uri: string, sql: string, params: unknown[] = []): Promise<T[]> {
+  const client = new Client({ connectionString: uri, connectionTimeoutMillis: 5000 });
+  await client.connect();
+  try {
+    return (await client.query(sql, params)).rows as T[];
+  } finally {
+    await client.end();
+  }
+}
+
+async function waitFor<T>(what: string, attempt: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await attempt();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+const touched = (ops: OperationRecord[]) => ops.filter((o) => o.operation !== "same").map((o) => `${o.operation} ${o.name}`).sort();
+/** A container's log, stdout and stderr together. */
+const logText = (name: string) => execFileSync("sh", ["-c", `docker logs ${name} 2>&1`], { encoding: "utf8" });
+
+beforeAll(async () => {
+  await dockerReady();
+  const [postgresImage, redisImage] = [await ensureStandIn(docker, STAND_INS.postgres), await ensureStandIn(docker, STAND_INS.redis)];
+  overrides = { ...PORTS, namePrefix: PREFIX, postgresImage, redisImage };
+  await removeLeftovers();
+  engine = new DockerEngine(["postgres", "redis"], docker);
+}, 600_000);
+
+afterAll(async () => {
+  await engine?.destroy().catch(() => undefined);
+  await removeLeftovers();
+}, 300_000);
+
+describe(`dev stack on a real Docker daemon (${STAND_IN_SERVERS.postgres}; ${STAND_IN_SERVERS.redis})`, () => {
+  test("1. up from nothing: every container healthy, every hook applied, the outputs' URIs connect", async () => {
+    first = await engine.up(STACK, overrides);
+    const created = first.operations.filter((o) => o.operation === "create").map((o) => o.name);
+    expect(created).toEqual(expect.arrayContaining(["postgres-primary", "postgres-init", "postgres-replica-1-slot", "postgres-replica-1", "postgres-replica-1-check", "redis-server", "redis-init"]));
+    for (const name of [`${PREFIX}-postgres`, `${PREFIX}-postgres-replica-1`, `${PREFIX}-redis`]) {
+      const info = await docker.getContainer(name).inspect();
+      expect(info.State.Health?.Status, name).toBe("healthy");
+      // Published on loopback only.
+      for (const bindings of Object.values(info.HostConfig.PortBindings ?? {}) as Array<Array<{ HostIp: string }>>) for (const b of bindings) expect(b.HostIp).toBe("127.0.0.1");
+    }
+    const uris = first.outputs.postgresUris.trading_platform;
+    expect(await query(uris.owner, "SELECT count(*)::int AS n FROM strategies")).toEqual([{ n: expect.any(Number) }]);
+    const [replicaRow] = await query(uris.replicas[0], "SELECT pg_is_in_recovery() AS standby, count(*)::int AS n FROM strategies");
+    expect(replicaRow.standby).toBe(true);
+    expect(first.outputs.postgresReplicas[0].streamingState).toBe("streaming");
+    await expect(query(uris.replicas[0], "CREATE TABLE nope (id int)")).rejects.toThrow(/read-only/);
+
+    const redis = new Redis(first.outputs.redisUrls.host, { lazyConnect: true, maxRetriesPerRequest: 0 });
+    await redis.connect();
+    try {
+      expect(await redis.get("system:trading_enabled")).not.toBeNull();
+      await expect(redis.call("FLUSHALL")).rejects.toThrow(/NOPERM/);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  test("2. re-run with nothing changed: no resource changes, no hook runs", async () => {
+    const again = await engine.up(STACK, overrides);
+    expect(touched(again.operations)).toEqual([]);
+  });
+
+  test("3. the primary restarts: the replica reconnects and streams again, without a new base backup", async () => {
+    const primaryUri = first.outputs.adminConnections.postgres.primary;
+    await docker.getContainer(`${PREFIX}-postgres`).restart({ t: 30 });
+    const marker = `restart-${Date.now()}`;
+    await waitFor("the primary after its restart", async () => (await query(primaryUri, "SELECT 1 AS ok"))[0]);
+    await query(primaryUri, "CREATE TABLE IF NOT EXISTS engine_marker (v text)");
+    await query(primaryUri, "INSERT INTO engine_marker VALUES ($1)", [marker]);
+    const replicaUri = first.outputs.adminConnections.postgres.replicas[0];
+    await waitFor("the marker on the replica", async () => ((await query(replicaUri, "SELECT v FROM engine_marker WHERE v = $1", [marker])).length === 1 ? true : undefined));
+    const [slot] = await query(primaryUri, "SELECT active FROM pg_replication_slots WHERE slot_name = $1", [`${PREFIX}_replica_1`]);
+    expect(slot.active).toBe(true);
+    expect(logText(`${PREFIX}-postgres-replica-1`).match(/base backup complete/g)).toHaveLength(1);
+  });
+
+  test("4. a replica's container and volume removed: the next up (with refresh) bootstraps it again and it streams", async () => {
+    await docker.getContainer(`${PREFIX}-postgres-replica-1`).remove({ force: true });
+    await docker.getVolume(`${PREFIX}_postgres_replica_1_data`).remove();
+    const up = await engine.up(STACK, overrides, { refresh: true });
+    expect(touched(up.operations)).toEqual(["create postgres-replica-1", "create postgres-replica-1-data", "update postgres-replica-1-check"]);
+    expect(up.outputs.postgresReplicas[0].streamingState).toBe("streaming");
+    expect(logText(`${PREFIX}-postgres-replica-1`)).toMatch(/base backup complete/);
+  });
+
+  test("5. replicas 1 -> 2 -> 1: only replica resources change; the removed replica's slot is dropped", async () => {
+    const primaryUri = first.outputs.adminConnections.postgres.primary;
+    const primaryId = engine.idOf("postgres-primary");
+    const two = await engine.up(STACK, { ...overrides, postgresReplicas: "2" });
+    expect(touched(two.operations)).toEqual(["create postgres-replica-2", "create postgres-replica-2-check", "create postgres-replica-2-data", "create postgres-replica-2-slot"]);
+    expect(two.outputs.postgresReplicas.map((r: { streamingState: string }) => r.streamingState)).toEqual(["streaming", "streaming"]);
+    const one = await engine.up(STACK, overrides);
+    expect(touched(one.operations)).toEqual(["delete postgres-replica-2", "delete postgres-replica-2-check", "delete postgres-replica-2-data", "delete postgres-replica-2-slot"]);
+    expect(engine.idOf("postgres-primary")).toBe(primaryId);
+    const slots = await query(primaryUri, "SELECT slot_name FROM pg_replication_slots ORDER BY slot_name");
+    expect(slots.map((s) => s.slot_name)).toEqual([`${PREFIX}_replica_1`]);
+  });
+
+  test("7. destroy with retainData false: no volume of the stack is left", async () => {
+    await engine.destroy();
+    expect(await stackVolumes()).toEqual([]);
+    expect((await docker.listContainers({ all: true })).filter((c) => c.Names.some((n) => n.startsWith(`/${PREFIX}-`)))).toEqual([]);
+  });
+});

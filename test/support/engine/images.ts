@@ -1,0 +1,109 @@
+// Stand-in images for the real-engine tests. No registry is reachable, so each official image is
+// reproduced from Debian's packages over a Debian base made with debootstrap, running the official
+// entrypoint copied at build time from ../shared/contracts/images (never into the repository).
+// Each image is tagged with a hash of what it is built from, so an unchanged image is not rebuilt.
+import { execFileSync } from "child_process";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import type Docker from "dockerode";
+import { ROOT } from "../pulumi";
+
+export const CONTRACTS = path.resolve(ROOT, "../shared/contracts/images");
+const IMAGES = path.join(ROOT, "test/engine/images");
+const BASE_REPOSITORY = "trading-db-stack-test/debian";
+
+export interface StandIn {
+  /** Folder under test/engine/images holding the Dockerfile. */
+  folder: string;
+  /** Files copied into the build context's contract/ folder, relative to ../shared/contracts/images. */
+  contract: string[];
+  /** Repository of the built image. */
+  repository: string;
+  /** Start of the tag (the config wants a tag that starts with the major version); the content hash follows. */
+  version: string;
+}
+
+export const STAND_INS = {
+  postgres: { folder: "postgres", contract: ["postgres/bookworm/docker-entrypoint.sh", "postgres/bookworm/docker-ensure-initdb.sh"], repository: "trading-db-stack-test/postgres", version: "15" },
+  redis: { folder: "redis", contract: ["redis/docker-entrypoint.sh"], repository: "trading-db-stack-test/redis", version: "7.0" },
+} satisfies Record<string, StandIn>;
+
+/** Which versions the stand-ins run, for test names and the notes. */
+export const STAND_IN_SERVERS = {
+  postgres: "PostgreSQL 15 (Debian bookworm) under the official postgres 18 entrypoint",
+  redis: "Redis 7.0 (Debian bookworm) under the official redis 7.4 entrypoint",
+};
+
+function sh(command: string, args: string[], options: { input?: string | Buffer; cwd?: string } = {}): string {
+  return execFileSync(command, args, { encoding: "utf8", stdio: ["pipe", "pipe", "pipe"], maxBuffer: 64 * 1024 * 1024, ...options });
+}
+
+async function imageExists(docker: Docker, reference: string): Promise<boolean> {
+  return docker
+    .getImage(reference)
+    .inspect()
+    .then(
+      () => true,
+      () => false,
+    );
+}
+
+/** The Debian mirror apt uses on this machine (debootstrap must reach the same one). */
+export function debianMirror(): string {
+  for (const file of ["/etc/apt/sources.list.d/debian.sources", "/etc/apt/sources.list"]) {
+    if (!fs.existsSync(file)) continue;
+    const text = fs.readFileSync(file, "utf8");
+    const deb822 = text.match(/^URIs:\s*(\S+)/m);
+    if (deb822 && !deb822[1].includes("security")) return deb822[1];
+    const oneLine = text.match(/^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+bookworm\s/m);
+    if (oneLine) return oneLine[1];
+  }
+  throw new Error("no Debian mirror found in /etc/apt/sources.list.d/debian.sources or /etc/apt/sources.list");
+}
+
+/** debootstrap --variant=minbase bookworm, imported as an image (about a minute, once per machine). */
+export async function ensureBaseImage(docker: Docker): Promise<string> {
+  const reference = `${BASE_REPOSITORY}:bookworm`;
+  if (await imageExists(docker, reference)) return reference;
+  const debootstrap = ["/usr/sbin/debootstrap", "/usr/bin/debootstrap"].find((p) => fs.existsSync(p));
+  if (!debootstrap) throw new Error("debootstrap is missing: apt-get install debootstrap (the stand-in images are built on a Debian base it makes)");
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tds-rootfs-"));
+  try {
+    sh(debootstrap, ["--variant=minbase", "bookworm", dir, debianMirror()]);
+    sh("sh", ["-c", `tar -C "${dir}" -c . | docker import - "${reference}"`]);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  return reference;
+}
+
+/** Builds a stand-in unless an image of the same content exists; returns its reference. */
+export async function ensureStandIn(docker: Docker, standIn: StandIn): Promise<string> {
+  const base = await ensureBaseImage(docker);
+  const dockerfile = fs.readFileSync(path.join(IMAGES, standIn.folder, "Dockerfile"));
+  const hash = crypto.createHash("sha256").update(base).update(dockerfile);
+  for (const file of standIn.contract) {
+    const source = path.join(CONTRACTS, file);
+    if (!fs.existsSync(source)) throw new Error(`${source} is missing: the stand-in images run the official entrypoints from ../shared/contracts/images`);
+    hash.update(file).update(fs.readFileSync(source));
+  }
+  const reference = `${standIn.repository}:${standIn.version}-${hash.digest("hex").slice(0, 12)}`;
+  if (await imageExists(docker, reference)) return reference;
+
+  const context = fs.mkdtempSync(path.join(os.tmpdir(), `tds-${standIn.folder}-`));
+  try {
+    fs.writeFileSync(path.join(context, "Dockerfile"), dockerfile);
+    fs.mkdirSync(path.join(context, "contract"));
+    for (const file of standIn.contract) {
+      // Copied with their mode: the official Dockerfiles rely on the entrypoint's x bit.
+      fs.copyFileSync(path.join(CONTRACTS, file), path.join(context, "contract", path.basename(file)));
+      fs.chmodSync(path.join(context, "contract", path.basename(file)), 0o755);
+    }
+    sh("docker", ["build", "-q", "--build-arg", `BASE=${base}`, "-t", reference, context]);
+  } finally {
+    fs.rmSync(context, { recursive: true, force: true });
+  }
+  return reference;
+}
