@@ -123,6 +123,7 @@ export class MongoReplicaSet extends pulumi.ComponentResource {
         electionTimeoutMs: mongo.electionTimeoutMs,
         rootUser: MONGO_USERS.root,
         rootPassword: secrets.root,
+        keyfile: secrets.keyfile,
         database: MONGO_DATABASE,
         users: pulumi.all([secrets.app, secrets.readonly]).apply(([app, readonly]) => [
           { name: MONGO_USERS.app, password: app, roles: dbRoles("readWrite") },

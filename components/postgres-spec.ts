@@ -43,6 +43,8 @@ export const POSTGRES_PATHS = {
   replicationPasswordFile: "/run/secrets/replication-password",
   replicationPassfile: "/var/run/postgresql/replication.pgpass",
   replicaEntrypoint: "/usr/local/bin/trading-replica-entrypoint.sh",
+  /** Applies the declared superuser password to a retained cluster, then runs the image's entrypoint. */
+  primaryEntrypoint: "/usr/local/bin/trading-primary-entrypoint.sh",
 } as const;
 
 /** Data directory for a major version: /var/lib/postgresql/18/docker. A new major never reuses old files. */

@@ -37,6 +37,8 @@ export interface PostgresClusterArgs {
   scripts: DatabaseScripts[];
   /** Text of init/scripts/postgres-replica-entrypoint.sh. */
   replicaEntrypoint: string;
+  /** Text of init/scripts/postgres-primary-entrypoint.sh. */
+  primaryEntrypoint: string;
   labels: docker.types.input.ContainerLabel[];
 }
 
@@ -101,12 +103,14 @@ export class PostgresCluster extends pulumi.ComponentResource {
       {
         ...container(names.primaryHost, undefined),
         name: names.primaryContainer,
+        entrypoints: [POSTGRES_PATHS.primaryEntrypoint],
         command: postgresCommand(settings),
         envs: primaryEnv(pg),
         ports: [{ internal: POSTGRES_CONTAINER_PORT, external: pg.port, ip: LOOPBACK }],
         volumes: [{ volumeName: primaryVolume.name, containerPath: POSTGRES_PATHS.volumeMount }],
         uploads: [
           { file: POSTGRES_PATHS.hbaFile, content: pgHbaConf() },
+          scriptUpload(POSTGRES_PATHS.primaryEntrypoint, args.primaryEntrypoint),
           { file: POSTGRES_PATHS.superuserPasswordFile, content: pulumi.secret(secrets.superuser) },
         ],
       },

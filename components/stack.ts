@@ -26,6 +26,7 @@ export interface StackPlan {
   config: StackConfig;
   postgresScripts: DatabaseScripts[];
   replicaEntrypoint: string;
+  primaryEntrypoint: string;
   mongoFiles: MongoDatabaseFiles;
   mongoEntrypoint: string;
   redisSeeds: RedisSeeds;
@@ -52,6 +53,7 @@ export function loadStackPlan(lookup: ConfigLookup, root = projectRoot()): Stack
     config,
     postgresScripts,
     replicaEntrypoint: script("postgres-replica-entrypoint.sh"),
+    primaryEntrypoint: script("postgres-primary-entrypoint.sh"),
     mongoFiles: loadMongoFiles(root, MONGO_DATABASE, `init/mongo/${MONGO_DATABASE}`),
     mongoEntrypoint: script("mongo-entrypoint.sh"),
     redisSeeds: loadRedisSeeds(root),
@@ -88,7 +90,13 @@ export class TradingDbStack extends pulumi.ComponentResource {
     const common = { config, networks: { db: networks.db, app: networks.app }, labels };
     this.postgres = new PostgresCluster(
       "postgres",
-      { ...common, secrets: secrets.postgres, scripts: args.plan.postgresScripts, replicaEntrypoint: args.plan.replicaEntrypoint },
+      {
+        ...common,
+        secrets: secrets.postgres,
+        scripts: args.plan.postgresScripts,
+        replicaEntrypoint: args.plan.replicaEntrypoint,
+        primaryEntrypoint: args.plan.primaryEntrypoint,
+      },
       { parent: this },
     );
     this.mongo = new MongoReplicaSet(

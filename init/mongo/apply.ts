@@ -40,6 +40,11 @@ export interface MongoInitInputs extends Record<string, unknown> {
   electionTimeoutMs: number;
   rootUser: string;
   rootPassword: string;
+  /**
+   * The members' shared key. It logs in as MongoDB's internal __system user, the privileged path
+   * that sets the declared root password on data kept from an earlier stack.
+   */
+  keyfile: string;
   database: string;
   /** Users in the admin database besides root. */
   users: MongoUserSpec[];
@@ -67,6 +72,8 @@ export interface MongoInitResult extends Record<string, unknown> {
   usersChanged: string[];
   /** Times the run lost its primary (step-down, restart) and went on with the new one. */
   primaryChanges: number;
+  /** Whether this run set root's password (or created root) through __system. */
+  rootReset: boolean;
 }
 
 export async function applyMongoInit(inputs: MongoInitInputs): Promise<MongoInitResult> {
@@ -79,6 +86,7 @@ export async function applyMongoInit(inputs: MongoInitInputs): Promise<MongoInit
     appliedThisRun: [],
     usersChanged: [],
     primaryChanges: 0,
+    rootReset: false,
   };
 
   // A set that exists needs only its primary: a re-run goes on while some other member is down.
@@ -86,6 +94,7 @@ export async function applyMongoInit(inputs: MongoInitInputs): Promise<MongoInit
 
   for (;;) {
     const primary = await waitFor(deadline, inputs, "a writable primary", () => findPrimary(inputs));
+    if (await ensureRootLogin(primary, inputs, deadline)) result.rootReset = true;
     const client = await connect(primary, { user: inputs.rootUser, password: inputs.rootPassword }, deadline);
     try {
       result.reconfigurations += await reconcileConfig(client, inputs, deadline);
@@ -131,6 +140,35 @@ async function initiateOnce(inputs: MongoInitInputs, deadline: number): Promise<
     });
   } finally {
     await client.close().catch(() => undefined);
+  }
+}
+
+/**
+ * The declared root password wins: the image creates root only on an empty data folder, so a set
+ * whose volumes outlived the stack that made it still has the old password (or, if member 1's
+ * volume went, no root at all). Logged in as __system with the members' key, this sets the password,
+ * or creates root, on the primary. Returns whether it changed anything.
+ */
+async function ensureRootLogin(primary: MongoEndpoint, inputs: MongoInitInputs, deadline: number): Promise<boolean> {
+  const root = { name: inputs.rootUser, password: inputs.rootPassword, roles: [{ role: "root", db: "admin" }] };
+  if (await canLogIn(primary, root)) return false;
+  const { MongoClient } = require("mongodb") as typeof import("mongodb");
+  // mongod takes the key with its whitespace removed as __system's password.
+  const key = inputs.keyfile.replace(/\s+/g, "");
+  const system = new MongoClient(uri(primary, { user: "__system", password: key }).replace("authSource=admin", "authSource=local"), clientOptions());
+  try {
+    await system.connect();
+    const admin = system.db("admin");
+    const writeConcern = { w: "majority", wtimeout: Math.max(1000, deadline - Date.now()) };
+    const info = await admin.command({ usersInfo: { user: root.name, db: "admin" } });
+    if ((info.users as Document[]).length === 0) await admin.command({ createUser: root.name, pwd: root.password, roles: root.roles, writeConcern });
+    else await admin.command({ updateUser: root.name, pwd: root.password, writeConcern });
+    return true;
+  } catch (error) {
+    if (codeOf(error) === 18) throw new Error(`MongoDB ${primary.host}:${primary.port}: neither ${root.name} nor __system can log in; the members run with another keyfile than the one in the stack's state`);
+    throw error;
+  } finally {
+    await system.close().catch(() => undefined);
   }
 }
 

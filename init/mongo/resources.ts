@@ -16,7 +16,7 @@ export class MongoInit extends pulumi.dynamic.Resource {
   declare readonly initiated: pulumi.Output<boolean>;
 
   constructor(name: string, args: HookArgs<MongoInitInputs>, opts?: pulumi.CustomResourceOptions) {
-    const outputs = { initiated: undefined, reconfigurations: undefined, memberStates: undefined, recordedMigrations: undefined, appliedThisRun: undefined, usersChanged: undefined, primaryChanges: undefined };
-    super(mongoInitProvider, name, { ...outputs, ...hookInputs(mongoInitProvider, args) }, { ...opts, additionalSecretOutputs: ["rootPassword", "users", "fingerprint"] }, "trading", "MongoInit");
+    const outputs = { initiated: undefined, reconfigurations: undefined, memberStates: undefined, recordedMigrations: undefined, appliedThisRun: undefined, usersChanged: undefined, primaryChanges: undefined, rootReset: undefined };
+    super(mongoInitProvider, name, { ...outputs, ...hookInputs(mongoInitProvider, args) }, { ...opts, additionalSecretOutputs: ["rootPassword", "keyfile", "users", "fingerprint"] }, "trading", "MongoInit");
   }
 }

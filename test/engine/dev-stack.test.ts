@@ -100,7 +100,7 @@ describe(`dev stack on a real Docker daemon (${STAND_IN_SERVERS.postgres}; ${STA
     expect(first.outputs.postgresReplicas[0].streamingState).toBe("streaming");
     await expect(query(uris.replicas[0], "CREATE TABLE nope (id int)")).rejects.toThrow(/read-only/);
 
-    const redis = new Redis(first.outputs.redisUrls.host, { lazyConnect: true, maxRetriesPerRequest: 0 });
+    const redis = new Redis(first.outputs.redisUrls.host, { lazyConnect: true, maxRetriesPerRequest: 0, enableReadyCheck: false });
     await redis.connect();
     try {
       expect(await redis.get("system:trading_enabled")).not.toBeNull();
@@ -151,7 +151,46 @@ describe(`dev stack on a real Docker daemon (${STAND_IN_SERVERS.postgres}; ${STA
     expect(slots.map((s) => s.slot_name)).toEqual([`${PREFIX}_replica_1`]);
   });
 
+  test("6. destroy with retainData true, then up with freshly generated secrets: data still there, every credential works, every hook succeeds", async () => {
+    const retained = { ...overrides, retainData: "true" };
+    expect(touched((await engine.up(STACK, retained)).operations)).toEqual([]);
+    const old = first.outputs;
+    await query(old.adminConnections.postgres.primary, "CREATE TABLE IF NOT EXISTS engine_marker (v text)");
+    await query(old.adminConnections.postgres.primary, "INSERT INTO engine_marker VALUES ('kept across destroy')");
+    const oldRedis = new Redis(old.redisUrls.host, { lazyConnect: true, maxRetriesPerRequest: 0, enableReadyCheck: false });
+    await oldRedis.connect();
+    await oldRedis.set("session:engine-test", "kept across destroy");
+    oldRedis.disconnect();
+
+    await engine.destroy();
+    expect(await stackVolumes()).toEqual([`${PREFIX}_postgres_data`, `${PREFIX}_postgres_replica_1_data`, `${PREFIX}_redis_data`]);
+
+    // A new stack: empty state, so every RandomPassword is generated afresh.
+    engine = new DockerEngine(["postgres", "redis"], docker);
+    const up = await engine.up(STACK, retained);
+    const fresh = up.outputs;
+    expect(fresh.adminConnections.postgres.primary).not.toBe(old.adminConnections.postgres.primary);
+    expect(fresh.postgresUris.trading_platform.owner).not.toBe(old.postgresUris.trading_platform.owner);
+    expect(await query(fresh.adminConnections.postgres.primary, "SELECT v FROM engine_marker WHERE v = 'kept across destroy'")).toEqual([{ v: "kept across destroy" }]);
+    await expect(query(old.adminConnections.postgres.primary, "SELECT 1")).rejects.toThrow(/password authentication failed/);
+    expect(await query(fresh.postgresUris.trading_platform.owner, "SELECT count(*)::int AS n FROM strategies")).toEqual([{ n: expect.any(Number) }]);
+    expect(await query(fresh.postgresUris.trading_results.readonly, "SELECT count(*)::int AS n FROM simulation_runs")).toEqual([{ n: expect.any(Number) }]);
+    const replica = fresh.adminConnections.postgres.replicas[0];
+    await waitFor("the marker on the retained replica", async () => ((await query(replica, "SELECT v FROM engine_marker WHERE v = 'kept across destroy'")).length === 1 ? true : undefined));
+    expect(fresh.postgresReplicas[0].streamingState).toBe("streaming");
+    const redis = new Redis(fresh.redisUrls.host, { lazyConnect: true, maxRetriesPerRequest: 0, enableReadyCheck: false });
+    await redis.connect();
+    try {
+      expect(await redis.get("session:engine-test")).toBe("kept across destroy");
+    } finally {
+      redis.disconnect();
+    }
+    expect(up.operations.filter((o) => o.type.startsWith("pulumi-nodejs:dynamic/")).map((o) => o.operation)).toEqual(expect.arrayContaining(["create"]));
+    first = up;
+  });
+
   test("7. destroy with retainData false: no volume of the stack is left", async () => {
+    expect(touched((await engine.up(STACK, overrides)).operations)).toEqual([]);
     await engine.destroy();
     expect(await stackVolumes()).toEqual([]);
     expect((await docker.listContainers({ all: true })).filter((c) => c.Names.some((n) => n.startsWith(`/${PREFIX}-`)))).toEqual([]);

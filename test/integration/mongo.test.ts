@@ -277,9 +277,30 @@ describe("MongoDB init hook (serialised provider) on a real replica set", () => 
     }
   }, 180_000);
 
-  test("a wrong root password fails at once, saying so", async () => {
+  test("the declared root password wins over the set's (volumes kept from an earlier stack): set through __system with the members' key", async () => {
+    const rootLogin = (password: string) =>
+      codeOf(
+        (async () => {
+          const client = new MongoClient(`mongodb://root:${password}@127.0.0.1:${members[0].port}/?directConnection=true&authSource=admin`, { serverSelectionTimeoutMS: 5000 });
+          try {
+            await client.db("admin").command({ ping: 1 });
+          } finally {
+            await client.close();
+          }
+        })(),
+      );
+    const declared = "Declared0Root0Password0Of0A0New0Stack";
+    expect((await runHook(inputsFor(3, { rootPassword: declared }))).rootReset).toBe(true);
+    expect(await rootLogin(declared)).toBe("ok");
+    expect(await rootLogin(rootPassword)).toBe(18); // AuthenticationFailed
+    expect((await runHook(inputsFor(3, { rootPassword: declared }))).rootReset).toBe(false);
+    expect((await runHook(inputsFor(3))).rootReset).toBe(true);
+    expect(await rootLogin(rootPassword)).toBe("ok");
+  });
+
+  test("a root password and a key that both fail: fails at once, saying so", async () => {
     const started = Date.now();
-    await expect(runHook(inputsFor(3, { rootPassword: "wrong" }))).rejects.toThrow(/root cannot log in \(authentication failed\)/);
+    await expect(runHook(inputsFor(3, { rootPassword: "wrong", keyfile: "k".repeat(756) }))).rejects.toThrow(/neither root nor __system can log in/);
     expect(Date.now() - started).toBeLessThan(10_000);
   });
 });

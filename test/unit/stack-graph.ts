@@ -88,6 +88,8 @@ export function describeStackGraph(expected: StackExpectations): void {
       expect(envs).toContain("POSTGRES_PASSWORD_FILE=/run/secrets/postgres-password");
       expect(envs.some((e) => e.startsWith("POSTGRES_PASSWORD="))).toBe(false);
       expect(envs.some((e) => e.startsWith("POSTGRES_HOST_AUTH_METHOD"))).toBe(false);
+      // The wrapper applies the declared superuser password to a retained cluster, then runs the image's entrypoint.
+      expect(value(primary, "entrypoints")).toEqual(["/usr/local/bin/trading-primary-entrypoint.sh"]);
       const command: string[] = value(primary, "command");
       expect(command[0]).toBe("postgres");
       expect(command).toEqual(expect.arrayContaining(["hba_file=/etc/trading-db-stack/pg_hba.conf", "wal_level=replica", "hot_standby=on"]));

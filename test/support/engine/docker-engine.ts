@@ -171,6 +171,8 @@ export class DockerEngine {
 
     const changed = old ? changedKeys(old.inputs, inputs) : [];
     if (old && changed.length === 0) {
+      // Resource options such as retainOnDelete change in the state only, as in Pulumi.
+      old.retainOnDelete = resource.options.retainOnDelete;
       this.record(name, type, "same", started);
       return keep(old);
     }

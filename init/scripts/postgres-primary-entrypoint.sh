@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Wrapper entrypoint of the PostgreSQL primary (uploaded by Pulumi, see components/postgres.ts),
+# run as root before the official image's docker-entrypoint.sh.
+#
+# The image applies POSTGRES_PASSWORD_FILE only when it creates the cluster. A volume kept by
+# `pulumi destroy` (retainData) and found again by the next `pulumi up` holds the superuser
+# password of the stack that made it, while the new stack generated a new one: every hook would
+# fail to log in. So the declared password wins on every start, through the server's privileged
+# local path: a temporary server listening on no TCP port, the postgres OS user over the Unix
+# socket (peer authentication), ALTER ROLE, stop. A hash of the applied password is kept beside the
+# data folder, so a start with an unchanged password skips all that.
+#
+# Environment: PGDATA, POSTGRES_USER (postgres), POSTGRES_PASSWORD_FILE. Arguments: the server
+# command, handed to docker-entrypoint.sh unchanged.
+set -Eeuo pipefail
+
+log() { printf 'primary-entrypoint: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+: "${PGDATA:?PGDATA must be set}"
+: "${POSTGRES_PASSWORD_FILE:?POSTGRES_PASSWORD_FILE must be set}"
+superuser="${POSTGRES_USER:-postgres}"
+marker="$(dirname "$PGDATA")/.trading-db-stack-superuser-password.sha256"
+
+[ "$(id -u)" = 0 ] || die "must start as root (the official image's default), to run the server as postgres"
+[ -s "$POSTGRES_PASSWORD_FILE" ] || die "POSTGRES_PASSWORD_FILE ($POSTGRES_PASSWORD_FILE) is missing or empty"
+wanted="$(sha256sum <"$POSTGRES_PASSWORD_FILE" | cut -d' ' -f1)"
+
+mkdir -p "$(dirname "$PGDATA")"
+chown postgres:postgres "$(dirname "$PGDATA")"
+
+if [ -s "$PGDATA/PG_VERSION" ] && [ "$(cat "$marker" 2>/dev/null)" != "$wanted" ]; then
+  log "applying the declared password of $superuser to the existing cluster"
+  # Stale after a crash: the temporary server would refuse to start. The real server is not running.
+  rm -f "$PGDATA/postmaster.pid"
+  gosu postgres pg_ctl -D "$PGDATA" -w -t 300 -o "-c listen_addresses='' -c log_statement=none" start >/dev/null \
+    || die "the temporary server did not start; see the log above"
+  # psql reads the password from the file itself (\set with backquotes): it is never on a command line.
+  gosu postgres psql -X -q -v ON_ERROR_STOP=1 -v user="$superuser" -d postgres <<EOSQL || { gosu postgres pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null; die "ALTER ROLE failed"; }
+\\set password \`cat "$POSTGRES_PASSWORD_FILE"\`
+ALTER ROLE :"user" WITH PASSWORD :'password';
+EOSQL
+  gosu postgres pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
+fi
+# On an empty data folder the image's initdb sets this same password.
+printf '%s\n' "$wanted" >"$marker"
+chown postgres:postgres "$marker"
+chmod 600 "$marker"
+
+exec docker-entrypoint.sh "$@"
