@@ -3,12 +3,12 @@
 // test/support/engine, hooks run through their serialised providers, then the scenarios users live
 // through. Stand-in images (test/engine/images) run the official entrypoints over Debian's servers.
 //
-// Realised here: PostgreSQL (primary and replicas) and Redis. MongoDB, InfluxDB and the admin tools
-// are still registered with inert values: their stand-ins (mongod 4.0 with a shell, the InfluxDB
-// contract stub as a server) are not built yet.
+// Realised here: PostgreSQL (primary and replicas), the MongoDB replica set and Redis. InfluxDB and
+// the admin tools are still registered with inert values: their stand-ins are not built yet.
 import { execFileSync } from "child_process";
 import Docker from "dockerode";
 import Redis from "ioredis";
+import { MongoClient } from "mongodb";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { DockerEngine, type OperationRecord, type UpResult } from "../support/engine/docker-engine";
@@ -65,16 +65,30 @@ async function waitFor<T>(what: string, attempt: () => Promise<T | undefined>, t
   }
 }
 
+const REALISED = ["postgres", "mongo", "redis"];
+
+async function withMongo<T>(uri: string, work: (client: MongoClient) => Promise<T>): Promise<T> {
+  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 10_000 });
+  try {
+    await client.connect();
+    return await work(client);
+  } finally {
+    await client.close();
+  }
+}
+
 const touched = (ops: OperationRecord[]) => ops.filter((o) => o.operation !== "same").map((o) => `${o.operation} ${o.name}`).sort();
 /** A container's log, stdout and stderr together. */
 const logText = (name: string) => execFileSync("sh", ["-c", `docker logs ${name} 2>&1`], { encoding: "utf8" });
 
 beforeAll(async () => {
   await dockerReady();
-  const [postgresImage, redisImage] = [await ensureStandIn(docker, STAND_INS.postgres), await ensureStandIn(docker, STAND_INS.redis)];
-  overrides = { ...PORTS, namePrefix: PREFIX, postgresImage, redisImage };
+  const postgresImage = await ensureStandIn(docker, STAND_INS.postgres);
+  const redisImage = await ensureStandIn(docker, STAND_INS.redis);
+  const mongoImage = await ensureStandIn(docker, STAND_INS.mongo);
+  overrides = { ...PORTS, namePrefix: PREFIX, postgresImage, redisImage, mongoImage };
   await removeLeftovers();
-  engine = new DockerEngine(["postgres", "redis"], docker);
+  engine = new DockerEngine(REALISED, docker);
 }, 600_000);
 
 afterAll(async () => {
@@ -82,12 +96,14 @@ afterAll(async () => {
   await removeLeftovers();
 }, 300_000);
 
-describe(`dev stack on a real Docker daemon (${STAND_IN_SERVERS.postgres}; ${STAND_IN_SERVERS.redis})`, () => {
+describe(`dev stack on a real Docker daemon (${STAND_IN_SERVERS.postgres}; ${STAND_IN_SERVERS.mongo}; ${STAND_IN_SERVERS.redis})`, () => {
   test("1. up from nothing: every container healthy, every hook applied, the outputs' URIs connect", async () => {
     first = await engine.up(STACK, overrides);
     const created = first.operations.filter((o) => o.operation === "create").map((o) => o.name);
-    expect(created).toEqual(expect.arrayContaining(["postgres-primary", "postgres-init", "postgres-replica-1-slot", "postgres-replica-1", "postgres-replica-1-check", "redis-server", "redis-init"]));
-    for (const name of [`${PREFIX}-postgres`, `${PREFIX}-postgres-replica-1`, `${PREFIX}-redis`]) {
+    expect(created).toEqual(
+      expect.arrayContaining(["postgres-primary", "postgres-init", "postgres-replica-1-slot", "postgres-replica-1", "postgres-replica-1-check", "mongo-1", "mongo-2", "mongo-3", "mongo-init", "redis-server", "redis-init"]),
+    );
+    for (const name of [`${PREFIX}-postgres`, `${PREFIX}-postgres-replica-1`, `${PREFIX}-mongodb`, `${PREFIX}-mongodb-2`, `${PREFIX}-mongodb-3`, `${PREFIX}-redis`]) {
       const info = await docker.getContainer(name).inspect();
       expect(info.State.Health?.Status, name).toBe("healthy");
       // Published on loopback only.
@@ -99,6 +115,14 @@ describe(`dev stack on a real Docker daemon (${STAND_IN_SERVERS.postgres}; ${STA
     expect(replicaRow.standby).toBe(true);
     expect(first.outputs.postgresReplicas[0].streamingState).toBe("streaming");
     await expect(query(uris.replicas[0], "CREATE TABLE nope (id int)")).rejects.toThrow(/read-only/);
+
+    expect(first.outputs.mongoReplicaSet.memberStates.map((s: string) => s.split(" ")[1]).sort()).toEqual(["PRIMARY", "SECONDARY", "SECONDARY"]);
+    await withMongo(first.outputs.mongoUris.appHost, async (client) => {
+      const configs = client.db("trading_configs");
+      expect(await configs.collection("simulator_configs").countDocuments()).toBeGreaterThan(0);
+      await configs.collection("engine_test").insertOne({ kept: "across destroy" });
+      await expect(client.db("admin").command({ replSetGetConfig: 1 })).rejects.toThrow(/not authorized/);
+    });
 
     const redis = new Redis(first.outputs.redisUrls.host, { lazyConnect: true, maxRetriesPerRequest: 0, enableReadyCheck: false });
     await redis.connect();
@@ -163,10 +187,15 @@ describe(`dev stack on a real Docker daemon (${STAND_IN_SERVERS.postgres}; ${STA
     oldRedis.disconnect();
 
     await engine.destroy();
-    expect(await stackVolumes()).toEqual([`${PREFIX}_postgres_data`, `${PREFIX}_postgres_replica_1_data`, `${PREFIX}_redis_data`]);
+    expect(await stackVolumes()).toEqual(
+      [
+        `${PREFIX}_mongodb_2_config`, `${PREFIX}_mongodb_2_data`, `${PREFIX}_mongodb_3_config`, `${PREFIX}_mongodb_3_data`, `${PREFIX}_mongodb_config`, `${PREFIX}_mongodb_data`,
+        `${PREFIX}_postgres_data`, `${PREFIX}_postgres_replica_1_data`, `${PREFIX}_redis_data`,
+      ].sort(),
+    );
 
-    // A new stack: empty state, so every RandomPassword is generated afresh.
-    engine = new DockerEngine(["postgres", "redis"], docker);
+    // A new stack: empty state, so every RandomPassword (and the Mongo keyfile) is generated afresh.
+    engine = new DockerEngine(REALISED, docker);
     const up = await engine.up(STACK, retained);
     const fresh = up.outputs;
     expect(fresh.adminConnections.postgres.primary).not.toBe(old.adminConnections.postgres.primary);
@@ -178,6 +207,14 @@ describe(`dev stack on a real Docker daemon (${STAND_IN_SERVERS.postgres}; ${STA
     const replica = fresh.adminConnections.postgres.replicas[0];
     await waitFor("the marker on the retained replica", async () => ((await query(replica, "SELECT v FROM engine_marker WHERE v = 'kept across destroy'")).length === 1 ? true : undefined));
     expect(fresh.postgresReplicas[0].streamingState).toBe("streaming");
+    expect(fresh.mongoUris.appHost).not.toBe(old.mongoUris.appHost);
+    await withMongo(fresh.adminConnections.mongo.members[0], async (client) => {
+      expect(await client.db("trading_configs").collection("engine_test").countDocuments({ kept: "across destroy" })).toBe(1);
+    });
+    await withMongo(fresh.mongoUris.appHost, async (client) => {
+      expect(await client.db("trading_configs").collection("engine_test").countDocuments({ kept: "across destroy" })).toBe(1);
+    });
+    await expect(withMongo(old.adminConnections.mongo.members[0], (client) => client.db("admin").command({ ping: 1 }))).rejects.toThrow(/Authentication failed/);
     const redis = new Redis(fresh.redisUrls.host, { lazyConnect: true, maxRetriesPerRequest: 0, enableReadyCheck: false });
     await redis.connect();
     try {

