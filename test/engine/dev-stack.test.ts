@@ -12,29 +12,14 @@ import { MongoClient } from "mongodb";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { DockerEngine, type OperationRecord, type UpResult } from "../support/engine/docker-engine";
-import { ensureStandIn, STAND_INS, STAND_IN_SERVERS } from "../support/engine/images";
+import { DEV_STACK as STACK, devStackOverrides, REALISED_COMPONENTS as REALISED, removeLeftovers } from "../support/engine/dev-stack";
+import { STAND_IN_SERVERS } from "../support/engine/images";
 
-const STACK = "dev";
 const PREFIX = "enginetest";
-const PORTS = { postgresPort: "25432", postgresReplicaFirstPort: "25433", redisPort: "26379", mongoFirstPort: "27117", influxdbPort: "28086", pgadminPort: "25050", mongoExpressPort: "28081" };
-
 const docker = new Docker();
 let overrides: Record<string, string>;
 let engine: DockerEngine;
 let first: UpResult;
-
-async function dockerReady(): Promise<void> {
-  await docker.ping().catch((error: Error) => {
-    throw new Error(`no Docker daemon answers (${error.message}): install docker.io (apt-get install docker.io) and start dockerd as root; the README's test command does both`);
-  });
-}
-
-/** Containers, volumes and networks of this test's prefix left by an earlier, interrupted run. */
-async function removeLeftovers(): Promise<void> {
-  for (const c of await docker.listContainers({ all: true })) if (c.Names.some((n) => n.startsWith(`/${PREFIX}-`))) await docker.getContainer(c.Id).remove({ force: true });
-  for (const v of (await docker.listVolumes()).Volumes ?? []) if (v.Name.startsWith(`${PREFIX}_`)) await docker.getVolume(v.Name).remove();
-  for (const n of await docker.listNetworks()) if (n.Name.startsWith(`${PREFIX}-`)) await docker.getNetwork(n.Id).remove();
-}
 
 async function stackVolumes(): Promise<string[]> {
   return ((await docker.listVolumes()).Volumes ?? []).map((v) => v.Name).filter((n) => n.startsWith(`${PREFIX}_`)).sort();
@@ -65,8 +50,6 @@ async function waitFor<T>(what: string, attempt: () => Promise<T | undefined>, t
   }
 }
 
-const REALISED = ["postgres", "mongo", "redis"];
-
 async function withMongo<T>(uri: string, work: (client: MongoClient) => Promise<T>): Promise<T> {
   const client = new MongoClient(uri, { serverSelectionTimeoutMS: 10_000 });
   try {
@@ -82,18 +65,14 @@ const touched = (ops: OperationRecord[]) => ops.filter((o) => o.operation !== "s
 const logText = (name: string) => execFileSync("sh", ["-c", `docker logs ${name} 2>&1`], { encoding: "utf8" });
 
 beforeAll(async () => {
-  await dockerReady();
-  const postgresImage = await ensureStandIn(docker, STAND_INS.postgres);
-  const redisImage = await ensureStandIn(docker, STAND_INS.redis);
-  const mongoImage = await ensureStandIn(docker, STAND_INS.mongo);
-  overrides = { ...PORTS, namePrefix: PREFIX, postgresImage, redisImage, mongoImage };
-  await removeLeftovers();
+  overrides = await devStackOverrides(docker, PREFIX);
+  await removeLeftovers(docker, PREFIX);
   engine = new DockerEngine(REALISED, docker);
 }, 600_000);
 
 afterAll(async () => {
   await engine?.destroy().catch(() => undefined);
-  await removeLeftovers();
+  await removeLeftovers(docker, PREFIX);
 }, 300_000);
 
 describe(`dev stack on a real Docker daemon (${STAND_IN_SERVERS.postgres}; ${STAND_IN_SERVERS.mongo}; ${STAND_IN_SERVERS.redis})`, () => {
