@@ -1,7 +1,7 @@
 // trading-db-stack: reads the stack's config, builds the stack, exports what services need.
 // The exports are the contract in components/outputs.ts: each is typed against it.
 import * as pulumi from "@pulumi/pulumi";
-import type { ConfigKeyName } from "./components/config";
+import type { ConfigKeyName, SecretKeyName } from "./components/config";
 import { INFLUXDB_TOKENS, influxBuckets, influxdbUrl } from "./components/influxdb-spec";
 import { MONGO_DATABASE, MONGO_USERS } from "./components/mongo-spec";
 import type { StackOutputs } from "./components/outputs";
@@ -12,7 +12,8 @@ import { loadStackPlan, TradingDbStack } from "./components/stack";
 type Exported<K extends keyof StackOutputs> = pulumi.Output<StackOutputs[K]>;
 
 const config = new pulumi.Config();
-const plan = loadStackPlan((key: ConfigKeyName) => config.get(key));
+// Secret keys are read as text here and become Pulumi secrets in components/secrets.ts.
+const plan = loadStackPlan((key: ConfigKeyName | SecretKeyName) => config.get(key));
 const stack = new TradingDbStack("trading", { plan });
 const pg = stack.postgres;
 const mongo = stack.mongo;

@@ -1,15 +1,19 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import type { SecretKeyName, UserSecrets } from "./config";
 import { POSTGRES_DATABASES, POSTGRES_ROLES } from "./postgres-spec";
 
-// Every credential of the stack, generated once by @pulumi/random and kept in the stack state
-// (encrypted). Nothing is defaulted: there is no password a user could forget to change.
+// Every credential of the stack: the user's own where set (`pulumi config set --secret`), else
+// generated once by @pulumi/random and kept in the stack state (encrypted). Nothing is defaulted:
+// there is no password a user could forget to change.
 
 export interface StackSecretsArgs {
   /** Length of generated passwords; alphanumeric so they need no quoting in URIs and conninfo strings. */
   passwordLength?: number;
   /** Generate the admin tools' logins (only when the tools are deployed). */
   adminTools: boolean;
+  /** Credentials the user set, which replace the generated ones. */
+  userSecrets: UserSecrets;
 }
 
 export interface PostgresSecrets {
@@ -57,41 +61,47 @@ export class StackSecrets extends pulumi.ComponentResource {
   constructor(name: string, args: StackSecretsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("trading:secrets:StackSecrets", name, {}, opts);
     const length = args.passwordLength ?? 32;
-    const password = (id: string, size = length) =>
+    const generated = (id: string, size = length) =>
       new random.RandomPassword(id, { length: size, special: false, minLower: 2, minUpper: 2, minNumeric: 2 }, { parent: this })
         .result;
+    /** The user's value for `key` when set (no RandomPassword then), else a generated one. */
+    const password = (id: string, key: SecretKeyName, size = length) => {
+      const own = args.userSecrets[key];
+      return own === undefined ? generated(id, size) : pulumi.secret(own);
+    };
 
+    const ownerKeys: Record<string, SecretKeyName> = { trading_platform: "postgresPlatformOwnerPassword", trading_results: "postgresResultsOwnerPassword" };
     const owners: Record<string, pulumi.Output<string>> = {};
-    for (const db of POSTGRES_DATABASES) owners[db.name] = password(`postgres-${db.owner.replace(/_/g, "-")}-password`);
+    for (const db of POSTGRES_DATABASES) owners[db.name] = password(`postgres-${db.owner.replace(/_/g, "-")}-password`, ownerKeys[db.name]);
 
     this.postgres = {
-      superuser: password(`postgres-${POSTGRES_ROLES.superuser}-password`),
-      replication: password(`postgres-${POSTGRES_ROLES.replication}-password`),
+      superuser: password(`postgres-${POSTGRES_ROLES.superuser}-password`, "postgresSuperuserPassword"),
+      replication: password(`postgres-${POSTGRES_ROLES.replication}-password`, "postgresReplicationPassword"),
       owners,
-      readonly: password(`postgres-${POSTGRES_ROLES.readonly.replace(/_/g, "-")}-password`),
+      readonly: password(`postgres-${POSTGRES_ROLES.readonly.replace(/_/g, "-")}-password`, "postgresReadonlyPassword"),
     };
     this.mongo = {
-      root: password("mongo-root-password"),
-      app: password("mongo-app-password"),
-      readonly: password("mongo-readonly-password"),
+      root: password("mongo-root-password", "mongoRootPassword"),
+      app: password("mongo-app-password", "mongoAppPassword"),
+      readonly: password("mongo-readonly-password", "mongoReadonlyPassword"),
       // MongoDB accepts 6-1024 characters of the base64 alphabet; letters and digits qualify.
-      keyfile: password("mongo-keyfile", 756),
+      keyfile: generated("mongo-keyfile", 756),
     };
     this.redis = {
-      admin: password("redis-admin-password"),
-      app: password("redis-app-password"),
-      healthcheck: password("redis-healthcheck-password"),
+      admin: password("redis-admin-password", "redisAdminPassword"),
+      app: password("redis-app-password", "redisAppPassword"),
+      healthcheck: generated("redis-healthcheck-password"),
     };
     this.influxdb = {
-      adminPassword: password("influxdb-admin-password"),
-      adminToken: password("influxdb-admin-token", 64),
+      adminPassword: password("influxdb-admin-password", "influxdbAdminPassword"),
+      adminToken: password("influxdb-admin-token", "influxdbAdminToken", 64),
     };
     this.adminTools = args.adminTools
       ? {
-          pgadminPassword: password("pgadmin-password"),
-          mongoExpressPassword: password("mongo-express-password"),
-          mongoExpressSessionSecret: password("mongo-express-session-secret", 48),
-          mongoExpressCookieSecret: password("mongo-express-cookie-secret", 48),
+          pgadminPassword: password("pgadmin-password", "pgadminPassword"),
+          mongoExpressPassword: password("mongo-express-password", "mongoExpressPassword"),
+          mongoExpressSessionSecret: generated("mongo-express-session-secret", 48),
+          mongoExpressCookieSecret: generated("mongo-express-cookie-secret", 48),
         }
       : undefined;
     this.registerOutputs({});

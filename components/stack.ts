@@ -85,7 +85,7 @@ export class TradingDbStack extends pulumi.ComponentResource {
       { label: "com.trading-db-stack.project", value: "trading-db-stack" },
       { label: "com.trading-db-stack.stack", value: pulumi.getStack() },
     ];
-    const secrets = new StackSecrets("secrets", { adminTools: config.adminTools !== undefined }, { parent: this });
+    const secrets = new StackSecrets("secrets", { adminTools: config.adminTools !== undefined, userSecrets: config.userSecrets }, { parent: this });
     const networks = new DockerNetworks("networks", { namePrefix: config.namePrefix, labels }, { parent: this });
     const common = { config, networks: { db: networks.db, app: networks.app }, labels };
     this.postgres = new PostgresCluster(

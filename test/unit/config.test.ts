@@ -2,12 +2,12 @@ import * as fs from "fs";
 import * as path from "path";
 import { describe, expect, test } from "vitest";
 import YAML from "yaml";
-import { CONFIG_KEYS, ConfigError, hostPorts, parseStackConfig, type ConfigKeyName } from "../../components/config";
+import { CONFIG_KEYS, ConfigError, hostPorts, parseStackConfig, SECRET_CONFIG_KEYS, type ConfigKeyName, type SecretKeyName } from "../../components/config";
 import { ROOT, stackConfig } from "../support/pulumi";
 
-const parse = (values: Partial<Record<ConfigKeyName, string>>) => parseStackConfig((key) => values[key]);
+const parse = (values: Partial<Record<ConfigKeyName | SecretKeyName, string>>) => parseStackConfig((key) => values[key]);
 
-function problems(values: Partial<Record<ConfigKeyName, string>>): string[] {
+function problems(values: Partial<Record<ConfigKeyName | SecretKeyName, string>>): string[] {
   try {
     parse(values);
   } catch (error) {
@@ -27,17 +27,32 @@ describe("Pulumi.yaml config schema", () => {
 
   test("declares exactly the keys the code reads, each with the code's type, default and description", () => {
     expect(project.name).toBe("trading-db-stack");
-    expect(Object.keys(project.config).sort()).toEqual(Object.keys(CONFIG_KEYS).sort());
+    expect(Object.keys(project.config).sort()).toEqual([...Object.keys(CONFIG_KEYS), ...Object.keys(SECRET_CONFIG_KEYS)].sort());
     for (const [key, spec] of Object.entries(CONFIG_KEYS)) {
       expect(project.config[key], key).toEqual({ type: spec.type, default: spec.default, description: spec.description });
     }
+    // The user's own credentials: secret, no default (generated when unset).
+    for (const [key, description] of Object.entries(SECRET_CONFIG_KEYS)) {
+      expect(project.config[key], key).toEqual({ type: "string", secret: true, description });
+    }
+  });
+
+  test("a credential the user set must be 16-128 characters without whitespace; the error never shows it", () => {
+    const found = problems({ postgresSuperuserPassword: "short pw", redisAppPassword: "x".repeat(129) });
+    expect(found).toEqual([
+      "trading-db-stack:postgresSuperuserPassword: must be 16-128 characters without whitespace or control characters; got 8 characters (value not shown)",
+      "trading-db-stack:redisAppPassword: must be 16-128 characters without whitespace or control characters; got 129 characters (value not shown)",
+    ]);
+    expect(found.join("\n")).not.toContain("short pw");
+    expect(parse({ mongoRootPassword: "My:own/pa$$word-1234" }).userSecrets).toEqual({ mongoRootPassword: "My:own/pa$$word-1234" });
+    expect(parse({}).userSecrets).toEqual({});
   });
 
   test.each(["dev", "prod"])("Pulumi.%s.yaml sets only known keys of this project", (stack) => {
     const values = YAML.parse(fs.readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), "utf8")).config;
     for (const key of Object.keys(values)) {
       expect(key.startsWith("trading-db-stack:"), key).toBe(true);
-      expect(Object.keys(CONFIG_KEYS), key).toContain(key.slice("trading-db-stack:".length));
+      expect([...Object.keys(CONFIG_KEYS), ...Object.keys(SECRET_CONFIG_KEYS)], key).toContain(key.slice("trading-db-stack:".length));
     }
   });
 });

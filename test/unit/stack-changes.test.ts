@@ -2,7 +2,7 @@
 // under mocks before and after, and every resource whose effective inputs (those the engine does
 // not ignore) differ, appear or disappear is listed. A replaced database container is downtime.
 import { beforeAll, describe, expect, test } from "vitest";
-import { plain, runProgram, type ProgramRun } from "../support/pulumi";
+import { isSecretInput, plain, runProgram, type ProgramRun } from "../support/pulumi";
 
 interface Change {
   added: string[];
@@ -66,6 +66,20 @@ describe("dev stack: which resources a setting change touches", () => {
   test("a retention change touches only the InfluxDB hook", async () => {
     expect(changes(base, await runProgram("dev", { influxdbRetentionDays: "30" }))).toEqual({ added: [], removed: [], changed: ["influxdb-init"] });
     expect(changes(base, await runProgram("dev", { influxdbDownsampledRetentionDays: "0" }))).toEqual({ added: [], removed: [], changed: ["influxdb-init"] });
+  });
+
+  test("a superuser password the user sets replaces the generated one: the primary (its wrapper applies it on start) and the hooks that log in with it", async () => {
+    const own = "Users0Own:Superuser/Password";
+    const run = await runProgram("dev", { postgresSuperuserPassword: own });
+    const change = changes(base, run);
+    expect(change.removed).toEqual(["postgres-postgres-password"]);
+    expect(change.added).toEqual([]);
+    expect(change.changed).toEqual(["pgadmin", "postgres-init", "postgres-primary", "postgres-replica-1-check", "postgres-replica-1-slot"]);
+    const primary = run.byName("postgres-primary");
+    expect(isSecretInput(primary.inputs.uploads)).toBe(true);
+    expect(plain(primary.inputs.uploads).find((u: { file: string }) => u.file === "/run/secrets/postgres-password").content).toBe(own);
+    expect(run.outputs.adminConnections.secret).toBe(true);
+    expect(run.outputs.adminConnections.value.postgres.primary).toContain(encodeURIComponent(own));
   });
 
   test("an election timeout touches only the MongoDB hook (it reconfigures the set)", async () => {
