@@ -192,7 +192,6 @@ export const SECRET_CONFIG_KEYS = {
   redisAdminPassword: "Password of the Redis ACL user `admin`. Generated when unset.",
   redisAppPassword: "Password of the Redis ACL user `trading_app`. Generated when unset.",
   influxdbAdminPassword: "Password of the InfluxDB user `admin`. Generated when unset.",
-  influxdbAdminToken: "The InfluxDB operator token of the `admin` user. Generated when unset.",
   pgadminPassword: "pgAdmin login password (adminTools). Generated when unset.",
   mongoExpressPassword: "mongo-express login password (adminTools). Generated when unset.",
 } as const;

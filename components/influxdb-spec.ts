@@ -14,6 +14,7 @@ export const INFLUXDB_PATHS = {
   config: "/etc/influxdb2",
   adminPasswordFile: "/run/secrets/influxdb-admin-password",
   adminTokenFile: "/run/secrets/influxdb-admin-token",
+  entrypoint: "/usr/local/bin/trading-influxdb-entrypoint.sh",
 } as const;
 
 export function influxdbNames(prefix: string): { container: string; host: string; dataVolume: string; configVolume: string } {

@@ -7,6 +7,7 @@ import {
   advancedTradingPlatformInfluxEnv,
   DOWNSAMPLE_TASK,
   downsampleFlux,
+  INFLUXDB_ADMIN_USER,
   INFLUXDB_CONTAINER_PORT,
   INFLUXDB_ORG,
   INFLUXDB_PATHS,
@@ -18,7 +19,7 @@ import {
   influxdbNames,
   influxdbUrl,
 } from "./influxdb-spec";
-import type { Endpoint } from "./container-spec";
+import { scriptUpload, type Endpoint } from "./container-spec";
 import type { InfluxdbSecrets } from "./secrets";
 import type { ServiceEnvPart } from "./service-env";
 
@@ -29,6 +30,8 @@ export interface InfluxdbServerArgs {
   config: StackConfig;
   secrets: InfluxdbSecrets;
   networks: { db: docker.Network; app: docker.Network };
+  /** Text of init/scripts/influxdb-entrypoint.sh. */
+  entrypoint: string;
   labels: docker.types.input.ContainerLabel[];
 }
 
@@ -39,6 +42,8 @@ export class InfluxdbServer extends pulumi.ComponentResource {
   readonly org = INFLUXDB_ORG;
   readonly bucket = INFLUXDB_PRIMARY_BUCKET;
   readonly init: InfluxdbInit;
+  /** The token the init hook worked with: for `npm run verify` and operators. Secret. */
+  readonly operatorToken: pulumi.Output<string>;
   /** The services' tokens: read, and read-write. Secret. */
   readonly tokens: pulumi.Output<Record<string, string>>;
   readonly env: pulumi.Output<ServiceEnvPart>;
@@ -58,6 +63,9 @@ export class InfluxdbServer extends pulumi.ComponentResource {
         ...serviceContainerArgs({ networks, labels, alias: names.host, role: "influxdb", waitTimeoutSeconds: config.waitTimeoutSeconds, stopGraceSeconds: 30, healthcheck: influxdbHealthcheck() }),
         name: names.container,
         image: image.imageId,
+        // The wrapper applies the declared admin password to a kept bolt file, then runs the image's entrypoint.
+        entrypoints: [INFLUXDB_PATHS.entrypoint],
+        command: ["influxd"],
         envs: influxdbEnv(),
         ports: [{ internal: INFLUXDB_CONTAINER_PORT, external: config.influxdb.port, ip: LOOPBACK }],
         volumes: [
@@ -65,6 +73,7 @@ export class InfluxdbServer extends pulumi.ComponentResource {
           { volumeName: configVolume.name, containerPath: INFLUXDB_PATHS.config },
         ],
         uploads: [
+          scriptUpload(INFLUXDB_PATHS.entrypoint, args.entrypoint),
           { file: INFLUXDB_PATHS.adminPasswordFile, content: pulumi.secret(secrets.adminPassword) },
           { file: INFLUXDB_PATHS.adminTokenFile, content: pulumi.secret(secrets.adminToken) },
         ],
@@ -80,6 +89,8 @@ export class InfluxdbServer extends pulumi.ComponentResource {
       {
         url: influxdbUrl(this.host),
         adminToken: secrets.adminToken,
+        adminUser: INFLUXDB_ADMIN_USER,
+        adminPassword: secrets.adminPassword,
         org: INFLUXDB_ORG,
         buckets: influxBuckets(config.influxdb),
         task: { name: DOWNSAMPLE_TASK, flux: downsampleFlux(), description: `Hourly rollup of ${INFLUXDB_PRIMARY_BUCKET} (managed by trading-db-stack)` },
@@ -90,6 +101,7 @@ export class InfluxdbServer extends pulumi.ComponentResource {
       { parent: this, dependsOn: [container] },
     );
     this.tokens = pulumi.secret(this.init.tokenValues);
+    this.operatorToken = pulumi.secret(this.init.operatorToken);
     this.env = pulumi.secret(
       this.tokens.apply((tokens) => ({
         inNetwork: { "advanced-trading-platform": advancedTradingPlatformInfluxEnv(this.network, tokens.write) },

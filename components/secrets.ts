@@ -94,7 +94,9 @@ export class StackSecrets extends pulumi.ComponentResource {
     };
     this.influxdb = {
       adminPassword: password("influxdb-admin-password", "influxdbAdminPassword"),
-      adminToken: password("influxdb-admin-token", "influxdbAdminToken", 64),
+      // Setup mode's operator token. Not a user setting: on a bolt file kept from an earlier stack the
+      // hook signs in with the admin password and works with a token of its own (see init/influxdb).
+      adminToken: generated("influxdb-admin-token", 64),
     };
     this.adminTools = args.adminTools
       ? {

@@ -29,6 +29,7 @@ export interface StackPlan {
   primaryEntrypoint: string;
   mongoFiles: MongoDatabaseFiles;
   mongoEntrypoint: string;
+  influxdbEntrypoint: string;
   redisSeeds: RedisSeeds;
   pgadminEntrypoint: string;
   mongoExpressEntrypoint: string;
@@ -56,6 +57,7 @@ export function loadStackPlan(lookup: ConfigLookup, root = projectRoot()): Stack
     primaryEntrypoint: script("postgres-primary-entrypoint.sh"),
     mongoFiles: loadMongoFiles(root, MONGO_DATABASE, `init/mongo/${MONGO_DATABASE}`),
     mongoEntrypoint: script("mongo-entrypoint.sh"),
+    influxdbEntrypoint: script("influxdb-entrypoint.sh"),
     redisSeeds: loadRedisSeeds(root),
     pgadminEntrypoint: script("pgadmin-entrypoint.sh"),
     mongoExpressEntrypoint: script("mongo-express-entrypoint.sh"),
@@ -105,7 +107,7 @@ export class TradingDbStack extends pulumi.ComponentResource {
       { parent: this },
     );
     this.redis = new RedisServer("redis", { ...common, secrets: secrets.redis, seeds: args.plan.redisSeeds }, { parent: this });
-    this.influxdb = new InfluxdbServer("influxdb", { ...common, secrets: secrets.influxdb }, { parent: this });
+    this.influxdb = new InfluxdbServer("influxdb", { ...common, secrets: secrets.influxdb, entrypoint: args.plan.influxdbEntrypoint }, { parent: this });
     this.adminTools =
       config.adminTools && secrets.adminTools
         ? new AdminTools(
@@ -133,7 +135,7 @@ export class TradingDbStack extends pulumi.ComponentResource {
     );
     this.adminConnections = pulumi.secret(
       pulumi
-        .all([secrets.postgres.superuser, secrets.mongo.root, secrets.redis.admin, secrets.influxdb.adminToken])
+        .all([secrets.postgres.superuser, secrets.mongo.root, secrets.redis.admin, this.influxdb.operatorToken])
         .apply(([superuser, root, redisAdmin, influxToken]) => ({
           postgres: {
             primary: postgresUri("postgresql", POSTGRES_ROLES.superuser, superuser, this.postgres.primary.host, "postgres"),

@@ -2,7 +2,10 @@
 // the org, the market-data bucket and the admin token). Runs inside the serialised dynamic provider
 // (see init/hook.ts): the InfluxDB client packages are required inside the functions.
 //
-// With the admin token, through the InfluxDB 2 HTTP API: the stack's buckets with their retention,
+// It logs in with the declared admin token; on a bolt file kept from an earlier stack, where that
+// token is unknown, it signs in with the admin password instead (the wrapper entrypoint has set it
+// with `influxd recovery`) and uses, or makes, its own token for the org.
+// Then, through the InfluxDB 2 HTTP API: the stack's buckets with their retention,
 // the downsampling task, and two tokens for services (read; read and write), each scoped to the
 // stack's buckets. Everything is looked up by name (buckets, task) or description (tokens) first,
 // created only when missing and patched only when it differs, so a re-run changes nothing.
@@ -13,6 +16,8 @@ export interface InfluxdbInitInputs extends Record<string, unknown> {
   hookVersion: string;
   url: string;
   adminToken: string;
+  adminUser: string;
+  adminPassword: string;
   org: string;
   buckets: InfluxBucketSpec[];
   task: { name: string; flux: string; description: string };
@@ -24,6 +29,10 @@ export interface InfluxdbInitInputs extends Record<string, unknown> {
 }
 
 export interface InfluxdbInitResult extends Record<string, unknown> {
+  /** The token the hook worked with: the declared admin token, or the one it signed in for. */
+  operatorToken: string;
+  /** Whether the declared token was refused and the hook signed in with the admin password. */
+  signedIn: boolean;
   orgID: string;
   /** Bucket id per name. */
   bucketIds: Record<string, string>;
@@ -37,10 +46,11 @@ export interface InfluxdbInitResult extends Record<string, unknown> {
 export async function applyInfluxdbInit(inputs: InfluxdbInitInputs): Promise<InfluxdbInitResult> {
   const { InfluxDB } = require("@influxdata/influxdb-client") as typeof import("@influxdata/influxdb-client");
   const apis = require("@influxdata/influxdb-client-apis") as typeof import("@influxdata/influxdb-client-apis");
-  const influx = new InfluxDB({ url: inputs.url, token: inputs.adminToken, timeout: 10000 });
   const changed: string[] = [];
-
-  await waitForReady(new apis.HealthAPI(influx), inputs);
+  await waitForReady(new apis.HealthAPI(new InfluxDB({ url: inputs.url, timeout: 10000 })), inputs);
+  const { token, signedIn } = await workingToken(inputs);
+  if (signedIn) changed.push("signed in with the admin password (the declared token is unknown to this bolt file)");
+  const influx = new InfluxDB({ url: inputs.url, token, timeout: 10000 });
 
   const orgs = await new apis.OrgsAPI(influx).getOrgs({ org: inputs.org });
   const org = orgs.orgs?.find((o) => o.name === inputs.org);
@@ -116,7 +126,51 @@ export async function applyInfluxdbInit(inputs: InfluxdbInitInputs): Promise<Inf
     }
   }
 
-  return { orgID, bucketIds, taskID, tokenValues, changedThisRun: changed };
+  return { operatorToken: token, signedIn, orgID, bucketIds, taskID, tokenValues, changedThisRun: changed };
+}
+
+/** What the hook's own token is called when it had to sign in for one. */
+export const SIGNED_IN_TOKEN_DESCRIPTION = "trading-db-stack: init hook (signed in with the admin password)";
+
+/**
+ * The declared admin token if the server knows it; else a token of the admin user's, found or made
+ * through a session opened with the admin password (POST /api/v2/signin, Basic authentication).
+ */
+async function workingToken(inputs: InfluxdbInitInputs): Promise<{ token: string; signedIn: boolean }> {
+  const api = (path: string) => `${inputs.url}/api/v2${path}`;
+  const orgQuery = `/orgs?org=${encodeURIComponent(inputs.org)}`;
+  const declared = await fetch(api(orgQuery), { headers: { authorization: `Token ${inputs.adminToken}` } });
+  if (declared.ok) return { token: inputs.adminToken, signedIn: false };
+  if (declared.status !== 401) throw new Error(`InfluxDB ${inputs.url}: GET ${orgQuery} answered ${declared.status}: ${await declared.text()}`);
+
+  const basic = Buffer.from(`${inputs.adminUser}:${inputs.adminPassword}`).toString("base64");
+  const signin = await fetch(api("/signin"), { method: "POST", headers: { authorization: `Basic ${basic}` } });
+  const cookie = signin.headers.get("set-cookie")?.split(";")[0];
+  if (signin.status !== 204 || !cookie) {
+    throw new Error(
+      `InfluxDB ${inputs.url}: the declared admin token is refused and ${inputs.adminUser} cannot sign in with the declared password (${signin.status}); ` +
+        "the wrapper entrypoint sets that password on every start: see the container's log",
+    );
+  }
+  const session = async (method: string, path: string, body?: unknown) => {
+    const reply = await fetch(api(path), { method, headers: { cookie, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+    if (!reply.ok) throw new Error(`InfluxDB ${inputs.url}: ${method} ${path} with the admin's session answered ${reply.status}: ${await reply.text()}`);
+    return (await reply.json()) as any;
+  };
+  const org = ((await session("GET", orgQuery)).orgs ?? [])[0];
+  if (!org?.id) throw new Error(`InfluxDB ${inputs.url}: organization ${inputs.org} not found`);
+  const existing = ((await session("GET", `/authorizations?orgID=${org.id}`)).authorizations ?? []).find(
+    (a: { description?: string; status?: string; token?: string }) => a.description === SIGNED_IN_TOKEN_DESCRIPTION && a.status === "active" && a.token,
+  );
+  if (existing) return { token: existing.token, signedIn: true };
+  const readWrite = (type: string) => ["read", "write"].map((action) => ({ action, resource: { type, orgID: org.id } }));
+  const created = await session("POST", "/authorizations", {
+    orgID: org.id,
+    description: SIGNED_IN_TOKEN_DESCRIPTION,
+    status: "active",
+    permissions: [{ action: "read", resource: { type: "orgs", id: org.id, orgID: org.id } }, ...readWrite("buckets"), ...readWrite("tasks"), ...readWrite("authorizations"), { action: "read", resource: { type: "users", orgID: org.id } }],
+  });
+  return { token: created.token, signedIn: true };
 }
 
 /** /health answers 200 with status pass once the server is up; a connection error or 503 means wait. */

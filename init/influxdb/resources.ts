@@ -13,11 +13,13 @@ export const influxdbInitProvider = hookProvider<InfluxdbInitInputs>({
 export class InfluxdbInit extends pulumi.dynamic.Resource {
   declare readonly orgID: pulumi.Output<string>;
   declare readonly bucketIds: pulumi.Output<Record<string, string>>;
+  /** The token the hook worked with (the declared admin token, unless it had to sign in). Secret. */
+  declare readonly operatorToken: pulumi.Output<string>;
   /** Secret. */
   declare readonly tokenValues: pulumi.Output<Record<string, string>>;
 
   constructor(name: string, args: HookArgs<InfluxdbInitInputs>, opts?: pulumi.CustomResourceOptions) {
-    const outputs = { orgID: undefined, bucketIds: undefined, taskID: undefined, tokenValues: undefined, changedThisRun: undefined };
-    super(influxdbInitProvider, name, { ...outputs, ...hookInputs(influxdbInitProvider, args) }, { ...opts, additionalSecretOutputs: ["adminToken", "tokenValues", "fingerprint"] }, "trading", "InfluxdbInit");
+    const outputs = { operatorToken: undefined, signedIn: undefined, orgID: undefined, bucketIds: undefined, taskID: undefined, tokenValues: undefined, changedThisRun: undefined };
+    super(influxdbInitProvider, name, { ...outputs, ...hookInputs(influxdbInitProvider, args) }, { ...opts, additionalSecretOutputs: ["adminToken", "adminPassword", "operatorToken", "tokenValues", "fingerprint"] }, "trading", "InfluxdbInit");
   }
 }

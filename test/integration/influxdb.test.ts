@@ -118,10 +118,45 @@ describe("InfluxDB init hook (serialised provider)", () => {
     expect(stub.authorizations.filter((a) => a.description === hook.inputs.tokens.write.description)).toHaveLength(1);
   });
 
-  test("a wrong admin token fails with InfluxDB's answer, naming nothing secret", async () => {
-    const error = await runHook({ adminToken: "wrong" }).catch((e: Error) => e);
-    expect(String(error)).toMatch(/unauthorized/);
-    expect(String(error)).not.toContain(adminToken);
+  test("the declared token works: the hook never signs in and reports that token", async () => {
+    const outs = await runHook();
+    expect(outs).toMatchObject({ signedIn: false, operatorToken: adminToken });
+    expect(stub.requests.some((r) => r.operationId === "PostSignin")).toBe(false);
   });
 
+  test("a wrong admin token and a wrong password: fails saying so, naming nothing secret", async () => {
+    const error = await runHook({ adminToken: "wrong", adminPassword: "also-wrong-password" }).catch((e: Error) => e);
+    expect(String(error)).toMatch(/the declared admin token is refused and admin cannot sign in with the declared password \(401\)/);
+    expect(String(error)).not.toContain(adminToken);
+    expect(String(error)).not.toContain("also-wrong-password");
+  });
+});
+
+describe("InfluxDB init hook on a bolt file kept from an earlier stack", () => {
+  let kept: InfluxStub;
+  beforeAll(async () => {
+    // The earlier stack's operator token; the admin password is the new stack's, as the wrapper
+    // entrypoint's `influxd recovery user update` leaves it.
+    kept = await startInfluxStub({ adminToken: "token-of-the-stack-that-made-this-volume", adminPassword: hook.inputs.adminPassword, org: "trading-platform", bucket: "market-data", retentionSeconds: 0 });
+  });
+  afterAll(async () => {
+    expect(kept.violations).toEqual([]);
+    await kept.close();
+  });
+
+  test("signs in with the admin password, makes one token of its own, applies everything; a re-run reuses that token and writes nothing", async () => {
+    const run = () => hook.provider.create({ ...hook.inputs, url: kept.url }).then((r: { outs: Record<string, any> }) => r.outs);
+    const first = await run();
+    expect(first.signedIn).toBe(true);
+    expect(first.operatorToken).not.toBe(hook.inputs.adminToken);
+    const own = kept.authorizations.filter((a) => a.description === "trading-db-stack: init hook (signed in with the admin password)");
+    expect(own.map((a) => a.token)).toEqual([first.operatorToken]);
+    expect(kept.buckets.map((b) => b.name)).toEqual(["market-data", "trades", "performance", "system-metrics", "market-data-1h"]);
+    expect(Object.keys(first.tokenValues)).toEqual(["read", "write"]);
+
+    kept.requests = [];
+    const again = await run();
+    expect(again).toMatchObject({ signedIn: true, operatorToken: first.operatorToken, tokenValues: first.tokenValues });
+    expect(kept.requests.filter((r) => r.method !== "GET" && r.operationId !== "PostSignin")).toEqual([]);
+  });
 });

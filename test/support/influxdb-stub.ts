@@ -4,7 +4,9 @@
 // the contract does not allow is answered 400 and recorded in `violations`; tests assert that list
 // is empty. Behind the contract it keeps a small in-memory state (orgs, buckets, tasks,
 // authorizations), starting from what setup mode creates, and serves it back, so idempotence is
-// tested against what the hook itself created.
+// tested against what the hook itself created. Requests are authorised as InfluxDB does: a
+// `Token` of an active authorization, or the session cookie POST /api/v2/signin (Basic
+// authentication with the admin's password) hands out.
 import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as http from "http";
@@ -64,6 +66,8 @@ interface Authorization {
 export interface InfluxStub {
   url: string;
   adminToken: string;
+  /** The admin user's password (what `influxd recovery user update` would have set). */
+  adminPassword: string;
   org: { id: string; name: string };
   /** Contract violations: requests the contract does not allow, responses that do not match it. */
   violations: string[];
@@ -100,7 +104,7 @@ async function loadContract(): Promise<{ api: OpenAPIBackend; root: OpenAPIBacke
   return { api, root };
 }
 
-export async function startInfluxStub(options: { adminToken: string; org: string; bucket: string; retentionSeconds: number }): Promise<InfluxStub> {
+export async function startInfluxStub(options: { adminToken: string; adminPassword?: string; org: string; bucket: string; retentionSeconds: number }): Promise<InfluxStub> {
   const { api, root } = await loadContract();
   const port = await freePort();
   const org = { id: newId(), name: options.org };
@@ -109,6 +113,7 @@ export async function startInfluxStub(options: { adminToken: string; org: string
   const stub: InfluxStub = {
     url: `http://127.0.0.1:${port}`,
     adminToken: options.adminToken,
+    adminPassword: options.adminPassword ?? randomBytes(16).toString("hex"),
     org,
     violations: [],
     requests: [],
@@ -134,6 +139,13 @@ export async function startInfluxStub(options: { adminToken: string; org: string
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 
+  const sessions = new Set<string>();
+  const authorised = (headers: http.IncomingHttpHeaders) => {
+    const token = /^Token (.+)$/.exec(headers.authorization ?? "")?.[1];
+    if (token !== undefined) return stub.authorizations.some((a) => a.token === token && a.status === "active");
+    const session = /(?:^|;\s*)influxdb-oss-session=([^;]+)/.exec(headers.cookie ?? "")?.[1];
+    return session !== undefined && sessions.has(session);
+  };
   const server = http.createServer((req, res) => {
     let raw = "";
     req.on("data", (chunk) => (raw += chunk));
@@ -155,13 +167,13 @@ export async function startInfluxStub(options: { adminToken: string; org: string
       const router = url.pathname.startsWith("/api/v2/") ? api : root;
       const operation = router.matchOperation(request);
       const where = `${req.method} ${url.pathname}${url.search}`;
-      const reply = (status: number, payload?: unknown) => {
+      const reply = (status: number, payload?: unknown, headers: Record<string, string> = {}) => {
         stub.requests.push({ method: req.method ?? "", path: url.pathname, operationId: operation?.operationId, status });
         if (operation && payload !== undefined) {
           const check = router.validateResponse(payload, operation, status);
           if (check.errors?.length) stub.violations.push(`response to ${where} (${status}) breaks the contract: ${JSON.stringify(check.errors)}`);
         }
-        res.writeHead(status, payload === undefined ? {} : { "content-type": "application/json; charset=utf-8" });
+        res.writeHead(status, payload === undefined ? headers : { ...headers, "content-type": "application/json; charset=utf-8" });
         res.end(payload === undefined ? undefined : JSON.stringify(payload));
       };
       if (!operation) {
@@ -173,7 +185,15 @@ export async function startInfluxStub(options: { adminToken: string; org: string
         stub.violations.push(`${where} (${operation.operationId}) breaks the contract: ${JSON.stringify(check.errors)}`);
         return reply(400, { code: "invalid", message: `request does not match the contract: ${JSON.stringify(check.errors)}` });
       }
-      if (router === api && req.headers.authorization !== `Token ${stub.adminToken}`) {
+      if (operation.operationId === "PostSignin") {
+        if (req.headers.authorization !== `Basic ${Buffer.from(`admin:${stub.adminPassword}`).toString("base64")}`) {
+          return reply(401, { code: "unauthorized", message: "Unauthorized" });
+        }
+        const session = randomBytes(24).toString("base64url");
+        sessions.add(session);
+        return reply(204, undefined, { "set-cookie": `influxdb-oss-session=${session}; Path=/api/; HttpOnly` });
+      }
+      if (router === api && !authorised(req.headers)) {
         return reply(401, { code: "unauthorized", message: "unauthorized access" });
       }
       try {

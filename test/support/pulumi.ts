@@ -102,7 +102,9 @@ export function mockPassword(name: string, length: number): string {
 /** Outputs the engine would compute for a resource: just enough for the program to go on. */
 function mockState(type: string, name: string, inputs: Record<string, any>): Record<string, unknown> {
   // What the InfluxDB hook would return: tokens InfluxDB generated (the program builds env maps from them).
-  if (name === "influxdb-init") return { ...inputs, tokenValues: pulumi.secret({ read: "mock-read-token", write: "mock-write-token" }) };
+  if (name === "influxdb-init") {
+    return { ...inputs, operatorToken: pulumi.secret(inputs.adminToken), tokenValues: pulumi.secret({ read: "mock-read-token", write: "mock-write-token" }) };
+  }
   switch (type) {
     case "random:index/randomPassword:RandomPassword":
       // Deterministic, and a secret as the engine makes it (the provider marks `result` secret).

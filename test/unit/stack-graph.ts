@@ -356,6 +356,9 @@ export function describeStackGraph(expected: StackExpectations): void {
         ]),
       );
       expect(envs.some((e) => /^DOCKER_INFLUXDB_INIT_(PASSWORD|ADMIN_TOKEN)=/.test(e))).toBe(false);
+      // The wrapper applies the declared admin password to a kept bolt file, then runs the image's entrypoint with influxd.
+      expect(value(influx, "entrypoints")).toEqual(["/usr/local/bin/trading-influxdb-entrypoint.sh"]);
+      expect(value(influx, "command")).toEqual(["influxd"]);
       expect(isSecretInput(influx.inputs.uploads)).toBe(true);
       expect(value(influx, "volumes").map((v: any) => v.containerPath)).toEqual(["/var/lib/influxdb2", "/etc/influxdb2"]);
       const init = run.byName("influxdb-init");
