@@ -3,8 +3,8 @@
 // test/support/engine, hooks run through their serialised providers, then the scenarios users live
 // through. Stand-in images (test/engine/images) run the official entrypoints over Debian's servers.
 //
-// Realised here: PostgreSQL (primary and replicas), the MongoDB replica set and Redis. InfluxDB and
-// the admin tools are still registered with inert values: their stand-ins are not built yet.
+// Realised here: PostgreSQL (primary and replicas), the MongoDB replica set, Redis and InfluxDB. The
+// admin tools are still registered with inert values: their stand-ins are not built yet.
 import { execFileSync } from "child_process";
 import Docker from "dockerode";
 import Redis from "ioredis";
@@ -60,6 +60,13 @@ async function withMongo<T>(uri: string, work: (client: MongoClient) => Promise<
   }
 }
 
+/** Bucket names a token may read, through the InfluxDB API. */
+async function influxBuckets(url: string, token: string): Promise<string[]> {
+  const reply = await fetch(`${url}/api/v2/buckets?org=trading-platform`, { headers: { authorization: `Token ${token}` } });
+  if (!reply.ok) throw new Error(`GET /api/v2/buckets: ${reply.status} ${await reply.text()}`);
+  return ((await reply.json()) as { buckets: Array<{ name: string }> }).buckets.map((b) => b.name).sort();
+}
+
 const touched = (ops: OperationRecord[]) => ops.filter((o) => o.operation !== "same").map((o) => `${o.operation} ${o.name}`).sort();
 /** A container's log, stdout and stderr together. */
 const logText = (name: string) => execFileSync("sh", ["-c", `docker logs ${name} 2>&1`], { encoding: "utf8" });
@@ -75,14 +82,17 @@ afterAll(async () => {
   await removeLeftovers(docker, PREFIX);
 }, 300_000);
 
-describe(`dev stack on a real Docker daemon (${STAND_IN_SERVERS.postgres}; ${STAND_IN_SERVERS.mongo}; ${STAND_IN_SERVERS.redis})`, () => {
+describe(`dev stack on a real Docker daemon (${Object.values(STAND_IN_SERVERS).join("; ")})`, { timeout: 300_000 }, () => {
   test("1. up from nothing: every container healthy, every hook applied, the outputs' URIs connect", async () => {
     first = await engine.up(STACK, overrides);
     const created = first.operations.filter((o) => o.operation === "create").map((o) => o.name);
     expect(created).toEqual(
-      expect.arrayContaining(["postgres-primary", "postgres-init", "postgres-replica-1-slot", "postgres-replica-1", "postgres-replica-1-check", "mongo-1", "mongo-2", "mongo-3", "mongo-init", "redis-server", "redis-init"]),
+      expect.arrayContaining([
+        "postgres-primary", "postgres-init", "postgres-replica-1-slot", "postgres-replica-1", "postgres-replica-1-check",
+        "mongo-1", "mongo-2", "mongo-3", "mongo-init", "redis-server", "redis-init", "influxdb-server", "influxdb-init",
+      ]),
     );
-    for (const name of [`${PREFIX}-postgres`, `${PREFIX}-postgres-replica-1`, `${PREFIX}-mongodb`, `${PREFIX}-mongodb-2`, `${PREFIX}-mongodb-3`, `${PREFIX}-redis`]) {
+    for (const name of [`${PREFIX}-postgres`, `${PREFIX}-postgres-replica-1`, `${PREFIX}-mongodb`, `${PREFIX}-mongodb-2`, `${PREFIX}-mongodb-3`, `${PREFIX}-redis`, `${PREFIX}-influxdb`]) {
       const info = await docker.getContainer(name).inspect();
       expect(info.State.Health?.Status, name).toBe("healthy");
       // Published on loopback only.
@@ -102,6 +112,12 @@ describe(`dev stack on a real Docker daemon (${STAND_IN_SERVERS.postgres}; ${STA
       await configs.collection("engine_test").insertOne({ kept: "across destroy" });
       await expect(client.db("admin").command({ replSetGetConfig: 1 })).rejects.toThrow(/not authorized/);
     });
+
+    // The services' write token reads the stack's buckets; the operator token is the declared one.
+    expect(await influxBuckets(first.outputs.influxdb.url, first.outputs.influxdbTokens.write)).toEqual(["market-data", "market-data-1h", "performance", "system-metrics", "trades"]);
+    expect(await influxBuckets(first.outputs.influxdb.url, first.outputs.adminConnections.influxdb.token)).toEqual(expect.arrayContaining(["market-data", "trades"]));
+    // The stand-in checked every request of the entrypoint's setup and of the hook against the contract.
+    expect(logText(`${PREFIX}-influxdb`)).not.toContain("contract violation");
 
     const redis = new Redis(first.outputs.redisUrls.host, { lazyConnect: true, maxRetriesPerRequest: 0, enableReadyCheck: false });
     await redis.connect();
@@ -169,7 +185,7 @@ describe(`dev stack on a real Docker daemon (${STAND_IN_SERVERS.postgres}; ${STA
     expect(await stackVolumes()).toEqual(
       [
         `${PREFIX}_mongodb_2_config`, `${PREFIX}_mongodb_2_data`, `${PREFIX}_mongodb_3_config`, `${PREFIX}_mongodb_3_data`, `${PREFIX}_mongodb_config`, `${PREFIX}_mongodb_data`,
-        `${PREFIX}_postgres_data`, `${PREFIX}_postgres_replica_1_data`, `${PREFIX}_redis_data`,
+        `${PREFIX}_postgres_data`, `${PREFIX}_postgres_replica_1_data`, `${PREFIX}_redis_data`, `${PREFIX}_influxdb_config`, `${PREFIX}_influxdb_data`,
       ].sort(),
     );
 
@@ -194,6 +210,13 @@ describe(`dev stack on a real Docker daemon (${STAND_IN_SERVERS.postgres}; ${STA
       expect(await client.db("trading_configs").collection("engine_test").countDocuments({ kept: "across destroy" })).toBe(1);
     });
     await expect(withMongo(old.adminConnections.mongo.members[0], (client) => client.db("admin").command({ ping: 1 }))).rejects.toThrow(/Authentication failed/);
+    // InfluxDB: the old operator token is unknown to the new stack, so the hook signed in with the
+    // new admin password; the services' tokens were found again, unchanged.
+    expect(fresh.adminConnections.influxdb.token).not.toBe(old.adminConnections.influxdb.token);
+    expect(fresh.influxdbTokens).toEqual(old.influxdbTokens);
+    expect(await influxBuckets(fresh.influxdb.url, fresh.adminConnections.influxdb.token)).toEqual(expect.arrayContaining(["market-data", "trades"]));
+    expect(logText(`${PREFIX}-influxdb`)).toContain("applying the declared password of admin to the existing bolt file");
+    expect(logText(`${PREFIX}-influxdb`)).not.toContain("contract violation");
     const redis = new Redis(fresh.redisUrls.host, { lazyConnect: true, maxRetriesPerRequest: 0, enableReadyCheck: false });
     await redis.connect();
     try {

@@ -7,6 +7,10 @@
 // tested against what the hook itself created. Requests are authorised as InfluxDB does: a
 // `Token` of an active authorization, or the session cookie POST /api/v2/signin (Basic
 // authentication with the admin's password) hands out.
+//
+// The same code is the InfluxDB of the real-engine suite's stand-in image (test/engine/images/
+// influxdb): there it starts before setup (GET/POST /api/v2/setup, as `influx setup` uses them)
+// and keeps its state in the bolt path as JSON, so a restart or a kept volume finds it again.
 import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as http from "http";
@@ -14,10 +18,10 @@ import * as path from "path";
 import addFormats from "ajv-formats";
 import { OpenAPIBackend, type Request as OpenApiRequest } from "openapi-backend";
 import YAML from "yaml";
-import { ROOT } from "./pulumi";
 import { freePort } from "./servers";
 
-export const CONTRACT = path.resolve(ROOT, "../shared/contracts/influxdb-oss-v2.yml");
+/** ../shared/contracts beside the repository (this file is test/support/influxdb-stub.ts). */
+export const CONTRACT = path.resolve(__dirname, "../../../shared/contracts/influxdb-oss-v2.yml");
 
 export interface StubRequest {
   method: string;
@@ -63,8 +67,38 @@ interface Authorization {
   updatedAt: string;
 }
 
+/** What the stand-in image keeps in its bolt path. */
+export interface InfluxStubState {
+  adminToken: string;
+  adminPassword: string;
+  org: { id: string; name: string };
+  buckets: Bucket[];
+  tasks: Task[];
+  authorizations: Authorization[];
+}
+
+export interface InfluxStubOptions {
+  adminToken: string;
+  adminPassword?: string;
+  org: string;
+  bucket: string;
+  retentionSeconds: number;
+  /** Default: a free loopback port. */
+  port?: number;
+  host?: string;
+  contractPath?: string;
+  /** Start before setup, as a new influxd does (the other options are then ignored). */
+  awaitSetup?: boolean;
+  /** Start from a kept state. */
+  state?: InfluxStubState;
+  /** Called after every request that changed the state. */
+  onChange?(state: InfluxStubState): void;
+}
+
 export interface InfluxStub {
   url: string;
+  /** False until POST /api/v2/setup, when started with awaitSetup. */
+  onboarded: boolean;
   adminToken: string;
   /** The admin user's password (what `influxd recovery user update` would have set). */
   adminPassword: string;
@@ -84,9 +118,9 @@ const newId = () => randomBytes(8).toString("hex");
 const now = () => new Date().toISOString();
 
 /** Two routers: most operations live under /api/v2; a few (/health, /ping) declare `servers: [{url: ''}]`. */
-async function loadContract(): Promise<{ api: OpenAPIBackend; root: OpenAPIBackend }> {
-  if (!fs.existsSync(CONTRACT)) throw new Error(`${CONTRACT} is missing: the InfluxDB tests need ../shared/contracts beside the repository`);
-  const definition = YAML.parse(fs.readFileSync(CONTRACT, "utf8"));
+async function loadContract(contract: string): Promise<{ api: OpenAPIBackend; root: OpenAPIBackend }> {
+  if (!fs.existsSync(contract)) throw new Error(`${contract} is missing: the InfluxDB tests need ../shared/contracts beside the repository`);
+  const definition = YAML.parse(fs.readFileSync(contract, "utf8"));
   const rootPaths: Record<string, Record<string, unknown>> = {};
   for (const [p, item] of Object.entries<Record<string, { servers?: Array<{ url: string }> }>>(definition.paths)) {
     for (const [method, op] of Object.entries(item)) {
@@ -104,21 +138,16 @@ async function loadContract(): Promise<{ api: OpenAPIBackend; root: OpenAPIBacke
   return { api, root };
 }
 
-export async function startInfluxStub(options: { adminToken: string; adminPassword?: string; org: string; bucket: string; retentionSeconds: number }): Promise<InfluxStub> {
-  const { api, root } = await loadContract();
-  const port = await freePort();
-  const org = { id: newId(), name: options.org };
-  const adminUser = { id: newId(), name: "admin" };
+/** What setup leaves: the org, its first bucket, the admin user and the operator token. */
+function setupState(o: { adminToken: string; adminPassword: string; org: string; bucket: string; retentionSeconds: number; user?: string }): InfluxStubState {
+  const org = { id: newId(), name: o.org };
+  const adminUser = { id: newId(), name: o.user ?? "admin" };
   const stamp = now();
-  const stub: InfluxStub = {
-    url: `http://127.0.0.1:${port}`,
-    adminToken: options.adminToken,
-    adminPassword: options.adminPassword ?? randomBytes(16).toString("hex"),
+  return {
+    adminToken: o.adminToken,
+    adminPassword: o.adminPassword,
     org,
-    violations: [],
-    requests: [],
-    // What setup mode leaves: the org's first bucket, and the operator token.
-    buckets: [{ id: newId(), orgID: org.id, name: options.bucket, type: "user", retentionRules: [{ type: "expire", everySeconds: options.retentionSeconds, shardGroupDurationSeconds: 86400 }], createdAt: stamp, updatedAt: stamp }],
+    buckets: [{ id: newId(), orgID: org.id, name: o.bucket, type: "user", retentionRules: [{ type: "expire", everySeconds: o.retentionSeconds, shardGroupDurationSeconds: 86400 }], createdAt: stamp, updatedAt: stamp }],
     tasks: [],
     authorizations: [
       {
@@ -127,14 +156,37 @@ export async function startInfluxStub(options: { adminToken: string; adminPasswo
         org: org.name,
         userID: adminUser.id,
         user: adminUser.name,
-        token: options.adminToken,
+        token: o.adminToken,
         status: "active",
-        description: "admin's Token",
+        description: `${adminUser.name}'s Token`,
         permissions: [{ action: "read", resource: { type: "orgs" } }, { action: "write", resource: { type: "orgs" } }],
         createdAt: stamp,
         updatedAt: stamp,
       },
     ],
+  };
+}
+
+export function stubState(stub: InfluxStub): InfluxStubState {
+  const { adminToken, adminPassword, org, buckets, tasks, authorizations } = stub;
+  return { adminToken, adminPassword, org, buckets, tasks, authorizations };
+}
+
+export async function startInfluxStub(options: InfluxStubOptions): Promise<InfluxStub> {
+  const { api, root } = await loadContract(options.contractPath ?? CONTRACT);
+  const port = options.port ?? (await freePort());
+  const host = options.host ?? "127.0.0.1";
+  const initial =
+    options.state ??
+    (options.awaitSetup
+      ? { adminToken: "", adminPassword: "", org: { id: "", name: "" }, buckets: [], tasks: [], authorizations: [] }
+      : setupState({ ...options, adminPassword: options.adminPassword ?? randomBytes(16).toString("hex") }));
+  const stub: InfluxStub = {
+    url: `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`,
+    onboarded: !(options.awaitSetup && !options.state),
+    ...initial,
+    violations: [],
+    requests: [],
     unhealthyFor: 0,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
@@ -185,6 +237,15 @@ export async function startInfluxStub(options: { adminToken: string; adminPasswo
         stub.violations.push(`${where} (${operation.operationId}) breaks the contract: ${JSON.stringify(check.errors)}`);
         return reply(400, { code: "invalid", message: `request does not match the contract: ${JSON.stringify(check.errors)}` });
       }
+      // Before setup only setup and health answer, as in influxd.
+      if (!stub.onboarded && !["GetSetup", "PostSetup", "GetHealth", "GetPing", "HeadPing"].includes(operation.operationId ?? "")) {
+        return reply(401, { code: "unauthorized", message: "unauthorized access" });
+      }
+      if (operation.operationId === "PostSetup" || operation.operationId === "GetSetup") {
+        const [status, payload] = setup(stub, operation.operationId, request.body as Record<string, any>);
+        if (status === 201) options.onChange?.(stubState(stub));
+        return reply(status, payload);
+      }
       if (operation.operationId === "PostSignin") {
         if (req.headers.authorization !== `Basic ${Buffer.from(`admin:${stub.adminPassword}`).toString("base64")}`) {
           return reply(401, { code: "unauthorized", message: "Unauthorized" });
@@ -198,6 +259,7 @@ export async function startInfluxStub(options: { adminToken: string; adminPasswo
       }
       try {
         const [status, payload] = handle(stub, operation.operationId ?? "", request, url.searchParams);
+        if (req.method !== "GET" && status < 300) options.onChange?.(stubState(stub));
         reply(status, payload);
       } catch (error) {
         stub.violations.push(`${where} (${operation.operationId}): ${(error as Error).message}`);
@@ -205,8 +267,25 @@ export async function startInfluxStub(options: { adminToken: string; adminPasswo
       }
     });
   });
-  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  await new Promise<void>((resolve) => server.listen(port, host, resolve));
   return stub;
+}
+
+/** GET /api/v2/setup (whether setup is allowed) and POST /api/v2/setup (onboarding). */
+function setup(stub: InfluxStub, operationId: string, body: Record<string, any>): [number, unknown] {
+  if (operationId === "GetSetup") return [200, { allowed: !stub.onboarded }];
+  if (stub.onboarded) return [422, { code: "conflict", message: "onboarding has already been completed" }];
+  const state = setupState({
+    adminToken: body.token ?? randomBytes(48).toString("base64url"),
+    adminPassword: body.password ?? "",
+    org: body.org,
+    bucket: body.bucket,
+    retentionSeconds: body.retentionPeriodSeconds ?? 0,
+    user: body.username,
+  });
+  Object.assign(stub, state, { onboarded: true });
+  const auth = state.authorizations[0];
+  return [201, { user: { id: auth.userID, name: auth.user, status: "active" }, org: { ...state.org, status: "active" }, bucket: state.buckets[0], auth }];
 }
 
 /** The operations the hook uses, on the in-memory state. Anything else is a test failure. Links are absolute: the contract types them `format: uri`. */
@@ -221,6 +300,14 @@ function handle(stub: InfluxStub, operationId: string, request: OpenApiRequest, 
         return [503, { name: "influxdb", status: "fail", message: "starting" }];
       }
       return [200, { name: "influxdb", message: "ready for queries and writes", status: "pass", checks: [], version: "v2.7.11", commit: "stub" }];
+    case "GetPing":
+    case "HeadPing":
+      return [204];
+    case "GetUsers": {
+      const admin = stub.authorizations[0];
+      const users = [{ id: admin.userID, name: admin.user, status: "active" }].filter((u) => query.get("name") === null || u.name === query.get("name"));
+      return [200, { links: { self: `${stub.url}/api/v2/users` }, users }];
+    }
     case "GetOrgs": {
       const name = query.get("org");
       const orgs = name === null || name === stub.org.name ? [{ ...stub.org, status: "active", createdAt: now(), updatedAt: now() }] : [];

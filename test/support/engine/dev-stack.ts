@@ -7,8 +7,10 @@ import { ensureStandIn, STAND_INS } from "./images";
 export const DEV_STACK = "dev";
 
 /** The components the engine realises; the others are registered with inert values (no stand-in yet). */
-export const REALISED_COMPONENTS = ["postgres", "mongo", "redis"];
+export const REALISED_COMPONENTS = ["postgres", "mongo", "redis", "influxdb"];
 
+/** Fails a container that is not healthy within a minute and a half, with its log, well inside the test's time. */
+const WAIT = { waitTimeoutSeconds: "90" };
 const PORTS = { postgresPort: "25432", postgresReplicaFirstPort: "25433", redisPort: "26379", mongoFirstPort: "27117", influxdbPort: "28086", pgadminPort: "25050", mongoExpressPort: "28081" };
 
 export async function dockerReady(docker: Docker): Promise<void> {
@@ -22,10 +24,12 @@ export async function devStackOverrides(docker: Docker, prefix: string): Promise
   await dockerReady(docker);
   return {
     ...PORTS,
+    ...WAIT,
     namePrefix: prefix,
     postgresImage: await ensureStandIn(docker, STAND_INS.postgres),
     redisImage: await ensureStandIn(docker, STAND_INS.redis),
     mongoImage: await ensureStandIn(docker, STAND_INS.mongo),
+    influxdbImage: await ensureStandIn(docker, STAND_INS.influxdb),
   };
 }
 

