@@ -94,9 +94,11 @@ export async function applyMongoInit(inputs: MongoInitInputs): Promise<MongoInit
 
   for (;;) {
     const primary = await waitFor(deadline, inputs, "a writable primary", () => findPrimary(inputs));
-    if (await ensureRootLogin(primary, inputs, deadline)) result.rootReset = true;
-    const client = await connect(primary, { user: inputs.rootUser, password: inputs.rootPassword }, deadline);
+    let client: MongoClient | undefined;
     try {
+      // Inside the retry: a set found on kept volumes may still be electing, and closes connections.
+      if (await ensureRootLogin(primary, inputs, deadline)) result.rootReset = true;
+      client = await connect(primary, { user: inputs.rootUser, password: inputs.rootPassword }, deadline);
       result.reconfigurations += await reconcileConfig(client, inputs, deadline);
       result.usersChanged = await ensureUsers(client, primary, inputs);
       await applyFiles(client.db(inputs.database), inputs, result);
@@ -107,7 +109,7 @@ export async function applyMongoInit(inputs: MongoInitInputs): Promise<MongoInit
       if (!isPrimaryChange(error) || Date.now() > deadline) throw error;
       result.primaryChanges++;
     } finally {
-      await client.close().catch(() => undefined);
+      await client?.close().catch(() => undefined);
     }
   }
 }

@@ -3,9 +3,12 @@
 // test/support/engine, hooks run through their serialised providers, then the scenarios users live
 // through. Stand-in images (test/engine/images) run the official entrypoints over Debian's servers.
 //
-// Realised here: PostgreSQL (primary and replicas), the MongoDB replica set, Redis and InfluxDB. The
-// admin tools are still registered with inert values: their stand-ins are not built yet.
-import { execFileSync } from "child_process";
+// Every component is realised: PostgreSQL (primary and replicas), the MongoDB replica set, Redis,
+// InfluxDB, and the admin tools (mongo-express for real; pgAdmin as a uid-5050 stand-in).
+import { execFileSync, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import Docker from "dockerode";
 import Redis from "ioredis";
 import { MongoClient } from "mongodb";
@@ -14,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { DockerEngine, type OperationRecord, type UpResult } from "../support/engine/docker-engine";
 import { DEV_STACK as STACK, devStackOverrides, REALISED_COMPONENTS as REALISED, removeLeftovers } from "../support/engine/dev-stack";
 import { STAND_IN_SERVERS } from "../support/engine/images";
+import { ROOT } from "../support/pulumi";
 
 const PREFIX = "enginetest";
 const docker = new Docker();
@@ -60,6 +64,17 @@ async function withMongo<T>(uri: string, work: (client: MongoClient) => Promise<
   }
 }
 
+/** `npm run verify -- --json` on the given outputs (the built tool, as npm runs it). */
+function runVerify(outputs: Record<string, unknown>) {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "engine-verify-")), "outputs.json");
+  fs.writeFileSync(file, JSON.stringify(outputs), { mode: 0o600 });
+  try {
+    return spawnSync(process.execPath, [path.join(ROOT, "bin/tools/verify.js"), "--from-json", file, "--json", "--timeout-seconds", "10"], { encoding: "utf8" });
+  } finally {
+    fs.rmSync(path.dirname(file), { recursive: true, force: true });
+  }
+}
+
 /** Bucket names a token may read, through the InfluxDB API. */
 async function influxBuckets(url: string, token: string): Promise<string[]> {
   const reply = await fetch(`${url}/api/v2/buckets?org=trading-platform`, { headers: { authorization: `Token ${token}` } });
@@ -89,10 +104,11 @@ describe(`dev stack on a real Docker daemon (${Object.values(STAND_IN_SERVERS).j
     expect(created).toEqual(
       expect.arrayContaining([
         "postgres-primary", "postgres-init", "postgres-replica-1-slot", "postgres-replica-1", "postgres-replica-1-check",
-        "mongo-1", "mongo-2", "mongo-3", "mongo-init", "redis-server", "redis-init", "influxdb-server", "influxdb-init",
+        "mongo-1", "mongo-2", "mongo-3", "mongo-init", "redis-server", "redis-init", "influxdb-server", "influxdb-init", "pgadmin", "mongo-express",
       ]),
     );
-    for (const name of [`${PREFIX}-postgres`, `${PREFIX}-postgres-replica-1`, `${PREFIX}-mongodb`, `${PREFIX}-mongodb-2`, `${PREFIX}-mongodb-3`, `${PREFIX}-redis`, `${PREFIX}-influxdb`]) {
+    const containers = ["postgres", "postgres-replica-1", "mongodb", "mongodb-2", "mongodb-3", "redis", "influxdb", "pgadmin", "mongo-express"].map((n) => `${PREFIX}-${n}`);
+    for (const name of containers) {
       const info = await docker.getContainer(name).inspect();
       expect(info.State.Health?.Status, name).toBe("healthy");
       // Published on loopback only.
@@ -118,6 +134,25 @@ describe(`dev stack on a real Docker daemon (${Object.values(STAND_IN_SERVERS).j
     expect(await influxBuckets(first.outputs.influxdb.url, first.outputs.adminConnections.influxdb.token)).toEqual(expect.arrayContaining(["market-data", "trades"]));
     // The stand-in checked every request of the entrypoint's setup and of the hook against the contract.
     expect(logText(`${PREFIX}-influxdb`)).not.toContain("contract violation");
+
+    // pgAdmin's wrapper ran as uid 5050 (the upload is 0755) and left the passfile libpq accepts.
+    const passfile = "/var/lib/pgadmin/storage/admin_trading.example.com/pgpass";
+    expect(execFileSync("docker", ["exec", `${PREFIX}-pgadmin`, "stat", "-c", "%u %a", passfile], { encoding: "utf8" }).trim()).toBe("5050 600");
+    const pgpass = execFileSync("docker", ["exec", `${PREFIX}-pgadmin`, "cat", passfile], { encoding: "utf8" });
+    expect(pgpass.split("\n").filter(Boolean).map((l) => l.split(":").slice(0, 4).join(":"))).toEqual(["postgres:5432:*:postgres", "postgres-replica-1:5432:*:postgres"]);
+    // mongo-express: basic auth, then the replica set's databases.
+    const { url, user } = first.outputs.adminTools.mongoExpress;
+    expect((await fetch(url)).status).toBe(401);
+    const page = await fetch(url, { headers: { authorization: `Basic ${Buffer.from(`${user}:${first.outputs.adminToolLogins.mongoExpress.password}`).toString("base64")}` } });
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain("trading_configs");
+
+    // npm run verify, on what `pulumi stack output --json --show-secrets` would print.
+    const verify = runVerify(first.outputs);
+    expect(verify.status, verify.stdout + verify.stderr).toBe(0);
+    const report = JSON.parse(verify.stdout) as { ok: boolean; checks: Array<{ component: string; ok: boolean }> };
+    expect(report.ok).toBe(true);
+    expect(new Set(report.checks.map((c) => c.component))).toEqual(new Set(["postgres", "mongodb", "redis", "influxdb"]));
 
     const redis = new Redis(first.outputs.redisUrls.host, { lazyConnect: true, maxRetriesPerRequest: 0, enableReadyCheck: false });
     await redis.connect();
@@ -161,10 +196,11 @@ describe(`dev stack on a real Docker daemon (${Object.values(STAND_IN_SERVERS).j
     const primaryUri = first.outputs.adminConnections.postgres.primary;
     const primaryId = engine.idOf("postgres-primary");
     const two = await engine.up(STACK, { ...overrides, postgresReplicas: "2" });
-    expect(touched(two.operations)).toEqual(["create postgres-replica-2", "create postgres-replica-2-check", "create postgres-replica-2-data", "create postgres-replica-2-slot"]);
+    // pgAdmin lists every server: it is re-created to show the new replica.
+    expect(touched(two.operations)).toEqual(["create postgres-replica-2", "create postgres-replica-2-check", "create postgres-replica-2-data", "create postgres-replica-2-slot", "replace pgadmin"]);
     expect(two.outputs.postgresReplicas.map((r: { streamingState: string }) => r.streamingState)).toEqual(["streaming", "streaming"]);
     const one = await engine.up(STACK, overrides);
-    expect(touched(one.operations)).toEqual(["delete postgres-replica-2", "delete postgres-replica-2-check", "delete postgres-replica-2-data", "delete postgres-replica-2-slot"]);
+    expect(touched(one.operations)).toEqual(["delete postgres-replica-2", "delete postgres-replica-2-check", "delete postgres-replica-2-data", "delete postgres-replica-2-slot", "replace pgadmin"]);
     expect(engine.idOf("postgres-primary")).toBe(primaryId);
     const slots = await query(primaryUri, "SELECT slot_name FROM pg_replication_slots ORDER BY slot_name");
     expect(slots.map((s) => s.slot_name)).toEqual([`${PREFIX}_replica_1`]);
@@ -185,7 +221,7 @@ describe(`dev stack on a real Docker daemon (${Object.values(STAND_IN_SERVERS).j
     expect(await stackVolumes()).toEqual(
       [
         `${PREFIX}_mongodb_2_config`, `${PREFIX}_mongodb_2_data`, `${PREFIX}_mongodb_3_config`, `${PREFIX}_mongodb_3_data`, `${PREFIX}_mongodb_config`, `${PREFIX}_mongodb_data`,
-        `${PREFIX}_postgres_data`, `${PREFIX}_postgres_replica_1_data`, `${PREFIX}_redis_data`, `${PREFIX}_influxdb_config`, `${PREFIX}_influxdb_data`,
+        `${PREFIX}_postgres_data`, `${PREFIX}_postgres_replica_1_data`, `${PREFIX}_redis_data`, `${PREFIX}_influxdb_config`, `${PREFIX}_influxdb_data`, `${PREFIX}_pgadmin_data`,
       ].sort(),
     );
 

@@ -21,6 +21,7 @@ export function requireBuilt<T = any>(modulePath: string): T {
 
 /** The Pulumi SDK the program itself loads (one runtime per process). */
 export const pulumi = nativeRequire("@pulumi/pulumi") as typeof import("@pulumi/pulumi");
+const settings = nativeRequire("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> };
 const rpc = nativeRequire("@pulumi/pulumi/runtime/rpc") as { specialSigKey: string; specialSecretSig: string };
 
 /** Whether a value the mock received was sent as a Pulumi secret. */
@@ -154,8 +155,9 @@ export async function runProgram(stack: string, overrides: Record<string, string
   }
   const outputs: ProgramRun["outputs"] = {};
   for (const [key, value] of Object.entries(program)) outputs[key] = await resolve(value);
-  // Let every registration finish (outputs of a resource may resolve before its children register).
-  await new Promise((r) => setTimeout(r, 50));
+  // Every registration finishes before the run is over, as Pulumi's language host waits for them:
+  // a resource no output depends on (the admin tools) may still be waiting for its dependencies.
+  await settings.waitForRPCs();
   return {
     resources,
     outputs,

@@ -6,8 +6,8 @@ import { ensureStandIn, STAND_INS } from "./images";
 
 export const DEV_STACK = "dev";
 
-/** The components the engine realises; the others are registered with inert values (no stand-in yet). */
-export const REALISED_COMPONENTS = ["postgres", "mongo", "redis", "influxdb"];
+/** The components the engine realises: all of the dev stack's. */
+export const REALISED_COMPONENTS = ["postgres", "mongo", "redis", "influxdb", "admin-tools"];
 
 /** Fails a container that is not healthy within a minute and a half, with its log, well inside the test's time. */
 const WAIT = { waitTimeoutSeconds: "90" };
@@ -30,6 +30,8 @@ export async function devStackOverrides(docker: Docker, prefix: string): Promise
     redisImage: await ensureStandIn(docker, STAND_INS.redis),
     mongoImage: await ensureStandIn(docker, STAND_INS.mongo),
     influxdbImage: await ensureStandIn(docker, STAND_INS.influxdb),
+    pgadminImage: await ensureStandIn(docker, STAND_INS.pgadmin),
+    mongoExpressImage: await ensureStandIn(docker, STAND_INS.mongoExpress),
   };
 }
 

