@@ -15,7 +15,7 @@ import { MongoClient } from "mongodb";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { DockerEngine, type OperationRecord, type UpResult } from "../support/engine/docker-engine";
-import { DEV_STACK as STACK, devStackOverrides, REALISED_COMPONENTS as REALISED, removeLeftovers } from "../support/engine/dev-stack";
+import { DEV_STACK as STACK, devStackOverrides, removeLeftovers } from "../support/engine/dev-stack";
 import { STAND_IN_SERVERS } from "../support/engine/images";
 import { ROOT } from "../support/pulumi";
 
@@ -89,7 +89,7 @@ const logText = (name: string) => execFileSync("sh", ["-c", `docker logs ${name}
 beforeAll(async () => {
   overrides = await devStackOverrides(docker, PREFIX);
   await removeLeftovers(docker, PREFIX);
-  engine = new DockerEngine(REALISED, docker);
+  engine = new DockerEngine(docker);
 }, 600_000);
 
 afterAll(async () => {
@@ -226,7 +226,7 @@ describe(`dev stack on a real Docker daemon (${Object.values(STAND_IN_SERVERS).j
     );
 
     // A new stack: empty state, so every RandomPassword (and the Mongo keyfile) is generated afresh.
-    engine = new DockerEngine(REALISED, docker);
+    engine = new DockerEngine(docker);
     const up = await engine.up(STACK, retained);
     const fresh = up.outputs;
     expect(fresh.adminConnections.postgres.primary).not.toBe(old.adminConnections.postgres.primary);

@@ -6,9 +6,6 @@ import { ensureStandIn, STAND_INS } from "./images";
 
 export const DEV_STACK = "dev";
 
-/** The components the engine realises: all of the dev stack's. */
-export const REALISED_COMPONENTS = ["postgres", "mongo", "redis", "influxdb", "admin-tools"];
-
 /** Fails a container that is not healthy within a minute and a half, with its log, well inside the test's time. */
 const WAIT = { waitTimeoutSeconds: "90" };
 const PORTS = { postgresPort: "25432", postgresReplicaFirstPort: "25433", redisPort: "26379", mongoFirstPort: "27117", influxdbPort: "28086", pgadminPort: "25050", mongoExpressPort: "28081" };

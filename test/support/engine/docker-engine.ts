@@ -75,21 +75,8 @@ export class DockerEngine {
   private operations: OperationRecord[] = [];
   private errors: Error[] = [];
 
-  /**
-   * @param components the stack's components realised on the daemon (postgres, redis...); the
-   *   resources of the others are registered with inert values, as in the unit tests, and listed by
-   *   `notRealised`. Undefined: every component.
-   */
-  constructor(
-    readonly components?: string[],
-    docker = new Docker(),
-  ) {
+  constructor(docker = new Docker()) {
     this.docker = docker;
-  }
-
-  private realises(resource: MockedResource): boolean {
-    if (!this.components || ["secrets", "networks"].includes(resource.options.parent)) return true;
-    return this.components.includes(resource.options.parent);
   }
 
   /**
@@ -165,7 +152,8 @@ export class DockerEngine {
     const { type, name } = resource;
     const keep = (entry: StateEntry) => ({ id: entry.id, state: stateOf(entry) });
 
-    if (!isRealised(type) || !this.realises(resource)) return mockRealise(resource);
+    // Component resources have nothing to realise.
+    if (!isRealised(type)) return mockRealise(resource);
 
     if (type.startsWith(DYNAMIC)) return this.registerHook(resource, inputs, old, started);
 
