@@ -90,7 +90,7 @@ beforeAll(async () => {
   overrides = await devStackOverrides(docker, PREFIX);
   await removeLeftovers(docker, PREFIX);
   engine = new DockerEngine(docker);
-}, 600_000);
+}, 1_200_000); // a new machine builds the Debian base and every stand-in first (about 4 minutes here)
 
 afterAll(async () => {
   await engine?.destroy().catch(() => undefined);
