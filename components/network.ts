@@ -46,11 +46,11 @@ export interface ServiceContainerOptions {
 
 /**
  * Options every service container takes. Fixed names and host ports: the old container must go
- * before its replacement starts. `waitTimeout` is read only when a container is created
- * (kreuzwerker/terraform-provider-docker#467), so a changed wait timeout is no reason to touch
- * containers that are already up.
+ * before its replacement starts. (A changed `waitTimeout` is an in-place update the provider keeps
+ * in its state only: it reads the value when it creates a container, kreuzwerker/
+ * terraform-provider-docker#467, and never restarts one for it.)
  */
-export const SERVICE_CONTAINER_OPTIONS: pulumi.CustomResourceOptions = { deleteBeforeReplace: true, ignoreChanges: ["waitTimeout"] };
+export const SERVICE_CONTAINER_OPTIONS: pulumi.CustomResourceOptions = { deleteBeforeReplace: true };
 
 /**
  * What every container of the stack shares: restarted unless stopped, health-checked and waited for

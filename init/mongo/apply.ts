@@ -398,7 +398,7 @@ async function connect(endpoint: MongoEndpoint, auth: { user: string; password: 
       await client.close().catch(() => undefined);
       lastError = error;
       if (codeOf(error) === 18) {
-        throw new Error(`MongoDB ${endpoint.host}:${endpoint.port}: ${auth.user} cannot log in (authentication failed) before the set is initiated: member 1's data folder was first started with another root password; remove its volumes to start over`);
+        throw new Error(`MongoDB ${endpoint.host}:${endpoint.port}: ${auth.user} cannot log in (authentication failed). Before the set is initiated this means member 1's data folder was first started with another root password (remove its volumes to start over); afterwards the hook sets the declared one through __system first`);
       }
       if (Date.now() > deadline) throw new Error(`MongoDB ${endpoint.host}:${endpoint.port}: cannot connect after ${attempt} attempt(s): ${(lastError as Error).message}`);
       await sleep(Math.min(100 * attempt, 1000));

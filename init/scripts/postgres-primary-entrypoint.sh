@@ -7,7 +7,8 @@
 # password of the stack that made it, while the new stack generated a new one: every hook would
 # fail to log in. So the declared password wins on every start, through the server's privileged
 # local path: a temporary server listening on no TCP port, the postgres OS user over the Unix
-# socket (peer authentication), ALTER ROLE, stop. A hash of the applied password is kept beside the
+# socket (the data folder's pg_hba.conf, where initdb set local connections to peer through
+# POSTGRES_INITDB_ARGS), ALTER ROLE, stop. A hash of the applied password is kept beside the
 # data folder, so a start with an unchanged password skips all that.
 #
 # Environment: PGDATA, POSTGRES_USER (postgres), POSTGRES_PASSWORD_FILE. Arguments: the server
@@ -33,14 +34,15 @@ if [ -s "$PGDATA/PG_VERSION" ] && [ "$(cat "$marker" 2>/dev/null)" != "$wanted" 
   log "applying the declared password of $superuser to the existing cluster"
   # Stale after a crash: the temporary server would refuse to start. The real server is not running.
   rm -f "$PGDATA/postmaster.pid"
-  gosu postgres pg_ctl -D "$PGDATA" -w -t 300 -o "-c listen_addresses='' -c log_statement=none" start >/dev/null \
-    || die "the temporary server did not start; see the log above"
+  # The temporary server's own log goes to this container's log.
+  gosu postgres pg_ctl -D "$PGDATA" -w -t 300 -o "-c listen_addresses='' -c log_statement=none" start \
+    || die "the temporary server did not start; see its log above"
   # psql reads the password from the file itself (\set with backquotes): it is never on a command line.
-  gosu postgres psql -X -q -v ON_ERROR_STOP=1 -v user="$superuser" -d postgres <<EOSQL || { gosu postgres pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null; die "ALTER ROLE failed"; }
+  gosu postgres psql -X -q -v ON_ERROR_STOP=1 -v user="$superuser" -d postgres <<EOSQL || { gosu postgres pg_ctl -D "$PGDATA" -m fast -w stop; die "ALTER ROLE failed"; }
 \\set password \`cat "$POSTGRES_PASSWORD_FILE"\`
 ALTER ROLE :"user" WITH PASSWORD :'password';
 EOSQL
-  gosu postgres pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
+  gosu postgres pg_ctl -D "$PGDATA" -m fast -w stop || die "the temporary server did not stop; see its log above"
 fi
 # On an empty data folder the image's initdb sets this same password.
 printf '%s\n' "$wanted" >"$marker"

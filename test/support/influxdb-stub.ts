@@ -247,7 +247,8 @@ export async function startInfluxStub(options: InfluxStubOptions): Promise<Influ
         return reply(status, payload);
       }
       if (operation.operationId === "PostSignin") {
-        if (req.headers.authorization !== `Basic ${Buffer.from(`admin:${stub.adminPassword}`).toString("base64")}`) {
+        const admin = stub.authorizations[0]?.user ?? "admin";
+        if (req.headers.authorization !== `Basic ${Buffer.from(`${admin}:${stub.adminPassword}`).toString("base64")}`) {
           return reply(401, { code: "unauthorized", message: "Unauthorized" });
         }
         const session = randomBytes(24).toString("base64url");

@@ -150,7 +150,7 @@ export class DockerEngine {
     for (const key of resource.options.ignoreChanges) if (this.state.has(resource.name)) inputs[key] = this.state.get(resource.name)!.inputs[key];
     const old = this.state.get(resource.name);
     const { type, name } = resource;
-    const keep = (entry: StateEntry) => ({ id: entry.id, state: stateOf(entry) });
+    const keep = (entry: StateEntry) => ({ id: entry.id, state: entry.outputs });
 
     // Component resources have nothing to realise.
     if (!isRealised(type)) return mockRealise(resource);
@@ -318,7 +318,8 @@ export class DockerEngine {
   private async updateContainer(id: string, inputs: Record<string, any>, changed: string[]): Promise<void> {
     // What the provider's update does: restart policy and memory through ContainerUpdate; nothing else.
     if (changed.includes("restart") || changed.includes("memory")) {
-      await this.docker.getContainer(id).update({ RestartPolicy: { Name: inputs.restart }, Memory: inputs.memory * 1024 * 1024, MemorySwap: -1 });
+      const memory = inputs.memory ? { Memory: inputs.memory * 1024 * 1024, MemorySwap: -1 } : {};
+      await this.docker.getContainer(id).update({ RestartPolicy: { Name: inputs.restart }, ...memory });
     }
   }
 
@@ -357,10 +358,6 @@ export class DockerEngine {
 
 function isRealised(type: string): boolean {
   return type.startsWith("docker:") || type.startsWith("random:") || type.startsWith(DYNAMIC);
-}
-
-function stateOf(entry: StateEntry): Record<string, unknown> {
-  return entry.outputs;
 }
 
 function loadProvider(text: unknown, name: string): any {

@@ -130,7 +130,7 @@ function mongoExpressApp(version: string): string {
 
 /** A TypeScript entry point and everything it imports, as one CommonJS file (rolldown, from vite). */
 function bundle(entry: string): string {
-  const out = path.join(os.tmpdir(), `tds-bundle-${path.basename(entry, ".ts")}-${process.pid}.cjs`);
+  const out = path.join(os.tmpdir(), `tds-bundle-${path.basename(entry, ".ts")}.cjs`);
   sh(path.join(ROOT, "node_modules/.bin/rolldown"), [entry, "--format", "cjs", "--platform", "node", "--file", out]);
   return out;
 }
@@ -165,7 +165,8 @@ export function debianMirror(): string {
     const oneLine = text.match(/^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+bookworm\s/m);
     if (oneLine) return oneLine[1];
   }
-  throw new Error("no Debian mirror found in /etc/apt/sources.list.d/debian.sources or /etc/apt/sources.list");
+  // Not a Debian machine (Ubuntu...): Debian's own mirror.
+  return "http://deb.debian.org/debian";
 }
 
 /** debootstrap --variant=minbase bookworm, imported as an image (about a minute, once per machine). */
@@ -177,7 +178,7 @@ export async function ensureBaseImage(docker: Docker): Promise<string> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tds-rootfs-"));
   try {
     sh(debootstrap, ["--variant=minbase", "bookworm", dir, debianMirror()]);
-    sh("sh", ["-c", `tar -C "${dir}" -c . | docker import - "${reference}"`]);
+    sh("bash", ["-c", `set -o pipefail; tar -C "${dir}" -c . | docker import - "${reference}"`]);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
