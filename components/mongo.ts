@@ -2,7 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { MongoDatabaseFiles } from "../init/mongo/files";
 import { MongoInit } from "../init/mongo/resources";
-import { scriptsChecksum } from "../init/postgres/scripts";
+import { scriptsChecksum } from "../init/versioned-files";
 import { LOOPBACK, type StackConfig } from "./config";
 import { SERVICE_CONTAINER_OPTIONS, serviceContainerArgs } from "./network";
 import {

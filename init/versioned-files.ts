@@ -99,3 +99,12 @@ export function planVersionedFiles<T extends { version: string; file: string; ch
   const seeds = files.seeds.filter((s) => seedChecksums.get(s.version) !== s.checksum);
   return { migrations, seeds };
 }
+
+/** One checksum over every script of every database: changes whenever any file does. */
+export function scriptsChecksum(all: Array<{ database: string; migrations: Array<{ file: string; checksum: string }>; seeds: Array<{ file: string; checksum: string }> }>): string {
+  return sha256(
+    all
+      .map((db) => [db.database, ...db.migrations.map((m) => `m:${m.file}:${m.checksum}`), ...db.seeds.map((s) => `s:${s.file}:${s.checksum}`)].join("\n"))
+      .join("\n"),
+  );
+}

@@ -4,9 +4,9 @@
 // re-applied only when their content changes, written so they never overwrite existing rows).
 import * as fs from "fs";
 import * as path from "path";
-import { loadVersionedFolder, relativePath, ScriptFileError, sha256 } from "../versioned-files";
+import { loadVersionedFolder, relativePath, ScriptFileError, scriptsChecksum, sha256 } from "../versioned-files";
 
-export { ScriptFileError, sha256 };
+export { ScriptFileError, scriptsChecksum, sha256 };
 
 export interface SqlScript {
   /** "0001" */
@@ -50,13 +50,4 @@ function loadScriptFolder(root: string, dir: string): SqlScript[] {
     }
     return { ...script, sql: text };
   });
-}
-
-/** One checksum over every script of every database: changes whenever any file does. */
-export function scriptsChecksum(all: Array<{ database: string; migrations: Array<{ file: string; checksum: string }>; seeds: Array<{ file: string; checksum: string }> }>): string {
-  return sha256(
-    all
-      .map((db) => [db.database, ...db.migrations.map((m) => `m:${m.file}:${m.checksum}`), ...db.seeds.map((s) => `s:${s.file}:${s.checksum}`)].join("\n"))
-      .join("\n"),
-  );
 }

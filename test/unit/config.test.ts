@@ -37,6 +37,15 @@ describe("Pulumi.yaml config schema", () => {
     }
   });
 
+  test("the README's Configuration section names every key, and no key the code does not read", () => {
+    const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+    const section = readme.slice(readme.indexOf("## Configuration"), readme.indexOf("\n## ", readme.indexOf("## Configuration") + 1));
+    const keys = [...Object.keys(CONFIG_KEYS), ...Object.keys(SECRET_CONFIG_KEYS)];
+    for (const key of keys) expect(section, key).toContain(`\`${key}\``);
+    const named = [...section.matchAll(/`([a-z][A-Za-z]+)`/g)].map((m) => m[1]).filter((k) => /[A-Z]/.test(k));
+    for (const key of named) expect(keys, `README names ${key}`).toContain(key);
+  });
+
   test("a credential the user set must be 16-128 characters without whitespace; the error never shows it", () => {
     const found = problems({ postgresSuperuserPassword: "short pw", redisAppPassword: "x".repeat(129) });
     expect(found).toEqual([
