@@ -8,6 +8,7 @@ import * as os from "os";
 import * as path from "path";
 import Docker from "dockerode";
 import { test } from "vitest";
+import { median } from "./median";
 import { DockerEngine, type OperationRecord } from "../test/support/engine/docker-engine";
 import { DEV_STACK, devStackOverrides, removeLeftovers } from "../test/support/engine/dev-stack";
 import { ROOT } from "../test/support/pulumi";
@@ -15,11 +16,6 @@ import { ROOT } from "../test/support/pulumi";
 const RUNS = Number(process.env.BENCH_ENGINE_RUNS ?? 3);
 const PREFIX = "enginebench";
 
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 
 test("bench: the dev stack on the Docker daemon, up from nothing and a no-op re-run", async () => {

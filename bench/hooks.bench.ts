@@ -11,6 +11,7 @@ import * as path from "path";
 import Redis from "ioredis";
 import { BSON, MongoClient, type Document } from "mongodb";
 import { test } from "vitest";
+import { median } from "./median";
 import { programKeyfile, startMembers, stopMembers, type MongoMember } from "../test/support/mongo";
 import { pgBinDir, removeServerDir, startPrimary, type PgServer } from "../test/support/postgres";
 import { mockPassword, plain, ROOT, runProgram, serializedHook, type SerializedHook } from "../test/support/pulumi";
@@ -27,11 +28,6 @@ interface Row {
   baseline: number[];
 }
 
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
 const ms = (value: number) => (value >= 1000 ? `${(value / 1000).toFixed(2)} s` : `${value.toFixed(1)} ms`);
 const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
 

@@ -18,6 +18,7 @@ import { DockerEngine, type OperationRecord, type UpResult } from "../support/en
 import { DEV_STACK as STACK, devStackOverrides, removeLeftovers } from "../support/engine/dev-stack";
 import { STAND_IN_SERVERS } from "../support/engine/images";
 import { ROOT } from "../support/pulumi";
+import { waitUntil } from "../support/wait";
 
 const PREFIX = "enginetest";
 const docker = new Docker();
@@ -39,19 +40,12 @@ async function query<T = any>(uri: string, sql: string, params: unknown[] = []):
   }
 }
 
-async function waitFor<T>(what: string, attempt: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await attempt();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
+/** Whether a query on `uri` returns a row; false while the server cannot be reached yet. */
+async function hasRow(uri: string, sql: string, params: unknown[] = []): Promise<boolean> {
+  return query(uri, sql, params).then(
+    (rows) => rows.length > 0,
+    () => false,
+  );
 }
 
 async function withMongo<T>(uri: string, work: (client: MongoClient) => Promise<T>): Promise<T> {
@@ -173,11 +167,11 @@ describe(`dev stack on a real Docker daemon (${Object.values(STAND_IN_SERVERS).j
     const primaryUri = first.outputs.adminConnections.postgres.primary;
     await docker.getContainer(`${PREFIX}-postgres`).restart({ t: 30 });
     const marker = `restart-${Date.now()}`;
-    await waitFor("the primary after its restart", async () => (await query(primaryUri, "SELECT 1 AS ok"))[0]);
+    await waitUntil(() => hasRow(primaryUri, "SELECT 1"), 60_000, () => "the primary did not come back after its restart", 250);
     await query(primaryUri, "CREATE TABLE IF NOT EXISTS engine_marker (v text)");
     await query(primaryUri, "INSERT INTO engine_marker VALUES ($1)", [marker]);
     const replicaUri = first.outputs.adminConnections.postgres.replicas[0];
-    await waitFor("the marker on the replica", async () => ((await query(replicaUri, "SELECT v FROM engine_marker WHERE v = $1", [marker])).length === 1 ? true : undefined));
+    await waitUntil(() => hasRow(replicaUri, "SELECT v FROM engine_marker WHERE v = $1", [marker]), 60_000, () => "the marker never reached the replica", 250);
     const [slot] = await query(primaryUri, "SELECT active FROM pg_replication_slots WHERE slot_name = $1", [`${PREFIX}_replica_1`]);
     expect(slot.active).toBe(true);
     expect(logText(`${PREFIX}-postgres-replica-1`).match(/base backup complete/g)).toHaveLength(1);
@@ -236,7 +230,7 @@ describe(`dev stack on a real Docker daemon (${Object.values(STAND_IN_SERVERS).j
     expect(await query(fresh.postgresUris.trading_platform.owner, "SELECT count(*)::int AS n FROM strategies")).toEqual([{ n: expect.any(Number) }]);
     expect(await query(fresh.postgresUris.trading_results.readonly, "SELECT count(*)::int AS n FROM simulation_runs")).toEqual([{ n: expect.any(Number) }]);
     const replica = fresh.adminConnections.postgres.replicas[0];
-    await waitFor("the marker on the retained replica", async () => ((await query(replica, "SELECT v FROM engine_marker WHERE v = 'kept across destroy'")).length === 1 ? true : undefined));
+    await waitUntil(() => hasRow(replica, "SELECT v FROM engine_marker WHERE v = 'kept across destroy'"), 60_000, () => "the kept marker is not on the retained replica", 250);
     expect(fresh.postgresReplicas[0].streamingState).toBe("streaming");
     expect(fresh.mongoUris.appHost).not.toBe(old.mongoUris.appHost);
     await withMongo(fresh.adminConnections.mongo.members[0], async (client) => {

@@ -2,7 +2,8 @@
 // under mocks before and after, and every resource whose effective inputs (those the engine does
 // not ignore) differ, appear or disappear is listed. A replaced database container is downtime.
 import { beforeAll, describe, expect, test } from "vitest";
-import { isSecretInput, plain, runProgram, type MockedResource, type ProgramRun } from "../support/pulumi";
+import { changedKeys } from "../support/engine/docker-engine";
+import { isSecretInput, plain, runProgram, type ProgramRun } from "../support/pulumi";
 
 interface Change {
   added: string[];
@@ -18,12 +19,6 @@ function effectiveInputs(run: ProgramRun): Map<string, string> {
       return [r.name, JSON.stringify(inputs)];
     }),
   );
-}
-
-/** The inputs of one resource that differ between two runs. */
-function changedKeys(before: MockedResource, after: MockedResource): string[] {
-  const [a, b] = [plain(before.inputs), plain(after.inputs)];
-  return [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k])).sort();
 }
 
 function changes(before: ProgramRun, after: ProgramRun): Change {
@@ -71,7 +66,7 @@ describe("dev stack: which resources a setting change touches", () => {
       if (base.byName(name).type.startsWith("pulumi-nodejs:dynamic/")) continue;
       expect(base.byName(name).type, name).toBe("docker:index/container:Container");
       // Not ForceNew in terraform-provider-docker's container schema, and its update ignores it: no restart.
-      expect(changedKeys(base.byName(name), after.byName(name)), name).toEqual(["waitTimeout"]);
+      expect(changedKeys(plain(base.byName(name).inputs), plain(after.byName(name).inputs)), name).toEqual(["waitTimeout"]);
     }
   });
 

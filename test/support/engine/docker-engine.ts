@@ -366,7 +366,8 @@ function loadProvider(text: unknown, name: string): any {
   return requireFromString(text).handler();
 }
 
-function changedKeys(before: Record<string, any>, after: Record<string, any>): string[] {
+/** The inputs that differ between two input sets (the serialised provider aside: its version input stands for it). */
+export function changedKeys(before: Record<string, any>, after: Record<string, any>): string[] {
   const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
   return [...keys].filter((k) => k !== "__provider" && JSON.stringify(before[k]) !== JSON.stringify(after[k])).sort();
 }
