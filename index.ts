@@ -75,3 +75,7 @@ export const adminConnections: Exported<"adminConnections"> = stack.adminConnect
 
 /** Env maps with the seeds' variable names, per consumer, for containers on the app network and for host processes. Secret. */
 export const serviceEnv: Exported<"serviceEnv"> = stack.serviceEnv;
+/** Kubernetes: namespace, context and each consumer's env Secret; null on Docker. */
+export const kubernetes: Exported<"kubernetes"> = pulumi.output(
+  stack.kubernetes ? { namespace: stack.kubernetes.namespace, context: stack.kubernetes.context ?? null, consumerSecrets: stack.kubernetes.consumerSecrets } : null,
+);

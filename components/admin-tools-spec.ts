@@ -1,6 +1,6 @@
 // Pure builders for the admin tools: pgAdmin (servers.json, passfile, environment) and
 // mongo-express (environment), their names and healthchecks.
-import { healthcheck, shellCommand, type Endpoint, type Healthcheck } from "./container-spec";
+import { shellCommand, type Endpoint, type ReadyCheck, type ServerSpec } from "./server-spec";
 
 export const PGADMIN_CONTAINER_PORT = 80;
 export const MONGO_EXPRESS_CONTAINER_PORT = 8081;
@@ -69,47 +69,107 @@ export function pgpassFile(servers: PgadminServer[], user: string, password: str
   return servers.map((s) => `${escape(s.endpoint.host)}:${s.endpoint.port}:*:${escape(user)}:${escape(password)}\n`).join("");
 }
 
-export function pgadminEnv(): string[] {
-  return [
-    `PGADMIN_DEFAULT_EMAIL=${PGADMIN_EMAIL}`,
-    `PGADMIN_DEFAULT_PASSWORD_FILE=${ADMIN_PATHS.pgadminPasswordFile}`,
-    `PGADMIN_SERVER_JSON_FILE=${ADMIN_PATHS.pgadminServers}`,
+export function pgadminEnv(): Record<string, string> {
+  return {
+    PGADMIN_DEFAULT_EMAIL: PGADMIN_EMAIL,
+    PGADMIN_DEFAULT_PASSWORD_FILE: ADMIN_PATHS.pgadminPasswordFile,
+    PGADMIN_SERVER_JSON_FILE: ADMIN_PATHS.pgadminServers,
     // servers.json is otherwise imported on first launch only: a new replica would never show up.
-    "PGADMIN_REPLACE_SERVERS_ON_STARTUP=True",
-    "PGADMIN_CONFIG_SERVER_MODE=True",
-    "PGADMIN_DISABLE_POSTFIX=True",
+    PGADMIN_REPLACE_SERVERS_ON_STARTUP: "True",
+    PGADMIN_CONFIG_SERVER_MODE: "True",
+    PGADMIN_DISABLE_POSTFIX: "True",
     // Read by the wrapper entrypoint.
-    `PGPASS_SOURCE=${ADMIN_PATHS.pgadminPgpassSource}`,
-    `PGPASS_TARGET=${pgadminStorageDir(PGADMIN_EMAIL)}/pgpass`,
-  ];
+    PGPASS_SOURCE: ADMIN_PATHS.pgadminPgpassSource,
+    PGPASS_TARGET: `${pgadminStorageDir(PGADMIN_EMAIL)}/pgpass`,
+  };
 }
 
-export function mongoExpressEnv(): string[] {
-  return [
+export function mongoExpressEnv(): Record<string, string> {
+  return {
     // Turned into ME_CONFIG_MONGODB_URL, ME_CONFIG_SITE_* by the wrapper: mongo-express reads them from env only.
-    `ME_CONFIG_MONGODB_URL_FILE=${ADMIN_PATHS.mongoExpressUrlFile}`,
-    `ME_CONFIG_SITE_SESSIONSECRET_FILE=${ADMIN_PATHS.mongoExpressSessionSecretFile}`,
-    `ME_CONFIG_SITE_COOKIESECRET_FILE=${ADMIN_PATHS.mongoExpressCookieSecretFile}`,
-    "ME_CONFIG_MONGODB_ENABLE_ADMIN=true",
-    "ME_CONFIG_BASICAUTH=true",
-    `ME_CONFIG_BASICAUTH_USERNAME=${MONGO_EXPRESS_USER}`,
+    ME_CONFIG_MONGODB_URL_FILE: ADMIN_PATHS.mongoExpressUrlFile,
+    ME_CONFIG_SITE_SESSIONSECRET_FILE: ADMIN_PATHS.mongoExpressSessionSecretFile,
+    ME_CONFIG_SITE_COOKIESECRET_FILE: ADMIN_PATHS.mongoExpressCookieSecretFile,
+    ME_CONFIG_MONGODB_ENABLE_ADMIN: "true",
+    ME_CONFIG_BASICAUTH: "true",
+    ME_CONFIG_BASICAUTH_USERNAME: MONGO_EXPRESS_USER,
     // mongo-express reads this one from the file itself.
-    `ME_CONFIG_BASICAUTH_PASSWORD_FILE=${ADMIN_PATHS.mongoExpressPasswordFile}`,
-    "VCAP_APP_HOST=0.0.0.0",
-    `PORT=${MONGO_EXPRESS_CONTAINER_PORT}`,
-  ];
+    ME_CONFIG_BASICAUTH_PASSWORD_FILE: ADMIN_PATHS.mongoExpressPasswordFile,
+    VCAP_APP_HOST: "0.0.0.0",
+    PORT: String(MONGO_EXPRESS_CONTAINER_PORT),
+  };
 }
 
-function httpHealthcheck(url: string): Healthcheck {
-  return healthcheck(shellCommand(["wget", "-q", "-O", "/dev/null", url]));
+function httpReadyCheck(url: string): ReadyCheck {
+  return { command: shellCommand(["wget", "-q", "-O", "/dev/null", url]), timeoutSeconds: 5 };
 }
 
 /** pgAdmin's own ping endpoint, answered once the app is up. */
-export function pgadminHealthcheck(): Healthcheck {
-  return httpHealthcheck(`http://127.0.0.1:${PGADMIN_CONTAINER_PORT}/misc/ping`);
+export function pgadminReadyCheck(): ReadyCheck {
+  return httpReadyCheck(`http://127.0.0.1:${PGADMIN_CONTAINER_PORT}/misc/ping`);
 }
 
 /** mongo-express serves /status (without basic auth) only after it has connected to MongoDB. */
-export function mongoExpressHealthcheck(): Healthcheck {
-  return httpHealthcheck(`http://127.0.0.1:${MONGO_EXPRESS_CONTAINER_PORT}/status`);
+export function mongoExpressReadyCheck(): ReadyCheck {
+  return httpReadyCheck(`http://127.0.0.1:${MONGO_EXPRESS_CONTAINER_PORT}/status`);
+}
+
+/** uid of `pgadmin` in its image (group 0, as the image's files are). */
+export const PGADMIN_IMAGE_UID = 5050;
+/** uid/gid of `node` in the mongo-express image. */
+export const MONGO_EXPRESS_IMAGE_UID = 1000;
+
+const ADMIN_RESOURCES = { memoryMb: 512, cpus: "0.5" };
+
+/** pgAdmin with every PostgreSQL server registered (servers.json) and logging in through a passfile. */
+export function pgadminSpec(image: string, servers: PgadminServer[], superuser: string, entrypoint: string): ServerSpec {
+  return {
+    service: "pgadmin",
+    role: "pgadmin",
+    image,
+    entrypoint: [ADMIN_PATHS.pgadminEntrypoint],
+    env: pgadminEnv(),
+    files: [
+      { path: ADMIN_PATHS.pgadminEntrypoint, content: entrypoint, executable: true },
+      { path: ADMIN_PATHS.pgadminServers, content: pgadminServersJson(servers, superuser) },
+    ],
+    secretFiles: [
+      { path: ADMIN_PATHS.pgadminPasswordFile, secret: "pgadminPassword" },
+      { path: ADMIN_PATHS.pgadminPgpassSource, secret: "pgpass" },
+    ],
+    port: { name: "http", number: PGADMIN_CONTAINER_PORT },
+    ready: pgadminReadyCheck(),
+    volumes: [{ key: "data", path: ADMIN_PATHS.pgadminData }],
+    user: { uid: PGADMIN_IMAGE_UID, gid: 0 },
+    resources: ADMIN_RESOURCES,
+    dockerLimits: { memory: false, cpus: false },
+    stopGraceSeconds: 10,
+  };
+}
+
+/** mongo-express on the replica-set URI (secret "url"), behind basic auth. */
+export function mongoExpressSpec(image: string, entrypoint: string): ServerSpec {
+  return {
+    service: "mongo-express",
+    role: "mongo-express",
+    image,
+    // The image's entrypoint stays: the wrapper runs first and then hands over to it.
+    entrypoint: ["/sbin/tini", "--", ADMIN_PATHS.mongoExpressEntrypoint],
+    command: ["/docker-entrypoint.sh", "mongo-express"],
+    env: mongoExpressEnv(),
+    files: [{ path: ADMIN_PATHS.mongoExpressEntrypoint, content: entrypoint, executable: true }],
+    secretFiles: [
+      { path: ADMIN_PATHS.mongoExpressUrlFile, secret: "url" },
+      { path: ADMIN_PATHS.mongoExpressPasswordFile, secret: "password" },
+      { path: ADMIN_PATHS.mongoExpressSessionSecretFile, secret: "sessionSecret" },
+      { path: ADMIN_PATHS.mongoExpressCookieSecretFile, secret: "cookieSecret" },
+    ],
+    port: { name: "http", number: MONGO_EXPRESS_CONTAINER_PORT },
+    ready: mongoExpressReadyCheck(),
+    volumes: [],
+    user: { uid: MONGO_EXPRESS_IMAGE_UID, gid: MONGO_EXPRESS_IMAGE_UID },
+    resources: ADMIN_RESOURCES,
+    dockerLimits: { memory: false, cpus: false },
+    stopGraceSeconds: 10,
+  };
 }

@@ -1,37 +1,23 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import {
-  ADMIN_PATHS,
-  adminToolNames,
-  MONGO_EXPRESS_CONTAINER_PORT,
-  MONGO_EXPRESS_USER,
-  mongoExpressEnv,
-  mongoExpressHealthcheck,
-  PGADMIN_CONTAINER_PORT,
-  PGADMIN_EMAIL,
-  pgadminEnv,
-  pgadminHealthcheck,
-  pgadminServersJson,
-  pgpassFile,
-  type PgadminServer,
-} from "./admin-tools-spec";
-import { LOOPBACK, type AdminToolsConfig, type StackConfig } from "./config";
-import { scriptUpload, type Healthcheck } from "./container-spec";
-import { SERVICE_CONTAINER_OPTIONS, serviceContainerArgs } from "./network";
+import { MONGO_EXPRESS_USER, PGADMIN_EMAIL, adminToolNames, mongoExpressSpec, pgadminSpec, pgpassFile, type PgadminServer } from "./admin-tools-spec";
+import type { AdminToolsConfig, CommonConfig } from "./config";
+import { placeServer, type Engine } from "./engine";
 import { MONGO_USERS, mongoReplicaSetUri, type ReplicaSetMember } from "./mongo-spec";
 import { POSTGRES_ROLES } from "./postgres-spec";
 import type { AdminToolSecrets } from "./secrets";
 
 // pgAdmin (every PostgreSQL server pre-registered, logging in through a passfile) and
-// mongo-express (on the replica-set URI), for developers: generated logins, 127.0.0.1 only,
-// health-gated like the databases. Built only when `adminTools` is true.
+// mongo-express (on the replica-set URI), for developers: generated logins, health-gated like the
+// databases. On Docker published on 127.0.0.1 only; on Kubernetes stateless Deployments behind
+// ClusterIP Services, reached with `kubectl port-forward`. Built only when `adminTools` is true.
 
 export interface AdminToolsArgs {
-  config: StackConfig;
   tools: AdminToolsConfig;
+  common: CommonConfig;
+  engine: Engine;
   secrets: AdminToolSecrets;
-  networks: { db: docker.Network; app: docker.Network };
-  /** The PostgreSQL primary and replicas, as pgAdmin reaches them on the database network. */
+  /** The PostgreSQL primary and replicas, as pgAdmin reaches them. */
   postgresServers: PgadminServer[];
   postgresSuperuserPassword: pulumi.Output<string>;
   mongoMembers: ReplicaSetMember[];
@@ -41,10 +27,10 @@ export interface AdminToolsArgs {
   mongoExpressEntrypoint: string;
   /** What the tools need up first: the databases' init hooks. */
   dependsOn: pulumi.Resource[];
-  labels: docker.types.input.ContainerLabel[];
 }
 
 export interface AdminToolEndpoints {
+  /** `container` is the Docker container, or the Kubernetes Deployment; `url` is on 127.0.0.1 (on Kubernetes, through `kubectl port-forward`). */
   pgadmin: { container: string; url: string; email: string };
   mongoExpress: { container: string; url: string; user: string };
 }
@@ -56,75 +42,57 @@ export class AdminTools extends pulumi.ComponentResource {
 
   constructor(name: string, args: AdminToolsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("trading:admin:Tools", name, {}, opts);
-    const { config, tools, secrets, networks, labels } = args;
-    const names = adminToolNames(config.namePrefix);
-    // The database network reaches the databases; the app network carries the published port.
-    const common = (alias: string, role: string, healthcheck: Healthcheck) =>
-      serviceContainerArgs({ networks, labels, alias, role, waitTimeoutSeconds: config.waitTimeoutSeconds, stopGraceSeconds: 10, healthcheck });
+    const { tools, common, engine, secrets } = args;
+    const names = adminToolNames(common.namePrefix);
+    const image = (resourceName: string, reference: string) =>
+      engine.kind === "docker" ? new docker.RemoteImage(resourceName, { name: reference, keepLocally: true }, { parent: this }).imageId : reference;
+    // Stateless on Kubernetes: servers.json and the passfile are written again at every start.
+    const kubernetes = { kind: "Deployment" as const, database: false };
 
-    const pgadminImage = new docker.RemoteImage("pgadmin-image", { name: tools.pgadminImage, keepLocally: true }, { parent: this });
-    const pgadminData = new docker.Volume(
-      "pgadmin-data",
-      { name: names.pgadminVolume, labels },
-      { parent: this, retainOnDelete: config.retainData },
-    );
-    new docker.Container(
-      "pgadmin",
+    const pgadmin = placeServer(
+      engine,
       {
-        ...common(names.pgadminHost, "pgadmin", pgadminHealthcheck()),
-        name: names.pgadminContainer,
-        image: pgadminImage.imageId,
-        entrypoints: [ADMIN_PATHS.pgadminEntrypoint],
-        envs: pgadminEnv(),
-        ports: [{ internal: PGADMIN_CONTAINER_PORT, external: tools.pgadminPort, ip: LOOPBACK }],
-        volumes: [{ volumeName: pgadminData.name, containerPath: ADMIN_PATHS.pgadminData }],
-        uploads: [
-          scriptUpload(ADMIN_PATHS.pgadminEntrypoint, args.pgadminEntrypoint),
-          { file: ADMIN_PATHS.pgadminServers, content: pgadminServersJson(args.postgresServers, POSTGRES_ROLES.superuser) },
-          { file: ADMIN_PATHS.pgadminPasswordFile, content: pulumi.secret(secrets.pgadminPassword) },
-          {
-            file: ADMIN_PATHS.pgadminPgpassSource,
-            content: pulumi.secret(args.postgresSuperuserPassword.apply((password) => pgpassFile(args.postgresServers, POSTGRES_ROLES.superuser, password))),
-          },
-        ],
+        spec: pgadminSpec(tools.pgadminImage, args.postgresServers, POSTGRES_ROLES.superuser, args.pgadminEntrypoint),
+        secrets: {
+          pgadminPassword: secrets.pgadminPassword,
+          pgpass: args.postgresSuperuserPassword.apply((password) => pgpassFile(args.postgresServers, POSTGRES_ROLES.superuser, password)),
+        },
+        hostPort: tools.pgadminPort,
+        docker: {
+          image: image("pgadmin-image", tools.pgadminImage),
+          resourceNames: { container: "pgadmin", volumes: { data: "pgadmin-data" } },
+          containerName: names.pgadminContainer,
+          volumeNames: { data: names.pgadminVolume },
+        },
+        kubernetes,
+        dependsOn: args.dependsOn,
       },
-      { parent: this, ...SERVICE_CONTAINER_OPTIONS, dependsOn: args.dependsOn },
+      this,
     );
 
-    const mongoExpressImage = new docker.RemoteImage("mongo-express-image", { name: tools.mongoExpressImage, keepLocally: true }, { parent: this });
-    const mongoUrl = args.mongoRootPassword.apply((password) =>
-      mongoReplicaSetUri({ user: MONGO_USERS.root, password, database: "admin" }, args.mongoMembers),
-    );
-    new docker.Container(
-      "mongo-express",
+    const mongoUrl = args.mongoRootPassword.apply((password) => mongoReplicaSetUri({ user: MONGO_USERS.root, password, database: "admin" }, args.mongoMembers));
+    const mongoExpress = placeServer(
+      engine,
       {
-        ...common(names.mongoExpressHost, "mongo-express", mongoExpressHealthcheck()),
-        name: names.mongoExpressContainer,
-        image: mongoExpressImage.imageId,
-        // The image's entrypoint stays: the wrapper runs first and then hands over to it.
-        entrypoints: ["/sbin/tini", "--", ADMIN_PATHS.mongoExpressEntrypoint],
-        command: ["/docker-entrypoint.sh", "mongo-express"],
-        envs: mongoExpressEnv(),
-        ports: [{ internal: MONGO_EXPRESS_CONTAINER_PORT, external: tools.mongoExpressPort, ip: LOOPBACK }],
-        uploads: [
-          scriptUpload(ADMIN_PATHS.mongoExpressEntrypoint, args.mongoExpressEntrypoint),
-          { file: ADMIN_PATHS.mongoExpressUrlFile, content: pulumi.secret(mongoUrl) },
-          { file: ADMIN_PATHS.mongoExpressPasswordFile, content: pulumi.secret(secrets.mongoExpressPassword) },
-          { file: ADMIN_PATHS.mongoExpressSessionSecretFile, content: pulumi.secret(secrets.mongoExpressSessionSecret) },
-          { file: ADMIN_PATHS.mongoExpressCookieSecretFile, content: pulumi.secret(secrets.mongoExpressCookieSecret) },
-        ],
+        spec: mongoExpressSpec(tools.mongoExpressImage, args.mongoExpressEntrypoint),
+        secrets: { url: mongoUrl, password: secrets.mongoExpressPassword, sessionSecret: secrets.mongoExpressSessionSecret, cookieSecret: secrets.mongoExpressCookieSecret },
+        hostPort: tools.mongoExpressPort,
+        docker: { image: image("mongo-express-image", tools.mongoExpressImage), resourceNames: { container: "mongo-express", volumes: {} }, containerName: names.mongoExpressContainer, volumeNames: {} },
+        kubernetes,
+        dependsOn: args.dependsOn,
       },
-      { parent: this, ...SERVICE_CONTAINER_OPTIONS, dependsOn: args.dependsOn },
+      this,
     );
 
+    const url = (port: number) => `http://${pgadmin.host.host}:${port}`;
     this.endpoints = {
-      pgadmin: { container: names.pgadminContainer, url: `http://${LOOPBACK}:${tools.pgadminPort}`, email: PGADMIN_EMAIL },
-      mongoExpress: { container: names.mongoExpressContainer, url: `http://${LOOPBACK}:${tools.mongoExpressPort}`, user: MONGO_EXPRESS_USER },
+      pgadmin: { container: pgadmin.name, url: url(tools.pgadminPort), email: PGADMIN_EMAIL },
+      mongoExpress: { container: mongoExpress.name, url: url(tools.mongoExpressPort), user: MONGO_EXPRESS_USER },
     };
     this.logins = pulumi.secret(
-      pulumi.all([secrets.pgadminPassword, secrets.mongoExpressPassword]).apply(([pgadmin, mongoExpress]) => ({
-        pgadmin: { email: PGADMIN_EMAIL, password: pgadmin },
-        mongoExpress: { user: MONGO_EXPRESS_USER, password: mongoExpress },
+      pulumi.all([secrets.pgadminPassword, secrets.mongoExpressPassword]).apply(([pgadminPassword, mongoExpressPassword]) => ({
+        pgadmin: { email: PGADMIN_EMAIL, password: pgadminPassword },
+        mongoExpress: { user: MONGO_EXPRESS_USER, password: mongoExpressPassword },
       })),
     );
     this.registerOutputs({ endpoints: this.endpoints, logins: this.logins });

@@ -24,7 +24,57 @@ export const CONFIG_KEYS = {
   platform: {
     type: "string",
     default: "docker",
-    description: "Where the stack runs. Allowed: docker (the Kubernetes target is not built yet).",
+    description: "Where the stack runs. Allowed: docker (containers on one Docker engine), kubernetes (StatefulSets in a namespace of a cluster).",
+  },
+  kubernetesKubeconfig: {
+    type: "string",
+    default: "",
+    description: "Kubernetes: kubeconfig path or contents, as Pulumi's Kubernetes provider takes it. Empty: $KUBECONFIG or ~/.kube/config.",
+  },
+  kubernetesContext: {
+    type: "string",
+    default: "",
+    description: "Kubernetes: the kubeconfig context to deploy to. Empty: the current context.",
+  },
+  kubernetesNamespace: {
+    type: "string",
+    default: "trading-db",
+    description: "Kubernetes: namespace of every object of the stack (a DNS label: lowercase letters, digits and -).",
+  },
+  kubernetesCreateNamespace: {
+    type: "boolean",
+    default: true,
+    description: "Kubernetes: create the namespace (true) or use one that exists (false).",
+  },
+  kubernetesStorageClass: {
+    type: "string",
+    default: "",
+    description: "Kubernetes: storage class of the data volumes. Empty: the cluster's default class.",
+  },
+  kubernetesClientLabel: {
+    type: "string",
+    default: "trading-db-stack/client=true",
+    description: "Kubernetes: label (key=value) of the pods, in any namespace, that NetworkPolicies let reach the databases, besides the stack's own pods.",
+  },
+  postgresStorageGb: {
+    type: "integer",
+    default: 20,
+    description: "Kubernetes: size in GiB of each PostgreSQL data volume, primary and replicas (1-65536).",
+  },
+  mongoStorageGb: {
+    type: "integer",
+    default: 20,
+    description: "Kubernetes: size in GiB of each MongoDB member's data volume (1-65536).",
+  },
+  redisStorageGb: {
+    type: "integer",
+    default: 5,
+    description: "Kubernetes: size in GiB of the Redis data volume (1-65536).",
+  },
+  influxdbStorageGb: {
+    type: "integer",
+    default: 20,
+    description: "Kubernetes: size in GiB of the InfluxDB data volume (1-65536).",
   },
   namePrefix: {
     type: "string",
@@ -107,6 +157,11 @@ export const CONFIG_KEYS = {
     default: 1024,
     description: "Memory limit of each MongoDB member in MiB (512-262144); the WiredTiger cache gets half of it less 256 MiB.",
   },
+  mongoCpus: {
+    type: "string",
+    default: "1",
+    description: "Kubernetes: CPU request and limit of each MongoDB member, a decimal number of CPUs (e.g. 0.5, 2). Docker sets no CPU limit on MongoDB.",
+  },
   mongoElectionTimeoutMs: {
     type: "integer",
     default: 10000,
@@ -127,6 +182,11 @@ export const CONFIG_KEYS = {
     default: 256,
     description: "Redis maxmemory in MiB (16-262144). The container may use twice this plus 64 MiB, for AOF rewrites.",
   },
+  redisCpus: {
+    type: "string",
+    default: "0.5",
+    description: "Kubernetes: CPU request and limit of Redis, a decimal number of CPUs. Docker sets no CPU limit on Redis.",
+  },
   redisMaxMemoryPolicy: {
     type: "string",
     default: "volatile-lru",
@@ -141,6 +201,16 @@ export const CONFIG_KEYS = {
     type: "integer",
     default: 8086,
     description: "Host port of InfluxDB, published on 127.0.0.1 (1024-65535).",
+  },
+  influxdbMemoryMb: {
+    type: "integer",
+    default: 1024,
+    description: "Kubernetes: memory request and limit of InfluxDB in MiB (256-262144). Docker sets no memory limit on InfluxDB.",
+  },
+  influxdbCpus: {
+    type: "string",
+    default: "1",
+    description: "Kubernetes: CPU request and limit of InfluxDB, a decimal number of CPUs. Docker sets no CPU limit on InfluxDB.",
   },
   influxdbRetentionDays: {
     type: "integer",
@@ -211,6 +281,8 @@ export interface PostgresConfig {
   cpus: string;
   maxConnections: number;
   maxSlotWalKeepMb: number;
+  /** Kubernetes: GiB per data volume. */
+  storageGb: number;
 }
 
 export interface MongoConfig {
@@ -218,7 +290,11 @@ export interface MongoConfig {
   members: number;
   firstPort: number;
   memoryMb: number;
+  /** Kubernetes only. */
+  cpus: string;
   electionTimeoutMs: number;
+  /** Kubernetes: GiB per member's data volume. */
+  storageGb: number;
 }
 
 export const REDIS_EVICTION_POLICIES = [
@@ -237,6 +313,9 @@ export interface RedisConfig {
   port: number;
   maxMemoryMb: number;
   maxMemoryPolicy: (typeof REDIS_EVICTION_POLICIES)[number];
+  /** Kubernetes only. */
+  cpus: string;
+  storageGb: number;
 }
 
 export interface InfluxdbConfig {
@@ -245,6 +324,10 @@ export interface InfluxdbConfig {
   /** 0 = forever. */
   retentionDays: number;
   downsampledRetentionDays: number;
+  /** Kubernetes only. */
+  memoryMb: number;
+  cpus: string;
+  storageGb: number;
 }
 
 export interface AdminToolsConfig {
@@ -254,15 +337,37 @@ export interface AdminToolsConfig {
   mongoExpressPort: number;
 }
 
-export interface StackConfig {
-  platform: "docker";
-  /** Credentials set with `pulumi config set --secret`; the others are generated. */
-  userSecrets: UserSecrets;
+export const PLATFORMS = ["docker", "kubernetes"] as const;
+export type Platform = (typeof PLATFORMS)[number];
+
+/** Where and how the Kubernetes engine deploys; set only when `platform` is kubernetes. */
+export interface KubernetesConfig {
+  /** kubeconfig path or contents; undefined: the provider's default ($KUBECONFIG, ~/.kube/config). */
+  kubeconfig: string | undefined;
+  /** undefined: the kubeconfig's current context. */
+  context: string | undefined;
+  namespace: string;
+  createNamespace: boolean;
+  /** undefined: the cluster's default storage class. */
+  storageClass: string | undefined;
+  /** Consumer pods carrying this label may reach the databases. */
+  clientLabel: { key: string; value: string };
+}
+
+/** What every component shares: names, data retention, how long to wait. */
+export interface CommonConfig {
   namePrefix: string;
   retainData: boolean;
+  waitTimeoutSeconds: number;
+}
+
+export interface StackConfig extends CommonConfig {
+  platform: Platform;
+  kubernetes: KubernetesConfig | undefined;
+  /** Credentials set with `pulumi config set --secret`; the others are generated. */
+  userSecrets: UserSecrets;
   /** pgAdmin and mongo-express; undefined when `adminTools` is false. */
   adminTools: AdminToolsConfig | undefined;
-  waitTimeoutSeconds: number;
   postgres: PostgresConfig;
   mongo: MongoConfig;
   redis: RedisConfig;
@@ -285,7 +390,16 @@ export function parseStackConfig(lookup: ConfigLookup): StackConfig {
   const reader = new KeyReader(lookup, problems);
   const userSecrets = reader.userSecrets();
 
-  const platform = reader.oneOf("platform", ["docker"]);
+  const platform = reader.oneOf("platform", [...PLATFORMS]) as Platform;
+  const kubernetes: KubernetesConfig = {
+    kubeconfig: reader.optional("kubernetesKubeconfig"),
+    context: reader.optional("kubernetesContext"),
+    namespace: reader.matching("kubernetesNamespace", /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "a DNS label: 1-63 lowercase letters, digits and -, starting and ending with a letter or digit"),
+    createNamespace: reader.boolean("kubernetesCreateNamespace"),
+    storageClass: reader.optional("kubernetesStorageClass"),
+    clientLabel: reader.label("kubernetesClientLabel"),
+  };
+  const storageGb = (name: ConfigKeyName) => reader.integer(name, 1, 65536);
   const namePrefix = reader.matching("namePrefix", /^[a-z][a-z0-9]{0,23}$/, "1-24 lowercase letters and digits, starting with a letter");
   const retainData = reader.boolean("retainData");
   const adminTools = reader.boolean("adminTools");
@@ -304,6 +418,7 @@ export function parseStackConfig(lookup: ConfigLookup): StackConfig {
     cpus: reader.cpus("postgresCpus"),
     maxConnections: reader.integer("postgresMaxConnections", 20, 5000),
     maxSlotWalKeepMb: reader.integer("postgresMaxSlotWalKeepMb", 64, 10485760),
+    storageGb: storageGb("postgresStorageGb"),
   };
 
   const mongoImage = reader.pinnedImage("mongoImage");
@@ -313,7 +428,9 @@ export function parseStackConfig(lookup: ConfigLookup): StackConfig {
     members: reader.oddMembers("mongoMembers", [1, 3, 5, 7]),
     firstPort: reader.integer("mongoFirstPort", 1024, 65535),
     memoryMb: reader.integer("mongoMemoryMb", 512, 262144),
+    cpus: reader.cpus("mongoCpus"),
     electionTimeoutMs: reader.integer("mongoElectionTimeoutMs", 500, 60000),
+    storageGb: storageGb("mongoStorageGb"),
   };
 
   const redisImage = reader.pinnedImage("redisImage");
@@ -323,6 +440,8 @@ export function parseStackConfig(lookup: ConfigLookup): StackConfig {
     port: reader.integer("redisPort", 1024, 65535),
     maxMemoryMb: reader.integer("redisMaxMemoryMb", 16, 262144),
     maxMemoryPolicy: reader.oneOf("redisMaxMemoryPolicy", [...REDIS_EVICTION_POLICIES]) as RedisConfig["maxMemoryPolicy"],
+    cpus: reader.cpus("redisCpus"),
+    storageGb: storageGb("redisStorageGb"),
   };
 
   const influxdbImage = reader.pinnedImage("influxdbImage");
@@ -332,6 +451,9 @@ export function parseStackConfig(lookup: ConfigLookup): StackConfig {
     port: reader.integer("influxdbPort", 1024, 65535),
     retentionDays: reader.integer("influxdbRetentionDays", 0, 36500),
     downsampledRetentionDays: reader.integer("influxdbDownsampledRetentionDays", 0, 36500),
+    memoryMb: reader.integer("influxdbMemoryMb", 256, 262144),
+    cpus: reader.cpus("influxdbCpus"),
+    storageGb: storageGb("influxdbStorageGb"),
   };
 
   const tools: AdminToolsConfig = {
@@ -346,7 +468,19 @@ export function parseStackConfig(lookup: ConfigLookup): StackConfig {
   if (problems.length === 0) problems.push(...portProblems(hostPorts({ postgres, mongo, redis, influxdb, adminTools: adminToolsConfig })));
   if (problems.length > 0) throw new ConfigError(problems);
 
-  return { platform: platform as "docker", userSecrets, namePrefix, retainData, adminTools: adminToolsConfig, waitTimeoutSeconds, postgres, mongo, redis, influxdb };
+  return {
+    platform,
+    kubernetes: platform === "kubernetes" ? kubernetes : undefined,
+    userSecrets,
+    namePrefix,
+    retainData,
+    adminTools: adminToolsConfig,
+    waitTimeoutSeconds,
+    postgres,
+    mongo,
+    redis,
+    influxdb,
+  };
 }
 
 /** A host port and the setting it comes from, for error messages. */
@@ -428,6 +562,20 @@ class KeyReader {
   matching(name: ConfigKeyName, pattern: RegExp, allowed: string): string {
     const value = this.raw(name);
     return pattern.test(value) ? value : this.fail(name, allowed, value, value);
+  }
+
+  /** A string whose empty value means "not set". */
+  optional(name: ConfigKeyName): string | undefined {
+    const value = this.raw(name);
+    return value === "" ? undefined : value;
+  }
+
+  /** key=value, as a Kubernetes label: a qualified name and a label value. */
+  label(name: ConfigKeyName): { key: string; value: string } {
+    const value = this.raw(name);
+    const match = value.match(/^((?:[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)=([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)$/);
+    if (match) return { key: match[1], value: match[4] };
+    return this.fail(name, "a Kubernetes label key=value (e.g. trading-db-stack/client=true)", value, { key: "", value: "" });
   }
 
   boolean(name: ConfigKeyName): boolean {

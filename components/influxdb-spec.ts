@@ -1,7 +1,7 @@
 // Pure builders for InfluxDB 2: names, setup-mode environment, healthcheck, the buckets of seed 000
 // with their retention, the downsampling task and the services' token scopes.
 import type { InfluxdbConfig } from "./config";
-import { healthcheck, shellCommand, type Endpoint, type Healthcheck } from "./container-spec";
+import { shellCommand, type Endpoint, type ReadyCheck, type ServerSpec } from "./server-spec";
 
 export const INFLUXDB_CONTAINER_PORT = 8086;
 /** Seed 000's organisation, primary bucket and admin user. */
@@ -85,25 +85,55 @@ export const INFLUXDB_TOKENS = {
 } as const satisfies Record<string, InfluxTokenSpec>;
 
 /** Setup mode: runs once, on an empty bolt file; secrets come from uploaded files. */
-export function influxdbEnv(): string[] {
-  const env = [
-    "DOCKER_INFLUXDB_INIT_MODE=setup",
-    `DOCKER_INFLUXDB_INIT_USERNAME=${INFLUXDB_ADMIN_USER}`,
-    `DOCKER_INFLUXDB_INIT_PASSWORD_FILE=${INFLUXDB_PATHS.adminPasswordFile}`,
-    `DOCKER_INFLUXDB_INIT_ADMIN_TOKEN_FILE=${INFLUXDB_PATHS.adminTokenFile}`,
-    `DOCKER_INFLUXDB_INIT_ORG=${INFLUXDB_ORG}`,
-    `DOCKER_INFLUXDB_INIT_BUCKET=${INFLUXDB_PRIMARY_BUCKET}`,
+export function influxdbEnv(): Record<string, string> {
+  const env = {
+    DOCKER_INFLUXDB_INIT_MODE: "setup",
+    DOCKER_INFLUXDB_INIT_USERNAME: INFLUXDB_ADMIN_USER,
+    DOCKER_INFLUXDB_INIT_PASSWORD_FILE: INFLUXDB_PATHS.adminPasswordFile,
+    DOCKER_INFLUXDB_INIT_ADMIN_TOKEN_FILE: INFLUXDB_PATHS.adminTokenFile,
+    DOCKER_INFLUXDB_INIT_ORG: INFLUXDB_ORG,
+    DOCKER_INFLUXDB_INIT_BUCKET: INFLUXDB_PRIMARY_BUCKET,
     // No usage statistics sent to InfluxData.
-    "INFLUXD_REPORTING_DISABLED=true",
-  ];
+    INFLUXD_REPORTING_DISABLED: "true",
+  };
   // No DOCKER_INFLUXDB_INIT_RETENTION: the init hook owns every bucket's retention, so changing it
   // never touches the container.
   return env;
 }
 
 /** `influx ping` checks /health on 8086, where the server listens only after setup has finished. */
-export function influxdbHealthcheck(): Healthcheck {
-  return healthcheck(shellCommand(["influx", "ping", "--host", `http://127.0.0.1:${INFLUXDB_CONTAINER_PORT}`]));
+export function influxdbReadyCheck(): ReadyCheck {
+  return { command: shellCommand(["influx", "ping", "--host", `http://127.0.0.1:${INFLUXDB_CONTAINER_PORT}`]), timeoutSeconds: 5 };
+}
+
+/** uid/gid of the `influxdb` user in the official image. */
+export const INFLUXDB_IMAGE_UID = 1000;
+
+/** The server in setup mode; the wrapper applies the declared admin password to a kept bolt file, then the image's entrypoint runs. */
+export function influxdbSpec(influx: InfluxdbConfig, service: string, entrypoint: string): ServerSpec {
+  return {
+    service,
+    role: "influxdb",
+    image: influx.image,
+    entrypoint: [INFLUXDB_PATHS.entrypoint],
+    command: ["influxd"],
+    env: influxdbEnv(),
+    files: [{ path: INFLUXDB_PATHS.entrypoint, content: entrypoint, executable: true }],
+    secretFiles: [
+      { path: INFLUXDB_PATHS.adminPasswordFile, secret: "adminPassword" },
+      { path: INFLUXDB_PATHS.adminTokenFile, secret: "adminToken" },
+    ],
+    port: { name: "http", number: INFLUXDB_CONTAINER_PORT },
+    ready: influxdbReadyCheck(),
+    volumes: [
+      { key: "data", path: INFLUXDB_PATHS.data },
+      { key: "config", path: INFLUXDB_PATHS.config, sizeGb: 1 },
+    ],
+    user: { uid: INFLUXDB_IMAGE_UID, gid: INFLUXDB_IMAGE_UID },
+    resources: { memoryMb: influx.memoryMb, cpus: influx.cpus },
+    dockerLimits: { memory: false, cpus: false },
+    stopGraceSeconds: 30,
+  };
 }
 
 export function influxdbUrl(endpoint: Endpoint): string {

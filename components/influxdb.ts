@@ -1,38 +1,35 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { InfluxdbInit } from "../init/influxdb/resources";
-import { LOOPBACK, type StackConfig } from "./config";
-import { SERVICE_CONTAINER_OPTIONS, serviceContainerArgs } from "./network";
+import type { CommonConfig, InfluxdbConfig } from "./config";
+import { kubernetesTarget, placeServer, type Engine, type ServerAccess } from "./engine";
 import {
   advancedTradingPlatformInfluxEnv,
   DOWNSAMPLE_TASK,
   downsampleFlux,
   INFLUXDB_ADMIN_USER,
-  INFLUXDB_CONTAINER_PORT,
   INFLUXDB_ORG,
-  INFLUXDB_PATHS,
   INFLUXDB_PRIMARY_BUCKET,
   INFLUXDB_TOKENS,
   influxBuckets,
-  influxdbEnv,
-  influxdbHealthcheck,
   influxdbNames,
+  influxdbSpec,
   influxdbUrl,
 } from "./influxdb-spec";
-import { scriptUpload, type Endpoint } from "./container-spec";
 import type { InfluxdbSecrets } from "./secrets";
+import type { Endpoint } from "./server-spec";
 import type { ServiceEnvPart } from "./service-env";
 
-// InfluxDB 2 on Docker: setup mode (org, market-data, admin) -> init hook (buckets, downsampling
-// task, scoped tokens for the services).
+// InfluxDB 2: setup mode (org, market-data, admin) -> init hook (buckets, downsampling task,
+// scoped tokens for the services).
 
 export interface InfluxdbServerArgs {
-  config: StackConfig;
+  influxdb: InfluxdbConfig;
+  common: CommonConfig;
+  engine: Engine;
   secrets: InfluxdbSecrets;
-  networks: { db: docker.Network; app: docker.Network };
   /** Text of init/scripts/influxdb-entrypoint.sh. */
   entrypoint: string;
-  labels: docker.types.input.ContainerLabel[];
 }
 
 export class InfluxdbServer extends pulumi.ComponentResource {
@@ -48,57 +45,51 @@ export class InfluxdbServer extends pulumi.ComponentResource {
   readonly tokens: pulumi.Output<Record<string, string>>;
   readonly env: pulumi.Output<ServiceEnvPart>;
 
+  /** How the hook and `npm run verify` reach it. */
+  readonly access: ServerAccess;
+
   constructor(name: string, args: InfluxdbServerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("trading:influxdb:Server", name, {}, opts);
-    const { config, secrets, networks, labels } = args;
-    const names = influxdbNames(config.namePrefix);
-    const retain = { retainOnDelete: config.retainData };
-
-    const image = new docker.RemoteImage("influxdb-image", { name: config.influxdb.image, keepLocally: true }, { parent: this });
-    const data = new docker.Volume("influxdb-data", { name: names.dataVolume, labels }, { parent: this, ...retain });
-    const configVolume = new docker.Volume("influxdb-config", { name: names.configVolume, labels }, { parent: this, ...retain });
-    const container = new docker.Container(
-      "influxdb-server",
+    const { influxdb, common, engine, secrets } = args;
+    const names = influxdbNames(common.namePrefix);
+    const server = placeServer(
+      engine,
       {
-        ...serviceContainerArgs({ networks, labels, alias: names.host, role: "influxdb", waitTimeoutSeconds: config.waitTimeoutSeconds, stopGraceSeconds: 30, healthcheck: influxdbHealthcheck() }),
-        name: names.container,
-        image: image.imageId,
-        // The wrapper applies the declared admin password to a kept bolt file, then runs the image's entrypoint.
-        entrypoints: [INFLUXDB_PATHS.entrypoint],
-        command: ["influxd"],
-        envs: influxdbEnv(),
-        ports: [{ internal: INFLUXDB_CONTAINER_PORT, external: config.influxdb.port, ip: LOOPBACK }],
-        volumes: [
-          { volumeName: data.name, containerPath: INFLUXDB_PATHS.data },
-          { volumeName: configVolume.name, containerPath: INFLUXDB_PATHS.config },
-        ],
-        uploads: [
-          scriptUpload(INFLUXDB_PATHS.entrypoint, args.entrypoint),
-          { file: INFLUXDB_PATHS.adminPasswordFile, content: pulumi.secret(secrets.adminPassword) },
-          { file: INFLUXDB_PATHS.adminTokenFile, content: pulumi.secret(secrets.adminToken) },
-        ],
+        spec: influxdbSpec(influxdb, names.host, args.entrypoint),
+        secrets: { adminPassword: secrets.adminPassword, adminToken: secrets.adminToken },
+        hostPort: influxdb.port,
+        docker: {
+          image: engine.kind === "docker" ? new docker.RemoteImage(`${name}-image`, { name: influxdb.image, keepLocally: true }, { parent: this }).imageId : "",
+          resourceNames: { container: `${name}-server`, volumes: { data: `${name}-data`, config: `${name}-config` } },
+          containerName: names.container,
+          volumeNames: { data: names.dataVolume, config: names.configVolume },
+        },
+        kubernetes: { storageGb: influxdb.storageGb },
       },
-      { parent: this, ...SERVICE_CONTAINER_OPTIONS },
+      this,
     );
 
-    this.container = names.container;
-    this.host = { host: LOOPBACK, port: config.influxdb.port };
-    this.network = { host: names.host, port: INFLUXDB_CONTAINER_PORT };
+    this.container = server.name;
+    this.host = server.host;
+    this.network = server.network;
+    this.access = server.access;
+    const target = kubernetesTarget(server.access);
     this.init = new InfluxdbInit(
-      "influxdb-init",
+      `${name}-init`,
       {
-        url: influxdbUrl(this.host),
+        url: influxdbUrl(server.access),
+        ...(target ? { kubernetes: target } : {}),
         adminToken: secrets.adminToken,
         adminUser: INFLUXDB_ADMIN_USER,
         adminPassword: secrets.adminPassword,
         org: INFLUXDB_ORG,
-        buckets: influxBuckets(config.influxdb),
+        buckets: influxBuckets(influxdb),
         task: { name: DOWNSAMPLE_TASK, flux: downsampleFlux(), description: `Hourly rollup of ${INFLUXDB_PRIMARY_BUCKET} (managed by trading-db-stack)` },
         tokens: INFLUXDB_TOKENS,
-        timeoutSeconds: config.waitTimeoutSeconds,
-        serverId: container.id,
+        timeoutSeconds: common.waitTimeoutSeconds,
+        serverId: server.revision,
       },
-      { parent: this, dependsOn: [container] },
+      { parent: this, dependsOn: [server.resource] },
     );
     this.tokens = pulumi.secret(this.init.tokenValues);
     this.operatorToken = pulumi.secret(this.init.operatorToken);

@@ -1,7 +1,7 @@
 // Pure builders for the MongoDB replica set: names, paths, mongod arguments, healthcheck, the
 // replica-set config and connection strings. No Pulumi here, so every rule is unit-tested directly.
 import type { MongoConfig } from "./config";
-import { healthcheck, type Endpoint, type Healthcheck } from "./container-spec";
+import type { Endpoint, ReadyCheck, ServerSpec } from "./server-spec";
 
 /** The port mongod listens on inside its container (and inside the Docker networks). */
 export const MONGO_CONTAINER_PORT = 27017;
@@ -75,24 +75,60 @@ export function mongodCommand(mongo: MongoConfig): string[] {
 }
 
 /**
- * Environment of member n. Only member 1 gets the root user: the image's init phase creates it on
- * an empty data folder; the other members receive users by initial sync from the primary.
+ * Who creates the root user. Only one member may: the image's init phase creates it on an empty
+ * data folder, and the other members receive users by initial sync from the primary. On Docker
+ * that is member 1 (`this member`) and the others get nothing (`none`); the identical pods of a
+ * Kubernetes StatefulSet all carry it, and the wrapper keeps it only on the named pod.
  */
-export function mongoEnv(n: number): string[] {
-  const wrapper = [`MONGO_KEYFILE_SOURCE=${MONGO_PATHS.keyfileSource}`, `MONGO_KEYFILE=${MONGO_PATHS.keyfile}`];
-  if (n !== 1) return wrapper;
-  return [...wrapper, `MONGO_INITDB_ROOT_USERNAME=${MONGO_USERS.root}`, `MONGO_INITDB_ROOT_PASSWORD_FILE=${MONGO_PATHS.rootPasswordFile}`];
+export type MongoRootUser = "this member" | "none" | { onlyOnHostname: string };
+
+/** Environment of a member: the wrapper's keyfile paths, and the root user where `root` says. */
+export function mongoEnv(root: MongoRootUser): Record<string, string> {
+  const wrapper = { MONGO_KEYFILE_SOURCE: MONGO_PATHS.keyfileSource, MONGO_KEYFILE: MONGO_PATHS.keyfile };
+  if (root === "none") return wrapper;
+  const rootUser = { MONGO_INITDB_ROOT_USERNAME: MONGO_USERS.root, MONGO_INITDB_ROOT_PASSWORD_FILE: MONGO_PATHS.rootPasswordFile };
+  if (root === "this member") return { ...wrapper, ...rootUser };
+  return { ...wrapper, ...rootUser, MONGO_ROOT_MEMBER_HOSTNAME: root.onlyOnHostname };
 }
 
 /**
- * Healthy when the real mongod answers on the container's own address. The image's init phase runs
+ * Ready when the real mongod answers on the container's own address. The image's init phase runs
  * a temporary mongod bound to 127.0.0.1 only, so asking via $HOSTNAME (the container's IP) is not
- * fooled by it. ping needs no authentication.
+ * fooled by it. ping needs no authentication, and answers before the replica set is formed (the
+ * hook forms it once every member is ready).
  */
-export function mongoHealthcheck(): Healthcheck {
+export function mongoReadyCheck(): ReadyCheck {
   const ping = `mongosh --quiet --norc --host "$HOSTNAME" --port ${MONGO_CONTAINER_PORT} --eval 'quit(db.adminCommand({ ping: 1 }).ok === 1 ? 0 : 1)'`;
   // mongosh is a Node program: give it time to start.
-  return healthcheck(ping, { checkTimeoutSeconds: 10 });
+  return { command: ping, timeoutSeconds: 10 };
+}
+
+/** A member: the wrapper copies the keyfile with mode 0400, then the image's entrypoint starts mongod. */
+export function mongoMemberSpec(mongo: MongoConfig, service: string, role: string, root: MongoRootUser, entrypoint: string): ServerSpec {
+  return {
+    service,
+    role,
+    image: mongo.image,
+    entrypoint: [MONGO_PATHS.entrypoint],
+    command: mongodCommand(mongo),
+    env: mongoEnv(root),
+    files: [{ path: MONGO_PATHS.entrypoint, content: entrypoint, executable: true }],
+    secretFiles: [
+      { path: MONGO_PATHS.keyfileSource, secret: "keyfile" },
+      ...(root === "none" ? [] : [{ path: MONGO_PATHS.rootPasswordFile, secret: "root" }]),
+    ],
+    port: { name: "mongodb", number: MONGO_CONTAINER_PORT },
+    ready: mongoReadyCheck(),
+    volumes: [
+      { key: "data", path: MONGO_PATHS.dataDir },
+      { key: "config", path: MONGO_PATHS.configDir, sizeGb: 1 },
+    ],
+    user: { uid: MONGO_IMAGE_UID, gid: MONGO_IMAGE_UID },
+    resources: { memoryMb: mongo.memoryMb, cpus: mongo.cpus },
+    dockerLimits: { memory: true, cpus: false },
+    // A stop that is not a SIGKILL: no recovery on every replace.
+    stopGraceSeconds: 60,
+  };
 }
 
 export interface ReplicaSetMember {
@@ -102,13 +138,12 @@ export interface ReplicaSetMember {
   priority: number;
 }
 
-/** Member 1 has the highest priority, so it is primary whenever it is healthy (the host URI points at it). */
-export function replicaSetMembers(names: MongoNames, members: number): ReplicaSetMember[] {
-  return Array.from({ length: members }, (_, i) => ({
-    _id: i,
-    host: `${names.host(i + 1)}:${MONGO_CONTAINER_PORT}`,
-    priority: i === 0 ? 2 : 1,
-  }));
+/**
+ * The replica-set config's members, from the names the members reach each other by. Member 1 has
+ * the highest priority, so it is primary whenever it is healthy (the host URI points at it).
+ */
+export function replicaSetMembers(hosts: Endpoint[]): ReplicaSetMember[] {
+  return hosts.map((h, i) => ({ _id: i, host: `${h.host}:${h.port}`, priority: i === 0 ? 2 : 1 }));
 }
 
 export interface MongoUriOptions {

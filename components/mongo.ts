@@ -3,40 +3,39 @@ import * as pulumi from "@pulumi/pulumi";
 import type { MongoDatabaseFiles } from "../init/mongo/files";
 import { MongoInit } from "../init/mongo/resources";
 import { scriptsChecksum } from "../init/versioned-files";
-import { LOOPBACK, type StackConfig } from "./config";
-import { SERVICE_CONTAINER_OPTIONS, serviceContainerArgs } from "./network";
+import type { CommonConfig, MongoConfig } from "./config";
+import { kubernetesTarget, placeServer, type Engine, type PlaceServerArgs, type PlacedServer, type ServerAccess } from "./engine";
+import { disruptionBudget } from "./kubernetes/context";
 import {
-  MONGO_CONTAINER_PORT,
   MONGO_DATABASE,
   MONGO_PATHS,
   MONGO_REPLICA_SET,
   MONGO_USERS,
-  mongodCommand,
   mongoDirectUri,
-  mongoEnv,
-  mongoHealthcheck,
+  mongoMemberSpec,
   mongoNames,
   mongoReplicaSetUri,
   replicaSetMembers,
   tradingSimulationMongoEnv,
   type ReplicaSetMember,
 } from "./mongo-spec";
-import { scriptUpload, type Endpoint } from "./container-spec";
 import type { MongoSecrets } from "./secrets";
+import type { Endpoint } from "./server-spec";
 import type { ServiceEnvPart } from "./service-env";
 
-// MongoDB replica set on Docker: N members (healthy) -> init hook (initiate, config, users,
-// collections, seed documents).
+// MongoDB replica set: N members (ready) -> init hook (initiate, config, users, collections, seed
+// documents). On Docker one container per member; on Kubernetes one StatefulSet of N pods,
+// addressed by their stable DNS names.
 
 export interface MongoReplicaSetArgs {
-  config: StackConfig;
+  mongo: MongoConfig;
+  common: CommonConfig;
+  engine: Engine;
   secrets: MongoSecrets;
-  networks: { db: docker.Network; app: docker.Network };
   /** Migrations and seeds of trading_configs, loaded and validated before any resource is created. */
   files: MongoDatabaseFiles;
   /** Text of init/scripts/mongo-entrypoint.sh. */
   entrypoint: string;
-  labels: docker.types.input.ContainerLabel[];
 }
 
 export interface MongoMemberServer {
@@ -68,58 +67,62 @@ export class MongoReplicaSet extends pulumi.ComponentResource {
   /** Secret. */
   readonly env: pulumi.Output<ServiceEnvPart>;
 
+  /** How the hook and `npm run verify` reach each member. */
+  readonly access: ServerAccess[];
+
   constructor(name: string, args: MongoReplicaSetArgs, opts?: pulumi.ComponentResourceOptions) {
     super("trading:mongo:ReplicaSet", name, {}, opts);
-    const { config, secrets, networks, labels } = args;
-    const mongo = config.mongo;
-    const names = mongoNames(config.namePrefix);
-    const retain = { retainOnDelete: config.retainData };
-    const rsMembers = replicaSetMembers(names, mongo.members);
-    this.rsMembers = rsMembers;
-
-    const image = new docker.RemoteImage("mongo-image", { name: mongo.image, keepLocally: true }, { parent: this });
-    const containers: docker.Container[] = [];
-    for (let n = 1; n <= mongo.members; n++) {
-      const hostPort = mongo.firstPort + n - 1;
-      const data = new docker.Volume(`mongo-${n}-data`, { name: names.dataVolume(n), labels }, { parent: this, ...retain });
-      const configdb = new docker.Volume(`mongo-${n}-config`, { name: names.configVolume(n), labels }, { parent: this, ...retain });
-      const uploads: docker.types.input.ContainerUpload[] = [
-        scriptUpload(MONGO_PATHS.entrypoint, args.entrypoint),
-        { file: MONGO_PATHS.keyfileSource, content: pulumi.secret(secrets.keyfile) },
-      ];
-      if (n === 1) uploads.push({ file: MONGO_PATHS.rootPasswordFile, content: pulumi.secret(secrets.root) });
-      containers.push(
-        new docker.Container(
-          `mongo-${n}`,
-          {
-            // A stop that is not a SIGKILL: no recovery on every replace.
-            ...serviceContainerArgs({ networks, labels, alias: names.host(n), role: `mongodb-member-${n}`, waitTimeoutSeconds: config.waitTimeoutSeconds, stopGraceSeconds: 60, healthcheck: mongoHealthcheck() }),
-            name: names.container(n),
-            image: image.imageId,
-            memory: mongo.memoryMb,
-            entrypoints: [MONGO_PATHS.entrypoint],
-            command: mongodCommand(mongo),
-            envs: mongoEnv(n),
-            ports: [{ internal: MONGO_CONTAINER_PORT, external: hostPort, ip: LOOPBACK }],
-            volumes: [
-              { volumeName: data.name, containerPath: MONGO_PATHS.dataDir },
-              { volumeName: configdb.name, containerPath: MONGO_PATHS.configDir },
-            ],
-            uploads,
+    const { mongo, common, engine, secrets } = args;
+    const names = mongoNames(common.namePrefix);
+    const memberSecrets = { keyfile: secrets.keyfile, root: secrets.root };
+    const placed: PlacedServer[] = [];
+    if (engine.kind === "docker") {
+      const image = new docker.RemoteImage(`${name}-image`, { name: mongo.image, keepLocally: true }, { parent: this }).imageId;
+      for (let n = 1; n <= mongo.members; n++) {
+        const member: PlaceServerArgs = {
+          spec: mongoMemberSpec(mongo, names.host(n), `mongodb-member-${n}`, n === 1 ? "this member" : "none", args.entrypoint),
+          secrets: memberSecrets,
+          hostPort: mongo.firstPort + n - 1,
+          docker: {
+            image,
+            resourceNames: { container: `${name}-${n}`, volumes: { data: `${name}-${n}-data`, config: `${name}-${n}-config` } },
+            containerName: names.container(n),
+            volumeNames: { data: names.dataVolume(n), config: names.configVolume(n) },
           },
-          { parent: this, ...SERVICE_CONTAINER_OPTIONS },
-        ),
+          kubernetes: {},
+        };
+        placed.push(placeServer(engine, member, this));
+      }
+    } else {
+      const context = engine.kubernetes;
+      const service = names.host(1);
+      const set = placeServer(
+        engine,
+        {
+          spec: mongoMemberSpec(mongo, service, "mongodb-member", { onlyOnHostname: `${context.objectName(service)}-0` }, args.entrypoint),
+          secrets: memberSecrets,
+          hostPort: mongo.firstPort,
+          // The wrapper writes the 0400 keyfile copy mongod demands into this folder.
+          kubernetes: { storageGb: mongo.storageGb, replicas: mongo.members, scratchPaths: [MONGO_PATHS.keyfile.slice(0, MONGO_PATHS.keyfile.lastIndexOf("/"))] },
+        },
+        this,
       );
-      this.members.push({ container: names.container(n), host: { host: LOOPBACK, port: hostPort }, network: { host: names.host(n), port: MONGO_CONTAINER_PORT } });
+      // One member down at a time at most, and never the majority an election needs.
+      if (mongo.members > 1) disruptionBudget(context, `${set.name}-majority`, set.selector ?? {}, { minAvailable: Math.floor(mongo.members / 2) + 1 }, { parent: this });
+      set.members.forEach((m, i) => placed.push({ ...set, network: m.network, access: m.access, host: { host: set.host.host, port: mongo.firstPort + i } }));
     }
+    for (const member of placed) this.members.push({ container: member.name, host: member.host, network: member.network });
+    this.access = placed.map((m) => m.access);
+    const rsMembers = replicaSetMembers(placed.map((m) => m.network));
+    this.rsMembers = rsMembers;
 
     const dbRoles = (role: string) => [{ role, db: MONGO_DATABASE }];
     this.init = new MongoInit(
-      "mongo-init",
+      `${name}-init`,
       {
         replicaSetName: MONGO_REPLICA_SET,
         members: rsMembers,
-        clientEndpoints: this.members.map((m) => m.host),
+        clientEndpoints: placed.map((m) => ({ host: m.access.host, port: m.access.port, ...(m.access.kubernetes ? { kubernetes: kubernetesTarget(m.access) } : {}) })),
         electionTimeoutMs: mongo.electionTimeoutMs,
         rootUser: MONGO_USERS.root,
         rootPassword: secrets.root,
@@ -131,11 +134,11 @@ export class MongoReplicaSet extends pulumi.ComponentResource {
         ]),
         migrations: args.files.migrations,
         seeds: args.files.seeds,
-        timeoutSeconds: Math.max(INIT_TIMEOUT_FLOOR_SECONDS, config.waitTimeoutSeconds),
+        timeoutSeconds: Math.max(INIT_TIMEOUT_FLOOR_SECONDS, common.waitTimeoutSeconds),
         filesChecksum: scriptsChecksum([args.files]),
-        memberIds: pulumi.all(containers.map((c) => c.id)),
+        memberIds: pulumi.all(placed.map((m) => m.revision)),
       },
-      { parent: this, dependsOn: containers },
+      { parent: this, dependsOn: placed.map((m) => m.resource) },
     );
 
     const member1 = this.members[0];

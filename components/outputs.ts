@@ -4,7 +4,9 @@
 // Anything marked secret is a Pulumi secret: shown only with --show-secrets.
 import type { AdminToolEndpoints } from "./admin-tools";
 import type { MongoMemberServer, MongoUris } from "./mongo";
-import type { Endpoint } from "./container-spec";
+import type { ServerAccess } from "./engine";
+import type { PostgresUris } from "./postgres";
+import type { Endpoint } from "./server-spec";
 import type { ServiceEnv } from "./service-env";
 
 export type { Endpoint, ServiceEnv };
@@ -31,6 +33,16 @@ export interface AdminConnections {
   mongo: { members: string[] };
   redis: { url: string };
   influxdb: { url: string; token: string };
+  /**
+   * Kubernetes only: how to reach each server above, the pod to port-forward to. The URIs then
+   * name local ports (127.0.0.1): `npm run verify` opens each port-forward and connects through it.
+   */
+  access?: {
+    postgres: { primary: ServerAccess; replicas: ServerAccess[] };
+    mongo: { members: ServerAccess[] };
+    redis: ServerAccess;
+    influxdb: ServerAccess;
+  };
 }
 
 export interface StackOutputs {
@@ -38,7 +50,7 @@ export interface StackOutputs {
   postgresReplicas: PostgresReplicaOutput[];
   postgresDatabases: Record<string, { owner: string; readonlyUser: string; migrations: string[] }>;
   /** Secret. */
-  postgresUris: Record<string, { owner: string; ownerInNetwork: string; readonly: string; replicas: string[] }>;
+  postgresUris: Record<string, PostgresUris>;
   mongoReplicaSet: {
     name: string;
     database: string;
@@ -70,6 +82,8 @@ export interface StackOutputs {
   adminConnections: AdminConnections;
   /** Secret: env maps with the seeds' variable names, per place (inNetwork, host) and consumer. */
   serviceEnv: ServiceEnv;
+  /** Kubernetes: the namespace, the context, and per consumer the Secret holding its in-cluster env map (for envFrom). null on Docker. */
+  kubernetes: { namespace: string; context: string | null; consumerSecrets: Record<string, string> } | null;
 }
 
 export const STACK_OUTPUT_NAMES = [
@@ -87,4 +101,5 @@ export const STACK_OUTPUT_NAMES = [
   "adminToolLogins",
   "adminConnections",
   "serviceEnv",
+  "kubernetes",
 ] as const satisfies ReadonlyArray<keyof StackOutputs>;

@@ -1,7 +1,7 @@
 // Pure builders for the PostgreSQL containers: names, server settings, pg_hba, healthchecks and
 // connection strings. No Pulumi here, so every rule is unit-tested directly.
 import type { PostgresConfig } from "./config";
-import { healthcheck, shellCommand, type Endpoint, type Healthcheck } from "./container-spec";
+import { shellCommand, type Endpoint, type ReadyCheck, type ServerSpec } from "./server-spec";
 
 export type { Endpoint };
 
@@ -126,37 +126,88 @@ export function pgHbaConf(): string {
 }
 
 /**
- * Healthy only when the real server accepts TCP connections: the entrypoint's init-phase server
+ * Ready only when the real server accepts TCP connections: the entrypoint's init-phase server
  * listens on no TCP port, and a replica is not up until its base backup is done and it is in hot standby.
  */
-export function postgresHealthcheck(): Healthcheck {
-  return healthcheck(shellCommand(["pg_isready", "-q", "-h", "127.0.0.1", "-p", String(POSTGRES_CONTAINER_PORT), "-U", POSTGRES_ROLES.superuser]));
+export function postgresReadyCheck(): ReadyCheck {
+  return { command: shellCommand(["pg_isready", "-q", "-h", "127.0.0.1", "-p", String(POSTGRES_CONTAINER_PORT), "-U", POSTGRES_ROLES.superuser]), timeoutSeconds: 5 };
 }
 
 /** Environment of the primary: the image creates the superuser from the password file on first start. */
-export function primaryEnv(pg: PostgresConfig): string[] {
-  return [
-    `PGDATA=${dataDirectory(pg.majorVersion)}`,
-    `POSTGRES_USER=${POSTGRES_ROLES.superuser}`,
-    `POSTGRES_PASSWORD_FILE=${POSTGRES_PATHS.superuserPasswordFile}`,
-    "POSTGRES_INITDB_ARGS=--auth-local=peer --auth-host=scram-sha-256 --data-checksums",
-  ];
+export function primaryEnv(pg: PostgresConfig): Record<string, string> {
+  return {
+    PGDATA: dataDirectory(pg.majorVersion),
+    POSTGRES_USER: POSTGRES_ROLES.superuser,
+    POSTGRES_PASSWORD_FILE: POSTGRES_PATHS.superuserPasswordFile,
+    POSTGRES_INITDB_ARGS: "--auth-local=peer --auth-host=scram-sha-256 --data-checksums",
+  };
 }
 
 /**
  * Environment read by init/scripts/postgres-replica-entrypoint.sh. Nothing here follows a setting
  * that other resources use too, so such a change never restarts a replica.
  */
-export function replicaEnv(pg: PostgresConfig, names: PostgresNames, n: number): string[] {
-  return [
-    `PGDATA=${dataDirectory(pg.majorVersion)}`,
-    `PRIMARY_HOST=${names.primaryHost}`,
-    `PRIMARY_PORT=${POSTGRES_CONTAINER_PORT}`,
-    `REPLICATION_USER=${POSTGRES_ROLES.replication}`,
-    `REPLICATION_PASSWORD_FILE=${POSTGRES_PATHS.replicationPasswordFile}`,
-    `REPLICATION_PASSFILE=${POSTGRES_PATHS.replicationPassfile}`,
-    `REPLICATION_SLOT=${names.replicaSlot(n)}`,
-  ];
+export function replicaEnv(pg: PostgresConfig, primaryHost: string, slot: string): Record<string, string> {
+  return {
+    PGDATA: dataDirectory(pg.majorVersion),
+    PRIMARY_HOST: primaryHost,
+    PRIMARY_PORT: String(POSTGRES_CONTAINER_PORT),
+    REPLICATION_USER: POSTGRES_ROLES.replication,
+    REPLICATION_PASSWORD_FILE: POSTGRES_PATHS.replicationPasswordFile,
+    REPLICATION_PASSFILE: POSTGRES_PATHS.replicationPassfile,
+    REPLICATION_SLOT: slot,
+  };
+}
+
+/** uid/gid of the `postgres` user in the official image. */
+export const POSTGRES_IMAGE_UID = 999;
+
+/** What primary and replicas share: image, settings, resources, the data volume, a graceful stop. */
+function postgresServer(pg: PostgresConfig, service: string, role: string) {
+  return {
+    service,
+    role,
+    image: pg.image,
+    command: postgresCommand(serverSettings(pg)),
+    port: { name: "postgres", number: POSTGRES_CONTAINER_PORT },
+    ready: postgresReadyCheck(),
+    volumes: [{ key: "data", path: POSTGRES_PATHS.volumeMount }],
+    user: { uid: POSTGRES_IMAGE_UID, gid: POSTGRES_IMAGE_UID },
+    resources: { memoryMb: pg.memoryMb, cpus: pg.cpus },
+    dockerLimits: { memory: true, cpus: true },
+    // A stop that is not a SIGKILL: no crash recovery on every replace.
+    stopGraceSeconds: 60,
+    // Docker's 64 MiB /dev/shm is too small for parallel queries.
+    shmSizeMb: Math.min(1024, Math.max(128, Math.floor(pg.memoryMb / 4))),
+  };
+}
+
+/** The primary: the wrapper applies the declared superuser password to kept data, then the image's entrypoint runs. */
+export function primarySpec(pg: PostgresConfig, service: string, primaryEntrypoint: string): ServerSpec {
+  return {
+    ...postgresServer(pg, service, "primary"),
+    entrypoint: [POSTGRES_PATHS.primaryEntrypoint],
+    env: primaryEnv(pg),
+    files: [
+      { path: POSTGRES_PATHS.hbaFile, content: pgHbaConf() },
+      { path: POSTGRES_PATHS.primaryEntrypoint, content: primaryEntrypoint, executable: true },
+    ],
+    secretFiles: [{ path: POSTGRES_PATHS.superuserPasswordFile, secret: "superuser" }],
+  };
+}
+
+/** Replica n: base backup from the primary through its slot, then streaming (init/scripts/postgres-replica-entrypoint.sh). */
+export function replicaSpec(pg: PostgresConfig, service: string, n: number, primaryHost: string, slot: string, replicaEntrypoint: string): ServerSpec {
+  return {
+    ...postgresServer(pg, service, `replica-${n}`),
+    entrypoint: [POSTGRES_PATHS.replicaEntrypoint],
+    env: replicaEnv(pg, primaryHost, slot),
+    files: [
+      { path: POSTGRES_PATHS.hbaFile, content: pgHbaConf() },
+      { path: POSTGRES_PATHS.replicaEntrypoint, content: replicaEntrypoint, executable: true },
+    ],
+    secretFiles: [{ path: POSTGRES_PATHS.replicationPasswordFile, secret: "replication" }],
+  };
 }
 
 /** libpq URI; user and password are percent-encoded. */

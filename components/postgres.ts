@@ -2,53 +2,64 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { PostgresInit, PostgresReplicaCheck, PostgresReplicationSlot } from "../init/postgres/resources";
 import { scriptsChecksum, type DatabaseScripts } from "../init/postgres/scripts";
-import { LOOPBACK, type StackConfig } from "./config";
-import { scriptUpload } from "./container-spec";
-import { SERVICE_CONTAINER_OPTIONS, serviceContainerArgs } from "./network";
+import type { CommonConfig, PostgresConfig } from "./config";
+import { hookAccess, kubernetesTarget, placeServer, type Engine, type PlacedServer } from "./engine";
+import { disruptionBudget } from "./kubernetes/context";
+import { groupService } from "./kubernetes/workload";
 import {
   advancedTradingPlatformPostgresEnv,
   POSTGRES_CONTAINER_PORT,
   POSTGRES_DATABASES,
-  POSTGRES_PATHS,
   POSTGRES_ROLES,
-  postgresCommand,
-  postgresHealthcheck,
   postgresNames,
   postgresUri,
-  pgHbaConf,
-  primaryEnv,
-  replicaEnv,
-  serverSettings,
+  primarySpec,
+  replicaSpec,
   tradingSimulationPostgresEnv,
-  type Endpoint,
 } from "./postgres-spec";
 import type { PostgresSecrets } from "./secrets";
+import type { Endpoint } from "./server-spec";
 import type { ServiceEnvPart } from "./service-env";
 
-// PostgreSQL primary with N streaming replicas on Docker, and the hooks that set it up:
-//   image -> primary (healthy) -> init hook (roles, databases, migrations, seeds)
-//         -> per replica: slot -> replica container (healthy) -> streaming check
+// PostgreSQL primary with N streaming replicas, and the hooks that set it up:
+//   primary (ready) -> init hook (roles, databases, migrations, seeds)
+//         -> per replica: slot -> replica (ready) -> streaming check
+// On Docker each server is a container; on Kubernetes a StatefulSet, with a read-write Service on
+// the primary and a read-only Service on the replicas.
 
 export interface PostgresClusterArgs {
-  config: StackConfig;
+  postgres: PostgresConfig;
+  common: CommonConfig;
+  engine: Engine;
   secrets: PostgresSecrets;
-  networks: { db: docker.Network; app: docker.Network };
   /** Migrations and seeds per database, loaded and validated before any resource is created. */
   scripts: DatabaseScripts[];
   /** Text of init/scripts/postgres-replica-entrypoint.sh. */
   replicaEntrypoint: string;
   /** Text of init/scripts/postgres-primary-entrypoint.sh. */
   primaryEntrypoint: string;
-  labels: docker.types.input.ContainerLabel[];
+}
+
+export interface PostgresUris {
+  /** The owner on the primary, from the operator's machine. */
+  owner: string;
+  /** The owner on the primary, for the services. */
+  ownerInNetwork: string;
+  /** trading_readonly on the primary, from the operator's machine. */
+  readonly: string;
+  /** trading_readonly on the replicas, for the services (the primary when there is none). */
+  readonlyInNetwork: string;
+  /** trading_readonly on each replica, from the operator's machine. */
+  replicas: string[];
 }
 
 export interface PostgresServer {
   container: string;
   /** A replica's replication slot on the primary (also its application_name there). */
   slot?: string;
-  /** Where processes on the Docker host connect (published on 127.0.0.1). */
+  /** Where processes on the operator's machine connect (127.0.0.1). */
   host: Endpoint;
-  /** Where containers on the app network connect. */
+  /** Where the services connect: the Docker app network, or the cluster's DNS. */
   network: Endpoint;
 }
 
@@ -62,66 +73,41 @@ export class PostgresCluster extends pulumi.ComponentResource {
   readonly replicas: PostgresServer[];
   readonly init: PostgresInit;
   readonly replicaChecks: PostgresReplicaCheck[] = [];
+  /** Kubernetes: the Service on every replica; undefined on Docker or without replicas. */
+  readonly readOnlyEndpoint: Endpoint | undefined;
+  /** How the hooks and `npm run verify` reach the primary and each replica. */
+  readonly access: { primary: PlacedServer["access"]; replicas: PlacedServer["access"][] };
   /** Connection URIs per database (secret). */
-  readonly uris: pulumi.Output<Record<string, { owner: string; ownerInNetwork: string; readonly: string; replicas: string[] }>>;
+  readonly uris: pulumi.Output<Record<string, PostgresUris>>;
   /** Env maps with each seed's variable names, for containers on the app network and for host processes (secret). */
   readonly env: pulumi.Output<ServiceEnvPart>;
 
   constructor(name: string, args: PostgresClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("trading:postgres:Cluster", name, {}, opts);
-    const { config, secrets, networks, labels } = args;
-    const pg = config.postgres;
-    const names = postgresNames(config.namePrefix);
-    const settings = serverSettings(pg);
-    const retain = { retainOnDelete: config.retainData };
+    const { postgres: pg, common, engine, secrets } = args;
+    const names = postgresNames(common.namePrefix);
     const ownerPasswords = pulumi.all(secrets.owners) as pulumi.Output<Record<string, string>>;
-
-    const image = new docker.RemoteImage("postgres-image", { name: pg.image, keepLocally: true }, { parent: this });
-
-    const container = (id: string, n: number | undefined) => ({
-      // A stop that is not a SIGKILL: no crash recovery on every replace.
-      ...serviceContainerArgs({
-        networks,
-        labels,
-        alias: id,
-        role: n === undefined ? "primary" : `replica-${n}`,
-        waitTimeoutSeconds: config.waitTimeoutSeconds,
-        stopGraceSeconds: 60,
-        healthcheck: postgresHealthcheck(),
-      }),
-      image: image.imageId,
-      memory: pg.memoryMb,
-      cpus: pg.cpus,
-      // Docker's 64 MiB /dev/shm is too small for parallel queries.
-      shmSize: Math.min(1024, Math.max(128, Math.floor(pg.memoryMb / 4))),
-    });
+    const image = engine.kind === "docker" ? new docker.RemoteImage(`${name}-image`, { name: pg.image, keepLocally: true }, { parent: this }).imageId : pg.image;
+    this.readOnlyEndpoint = undefined;
+    const kubernetesName = (service: string) => (engine.kind === "kubernetes" ? engine.kubernetes.objectName(service) : service);
 
     // Primary
-    const primaryVolume = new docker.Volume("postgres-data", { name: names.primaryVolume, labels }, { parent: this, ...retain });
-    const primary = new docker.Container(
-      "postgres-primary",
+    const primary = placeServer(
+      engine,
       {
-        ...container(names.primaryHost, undefined),
-        name: names.primaryContainer,
-        entrypoints: [POSTGRES_PATHS.primaryEntrypoint],
-        command: postgresCommand(settings),
-        envs: primaryEnv(pg),
-        ports: [{ internal: POSTGRES_CONTAINER_PORT, external: pg.port, ip: LOOPBACK }],
-        volumes: [{ volumeName: primaryVolume.name, containerPath: POSTGRES_PATHS.volumeMount }],
-        uploads: [
-          { file: POSTGRES_PATHS.hbaFile, content: pgHbaConf() },
-          scriptUpload(POSTGRES_PATHS.primaryEntrypoint, args.primaryEntrypoint),
-          { file: POSTGRES_PATHS.superuserPasswordFile, content: pulumi.secret(secrets.superuser) },
-        ],
+        spec: primarySpec(pg, names.primaryHost, args.primaryEntrypoint),
+        secrets: { superuser: secrets.superuser },
+        hostPort: pg.port,
+        docker: { image, resourceNames: { container: `${name}-primary`, volumes: { data: `${name}-data` } }, containerName: names.primaryContainer, volumeNames: { data: names.primaryVolume } },
+        kubernetes: { storageGb: pg.storageGb },
       },
-      { parent: this, ...SERVICE_CONTAINER_OPTIONS },
+      this,
     );
 
     this.init = new PostgresInit(
-      "postgres-init",
+      `${name}-init`,
       {
-        host: LOOPBACK,
-        port: pg.port,
+        ...hookAccess(primary.access),
         superuser: POSTGRES_ROLES.superuser,
         superuserPassword: secrets.superuser,
         replicationRole: POSTGRES_ROLES.replication,
@@ -134,83 +120,86 @@ export class PostgresCluster extends pulumi.ComponentResource {
           if (!scripts) throw new Error(`no migrations loaded for database ${db.name}`);
           return { name: db.name, owner: db.owner, migrations: scripts.migrations, seeds: scripts.seeds };
         }),
-        connectTimeoutSeconds: config.waitTimeoutSeconds,
+        connectTimeoutSeconds: common.waitTimeoutSeconds,
         lockTimeoutSeconds: INIT_LOCK_TIMEOUT_SECONDS,
         scriptsChecksum: scriptsChecksum(args.scripts),
-        serverId: primary.id,
+        serverId: primary.revision,
       },
-      { parent: this, dependsOn: [primary] },
+      { parent: this, dependsOn: [primary.resource] },
     );
 
-    // Replicas
+    // Replicas: each its own server (Docker container, or StatefulSet of one pod), each with its own slot.
     const replicas: PostgresServer[] = [];
+    const replicaAccess: PlacedServer["access"][] = [];
+    const replicaGroup = { "trading-db-stack/group": `${common.namePrefix}-postgres-replicas` };
     for (let n = 1; n <= pg.replicas; n++) {
       const slotName = names.replicaSlot(n);
       const hostPort = pg.replicaFirstPort + n - 1;
       const slot = new PostgresReplicationSlot(
-        `postgres-replica-${n}-slot`,
+        `${name}-replica-${n}-slot`,
         {
-          host: LOOPBACK,
-          port: pg.port,
+          ...hookAccess(primary.access),
           superuser: POSTGRES_ROLES.superuser,
           superuserPassword: secrets.superuser,
           slotName,
-          connectTimeoutSeconds: config.waitTimeoutSeconds,
+          connectTimeoutSeconds: common.waitTimeoutSeconds,
         },
         // After init: the replica's base backup needs the replication role.
         { parent: this, dependsOn: [this.init] },
       );
-      const volume = new docker.Volume(`postgres-replica-${n}-data`, { name: names.replicaVolume(n), labels }, { parent: this, ...retain });
-      const replica = new docker.Container(
-        `postgres-replica-${n}`,
+      const replica = placeServer(
+        engine,
         {
-          ...container(names.replicaHost(n), n),
-          name: names.replicaContainer(n),
-          entrypoints: [POSTGRES_PATHS.replicaEntrypoint],
-          command: postgresCommand(settings),
-          envs: replicaEnv(pg, names, n),
-          ports: [{ internal: POSTGRES_CONTAINER_PORT, external: hostPort, ip: LOOPBACK }],
-          volumes: [{ volumeName: volume.name, containerPath: POSTGRES_PATHS.volumeMount }],
-          uploads: [
-            { file: POSTGRES_PATHS.hbaFile, content: pgHbaConf() },
-            scriptUpload(POSTGRES_PATHS.replicaEntrypoint, args.replicaEntrypoint),
-            { file: POSTGRES_PATHS.replicationPasswordFile, content: pulumi.secret(secrets.replication) },
-          ],
+          spec: replicaSpec(pg, names.replicaHost(n), n, kubernetesName(names.primaryHost), slotName, args.replicaEntrypoint),
+          secrets: { replication: secrets.replication },
+          hostPort,
+          docker: {
+            image,
+            resourceNames: { container: `${name}-replica-${n}`, volumes: { data: `${name}-replica-${n}-data` } },
+            containerName: names.replicaContainer(n),
+            volumeNames: { data: names.replicaVolume(n) },
+          },
+          kubernetes: { storageGb: pg.storageGb, podLabels: replicaGroup },
+          dependsOn: [primary.resource, slot],
         },
-        { parent: this, ...SERVICE_CONTAINER_OPTIONS, dependsOn: [primary, slot] },
+        this,
       );
+      replicaAccess.push(replica.access);
       this.replicaChecks.push(
         new PostgresReplicaCheck(
-          `postgres-replica-${n}-check`,
+          `${name}-replica-${n}-check`,
           {
-            primaryHost: LOOPBACK,
-            primaryPort: pg.port,
-            replicaHost: LOOPBACK,
-            replicaPort: hostPort,
+            primaryHost: primary.access.host,
+            primaryPort: primary.access.port,
+            replicaHost: replica.access.host,
+            replicaPort: replica.access.port,
+            ...(primary.access.kubernetes ? { primaryKubernetes: kubernetesTarget(primary.access), replicaKubernetes: kubernetesTarget(replica.access) } : {}),
             superuser: POSTGRES_ROLES.superuser,
             superuserPassword: secrets.superuser,
             slotName,
             timeoutSeconds: REPLICA_CHECK_TIMEOUT_SECONDS,
-            replicaId: replica.id,
+            replicaId: replica.revision,
           },
-          { parent: this, dependsOn: [replica] },
+          { parent: this, dependsOn: [replica.resource] },
         ),
       );
-      replicas.push({
-        container: names.replicaContainer(n),
-        slot: slotName,
-        host: { host: LOOPBACK, port: hostPort },
-        network: { host: names.replicaHost(n), port: POSTGRES_CONTAINER_PORT },
-      });
+      replicas.push({ container: replica.name, slot: slotName, host: replica.host, network: replica.network });
+    }
+    this.access = { primary: primary.access, replicas: replicaAccess };
+
+    if (engine.kind === "kubernetes" && pg.replicas > 0) {
+      const context = engine.kubernetes;
+      // The read-only endpoint: every replica, for clients that read and tolerate replication lag.
+      this.readOnlyEndpoint = groupService(context, "postgres-ro", replicaGroup, { name: "postgres", number: POSTGRES_CONTAINER_PORT }, { parent: this }).endpoint;
+      // A drain takes at most one replica at a time.
+      disruptionBudget(context, context.objectName("postgres-replicas"), { ...context.stackLabels, ...replicaGroup }, { maxUnavailable: 1 }, { parent: this });
     }
 
-    this.primary = {
-      container: names.primaryContainer,
-      host: { host: LOOPBACK, port: pg.port },
-      network: { host: names.primaryHost, port: POSTGRES_CONTAINER_PORT },
-    };
+    this.primary = { container: primary.name, host: primary.host, network: primary.network };
     this.replicas = replicas;
 
+    // Reads that tolerate lag go to the replicas: the read-only Service on Kubernetes, replica 1 on Docker.
+    const readOnlyNetwork = this.readOnlyEndpoint ?? replicas[0]?.network ?? this.primary.network;
     this.uris = pulumi.secret(
       pulumi.all([ownerPasswords, secrets.readonly]).apply(([owners, readonly]) =>
         Object.fromEntries(
@@ -220,6 +209,7 @@ export class PostgresCluster extends pulumi.ComponentResource {
               owner: postgresUri("postgresql", db.owner, owners[db.name], this.primary.host, db.name),
               ownerInNetwork: postgresUri("postgresql", db.owner, owners[db.name], this.primary.network, db.name),
               readonly: postgresUri("postgresql", POSTGRES_ROLES.readonly, readonly, this.primary.host, db.name),
+              readonlyInNetwork: postgresUri("postgresql", POSTGRES_ROLES.readonly, readonly, readOnlyNetwork, db.name),
               replicas: replicas.map((r) => postgresUri("postgresql", POSTGRES_ROLES.readonly, readonly, r.host, db.name)),
             },
           ]),

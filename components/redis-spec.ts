@@ -1,6 +1,6 @@
 // Pure builders for Redis: names, redis.conf, the ACL file, healthcheck and REDIS_URL.
 import type { RedisConfig } from "./config";
-import { healthcheck, type Endpoint, type Healthcheck } from "./container-spec";
+import type { Endpoint, ReadyCheck, ServerSpec } from "./server-spec";
 
 export const REDIS_CONTAINER_PORT = 6379;
 
@@ -74,10 +74,38 @@ export function redisContainerMemoryMb(redis: RedisConfig): number {
   return 2 * redis.maxMemoryMb + 64;
 }
 
-/** Healthy only when a login works and PING answers: proves the ACL file loaded, not just the port. */
-export function redisHealthcheck(): Healthcheck {
+/** Ready only when a login works and PING answers: proves the ACL file loaded, not just the port. */
+export function redisReadyCheck(): ReadyCheck {
   const ping = `REDISCLI_AUTH="$(cat ${REDIS_PATHS.healthcheckPasswordFile})" redis-cli --no-auth-warning --user ${REDIS_USERS.healthcheck} -h 127.0.0.1 -p ${REDIS_CONTAINER_PORT} ping | grep -qx PONG`;
-  return healthcheck(ping);
+  return { command: ping, timeoutSeconds: 5 };
+}
+
+/** uid/gid of the `redis` user in the official image. */
+export const REDIS_IMAGE_UID = 999;
+
+/** The server: ACL users from the ACL file (secret "acl"), AOF on its volume. */
+export function redisSpec(redis: RedisConfig, service: string): ServerSpec {
+  return {
+    service,
+    role: "redis",
+    image: redis.image,
+    command: ["redis-server", REDIS_PATHS.config],
+    env: {},
+    files: [{ path: REDIS_PATHS.config, content: redisConf(redis) }],
+    secretFiles: [
+      // Hashes only, but they still let anyone try passwords offline: kept secret.
+      { path: REDIS_PATHS.aclFile, secret: "acl" },
+      { path: REDIS_PATHS.healthcheckPasswordFile, secret: "healthcheck" },
+    ],
+    port: { name: "redis", number: REDIS_CONTAINER_PORT },
+    ready: redisReadyCheck(),
+    volumes: [{ key: "data", path: REDIS_PATHS.data }],
+    user: { uid: REDIS_IMAGE_UID, gid: REDIS_IMAGE_UID },
+    resources: { memoryMb: redisContainerMemoryMb(redis), cpus: redis.cpus },
+    dockerLimits: { memory: true, cpus: false },
+    // Time to finish the AOF fsync and write the RDB snapshot on shutdown.
+    stopGraceSeconds: 30,
+  };
 }
 
 export function redisUrl(user: string, password: string, endpoint: Endpoint): string {

@@ -14,6 +14,8 @@ export interface StackSecretsArgs {
   adminTools: boolean;
   /** Credentials the user set, which replace the generated ones. */
   userSecrets: UserSecrets;
+  /** Generate the key that hashes credentials into Kubernetes pod annotations. */
+  kubernetes: boolean;
 }
 
 export interface PostgresSecrets {
@@ -57,6 +59,8 @@ export class StackSecrets extends pulumi.ComponentResource {
   readonly redis: RedisSecrets;
   readonly influxdb: InfluxdbSecrets;
   readonly adminTools: AdminToolSecrets | undefined;
+  /** Kubernetes: HMAC key of the credential hashes in pod templates (a change rolls the pods, the hash reveals nothing). */
+  readonly rolloutKey: pulumi.Output<string> | undefined;
 
   constructor(name: string, args: StackSecretsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("trading:secrets:StackSecrets", name, {}, opts);
@@ -106,6 +110,7 @@ export class StackSecrets extends pulumi.ComponentResource {
           mongoExpressCookieSecret: generated("mongo-express-cookie-secret", 48),
         }
       : undefined;
+    this.rolloutKey = args.kubernetes ? generated("kubernetes-rollout-key", 64) : undefined;
     this.registerOutputs({});
   }
 }

@@ -5,13 +5,16 @@ import { loadMongoFiles, type MongoDatabaseFiles } from "../init/mongo/files";
 import { loadDatabaseScripts, type DatabaseScripts } from "../init/postgres/scripts";
 import { loadRedisSeeds, type RedisSeeds } from "../init/redis/files";
 import { AdminTools } from "./admin-tools";
-import { parseStackConfig, type ConfigLookup, type StackConfig } from "./config";
+import { parseStackConfig, type CommonConfig, type ConfigLookup, type StackConfig } from "./config";
+import { DockerNetworks } from "./docker/network";
+import type { Engine } from "./engine";
+import { KubernetesCluster } from "./kubernetes/context";
+import { consumerSecrets } from "./kubernetes/consumer-secrets";
 import { InfluxdbServer } from "./influxdb";
 import { MongoReplicaSet } from "./mongo";
 import { influxdbUrl } from "./influxdb-spec";
 import { MONGO_DATABASE, MONGO_USERS, mongoDirectUri } from "./mongo-spec";
 import type { AdminConnections } from "./outputs";
-import { DockerNetworks } from "./network";
 import { PostgresCluster } from "./postgres";
 import { POSTGRES_DATABASES, POSTGRES_ROLES, postgresUri } from "./postgres-spec";
 import { RedisServer } from "./redis";
@@ -75,25 +78,29 @@ export class TradingDbStack extends pulumi.ComponentResource {
   readonly influxdb: InfluxdbServer;
   /** pgAdmin and mongo-express; undefined when `adminTools` is off. */
   readonly adminTools: AdminTools | undefined;
-  /** Every consumer's env map, on the app network and on the host. Secret. */
+  /** Every consumer's env map, in the network (Docker app network, or the cluster) and on the operator's machine. Secret. */
   readonly serviceEnv: pulumi.Output<ServiceEnv>;
-  /** Superuser/root connections on the host, for `npm run verify` and operators. Secret. */
+  /** Superuser/root connections from the operator's machine, for `npm run verify` and operators. Secret. */
   readonly adminConnections: pulumi.Output<AdminConnections>;
+  /** Kubernetes: where the stack runs, and the Secret per consumer holding its env map. */
+  readonly kubernetes: { namespace: string; context: string | undefined; consumerSecrets: Record<string, string> } | undefined;
 
   constructor(name: string, args: TradingDbStackArgs, opts?: pulumi.ComponentResourceOptions) {
     super("trading:stack:TradingDbStack", name, {}, opts);
     const { config } = args.plan;
-    const labels = [
-      { label: "com.trading-db-stack.project", value: "trading-db-stack" },
-      { label: "com.trading-db-stack.stack", value: pulumi.getStack() },
-    ];
-    const secrets = new StackSecrets("secrets", { adminTools: config.adminTools !== undefined, userSecrets: config.userSecrets }, { parent: this });
-    const networks = new DockerNetworks("networks", { namePrefix: config.namePrefix, labels }, { parent: this });
-    const common = { config, networks: { db: networks.db, app: networks.app }, labels };
+    const common: CommonConfig = { namePrefix: config.namePrefix, retainData: config.retainData, waitTimeoutSeconds: config.waitTimeoutSeconds };
+    const secrets = new StackSecrets(
+      "secrets",
+      { adminTools: config.adminTools !== undefined, userSecrets: config.userSecrets, kubernetes: config.platform === "kubernetes" },
+      { parent: this },
+    );
+    const engine = this.engine(config, common, secrets);
     this.postgres = new PostgresCluster(
       "postgres",
       {
-        ...common,
+        postgres: config.postgres,
+        common,
+        engine,
         secrets: secrets.postgres,
         scripts: args.plan.postgresScripts,
         replicaEntrypoint: args.plan.replicaEntrypoint,
@@ -103,18 +110,19 @@ export class TradingDbStack extends pulumi.ComponentResource {
     );
     this.mongo = new MongoReplicaSet(
       "mongo",
-      { ...common, secrets: secrets.mongo, files: args.plan.mongoFiles, entrypoint: args.plan.mongoEntrypoint },
+      { mongo: config.mongo, common, engine, secrets: secrets.mongo, files: args.plan.mongoFiles, entrypoint: args.plan.mongoEntrypoint },
       { parent: this },
     );
-    this.redis = new RedisServer("redis", { ...common, secrets: secrets.redis, seeds: args.plan.redisSeeds }, { parent: this });
-    this.influxdb = new InfluxdbServer("influxdb", { ...common, secrets: secrets.influxdb, entrypoint: args.plan.influxdbEntrypoint }, { parent: this });
+    this.redis = new RedisServer("redis", { redis: config.redis, common, engine, secrets: secrets.redis, seeds: args.plan.redisSeeds }, { parent: this });
+    this.influxdb = new InfluxdbServer("influxdb", { influxdb: config.influxdb, common, engine, secrets: secrets.influxdb, entrypoint: args.plan.influxdbEntrypoint }, { parent: this });
     this.adminTools =
       config.adminTools && secrets.adminTools
         ? new AdminTools(
             "admin-tools",
             {
-              ...common,
               tools: config.adminTools,
+              common,
+              engine,
               secrets: secrets.adminTools,
               postgresServers: [
                 { name: "primary", endpoint: this.postgres.primary.network },
@@ -133,6 +141,12 @@ export class TradingDbStack extends pulumi.ComponentResource {
     this.serviceEnv = pulumi.secret(
       pulumi.all([this.postgres.env, this.mongo.env, this.redis.env, this.influxdb.env]).apply((parts) => mergeServiceEnv(parts)),
     );
+    const access = {
+      postgres: { primary: this.postgres.access.primary, replicas: this.postgres.access.replicas },
+      mongo: { members: this.mongo.access },
+      redis: this.redis.access,
+      influxdb: this.influxdb.access,
+    };
     this.adminConnections = pulumi.secret(
       pulumi
         .all([secrets.postgres.superuser, secrets.mongo.root, secrets.redis.admin, this.influxdb.operatorToken])
@@ -144,8 +158,32 @@ export class TradingDbStack extends pulumi.ComponentResource {
           mongo: { members: this.mongo.members.map((m) => mongoDirectUri({ user: MONGO_USERS.root, password: root, database: "admin" }, m.host)) },
           redis: { url: redisUrl(REDIS_USERS.admin, redisAdmin, this.redis.host) },
           influxdb: { url: influxdbUrl(this.influxdb.host), token: influxToken },
+          // On Kubernetes the hosts above are local ports: tools open a port-forward to each pod first.
+          ...(engine.kind === "kubernetes" ? { access } : {}),
         })),
     );
+    this.kubernetes =
+      engine.kind === "kubernetes"
+        ? {
+            namespace: engine.kubernetes.namespace,
+            context: engine.kubernetes.config.context,
+            consumerSecrets: consumerSecrets(engine.kubernetes, this.serviceEnv, this),
+          }
+        : undefined;
     this.registerOutputs({ postgres: this.postgres.primary, serviceEnv: this.serviceEnv, adminConnections: this.adminConnections });
+  }
+
+  /** Docker: the two networks. Kubernetes: the provider, the namespace and its default-deny policy. */
+  private engine(config: StackConfig, common: CommonConfig, secrets: StackSecrets): Engine {
+    if (config.platform === "kubernetes" && config.kubernetes && secrets.rolloutKey) {
+      const cluster = new KubernetesCluster("kubernetes", { config: config.kubernetes, common, rolloutKey: secrets.rolloutKey }, { parent: this });
+      return { kind: "kubernetes", kubernetes: cluster.context };
+    }
+    const labels = [
+      { label: "com.trading-db-stack.project", value: "trading-db-stack" },
+      { label: "com.trading-db-stack.stack", value: pulumi.getStack() },
+    ];
+    const networks = new DockerNetworks("networks", { namePrefix: config.namePrefix, labels }, { parent: this });
+    return { kind: "docker", docker: { networks: { db: networks.db, app: networks.app }, labels, waitTimeoutSeconds: config.waitTimeoutSeconds, retainData: config.retainData } };
   }
 }

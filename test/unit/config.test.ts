@@ -76,7 +76,9 @@ describe("stack settings", () => {
 
   test("prod: two replicas, larger containers, admin tools off, data retained on destroy", () => {
     const prod = fromStack("prod");
-    expect(prod).toMatchObject({ platform: "docker", retainData: true, adminTools: undefined });
+    expect(prod).toMatchObject({ platform: "kubernetes", retainData: true, adminTools: undefined });
+    expect(prod.kubernetes).toMatchObject({ namespace: "trading-db", createNamespace: true, clientLabel: { key: "trading-db-stack/client", value: "true" } });
+    expect(fromStack("dev").kubernetes).toBeUndefined();
     expect(prod.postgres).toMatchObject({ replicas: 2, memoryMb: 4096, cpus: "2" });
     expect(prod.postgres.memoryMb).toBeGreaterThan(fromStack("dev").postgres.memoryMb);
   });
@@ -104,8 +106,12 @@ describe("stack settings", () => {
 
 describe("bad config is refused before any resource, naming the key and what is allowed", () => {
   test.each<[Partial<Record<ConfigKeyName, string>>, RegExp]>([
-    [{ platform: "kubernetes" }, /trading-db-stack:platform: must be one of: docker; got "kubernetes"/],
-    [{ platform: "aws" }, /trading-db-stack:platform: must be one of: docker; got "aws"/],
+    [{ platform: "aws" }, /trading-db-stack:platform: must be one of: docker, kubernetes; got "aws"/],
+    [{ platform: "kubernetes", kubernetesNamespace: "Trading_DB" }, /trading-db-stack:kubernetesNamespace: must be a DNS label.*got "Trading_DB"/],
+    [{ platform: "kubernetes", kubernetesClientLabel: "client" }, /trading-db-stack:kubernetesClientLabel: must be a Kubernetes label key=value.*got "client"/],
+    [{ platform: "kubernetes", kubernetesClientLabel: "a/b/c=x" }, /trading-db-stack:kubernetesClientLabel: must be a Kubernetes label key=value/],
+    [{ postgresStorageGb: "0" }, /trading-db-stack:postgresStorageGb: must be a whole number from 1 to 65536; got "0"/],
+    [{ mongoCpus: "two" }, /trading-db-stack:mongoCpus: must be a decimal number of CPUs/],
     [{ postgresReplicas: "-1" }, /trading-db-stack:postgresReplicas: must be a whole number from 0 to 5; got "-1"/],
     [{ postgresReplicas: "1.5" }, /trading-db-stack:postgresReplicas: must be a whole number from 0 to 5; got "1.5"/],
     [{ postgresReplicas: "two" }, /trading-db-stack:postgresReplicas: must be a whole number from 0 to 5; got "two"/],

@@ -21,7 +21,8 @@ describe("MongoDB specs", () => {
   });
 
   test("URIs: every member with replicaSet in the network, one member with directConnection on the host; credentials encoded", () => {
-    const members = replicaSetMembers(mongoNames("trading"), 3);
+    const names = mongoNames("trading");
+    const members = replicaSetMembers([1, 2, 3].map((n) => ({ host: names.host(n), port: 27017 })));
     const user = { user: "app", password: "p@ss:/", database: "trading_configs" };
     expect(mongoReplicaSetUri(user, members, "secondaryPreferred")).toBe(
       "mongodb://app:p%40ss%3A%2F@mongodb:27017,mongodb-2:27017,mongodb-3:27017/trading_configs?replicaSet=rs0&authSource=admin&readPreference=secondaryPreferred",
@@ -93,8 +94,8 @@ describe("Redis specs", () => {
 describe("InfluxDB specs", () => {
   test("setup mode: secrets from files; no retention (the hook owns it, so a retention change leaves the container alone)", () => {
     const env = influxdbEnv();
-    expect(env).toEqual(expect.arrayContaining(["DOCKER_INFLUXDB_INIT_PASSWORD_FILE=/run/secrets/influxdb-admin-password", "DOCKER_INFLUXDB_INIT_ADMIN_TOKEN_FILE=/run/secrets/influxdb-admin-token"]));
-    expect(env.some((e) => e.startsWith("DOCKER_INFLUXDB_INIT_RETENTION="))).toBe(false);
+    expect(env).toMatchObject({ DOCKER_INFLUXDB_INIT_PASSWORD_FILE: "/run/secrets/influxdb-admin-password", DOCKER_INFLUXDB_INIT_ADMIN_TOKEN_FILE: "/run/secrets/influxdb-admin-token" });
+    expect(Object.keys(env).some((name) => name.startsWith("DOCKER_INFLUXDB_INIT_RETENTION"))).toBe(false);
   });
 
   test("one bucket per measurement of seed 000, and the hourly rollup with its own retention", () => {

@@ -11,6 +11,8 @@ const PASSWORD = "random:index/randomPassword:RandomPassword";
 
 export interface StackExpectations {
   stack: string;
+  /** Config set over the stack's file (e.g. prod with platform docker). */
+  overrides?: Record<string, string>;
   replicas: number;
   retainData: boolean;
   memoryMb: number;
@@ -28,10 +30,10 @@ export function describeStackGraph(expected: StackExpectations): void {
   const value = (r: MockedResource, key: string) => plain(r.inputs[key]);
 
   beforeAll(async () => {
-    run = await runProgram(expected.stack);
+    run = await runProgram(expected.stack, expected.overrides);
   });
 
-  describe(`${expected.stack} stack graph`, () => {
+  describe(`${expected.stack} stack graph${expected.overrides ? ` with ${JSON.stringify(expected.overrides)}` : ""}`, () => {
     test("one pinned image per database; a PostgreSQL primary and the configured number of replicas", () => {
       const config = stackConfig(expected.stack);
       const images = run.ofType("docker:index/remoteImage:RemoteImage");

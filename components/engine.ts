@@ -1,0 +1,119 @@
+// The one place a component learns where it runs. A component builds its ServerSpecs and calls
+// placeServer; the engine's folder (docker/, kubernetes/) decides what resources that means.
+import * as pulumi from "@pulumi/pulumi";
+import { LOOPBACK } from "./config";
+import { dockerServer, type DockerContext } from "./docker/container";
+import { allowDatabaseClients, type KubernetesContext } from "./kubernetes/context";
+import { kubernetesWorkload } from "./kubernetes/workload";
+import type { Endpoint, ServerSpec } from "./server-spec";
+
+export type Engine = { kind: "docker"; docker: DockerContext } | { kind: "kubernetes"; kubernetes: KubernetesContext };
+
+/** How a hook, `npm run verify` or `npm run env` reaches one server from the machine running them. */
+export interface ServerAccess extends Endpoint {
+  /** On Kubernetes: a port-forward through the API server to `port` of this pod (init/access.ts). */
+  kubernetes?: { namespace: string; pod: string; context?: string; kubeconfig?: string };
+}
+
+export interface PlacedServer {
+  /** What is up once the server is ready: hooks depend on it. */
+  resource: pulumi.Resource;
+  /** Changes when the server is replaced (or, on Kubernetes, its pods rolled): the hooks that follow re-run. */
+  revision: pulumi.Output<string>;
+  /** Docker container name, or Kubernetes object name. */
+  name: string;
+  /** Where other servers and the services reach it: the Docker network alias, or the Service's DNS name. */
+  network: Endpoint;
+  /** Where a process on the operator's machine reaches it: Docker publishes 127.0.0.1:hostPort; on Kubernetes a port-forward to that local port. */
+  host: Endpoint;
+  /** How the hooks reach it. */
+  access: ServerAccess;
+  /** Kubernetes: the labels its pods' selector matches. */
+  selector?: Record<string, string>;
+  /** Each pod of a set of identical members (Kubernetes `replicas`): its stable DNS name and hook access. One on Docker. */
+  members: Array<{ network: Endpoint; access: ServerAccess }>;
+}
+
+export interface PlaceServerArgs {
+  spec: ServerSpec;
+  /** Values of the spec's secretFiles. */
+  secrets: Record<string, pulumi.Input<string>>;
+  /** Port on 127.0.0.1 of the operator's machine. */
+  hostPort: number;
+  /** Docker: the image resource's id, and names kept from the first release so existing stacks keep their containers and volumes. */
+  docker?: { image: pulumi.Input<string>; resourceNames: { container: string; volumes: Record<string, string> }; containerName: string; volumeNames: Record<string, string> };
+  /** Kubernetes: volume size, extra pod labels, writable scratch folders, and whether it is a stateless Deployment. */
+  kubernetes?: { storageGb?: number; podLabels?: Record<string, string>; scratchPaths?: string[]; kind?: "StatefulSet" | "Deployment"; replicas?: number; database?: boolean };
+  dependsOn?: pulumi.Resource[];
+}
+
+/** Kubernetes access to pod `pod` of the stack's namespace. */
+export function kubernetesAccess(context: KubernetesContext, host: string, port: number, pod: string): ServerAccess {
+  const { config } = context;
+  return {
+    host,
+    port,
+    kubernetes: { namespace: context.namespace, pod, ...(config.context ? { context: config.context } : {}), ...(config.kubeconfig ? { kubeconfig: config.kubeconfig } : {}) },
+  };
+}
+
+export function placeServer(engine: Engine, args: PlaceServerArgs, parent: pulumi.Resource): PlacedServer {
+  const { spec } = args;
+  const host = { host: LOOPBACK, port: args.hostPort };
+  if (engine.kind === "docker") {
+    if (!args.docker) throw new Error(`${spec.service}: no Docker names given`);
+    const container = dockerServer(
+      { spec, image: args.docker.image, resourceNames: args.docker.resourceNames, containerName: args.docker.containerName, volumeNames: args.docker.volumeNames, hostPort: args.hostPort, secrets: args.secrets, context: engine.docker },
+      { parent, dependsOn: args.dependsOn },
+    );
+    const network = { host: spec.service, port: spec.port.number };
+    return { resource: container, revision: container.id, name: args.docker.containerName, network, host, access: host, members: [{ network, access: host }] };
+  }
+  const context = engine.kubernetes;
+  const k = args.kubernetes ?? {};
+  const workload = kubernetesWorkload(
+    {
+      spec,
+      secrets: args.secrets,
+      context,
+      storageGb: k.storageGb,
+      podLabels: k.podLabels,
+      scratchPaths: k.scratchPaths,
+      kind: k.kind,
+      replicas: k.replicas,
+      dependsOn: args.dependsOn,
+    },
+    { parent },
+  );
+  if (k.database !== false) allowDatabaseClients(context, `${workload.name}-clients`, workload.selector, spec.port.number, { parent });
+  return {
+    resource: workload.workload,
+    revision: workload.revision,
+    name: workload.name,
+    network: workload.endpoint,
+    host,
+    access: kubernetesAccess(context, workload.endpoint.host, spec.port.number, workload.pods[0] ?? workload.name),
+    selector: workload.selector,
+    members: workload.pods.map((pod, i) => ({
+      network: { host: workload.podHost(i), port: spec.port.number },
+      access: kubernetesAccess(context, workload.podHost(i), spec.port.number, pod),
+    })),
+  };
+}
+
+export type KubernetesTarget = NonNullable<ServerAccess["kubernetes"]>;
+
+/** The port-forward target a hook takes; secret when it carries a kubeconfig's contents. */
+export function kubernetesTarget(access: ServerAccess): pulumi.Output<KubernetesTarget> | undefined {
+  if (!access.kubernetes) return undefined;
+  return access.kubernetes.kubeconfig ? pulumi.secret(access.kubernetes) : pulumi.output(access.kubernetes);
+}
+
+/**
+ * A hook's inputs for reaching one server: `host` and `port` (on Docker exactly the inputs hooks
+ * always had, so an existing stack sees no change), plus on Kubernetes the pod to port-forward to.
+ */
+export function hookAccess(access: ServerAccess): { host: string; port: number; kubernetes?: pulumi.Output<KubernetesTarget> } {
+  const target = kubernetesTarget(access);
+  return { host: access.host, port: access.port, ...(target ? { kubernetes: target } : {}) };
+}

@@ -1,0 +1,136 @@
+// Where the Kubernetes engine deploys: the provider, the namespace (created or existing), the
+// labels every object carries, and the stack-wide NetworkPolicy. Components get a
+// KubernetesContext and hand it to kubernetesWorkload.
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { CommonConfig, KubernetesConfig } from "../config";
+
+export interface KubernetesContext {
+  provider: k8s.Provider;
+  namespace: string;
+  /** Wait for the namespace before creating anything in it. */
+  namespaceResource: pulumi.Resource | undefined;
+  storageClass: string | undefined;
+  retainData: boolean;
+  /** Key of the HMAC that hashes credentials into pod annotations. Secret. */
+  rolloutKey: pulumi.Output<string>;
+  config: KubernetesConfig;
+  /** <prefix>-<service>: the name of every object of one server. */
+  objectName(service: string): string;
+  /** Labels of a server's objects and pods. */
+  labels(service: string, role: string): Record<string, string>;
+  /** The labels a server's selector matches (never changed: selectors are immutable). */
+  selectorLabels(service: string): Record<string, string>;
+  /** The labels of every server of a kind (all PostgreSQL, all MongoDB): for anti-affinity. */
+  kindLabels(service: string): Record<string, string>;
+  /** Labels every pod of this stack has. */
+  stackLabels: Record<string, string>;
+}
+
+export const PART_OF = "trading-db-stack";
+
+/** postgres-replica-2 -> postgres; mongodb -> mongodb. */
+function kindOf(service: string): string {
+  return service.replace(/-replica-\d+$/, "").replace(/-\d+$/, "");
+}
+
+export interface KubernetesClusterArgs {
+  config: KubernetesConfig;
+  common: CommonConfig;
+  rolloutKey: pulumi.Output<string>;
+}
+
+export class KubernetesCluster extends pulumi.ComponentResource {
+  readonly context: KubernetesContext;
+
+  constructor(name: string, args: KubernetesClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("trading:kubernetes:Cluster", name, {}, opts);
+    const { config, common } = args;
+    const provider = new k8s.Provider(
+      `${name}-provider`,
+      {
+        ...(config.kubeconfig ? { kubeconfig: config.kubeconfig } : {}),
+        ...(config.context ? { context: config.context } : {}),
+        namespace: config.namespace,
+      },
+      { parent: this },
+    );
+    const stackLabels = { "app.kubernetes.io/part-of": PART_OF, "app.kubernetes.io/instance": common.namePrefix };
+    const namespaceResource = config.createNamespace
+      ? new k8s.core.v1.Namespace(
+          `${name}-namespace`,
+          { metadata: { name: config.namespace, labels: { ...stackLabels, "app.kubernetes.io/managed-by": "pulumi" } } },
+          // A namespace's deletion takes every object and volume claim in it: keep it when data is kept.
+          { parent: this, provider, retainOnDelete: common.retainData },
+        )
+      : undefined;
+    this.context = {
+      provider,
+      namespace: config.namespace,
+      namespaceResource,
+      storageClass: config.storageClass,
+      retainData: common.retainData,
+      rolloutKey: args.rolloutKey,
+      config,
+      objectName: (service) => `${common.namePrefix}-${service}`,
+      labels: (service, role) => ({
+        ...stackLabels,
+        "app.kubernetes.io/name": service,
+        "app.kubernetes.io/component": role,
+        "app.kubernetes.io/managed-by": "pulumi",
+        "trading-db-stack/kind": kindOf(service),
+      }),
+      selectorLabels: (service) => ({ ...stackLabels, "app.kubernetes.io/name": service }),
+      kindLabels: (service) => ({ ...stackLabels, "trading-db-stack/kind": kindOf(service) }),
+      stackLabels,
+    };
+
+    // Nothing reaches the stack's pods unless a policy below admits it (port-forward, which the
+    // hooks and operators use, enters the pod directly and is governed by RBAC instead).
+    new k8s.networking.v1.NetworkPolicy(
+      `${name}-default-deny`,
+      {
+        metadata: { name: `${common.namePrefix}-default-deny-ingress`, namespace: config.namespace, labels: stackLabels },
+        spec: { podSelector: { matchLabels: stackLabels }, policyTypes: ["Ingress"] },
+      },
+      { parent: this, provider, dependsOn: namespaceResource ? [namespaceResource] : [] },
+    );
+    this.registerOutputs({ namespace: config.namespace });
+  }
+}
+
+/**
+ * Admits traffic to a database's port from the stack's own pods (replication, the admin tools)
+ * and from consumer pods in any namespace that carry the configured client label.
+ */
+export function allowDatabaseClients(c: KubernetesContext, name: string, selector: Record<string, string>, port: number, opts: pulumi.CustomResourceOptions): k8s.networking.v1.NetworkPolicy {
+  return new k8s.networking.v1.NetworkPolicy(
+    name,
+    {
+      metadata: { name, namespace: c.namespace, labels: c.stackLabels },
+      spec: {
+        podSelector: { matchLabels: selector },
+        policyTypes: ["Ingress"],
+        ingress: [
+          {
+            from: [
+              { podSelector: { matchLabels: c.stackLabels } },
+              { namespaceSelector: {}, podSelector: { matchLabels: { [c.config.clientLabel.key]: c.config.clientLabel.value } } },
+            ],
+            ports: [{ protocol: "TCP", port }],
+          },
+        ],
+      },
+    },
+    { ...opts, provider: c.provider },
+  );
+}
+
+/** Keeps enough members of a replicated database up through node drains. */
+export function disruptionBudget(c: KubernetesContext, name: string, selector: Record<string, string>, budget: { minAvailable: number } | { maxUnavailable: number }, opts: pulumi.CustomResourceOptions): k8s.policy.v1.PodDisruptionBudget {
+  return new k8s.policy.v1.PodDisruptionBudget(
+    name,
+    { metadata: { name, namespace: c.namespace, labels: c.stackLabels }, spec: { ...budget, selector: { matchLabels: selector } } },
+    { ...opts, provider: c.provider },
+  );
+}

@@ -1,0 +1,247 @@
+// The Kubernetes realisation of a ServerSpec: a StatefulSet (or, for the stateless admin tools, a
+// Deployment) with its ConfigMap of files, its Secret of credentials, a headless Service for
+// stable pod names and a ClusterIP Service for clients. Nothing is exposed outside the cluster.
+import * as crypto from "crypto";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { Endpoint, ServerSpec } from "../server-spec";
+import type { KubernetesContext } from "./context";
+
+export interface KubernetesWorkloadArgs {
+  spec: ServerSpec;
+  /** Values of the spec's secretFiles, by `secret`. */
+  secrets: Record<string, pulumi.Input<string>>;
+  /** Identical pods (MongoDB members); 1 for every other server. */
+  replicas?: number;
+  /** GiB per VolumeSpec; a Deployment (admin tools) keeps its volumes in emptyDirs instead. */
+  storageGb?: number;
+  kind?: "StatefulSet" | "Deployment";
+  /** Extra labels on the pods, e.g. the group a read-only Service selects. */
+  podLabels?: Record<string, string>;
+  /** Writable scratch folders (emptyDir), e.g. where the Mongo wrapper puts the 0400 keyfile. */
+  scratchPaths?: string[];
+  context: KubernetesContext;
+  dependsOn?: pulumi.Input<pulumi.Resource>[];
+}
+
+export interface KubernetesWorkload {
+  workload: k8s.apps.v1.StatefulSet | k8s.apps.v1.Deployment;
+  /** Object name: <prefix>-<service>. */
+  name: string;
+  /** Pod names, in order (StatefulSet only). */
+  pods: string[];
+  /** The ClusterIP Service's in-cluster address. */
+  endpoint: Endpoint;
+  /** Pod i's stable DNS name through the headless Service. */
+  podHost(i: number): string;
+  /** Changes whenever the pods are rolled or the workload is replaced: hooks that follow re-run. */
+  revision: pulumi.Output<string>;
+  /** The selector labels of its pods. */
+  selector: Record<string, string>;
+}
+
+/** A ConfigMap/Secret key for a file path: /etc/x/pg_hba.conf -> etc-x-pg_hba.conf. */
+export function fileKey(path: string): string {
+  return path.replace(/^\/+/, "").replace(/[^A-Za-z0-9._-]/g, "-");
+}
+
+/** Shell command as an exec probe. */
+function execProbe(command: string) {
+  return { exec: { command: ["sh", "-c", command] } };
+}
+
+export function kubernetesWorkload(args: KubernetesWorkloadArgs, opts: pulumi.CustomResourceOptions): KubernetesWorkload {
+  const { spec, context } = args;
+  const name = context.objectName(spec.service);
+  const headless = `${name}-headless`;
+  const replicas = args.replicas ?? 1;
+  const kind = args.kind ?? "StatefulSet";
+  const selector = context.selectorLabels(spec.service);
+  const labels = { ...context.labels(spec.service, spec.role), ...(args.podLabels ?? {}) };
+  const namespaceReady = context.namespaceResource ? [context.namespaceResource] : [];
+  const child = { ...opts, provider: context.provider, dependsOn: namespaceReady };
+  const metadata = (objectName: string, objectLabels: Record<string, string> = labels) => ({ name: objectName, namespace: context.namespace, labels: objectLabels });
+
+  // Files (scripts, server config) in a ConfigMap, credentials in a Secret: mounted at the same paths as on Docker.
+  const configMap = new k8s.core.v1.ConfigMap(
+    `${name}-files`,
+    { metadata: metadata(`${name}-files`), data: Object.fromEntries(spec.files.map((f) => [fileKey(f.path), f.content])) },
+    child,
+  );
+  const secretData = pulumi.all(Object.fromEntries(spec.secretFiles.map((f) => [fileKey(f.path), secretValue(args.secrets, spec, f.secret)])));
+  const secret = new k8s.core.v1.Secret(
+    `${name}-secrets`,
+    { metadata: metadata(`${name}-secrets`), type: "Opaque", stringData: pulumi.secret(secretData) },
+    child,
+  );
+  // A hash of what the pods mount, in their template: a changed file or credential rolls the pods.
+  // Credentials are hashed with a key only the stack state holds, so the annotation reveals nothing.
+  const filesHash = sha256(JSON.stringify(spec.files));
+  const secretsHash = pulumi.unsecret(
+    pulumi.all([secretData, context.rolloutKey]).apply(([data, key]) => crypto.createHmac("sha256", key).update(JSON.stringify(data)).digest("hex")),
+  );
+
+  const volumes: k8s.types.input.core.v1.Volume[] = [
+    { name: "files", configMap: { name: configMap.metadata.name, defaultMode: 0o444, items: spec.files.map((f) => ({ key: fileKey(f.path), path: fileKey(f.path), mode: f.executable ? 0o555 : 0o444 })) } },
+    // Group-readable through fsGroup: a server that demands 0400 (mongod's keyfile) gets a copy from its wrapper.
+    { name: "secrets", secret: { secretName: secret.metadata.name, defaultMode: 0o440 } },
+    ...(args.scratchPaths ?? []).map((_, i) => ({ name: `scratch-${i}`, emptyDir: {} })),
+    ...(spec.shmSizeMb !== undefined ? [{ name: "shm", emptyDir: { medium: "Memory", sizeLimit: `${spec.shmSizeMb}Mi` } }] : []),
+    ...(kind === "Deployment" ? spec.volumes.map((v) => ({ name: v.key, emptyDir: {} })) : []),
+  ];
+  const volumeMounts: k8s.types.input.core.v1.VolumeMount[] = [
+    ...spec.volumes.map((v) => ({ name: v.key, mountPath: v.path })),
+    ...spec.files.map((f) => ({ name: "files", mountPath: f.path, subPath: fileKey(f.path), readOnly: true })),
+    ...spec.secretFiles.map((f) => ({ name: "secrets", mountPath: f.path, subPath: fileKey(f.path), readOnly: true })),
+    ...(args.scratchPaths ?? []).map((path, i) => ({ name: `scratch-${i}`, mountPath: path })),
+    ...(spec.shmSizeMb !== undefined ? [{ name: "shm", mountPath: "/dev/shm" }] : []),
+  ];
+  const resources = { memory: `${spec.resources.memoryMb}Mi`, cpu: spec.resources.cpus };
+  const ready = execProbe(spec.ready.command);
+  const container: k8s.types.input.core.v1.Container = {
+    name: spec.service,
+    image: spec.image,
+    ...(spec.entrypoint ? { command: spec.entrypoint } : {}),
+    ...(spec.command ? { args: spec.command } : {}),
+    env: Object.entries(spec.env).map(([envName, value]) => ({ name: envName, value })),
+    ports: [{ name: spec.port.name, containerPort: spec.port.number, protocol: "TCP" }],
+    // Requests equal limits: a database is never the first to be evicted or throttled below its share.
+    resources: { requests: resources, limits: resources },
+    // Startup may recover a large data folder or take a base backup: up to 10 minutes before liveness counts.
+    startupProbe: { ...ready, periodSeconds: 5, timeoutSeconds: spec.ready.timeoutSeconds, failureThreshold: 120 },
+    readinessProbe: { ...ready, periodSeconds: 10, timeoutSeconds: spec.ready.timeoutSeconds, failureThreshold: 3 },
+    livenessProbe: { ...ready, periodSeconds: 20, timeoutSeconds: spec.ready.timeoutSeconds, failureThreshold: 6 },
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: spec.user.uid,
+      runAsGroup: spec.user.gid,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ["ALL"] },
+    },
+    volumeMounts,
+  };
+  const podTemplate: k8s.types.input.core.v1.PodTemplateSpec = {
+    metadata: {
+      labels,
+      annotations: { "trading-db-stack/files-hash": filesHash, "trading-db-stack/secrets-hash": secretsHash },
+    },
+    spec: {
+      // Databases need no API access, and the cluster's service variables would only add noise.
+      automountServiceAccountToken: false,
+      enableServiceLinks: false,
+      terminationGracePeriodSeconds: spec.stopGraceSeconds,
+      securityContext: {
+        runAsNonRoot: true,
+        runAsUser: spec.user.uid,
+        runAsGroup: spec.user.gid,
+        fsGroup: spec.user.gid,
+        fsGroupChangePolicy: "OnRootMismatch",
+        seccompProfile: { type: "RuntimeDefault" },
+        // A server on a port below 1024 (pgAdmin's 80) binds it without NET_BIND_SERVICE (a safe sysctl).
+        ...(spec.port.number < 1024 ? { sysctls: [{ name: "net.ipv4.ip_unprivileged_port_start", value: "0" }] } : {}),
+      },
+      // Spread copies of one server, and the servers of one kind (replicas of a primary), across nodes.
+      affinity: {
+        podAntiAffinity: {
+          preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: { topologyKey: "kubernetes.io/hostname", labelSelector: { matchLabels: context.kindLabels(spec.service) } } }],
+        },
+      },
+      topologySpreadConstraints: [{ maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: selector } }],
+      containers: [container],
+      volumes,
+    },
+  };
+
+  const headlessService = new k8s.core.v1.Service(
+    headless,
+    {
+      metadata: metadata(headless),
+      // Members must find each other by name before they are ready (a replica set forms only then).
+      spec: { clusterIP: "None", publishNotReadyAddresses: true, selector, ports: [{ name: spec.port.name, port: spec.port.number, targetPort: spec.port.name }] },
+    },
+    child,
+  );
+  new k8s.core.v1.Service(
+    name,
+    { metadata: metadata(name), spec: { type: "ClusterIP", selector, ports: [{ name: spec.port.name, port: spec.port.number, targetPort: spec.port.name }] } },
+    child,
+  );
+
+  const dependsOn = [...namespaceReady, configMap, secret, headlessService, ...(args.dependsOn ?? [])];
+  // Fixed names: an immutable change (selector, volume templates) must delete the old object first.
+  const workloadOptions: pulumi.CustomResourceOptions = { ...child, deleteBeforeReplace: true, dependsOn };
+  const retain = context.retainData ? "Retain" : "Delete";
+  const workload =
+    kind === "StatefulSet"
+      ? new k8s.apps.v1.StatefulSet(
+          name,
+          {
+            metadata: metadata(name),
+            spec: {
+              replicas,
+              serviceName: headless,
+              selector: { matchLabels: selector },
+              // Members start together: the replica set is formed by the hook once all answer.
+              podManagementPolicy: replicas > 1 ? "Parallel" : "OrderedReady",
+              updateStrategy: { type: "RollingUpdate" },
+              persistentVolumeClaimRetentionPolicy: { whenDeleted: retain, whenScaled: retain },
+              volumeClaimTemplates: spec.volumes.map((v) => ({
+                metadata: { name: v.key, labels: selector },
+                spec: {
+                  accessModes: ["ReadWriteOnce"],
+                  ...(context.storageClass ? { storageClassName: context.storageClass } : {}),
+                  resources: { requests: { storage: `${v.sizeGb ?? args.storageGb ?? 1}Gi` } },
+                },
+              })),
+              template: podTemplate,
+            },
+          },
+          workloadOptions,
+        )
+      : new k8s.apps.v1.Deployment(
+          name,
+          { metadata: metadata(name), spec: { replicas, selector: { matchLabels: selector }, strategy: { type: "Recreate" }, template: podTemplate } },
+          workloadOptions,
+        );
+
+  const domain = `${context.namespace}.svc.cluster.local`;
+  return {
+    workload,
+    name,
+    pods: kind === "StatefulSet" ? Array.from({ length: replicas }, (_, i) => `${name}-${i}`) : [],
+    endpoint: { host: `${name}.${domain}`, port: spec.port.number },
+    podHost: (i) => `${name}-${i}.${headless}.${domain}`,
+    revision: pulumi.interpolate`${workload.metadata.uid}/${sha256(filesHash)}/${secretsHash}`,
+    selector,
+  };
+}
+
+/** A ClusterIP Service over a group of servers' pods (the PostgreSQL replicas): <prefix>-<service>. */
+export function groupService(
+  context: KubernetesContext,
+  service: string,
+  groupLabels: Record<string, string>,
+  port: { name: string; number: number },
+  opts: pulumi.CustomResourceOptions,
+): { service: k8s.core.v1.Service; endpoint: Endpoint } {
+  const name = context.objectName(service);
+  const object = new k8s.core.v1.Service(
+    name,
+    {
+      metadata: { name, namespace: context.namespace, labels: context.stackLabels },
+      spec: { type: "ClusterIP", selector: { ...context.stackLabels, ...groupLabels }, ports: [{ name: port.name, port: port.number, targetPort: port.name }] },
+    },
+    { ...opts, provider: context.provider, dependsOn: context.namespaceResource ? [context.namespaceResource] : [] },
+  );
+  return { service: object, endpoint: { host: `${name}.${context.namespace}.svc.cluster.local`, port: port.number } };
+}
+
+function secretValue(secrets: Record<string, pulumi.Input<string>>, spec: ServerSpec, key: string): pulumi.Input<string> {
+  const value = secrets[key];
+  if (value === undefined) throw new Error(`${spec.service}: no value for secret file ${key}`);
+  return value;
+}
+
+function sha256(text: string): string {
+  return crypto.createHash("sha256").update(text).digest("hex");
+}

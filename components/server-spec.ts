@@ -1,0 +1,72 @@
+// What runs, independent of where: one database server (or a set of identical members) as plain
+// data, built by the pure *-spec.ts functions from the config. components/docker/ and
+// components/kubernetes/ turn a spec into resources; each engine's choices stay in its folder.
+
+export interface Endpoint {
+  host: string;
+  port: number;
+}
+
+/** A file mounted into the server: server config, or a script (executable by every user). */
+export interface FileSpec {
+  path: string;
+  content: string;
+  executable?: boolean;
+}
+
+/** A credential mounted as a file; `secret` names its value in the map the component hands the engine. */
+export interface SecretFileSpec {
+  path: string;
+  secret: string;
+}
+
+/** Persistent data: `key` names it per engine (Docker volume, Kubernetes volumeClaimTemplate). */
+export interface VolumeSpec {
+  key: string;
+  path: string;
+  /** Kubernetes: a fixed size in GiB for a small volume (MongoDB's configdb); else the database's storage setting. */
+  sizeGb?: number;
+}
+
+/** A shell command run inside the server's container: exit 0 when the server is ready for clients. */
+export interface ReadyCheck {
+  command: string;
+  /** How long one run of the command may take. */
+  timeoutSeconds: number;
+}
+
+export interface ServerSpec {
+  /** The server's name on the Docker networks (postgres, mongodb-2) and the base of its Kubernetes names. */
+  service: string;
+  /** What it is in the stack (primary, replica-1, mongodb-member-1, redis...): a label on both engines. */
+  role: string;
+  image: string;
+  /** Replaces the image's entrypoint when set (our wrappers run first, then hand over to it). */
+  entrypoint?: string[];
+  command?: string[];
+  /** Plain settings only: credentials are files (secretFiles), never values here. */
+  env: Record<string, string>;
+  files: FileSpec[];
+  secretFiles: SecretFileSpec[];
+  port: { name: string; number: number };
+  ready: ReadyCheck;
+  volumes: VolumeSpec[];
+  /** The image's own unprivileged user, which Kubernetes runs the container as. */
+  user: { uid: number; gid: number };
+  /** Memory and CPU for the container (Kubernetes requests and limits). */
+  resources: { memoryMb: number; cpus: string };
+  /**
+   * Which of `resources` Docker applies: only the limits it has always applied, so no existing
+   * container is replaced by the Kubernetes-only settings.
+   */
+  dockerLimits: { memory: boolean; cpus: boolean };
+  /** How long a stop may take before SIGKILL: a database flushes and stops without crash recovery. */
+  stopGraceSeconds: number;
+  /** /dev/shm size in MiB when the default (64 MiB) is too small. */
+  shmSizeMb?: number;
+}
+
+/** Quotes words for a POSIX shell command line. */
+export function shellCommand(words: string[]): string {
+  return words.map((w) => (/^[A-Za-z0-9_.:\/=@%+-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`)).join(" ");
+}

@@ -1,0 +1,212 @@
+// The prod stack on Kubernetes, under Pulumi mocks with its real Pulumi.prod.yaml: what objects it
+// declares, each validated against the official Kubernetes OpenAPI schema (kubernetes-models,
+// Kubernetes 1.34), and the rules every object must follow.
+import { beforeAll, describe, expect, test } from "vitest";
+import { isSecretInput, mockPassword, plain, runProgram, type MockedResource, type ProgramRun } from "../support/pulumi";
+
+/** kubernetes:apps/v1:StatefulSet -> StatefulSet of kubernetes-models/apps/v1 (the core group is plain v1). */
+async function modelFor(type: string): Promise<new (data: unknown) => { validate(): void }> {
+  const [, groupVersion, kind] = type.split(":");
+  const module = await import(`kubernetes-models/${groupVersion.replace(/^core\//, "")}`);
+  if (!module[kind]) throw new Error(`kubernetes-models has no ${kind} in ${groupVersion}`);
+  return module[kind];
+}
+
+const k8sObjects = (run: ProgramRun) => run.resources.filter((r) => r.type.startsWith("kubernetes:") && r.type !== "pulumi:providers:kubernetes");
+const ofKind = (run: ProgramRun, kind: string) => k8sObjects(run).filter((r) => r.type.endsWith(`:${kind}`));
+const value = (r: MockedResource) => plain(r.inputs);
+const named = (run: ProgramRun, kind: string, name: string) => {
+  const found = ofKind(run, kind).find((r) => value(r).metadata?.name === name);
+  if (!found) throw new Error(`no ${kind} ${name}; have ${ofKind(run, kind).map((r) => value(r).metadata?.name).join(", ")}`);
+  return value(found);
+};
+const podSpecs = (run: ProgramRun) => [...ofKind(run, "StatefulSet"), ...ofKind(run, "Deployment")].map((r) => ({ name: value(r).metadata.name, spec: value(r).spec }));
+
+describe("prod on Kubernetes", () => {
+  let run: ProgramRun;
+  beforeAll(async () => {
+    run = await runProgram("prod");
+  });
+
+  test("realises only Kubernetes objects, through one provider, in the configured namespace", () => {
+    const types = new Set(run.resources.map((r) => r.type));
+    expect([...types].filter((t) => t.startsWith("docker:"))).toEqual([]);
+    expect(run.ofType("pulumi:providers:kubernetes")).toHaveLength(1);
+    expect(plain(run.ofType("pulumi:providers:kubernetes")[0].inputs)).toMatchObject({ namespace: "trading-db" });
+    expect(ofKind(run, "Namespace").map((r) => value(r).metadata.name)).toEqual(["trading-db"]);
+    for (const r of k8sObjects(run).filter((o) => !o.type.endsWith(":Namespace"))) expect(value(r).metadata.namespace, r.name).toBe("trading-db");
+    expect(ofKind(run, "StatefulSet").map((r) => value(r).metadata.name).sort()).toEqual(
+      ["trading-influxdb", "trading-mongodb", "trading-postgres", "trading-postgres-replica-1", "trading-postgres-replica-2", "trading-redis"].sort(),
+    );
+    expect(ofKind(run, "Deployment")).toEqual([]);
+  });
+
+  test("every object is valid against the Kubernetes 1.34 OpenAPI schema", async () => {
+    const objects = k8sObjects(run);
+    expect(objects.length).toBeGreaterThan(20);
+    for (const r of objects) {
+      const Model = await modelFor(r.type);
+      const { apiVersion, kind } = value(r);
+      expect(`${apiVersion}/${kind}`, r.name).toMatch(/\/[A-Z]/);
+      expect(() => new Model(value(r)).validate(), `${r.type} ${r.name}`).not.toThrow();
+    }
+  });
+
+  test("the schema check catches a broken object (the validator is live)", async () => {
+    const Model = await modelFor("kubernetes:apps/v1:StatefulSet");
+    const broken = structuredClone(named(run, "StatefulSet", "trading-redis"));
+    broken.spec.template.spec.containers[0].ports[0].containerPort = "6379";
+    expect(() => new Model(broken).validate()).toThrow(/containerPort must be integer/);
+  });
+
+  test("every container has requests equal to limits, startup, readiness and liveness probes, and runs unprivileged", () => {
+    for (const { name, spec } of podSpecs(run)) {
+      const pod = spec.template.spec;
+      expect(pod.securityContext, name).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } });
+      expect(pod.securityContext.fsGroup, name).toBe(pod.securityContext.runAsGroup);
+      expect(pod.automountServiceAccountToken, name).toBe(false);
+      for (const c of pod.containers) {
+        expect(c.resources.requests, name).toEqual(c.resources.limits);
+        expect(c.resources.limits.memory, name).toMatch(/^\d+Mi$/);
+        expect(c.resources.limits.cpu, name).toMatch(/^\d+(\.\d+)?$/);
+        for (const probe of ["startupProbe", "readinessProbe", "livenessProbe"]) expect(c[probe]?.exec?.command?.[0], `${name} ${probe}`).toBe("sh");
+        expect(c.securityContext, name).toMatchObject({ runAsNonRoot: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } });
+        expect(c.securityContext.runAsUser, name).toBeGreaterThan(0);
+      }
+      expect(pod.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm.topologyKey, name).toBe("kubernetes.io/hostname");
+      expect(pod.topologySpreadConstraints[0].topologyKey, name).toBe("kubernetes.io/hostname");
+    }
+    const uid = (sts: string) => named(run, "StatefulSet", sts).spec.template.spec.securityContext.runAsUser;
+    expect([uid("trading-postgres"), uid("trading-postgres-replica-1"), uid("trading-mongodb"), uid("trading-redis")]).toEqual([999, 999, 999, 999]);
+    expect(uid("trading-influxdb")).toBe(1000);
+  });
+
+  test("no credential outside a Secret: not in env, ConfigMaps, annotations or any other object; every Secret is sent as a Pulumi secret", () => {
+    const credentials = run.ofType("random:index/randomPassword:RandomPassword").map((p) => mockPassword(p.name, plain(p.inputs).length ?? 32));
+    expect(credentials.length).toBeGreaterThan(10);
+    for (const r of k8sObjects(run).filter((o) => !o.type.endsWith(":Secret"))) {
+      const text = JSON.stringify(value(r));
+      for (const credential of credentials) expect(text.includes(credential), `${r.name} holds a credential`).toBe(false);
+    }
+    for (const secret of ofKind(run, "Secret")) expect(isSecretInput(secret.inputs.stringData), secret.name).toBe(true);
+    for (const { name, spec } of podSpecs(run)) {
+      for (const c of spec.template.spec.containers) {
+        for (const env of c.env ?? []) expect(env.name, `${name}: credentials come as *_FILE paths`).not.toMatch(/PASSWORD$|TOKEN$|SECRET$/);
+        expect(c.envFrom, name).toBeUndefined();
+      }
+    }
+  });
+
+  test("credentials are mounted as files from the server's Secret, scripts and config from its ConfigMap; the pod template carries their hashes", () => {
+    const primary = named(run, "StatefulSet", "trading-postgres").spec.template;
+    const mounts = primary.spec.containers[0].volumeMounts;
+    expect(mounts).toEqual(
+      expect.arrayContaining([
+        { name: "secrets", mountPath: "/run/secrets/postgres-password", subPath: "run-secrets-postgres-password", readOnly: true },
+        { name: "files", mountPath: "/etc/trading-db-stack/pg_hba.conf", subPath: "etc-trading-db-stack-pg_hba.conf", readOnly: true },
+        { name: "data", mountPath: "/var/lib/postgresql" },
+      ]),
+    );
+    const volumes = Object.fromEntries(primary.spec.volumes.map((v: any) => [v.name, v]));
+    expect(volumes.secrets.secret.secretName).toBe("trading-postgres-secrets");
+    expect(volumes.files.configMap.items.find((i: any) => i.key === "usr-local-bin-trading-primary-entrypoint.sh").mode).toBe(0o555);
+    expect(Object.keys(named(run, "Secret", "trading-postgres-secrets").stringData)).toEqual(["run-secrets-postgres-password"]);
+    expect(primary.metadata.annotations["trading-db-stack/files-hash"]).toMatch(/^[0-9a-f]{64}$/);
+    expect(primary.metadata.annotations["trading-db-stack/secrets-hash"]).toMatch(/^[0-9a-f]{64}$/);
+    // MongoDB's keyfile: group-readable from the Secret, so the wrapper copies it into a scratch folder as 0400.
+    const mongo = named(run, "StatefulSet", "trading-mongodb").spec.template.spec;
+    expect(mongo.containers[0].volumeMounts).toEqual(expect.arrayContaining([{ name: "scratch-0", mountPath: "/etc/mongo-keyfile" }]));
+    expect(mongo.containers[0].env).toEqual(expect.arrayContaining([{ name: "MONGO_ROOT_MEMBER_HOSTNAME", value: "trading-mongodb-0" }]));
+  });
+
+  test("StatefulSets keep their volume claims on destroy and scale-down (retainData), sized and classed from config", () => {
+    for (const sts of ofKind(run, "StatefulSet").map(value)) {
+      expect(sts.spec.persistentVolumeClaimRetentionPolicy, sts.metadata.name).toEqual({ whenDeleted: "Retain", whenScaled: "Retain" });
+    }
+    const pg = named(run, "StatefulSet", "trading-postgres").spec;
+    expect(pg.volumeClaimTemplates[0].spec.resources.requests.storage).toBe("100Gi");
+    expect(pg.volumeClaimTemplates[0].spec.storageClassName).toBeUndefined();
+    const mongo = named(run, "StatefulSet", "trading-mongodb").spec;
+    expect(mongo).toMatchObject({ replicas: 3, podManagementPolicy: "Parallel", serviceName: "trading-mongodb-headless" });
+    expect(mongo.volumeClaimTemplates.map((t: any) => [t.metadata.name, t.spec.resources.requests.storage])).toEqual([["data", "50Gi"], ["config", "1Gi"]]);
+  });
+
+  test("Services: read-write on the primary, read-only on the replicas, headless per StatefulSet; ClusterIP only", () => {
+    for (const s of ofKind(run, "Service").map(value)) expect(["ClusterIP", undefined], s.metadata.name).toContain(s.spec.type);
+    expect(named(run, "Service", "trading-postgres").spec.selector).toMatchObject({ "app.kubernetes.io/name": "postgres" });
+    expect(named(run, "Service", "trading-postgres-ro").spec.selector).toMatchObject({ "trading-db-stack/group": "trading-postgres-replicas" });
+    for (const sts of ofKind(run, "StatefulSet").map(value)) {
+      const headless = named(run, "Service", sts.spec.serviceName).spec;
+      expect(headless.clusterIP, sts.metadata.name).toBe("None");
+      expect(headless.selector).toEqual(sts.spec.selector.matchLabels);
+    }
+    const replica = named(run, "StatefulSet", "trading-postgres-replica-2").spec.template;
+    expect(replica.metadata.labels["trading-db-stack/group"]).toBe("trading-postgres-replicas");
+    expect(replica.spec.containers[0].env).toEqual(expect.arrayContaining([{ name: "PRIMARY_HOST", value: "trading-postgres" }, { name: "REPLICATION_SLOT", value: "trading_replica_2" }]));
+  });
+
+  test("NetworkPolicies: default deny, and each database admits only the stack's pods and pods with the client label", () => {
+    const policies = ofKind(run, "NetworkPolicy").map(value);
+    const deny = policies.find((p) => p.metadata.name === "trading-default-deny-ingress");
+    expect(deny.spec).toEqual({ podSelector: { matchLabels: { "app.kubernetes.io/part-of": "trading-db-stack", "app.kubernetes.io/instance": "trading" } }, policyTypes: ["Ingress"] });
+    const admitted = policies.filter((p) => p.spec.ingress);
+    expect(admitted.map((p) => p.spec.ingress[0].ports[0].port).sort()).toEqual([27017, 5432, 5432, 5432, 6379, 8086].sort());
+    for (const p of admitted) {
+      expect(p.spec.ingress[0].from).toEqual([
+        { podSelector: { matchLabels: { "app.kubernetes.io/part-of": "trading-db-stack", "app.kubernetes.io/instance": "trading" } } },
+        { namespaceSelector: {}, podSelector: { matchLabels: { "trading-db-stack/client": "true" } } },
+      ]);
+    }
+  });
+
+  test("a PodDisruptionBudget per replicated database: a Mongo majority, one PostgreSQL replica at a time", () => {
+    const budgets = Object.fromEntries(ofKind(run, "PodDisruptionBudget").map(value).map((b) => [b.metadata.name, b.spec]));
+    expect(budgets["trading-mongodb-majority"]).toMatchObject({ minAvailable: 2 });
+    expect(budgets["trading-postgres-replicas"]).toMatchObject({ maxUnavailable: 1, selector: { matchLabels: { "trading-db-stack/group": "trading-postgres-replicas" } } });
+  });
+
+  test("outputs: in-cluster DNS names, the read-only endpoint, and a Secret per consumer with its env map", () => {
+    const env = run.outputs.serviceEnv;
+    expect(env.secret).toBe(true);
+    expect(env.value.inNetwork["trading-simulation"].POSTGRES_HOST).toBe("trading-postgres.trading-db.svc.cluster.local");
+    expect(env.value.inNetwork["advanced-trading-platform"].REDIS_URL).toMatch(/@trading-redis\.trading-db\.svc\.cluster\.local:6379\/0$/);
+    expect(env.value.inNetwork["trading-simulation"].MONGODB_URL).toContain("trading-mongodb-0.trading-mongodb-headless.trading-db.svc.cluster.local:27017,");
+    expect(run.outputs.postgresUris.value.trading_platform.readonlyInNetwork).toContain("@trading-postgres-ro.trading-db.svc.cluster.local:5432/");
+    expect(run.outputs.kubernetes.value).toEqual({
+      namespace: "trading-db",
+      context: null,
+      consumerSecrets: { "advanced-trading-platform": "trading-advanced-trading-platform-env", "trading-simulation": "trading-trading-simulation-env" },
+    });
+    const secret = ofKind(run, "Secret").find((s) => value(s).metadata.name === "trading-trading-simulation-env")!;
+    expect(isSecretInput(secret.inputs.stringData)).toBe(true);
+    expect(value(secret).stringData).toEqual(env.value.inNetwork["trading-simulation"]);
+  });
+
+  test("hooks reach each server through a port-forward to its pod", () => {
+    const init = plain(run.byName("postgres-init").inputs);
+    expect(init).toMatchObject({ host: "trading-postgres.trading-db.svc.cluster.local", port: 5432, kubernetes: { namespace: "trading-db", pod: "trading-postgres-0" } });
+    const mongo = plain(run.byName("mongo-init").inputs);
+    expect(mongo.clientEndpoints.map((e: any) => e.kubernetes.pod)).toEqual(["trading-mongodb-0", "trading-mongodb-1", "trading-mongodb-2"]);
+    expect(mongo.members.map((m: any) => m.host)).toEqual([0, 1, 2].map((i) => `trading-mongodb-${i}.trading-mongodb-headless.trading-db.svc.cluster.local:27017`));
+    const check = plain(run.byName("postgres-replica-2-check").inputs);
+    expect(check).toMatchObject({ primaryKubernetes: { pod: "trading-postgres-0" }, replicaKubernetes: { pod: "trading-postgres-replica-2-0" } });
+  });
+});
+
+describe("dev with platform kubernetes", () => {
+  test("works too: admin tools as Deployments, volume claims deleted with the stack (retainData false)", async () => {
+    const run = await runProgram("dev", { platform: "kubernetes", kubernetesStorageClass: "fast-ssd" });
+    expect(run.resources.filter((r) => r.type.startsWith("docker:"))).toEqual([]);
+    expect(ofKind(run, "Deployment").map((r) => value(r).metadata.name).sort()).toEqual(["trading-mongo-express", "trading-pgadmin"]);
+    for (const sts of ofKind(run, "StatefulSet").map(value)) {
+      expect(sts.spec.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: "Delete", whenScaled: "Delete" });
+      for (const t of sts.spec.volumeClaimTemplates) expect(t.spec.storageClassName).toBe("fast-ssd");
+    }
+    const pgadmin = named(run, "Deployment", "trading-pgadmin").spec.template.spec;
+    expect(pgadmin.securityContext.sysctls).toEqual([{ name: "net.ipv4.ip_unprivileged_port_start", value: "0" }]);
+    for (const r of k8sObjects(run)) {
+      const Model = await modelFor(r.type);
+      expect(() => new Model(value(r)).validate(), `${r.type} ${r.name}`).not.toThrow();
+    }
+  });
+});
