@@ -2,7 +2,14 @@
 // exports exactly these (typed against them); tools/ (env, verify) read them back from
 // `pulumi stack output --json --show-secrets`; a service reads them through a StackReference.
 // Anything marked secret is a Pulumi secret: shown only with --show-secrets.
+import * as pulumi from "@pulumi/pulumi";
 import type { AdminToolEndpoints } from "./admin-tools";
+import type { StackConfig } from "./config";
+import { INFLUXDB_TOKENS, influxBuckets, influxdbUrl } from "./influxdb-spec";
+import { MONGO_DATABASE, MONGO_USERS } from "./mongo-spec";
+import { POSTGRES_DATABASES, POSTGRES_ROLES } from "./postgres-spec";
+import { REDIS_USERS } from "./redis-spec";
+import type { TradingDbStack } from "./stack";
 import type { MongoMemberServer, MongoUris } from "./mongo";
 import type { ServerAccess } from "./engine";
 import type { PostgresUris } from "./postgres";
@@ -103,3 +110,67 @@ export const STACK_OUTPUT_NAMES = [
   "serviceEnv",
   "kubernetes",
 ] as const satisfies ReadonlyArray<keyof StackOutputs>;
+
+/** Every output, shaped from the stack's components: index.ts exports exactly these. */
+export function stackOutputs(stack: TradingDbStack, config: StackConfig): { [K in keyof StackOutputs]: pulumi.Output<StackOutputs[K]> } {
+  const pg = stack.postgres;
+  const mongo = stack.mongo;
+  const redis = stack.redis;
+  const influx = stack.influxdb;
+  return {
+    postgresPrimary: pulumi.output({ container: pg.primary.container, host: pg.primary.host, network: pg.primary.network }),
+    postgresReplicas: pulumi.output(
+      pg.replicas.map((replica, i) => ({
+        container: replica.container,
+        host: replica.host,
+        network: replica.network,
+        slot: replica.slot ?? "",
+        streamingState: pg.replicaChecks[i].streamingState,
+        markerLatencyMs: pg.replicaChecks[i].markerLatencyMs,
+      })),
+    ),
+    postgresDatabases: pulumi.output(
+      Object.fromEntries(
+        POSTGRES_DATABASES.map((db) => [db.name, { owner: db.owner, readonlyUser: POSTGRES_ROLES.readonly, migrations: pg.init.migrations.apply((m) => m?.[db.name] ?? []) }]),
+      ),
+    ),
+    // Connection URIs per database: owner (host and in-network), read-only (host, in-network), read-only per replica. Secret.
+    postgresUris: pg.uris,
+    mongoReplicaSet: pulumi.output({
+      name: mongo.replicaSetName,
+      database: MONGO_DATABASE,
+      users: { app: MONGO_USERS.app, readonly: MONGO_USERS.readonly },
+      members: mongo.members,
+      memberStates: mongo.init.memberStates,
+      migrations: mongo.init.recordedMigrations,
+    }),
+    // app/readonly URIs: in-network (replicaSet=, authSource=admin) and host (directConnection=true to member 1). Secret.
+    mongoUris: mongo.uris,
+    redisServer: pulumi.output({ container: redis.container, host: redis.host, network: redis.network, user: REDIS_USERS.app }),
+    // REDIS_URL of the app user, in-network and host. Secret.
+    redisUrls: redis.urls,
+    influxdb: pulumi.output({
+      container: influx.container,
+      url: influxdbUrl(influx.host),
+      urlInNetwork: influxdbUrl(influx.network),
+      org: influx.org,
+      bucket: influx.bucket,
+      buckets: influxBuckets(config.influxdb).map((b) => ({ name: b.name, retentionSeconds: b.retentionSeconds })),
+      tokenScopes: Object.fromEntries(Object.entries(INFLUXDB_TOKENS).map(([key, t]) => [key, { description: t.description, actions: [...t.actions] }])),
+    }),
+    // The services' InfluxDB tokens: `read` and `write` (read and write on the stack's buckets). Secret.
+    influxdbTokens: influx.tokens as pulumi.Output<StackOutputs["influxdbTokens"]>,
+    // pgAdmin and mongo-express URLs and login names; null when `adminTools` is off.
+    adminTools: pulumi.output(stack.adminTools?.endpoints ?? null),
+    // Their logins. Secret.
+    adminToolLogins: stack.adminTools?.logins ?? pulumi.output(null),
+    // Superuser/root connections from the operator's machine, for `npm run verify` and operators. Secret.
+    adminConnections: stack.adminConnections,
+    // Env maps with the seeds' variable names, per consumer, in the network and on the operator's machine. Secret.
+    serviceEnv: stack.serviceEnv,
+    // Kubernetes: namespace, context and each consumer's env Secret; null on Docker.
+    kubernetes: pulumi.output(
+      stack.kubernetes ? { namespace: stack.kubernetes.namespace, context: stack.kubernetes.context ?? null, consumerSecrets: stack.kubernetes.consumerSecrets } : null,
+    ),
+  };
+}

@@ -1,0 +1,82 @@
+// What `pulumi up` does to a prod stack on Kubernetes that is already up when one setting changes:
+// the program runs under mocks before and after, and every object whose inputs differ, appears or
+// disappears is listed. A changed pod template rolls that StatefulSet's pods: downtime for a
+// single-pod server, so only the server whose files or credentials changed may be touched.
+import { beforeAll, describe, expect, test } from "vitest";
+import { plain, runProgram, type ProgramRun } from "../support/pulumi";
+
+function inputsByName(run: ProgramRun): Map<string, any> {
+  return new Map(run.resources.map((r) => [r.name, plain(r.inputs)]));
+}
+
+function changes(before: ProgramRun, after: ProgramRun) {
+  const a = inputsByName(before);
+  const b = inputsByName(after);
+  const same = (k: string) => JSON.stringify(a.get(k)) === JSON.stringify(b.get(k));
+  return {
+    added: [...b.keys()].filter((k) => !a.has(k)).sort(),
+    removed: [...a.keys()].filter((k) => !b.has(k)).sort(),
+    changed: [...b.keys()].filter((k) => a.has(k) && !same(k)).sort(),
+  };
+}
+
+describe("prod on Kubernetes: which objects a setting change touches", () => {
+  let base: ProgramRun;
+  beforeAll(async () => {
+    base = await runProgram("prod");
+  });
+
+  test("the same settings twice change nothing", async () => {
+    expect(changes(base, await runProgram("prod"))).toEqual({ added: [], removed: [], changed: [] });
+  });
+
+  test("replicas 2 -> 3 adds replica 3's objects and hooks only; the read-only Service and the replicas' budget select it by label", async () => {
+    const change = changes(base, await runProgram("prod", { postgresReplicas: "3" }));
+    expect(change.removed).toEqual([]);
+    expect(change.changed).toEqual([]);
+    expect(change.added).toEqual(
+      [
+        "trading-postgres-replica-3",
+        "trading-postgres-replica-3-clients",
+        "trading-postgres-replica-3-files",
+        "trading-postgres-replica-3-headless",
+        "trading-postgres-replica-3-secrets",
+        "postgres-replica-3-check",
+        "postgres-replica-3-slot",
+      ].sort(),
+    );
+  });
+
+  test("a new superuser password rolls the primary only (its Secret and pod-template hash), and re-runs the hooks that log in with it", async () => {
+    const after = await runProgram("prod", { postgresSuperuserPassword: "a-new-superuser-password-1" });
+    const change = changes(base, after);
+    expect(change.added).toEqual([]);
+    // The user's own replaces the generated one.
+    expect(change.removed).toEqual(["postgres-postgres-password"]);
+    expect(change.changed).toEqual(
+      ["trading-postgres", "trading-postgres-secrets", "postgres-init", "postgres-replica-1-slot", "postgres-replica-2-slot", "postgres-replica-1-check", "postgres-replica-2-check"].sort(),
+    );
+    // The StatefulSet differs only in its template's secrets hash: a rolling restart, same volume claims.
+    const before = inputsByName(base).get("trading-postgres");
+    const now = inputsByName(after).get("trading-postgres");
+    const annotations = (sts: any) => sts.spec.template.metadata.annotations;
+    expect(annotations(now)["trading-db-stack/secrets-hash"]).not.toBe(annotations(before)["trading-db-stack/secrets-hash"]);
+    now.spec.template.metadata.annotations = annotations(before);
+    expect(now).toEqual(before);
+  });
+
+  test("a retention change reaches only the InfluxDB hook; an election timeout only the Mongo hook", async () => {
+    expect(changes(base, await runProgram("prod", { influxdbRetentionDays: "30" })).changed).toEqual(["influxdb-init"]);
+    expect(changes(base, await runProgram("prod", { mongoElectionTimeoutMs: "5000" })).changed).toEqual(["mongo-init"]);
+  });
+
+  test("retainData off changes only the StatefulSets' claim retention policy (a field Kubernetes updates in place)", async () => {
+    const after = await runProgram("prod", { retainData: "false" });
+    const change = changes(base, after);
+    expect(change.changed).toEqual(["trading-influxdb", "trading-mongodb", "trading-postgres", "trading-postgres-replica-1", "trading-postgres-replica-2", "trading-redis"]);
+    const sts = inputsByName(after).get("trading-redis");
+    expect(sts.spec.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: "Delete", whenScaled: "Delete" });
+    sts.spec.persistentVolumeClaimRetentionPolicy = inputsByName(base).get("trading-redis").spec.persistentVolumeClaimRetentionPolicy;
+    expect(sts).toEqual(inputsByName(base).get("trading-redis"));
+  });
+});
