@@ -4,6 +4,9 @@
 # mongod refuses a keyfile that others can read, and the official image drops to uid 999 before
 # starting mongod but chowns only /data/db and /data/configdb. The uploaded key is root-owned, so
 # copy it to MONGO_KEYFILE, owned by 999 with mode 0400, then hand over to the image's entrypoint.
+# Started as the image's user itself (Kubernetes: runAsNonRoot, fsGroup), the key comes from a Secret
+# with mode 0440 (group-readable: mongod refuses it) and MONGO_KEYFILE's folder is an emptyDir that
+# is not ours: the copy is then owned by whoever runs this, and the folder is left as it is.
 set -euo pipefail
 
 : "${MONGO_KEYFILE_SOURCE:?MONGO_KEYFILE_SOURCE must name the uploaded keyfile}"
@@ -14,15 +17,24 @@ if [ ! -s "$MONGO_KEYFILE_SOURCE" ]; then
   echo "trading-mongo-entrypoint: keyfile $MONGO_KEYFILE_SOURCE is missing or empty" >&2
   exit 1
 fi
-if [ "$(id -u)" != "0" ]; then
-  echo "trading-mongo-entrypoint: must start as root to hand the keyfile to uid ${owner%%:*}" >&2
-  exit 1
-fi
-
 keyfile_dir="$(dirname "$MONGO_KEYFILE")"
-install -d -m 0700 -o "${owner%%:*}" -g "${owner##*:}" "$keyfile_dir"
 # Written under a temporary name and renamed: a restart never sees a half-written key.
-install -m 0400 -o "${owner%%:*}" -g "${owner##*:}" "$MONGO_KEYFILE_SOURCE" "$MONGO_KEYFILE.tmp"
+if [ "$(id -u)" = "0" ]; then
+  install -d -m 0700 -o "${owner%%:*}" -g "${owner##*:}" "$keyfile_dir"
+  install -m 0400 -o "${owner%%:*}" -g "${owner##*:}" "$MONGO_KEYFILE_SOURCE" "$MONGO_KEYFILE.tmp"
+else
+  # Not root: no chown, and no chmod of a folder someone else made (the emptyDir). The temporary
+  # copy is removed first: one left by an earlier start is read-only to us.
+  [ -d "$keyfile_dir" ] || install -d -m 0700 "$keyfile_dir"
+  rm -f "$MONGO_KEYFILE.tmp"
+  install -m 0400 "$MONGO_KEYFILE_SOURCE" "$MONGO_KEYFILE.tmp"
+fi
 mv -f "$MONGO_KEYFILE.tmp" "$MONGO_KEYFILE"
+
+# Kubernetes: every pod of the StatefulSet carries the root user's settings, but only the named pod
+# may create it on its empty data folder; the others receive users by initial sync from the primary.
+if [ -n "${MONGO_ROOT_MEMBER_HOSTNAME:-}" ] && [ "$(cat /proc/sys/kernel/hostname)" != "$MONGO_ROOT_MEMBER_HOSTNAME" ]; then
+  unset MONGO_INITDB_ROOT_USERNAME MONGO_INITDB_ROOT_PASSWORD MONGO_INITDB_ROOT_PASSWORD_FILE
+fi
 
 exec docker-entrypoint.sh "$@"

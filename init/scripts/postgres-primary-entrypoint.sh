@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Wrapper entrypoint of the PostgreSQL primary (uploaded by Pulumi, see components/postgres.ts),
-# run as root before the official image's docker-entrypoint.sh.
+# run before the official image's docker-entrypoint.sh: as root (Docker, the image's default), or
+# as the image's postgres user itself (Kubernetes: runAsNonRoot, fsGroup; the volume's root is then
+# root-owned but group-writable, so this only creates what it needs and chowns nothing).
 #
 # The image applies POSTGRES_PASSWORD_FILE only when it creates the cluster. A volume kept by
 # `pulumi destroy` (retainData) and found again by the next `pulumi up` holds the superuser
@@ -23,30 +25,34 @@ die() { log "error: $*"; exit 1; }
 superuser="${POSTGRES_USER:-postgres}"
 marker="$(dirname "$PGDATA")/.trading-db-stack-superuser-password.sha256"
 
-[ "$(id -u)" = 0 ] || die "must start as root (the official image's default), to run the server as postgres"
+# As root the server commands run as postgres through gosu; started as postgres they run as they
+# are (peer authentication still matches: the OS user is postgres either way).
+if [ "$(id -u)" = 0 ]; then as_root=true; else as_root=false; fi
+as_postgres() { if $as_root; then gosu postgres "$@"; else "$@"; fi; }
+
 [ -s "$POSTGRES_PASSWORD_FILE" ] || die "POSTGRES_PASSWORD_FILE ($POSTGRES_PASSWORD_FILE) is missing or empty"
 wanted="$(sha256sum <"$POSTGRES_PASSWORD_FILE" | cut -d' ' -f1)"
 
 mkdir -p "$(dirname "$PGDATA")"
-chown postgres:postgres "$(dirname "$PGDATA")"
+if $as_root; then chown postgres:postgres "$(dirname "$PGDATA")"; fi
 
 if [ -s "$PGDATA/PG_VERSION" ] && [ "$(cat "$marker" 2>/dev/null)" != "$wanted" ]; then
   log "applying the declared password of $superuser to the existing cluster"
   # Stale after a crash: the temporary server would refuse to start. The real server is not running.
   rm -f "$PGDATA/postmaster.pid"
   # The temporary server's own log goes to this container's log.
-  gosu postgres pg_ctl -D "$PGDATA" -w -t 300 -o "-c listen_addresses='' -c log_statement=none" start \
+  as_postgres pg_ctl -D "$PGDATA" -w -t 300 -o "-c listen_addresses='' -c log_statement=none" start \
     || die "the temporary server did not start; see its log above"
   # psql reads the password from the file itself (\set with backquotes): it is never on a command line.
-  gosu postgres psql -X -q -v ON_ERROR_STOP=1 -v user="$superuser" -d postgres <<EOSQL || { gosu postgres pg_ctl -D "$PGDATA" -m fast -w stop; die "ALTER ROLE failed"; }
+  as_postgres psql -X -q -v ON_ERROR_STOP=1 -v user="$superuser" -d postgres <<EOSQL || { as_postgres pg_ctl -D "$PGDATA" -m fast -w stop; die "ALTER ROLE failed"; }
 \\set password \`cat "$POSTGRES_PASSWORD_FILE"\`
 ALTER ROLE :"user" WITH PASSWORD :'password';
 EOSQL
-  gosu postgres pg_ctl -D "$PGDATA" -m fast -w stop || die "the temporary server did not stop; see its log above"
+  as_postgres pg_ctl -D "$PGDATA" -m fast -w stop || die "the temporary server did not stop; see its log above"
 fi
 # On an empty data folder the image's initdb sets this same password.
 printf '%s\n' "$wanted" >"$marker"
-chown postgres:postgres "$marker"
+if $as_root; then chown postgres:postgres "$marker"; fi
 chmod 600 "$marker"
 
 exec docker-entrypoint.sh "$@"

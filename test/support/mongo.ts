@@ -1,7 +1,9 @@
 // Real mongod processes for the integration tests, each started the way a member container starts:
 // init/scripts/mongo-entrypoint.sh (run as root) copies the keyfile for uid 999 and hands over to
 // the image's entrypoint, here test/support/docker-entrypoint.sh, which drops to uid 999 as the
-// image does. The mongod arguments are the program's own (components/mongo-spec.ts), with only
+// image does. A member started as on Kubernetes runs the wrapper as uid 999 itself (runAsNonRoot,
+// fsGroup 999): its keyfile is a Secret file root:999 0440, the keyfile's folder an emptyDir
+// root:999 2777, its data volume root:999 2775. The mongod arguments are the program's own (components/mongo-spec.ts), with only
 // paths, bind address and port changed. Member 1 first goes through the image's init phase: a
 // mongod without auth creates the root user, then stops.
 import { spawn, spawnSync, type ChildProcess } from "child_process";
@@ -9,6 +11,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { MongoClient } from "mongodb";
+import type { Engine } from "./container";
 import { plain, requireBuilt, ROOT, type ProgramRun } from "./pulumi";
 import { findBinary, freePort } from "./servers";
 import { waitUntil } from "./wait";
@@ -28,6 +31,9 @@ export function mongodBin(): string {
 
 export interface MongoMember {
   n: number;
+  engine: Engine;
+  /** The keyfile as mounted (docker: Pulumi's upload; kubernetes: the Secret file). */
+  keyfileSource: string;
   port: number;
   dir: string;
   process: ChildProcess;
@@ -112,22 +118,33 @@ export interface StartMemberOptions {
   keyfile: string;
   /** For member 1: the root user the image's init phase creates. */
   root?: { user: string; password: string };
+  /** How the container is started: as root (docker, the default) or as uid 999 (kubernetes). */
+  engine?: Engine;
+}
+
+/** The wrapper's argv for the engine: as root, or as uid 999 with only gid 999. */
+function wrapperArgv(engine: Engine, args: string[]): [string, string[]] {
+  const argv = ["bash", WRAPPER, ...args];
+  return engine === "kubernetes" ? ["setpriv", [`--reuid=${MONGO_UID}`, `--regid=${MONGO_UID}`, "--clear-groups", ...argv]] : [argv[0], argv.slice(1)];
 }
 
 export async function startMember(options: StartMemberOptions): Promise<MongoMember> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `tdbs-mongo-${options.n}-`));
   fs.chmodSync(dir, 0o755);
   const port = await freePort();
+  const engine = options.engine ?? "docker";
   fs.mkdirSync(path.join(dir, "db"));
-  chownToMongo(path.join(dir, "db"));
+  if (engine === "kubernetes") {
+    fs.chownSync(path.join(dir, "db"), 0, MONGO_UID);
+    fs.chmodSync(path.join(dir, "db"), 0o2775);
+  } else {
+    chownToMongo(path.join(dir, "db"));
+  }
   chownToMongo(dir); // mongod puts its unix socket here
   if (options.root) await createRootUser(dir, options.root.user, options.root.password);
 
-  // As uploaded by Pulumi: owned by root, readable by all. The wrapper must not use it as it is.
-  const keyfileSource = path.join(dir, "uploaded-keyfile");
-  fs.writeFileSync(keyfileSource, options.keyfile, { mode: 0o644 });
-  fs.chownSync(keyfileSource, 0, 0);
   const keyfile = path.join(dir, "mongo-keyfile", "keyfile");
+  const keyfileSource = mountKeyfile(dir, engine, options.keyfile);
 
   const logFile = path.join(dir, "mongod.log");
   const log = fs.openSync(logFile, "a");
@@ -136,11 +153,14 @@ export async function startMember(options: StartMemberOptions): Promise<MongoMem
     MONGO_KEYFILE_SOURCE: keyfileSource,
     MONGO_KEYFILE: keyfile,
   };
-  const child = spawn("bash", [WRAPPER, "mongod", ...testMongodArgs(dir, port, keyfile).slice(1)], { env, stdio: ["ignore", log, log] });
+  const [program, args] = wrapperArgv(engine, ["mongod", ...testMongodArgs(dir, port, keyfile).slice(1)]);
+  const child = spawn(program, args, { env, stdio: ["ignore", log, log] });
   fs.closeSync(log);
   running.add(child);
   const member: MongoMember = {
     n: options.n,
+    engine,
+    keyfileSource,
     port,
     dir,
     process: child,
@@ -178,10 +198,35 @@ export function ownerAndMode(file: string): { uid: number; mode: string } {
   return { uid: stat.uid, mode: (stat.mode & 0o777).toString(8).padStart(4, "0") };
 }
 
-/** Runs the wrapper with a broken setup and returns its exit status and stderr. */
-export function runWrapper(env: Record<string, string>): { status: number | null; stderr: string } {
-  const result = spawnSync("bash", [WRAPPER, "mongod", "--version"], { env: { PATH: `${IMAGE_ENTRYPOINT_STANDIN}:${path.dirname(mongodBin())}:/usr/bin:/bin`, ...env }, encoding: "utf8" });
-  return { status: result.status, stderr: result.stderr };
+/**
+ * The keyfile as the engine mounts it, in a member's folder: docker, Pulumi's upload (root-owned,
+ * readable by all); kubernetes, a Secret file root:999 0440 (group-readable: mongod refuses it) and
+ * an emptyDir root:999 2777 where the wrapper puts the copy. Returns the mounted keyfile's path.
+ */
+export function mountKeyfile(dir: string, engine: Engine, content: string): string {
+  if (engine === "docker") {
+    const upload = path.join(dir, "uploaded-keyfile");
+    fs.writeFileSync(upload, content, { mode: 0o644 });
+    fs.chownSync(upload, 0, 0);
+    return upload;
+  }
+  const emptyDir = path.join(dir, "mongo-keyfile");
+  fs.mkdirSync(emptyDir, { recursive: true });
+  fs.chownSync(emptyDir, 0, MONGO_UID);
+  fs.chmodSync(emptyDir, 0o2777);
+  fs.mkdirSync(path.join(dir, "secrets"), { recursive: true, mode: 0o755 });
+  const secret = path.join(dir, "secrets", "mongo-keyfile");
+  fs.writeFileSync(secret, content);
+  fs.chownSync(secret, 0, MONGO_UID);
+  fs.chmodSync(secret, 0o440);
+  return secret;
+}
+
+/** Runs the wrapper (as root, or as uid 999 for kubernetes) with `mongod --version`; its exit status and output. */
+export function runWrapper(env: Record<string, string>, engine: Engine = "docker"): { status: number | null; stdout: string; stderr: string } {
+  const [program, args] = wrapperArgv(engine, ["mongod", "--version"]);
+  const result = spawnSync(program, args, { env: { PATH: `${IMAGE_ENTRYPOINT_STANDIN}:${path.dirname(mongodBin())}:/usr/bin:/bin`, ...env }, encoding: "utf8" });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
 /** The keyfile the program uploads to every member (from the mocked resource graph). */
@@ -190,10 +235,14 @@ export function programKeyfile(run: ProgramRun): string {
 }
 const MONGO_KEYFILE_UPLOAD = "/run/secrets/mongo-keyfile";
 
-/** `count` members as the containers start: member 1 through the image's init phase (root user), the others empty. */
-export async function startMembers(count: number, keyfile: string, rootPassword: string): Promise<MongoMember[]> {
-  const first = await startMember({ n: 1, keyfile, root: { user: "root", password: rootPassword } });
-  const others = await Promise.all(Array.from({ length: count - 1 }, (_, i) => startMember({ n: i + 2, keyfile })));
+/**
+ * `count` members as the containers start: member 1 through the image's init phase (root user), the
+ * others empty; the members numbered in `onKubernetes` are started as on Kubernetes (as uid 999).
+ */
+export async function startMembers(count: number, keyfile: string, rootPassword: string, onKubernetes: number[] = []): Promise<MongoMember[]> {
+  const engine = (n: number): Engine => (onKubernetes.includes(n) ? "kubernetes" : "docker");
+  const first = await startMember({ n: 1, keyfile, root: { user: "root", password: rootPassword }, engine: engine(1) });
+  const others = await Promise.all(Array.from({ length: count - 1 }, (_, i) => startMember({ n: i + 2, keyfile, engine: engine(i + 2) })));
   return [first, ...others];
 }
 

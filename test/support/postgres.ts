@@ -6,6 +6,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Client } from "pg";
+import { containerFiles, type ContainerFiles, type Engine } from "./container";
 import { requireBuilt, ROOT } from "./pulumi";
 import { freePort } from "./servers";
 import { waitUntil } from "./wait";
@@ -37,7 +38,7 @@ export function pgBinDir(): string {
 }
 
 /** The OS user servers run as: postgres when we are root (PostgreSQL refuses root), else ourselves. */
-function serverUser(): { name: string; uid: number; gid: number } | undefined {
+export function serverUser(): { name: string; uid: number; gid: number } | undefined {
   if (process.getuid?.() !== 0) return undefined;
   const id = (flag: string) => spawnSync("id", [flag, "postgres"], { encoding: "utf8" });
   const uid = id("-u");
@@ -232,4 +233,118 @@ export function replicaScriptEnv(options: ReplicaOptions, dir: string, dataDir: 
 
 export function removeServerDir(server: PgServer): void {
   fs.rmSync(server.dir, { recursive: true, force: true });
+}
+
+/** The official image's entrypoint (../shared/contracts/images, byte for byte from docker-library/postgres). */
+export const IMAGE_ENTRYPOINT = path.resolve(ROOT, "../shared/contracts/images/postgres/docker-entrypoint.sh");
+export const PRIMARY_ENTRYPOINT = path.join(ROOT, "init/scripts/postgres-primary-entrypoint.sh");
+const GOSU_STANDIN = path.join(ROOT, "test/support/gosu");
+
+/**
+ * A PostgreSQL container's files (see ./container), started as root (docker) or as the postgres OS
+ * user (kubernetes, where the image's user is postgres too). The volume is mounted at `volume` and
+ * PGDATA is a versioned folder below it, as postgres:18 does; `run` is the image's own
+ * /var/run/postgresql (owned by postgres in the image). On docker, gosu is a stand-in on PATH; on
+ * kubernetes there is none, so a script that still called it would fail.
+ */
+export interface PgContainer {
+  files: ContainerFiles;
+  volume: string;
+  pgdata: string;
+  run: string;
+  port: number;
+  logFile: string;
+  env: Record<string, string>;
+}
+
+export async function pgContainer(label: string, engine: Engine): Promise<PgContainer> {
+  const user = serverUser();
+  if (!user) throw new Error("the container layouts need root (the tests chown files to postgres and to root)");
+  const files = containerFiles(label, engine, user);
+  if (engine === "docker") files.script(GOSU_STANDIN);
+  const volume = files.volume("var-lib-postgresql");
+  const run = path.join(files.dir, "var-run-postgresql");
+  fs.mkdirSync(run, { mode: 0o3777 });
+  fs.chownSync(run, user.uid, user.gid);
+  const pgdata = path.join(volume, "15", "docker");
+  const env = { PATH: `${files.bin}:${pgBinDir()}:/usr/sbin:/usr/bin:/sbin:/bin`, LANG: "C.UTF-8", PGDATA: pgdata };
+  return { files, volume, pgdata, run, port: await freePort(), logFile: path.join(files.dir, "container.log"), env };
+}
+
+/**
+ * The image's docker-entrypoint.sh for a test container: the official file, with only the two
+ * folders it makes at the container's root moved into the container's folder, as this machine
+ * has no /docker-entrypoint-initdb.d and its /var/run/postgresql is not the test's to chmod.
+ * Servers it starts still put their sockets in the binaries' default folder, as in the image.
+ */
+function installImageEntrypoint(c: PgContainer): void {
+  if (!fs.existsSync(IMAGE_ENTRYPOINT)) throw new Error(`${IMAGE_ENTRYPOINT} is missing: the primary tests run the official entrypoint from ../shared/contracts/images`);
+  const initdb = path.join(c.files.dir, "docker-entrypoint-initdb.d");
+  fs.mkdirSync(initdb, { mode: 0o755 });
+  let text = fs.readFileSync(IMAGE_ENTRYPOINT, "utf8");
+  for (const [from, to] of [["/docker-entrypoint-initdb.d", initdb], ["/var/run/postgresql", c.run]]) {
+    if (!text.includes(from)) throw new Error(`${IMAGE_ENTRYPOINT} no longer mentions ${from}`);
+    text = text.split(from).join(to);
+  }
+  fs.writeFileSync(path.join(c.files.bin, "docker-entrypoint.sh"), text, { mode: 0o755 });
+}
+
+/**
+ * The container's server settings: the containers' own (testServerSettings) with pg_hba.conf as
+ * the engine mounts it, and no socket folder of its own: the image's entrypoint and the wrapper
+ * reach their temporary servers through the binaries' default socket folder.
+ */
+function containerServerArgs(c: PgContainer): string[] {
+  const spec = requireBuilt("components/postgres-spec.js");
+  const hba = c.files.config("pg_hba.conf", spec.pgHbaConf());
+  const args = testServerSettings(c.files.dir, c.port, { hba_file: hba });
+  const socketAt = args.findIndex((a) => a.startsWith("unix_socket_directories="));
+  if (socketAt < 1) throw new Error(`testServerSettings no longer sets unix_socket_directories: ${args.join(" ")}`);
+  args.splice(socketAt - 1, 2);
+  return args;
+}
+
+/**
+ * Starts the primary as its container does: init/scripts/postgres-primary-entrypoint.sh (uploaded
+ * or mounted as a script), then the official docker-entrypoint.sh, with the program's environment
+ * (components/postgres-spec.ts primaryEnv) adjusted to the container's folder. The superuser
+ * password is whatever the container's secret file holds.
+ */
+export async function startPrimaryContainer(c: PgContainer, superuserPassword: string): Promise<PgServer> {
+  if (!fs.existsSync(path.join(c.files.bin, "docker-entrypoint.sh"))) installImageEntrypoint(c);
+  const wrapper = fs.existsSync(path.join(c.files.bin, "trading-primary-entrypoint.sh"))
+    ? path.join(c.files.bin, "trading-primary-entrypoint.sh")
+    : c.files.script(PRIMARY_ENTRYPOINT, "trading-primary-entrypoint.sh");
+  const { primaryEnv } = requireBuilt("components/postgres-spec.js");
+  const { parseStackConfig } = requireBuilt("components/config.js");
+  const programEnv: Record<string, string> = primaryEnv(parseStackConfig(() => undefined).postgres);
+  const env = {
+    ...programEnv,
+    ...c.env,
+    POSTGRES_PASSWORD_FILE: path.join(c.files.dir, "secrets", "postgres-password"),
+    // The temporary servers (the image's init phase, the wrapper's password reset) listen on a Unix
+    // socket only, in the default folder: on this machine other servers may be there, so not 5432.
+    PGPORT: String(c.port),
+  };
+  const child = c.files.spawn(wrapper, ["postgres", ...containerServerArgs(c)], env, c.logFile);
+  const server = serverHandle(child, c.port, c.files.dir, c.pgdata, c.logFile, superuserPassword);
+  await waitForServer(server);
+  return server;
+}
+
+/** Runs init/scripts/postgres-replica-entrypoint.sh as the engine starts it, and waits for the standby. */
+export async function startReplicaContainer(c: PgContainer, options: ReplicaOptions): Promise<PgServer> {
+  const script = c.files.script(REPLICA_ENTRYPOINT, "trading-replica-entrypoint.sh");
+  const passwordFile = c.files.secret("replication-password", options.replicationPassword);
+  const env = {
+    ...c.env,
+    ...replicaScriptEnv(options, c.files.dir, c.pgdata, passwordFile),
+    REPLICATION_PASSFILE: path.join(c.run, "replication.pgpass"),
+  };
+  const hba = c.files.config("pg_hba.conf", requireBuilt("components/postgres-spec.js").pgHbaConf());
+  const args = testServerSettings(c.files.dir, c.port, { hba_file: hba, unix_socket_directories: c.run });
+  const child = c.files.spawn(script, ["postgres", ...args], env, c.logFile);
+  const server = serverHandle(child, c.port, c.files.dir, c.pgdata, c.logFile, options.primary.superuserPassword);
+  await waitForServer(server);
+  return server;
 }

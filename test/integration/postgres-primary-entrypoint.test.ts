@@ -1,0 +1,80 @@
+// init/scripts/postgres-primary-entrypoint.sh, run as each engine starts the primary's container,
+// in front of the official image's own docker-entrypoint.sh (../shared/contracts/images), against
+// the real PostgreSQL binaries: as root on Docker (gosu is a stand-in), and as the postgres user
+// on Kubernetes (runAsNonRoot, fsGroup: the volume's root is root:<gid> 2775, the password a
+// Secret file root:<gid> 0440, no gosu at all). Both create the cluster on an empty volume, and
+// apply a changed password to a kept cluster through the wrapper's socket-only temporary server.
+import { createHash } from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import { afterAll, describe, expect, test } from "vitest";
+import { ENGINES, ownership, processUids } from "../support/container";
+import { pgContainer, removeServerDir, serverUser, startPrimaryContainer, type PgContainer, type PgServer } from "../support/postgres";
+
+const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
+const APPLYING = "primary-entrypoint: applying the declared password of postgres to the existing cluster";
+
+describe.each(ENGINES)("primary wrapper entrypoint started as on %s", (engine) => {
+  const user = serverUser()!;
+  let c: PgContainer;
+  let server: PgServer | undefined;
+  const first = `first-${engine}-Password:1234`;
+  const second = `second-${engine}-Password\\5678`;
+
+  afterAll(async () => {
+    await server?.stop();
+    if (server) removeServerDir(server);
+  });
+
+  async function accepts(password: string): Promise<true | string> {
+    const client = await server!.connect("postgres", "postgres", password).catch((error: { code?: string }) => error);
+    if ("end" in client) {
+      await client.end();
+      return true;
+    }
+    return String(client.code);
+  }
+
+  const marker = () => path.join(path.dirname(c.pgdata), ".trading-db-stack-superuser-password.sha256");
+
+  test("an empty volume: the image's entrypoint creates the cluster with the declared password; the wrapper records it", async () => {
+    c = await pgContainer("primary-wrapper", engine);
+    c.files.secret("postgres-password", first);
+    server = await startPrimaryContainer(c, first);
+
+    expect(server.log()).toContain("PostgreSQL init process complete; ready for start up.");
+    expect(server.log()).not.toContain(APPLYING);
+    expect(await accepts(first)).toBe(true);
+    expect(fs.readFileSync(marker(), "utf8")).toBe(`${sha256(first)}\n`);
+    expect(ownership(marker())).toMatchObject({ uid: user.uid, mode: "0600" });
+    expect(ownership(c.pgdata)).toMatchObject({ uid: user.uid });
+    expect(processUids(server.process.pid!)).toEqual([user.uid, user.uid, user.uid, user.uid]);
+    if (engine === "kubernetes") {
+      // Nothing was chowned or chmodded that the postgres user does not own: the volume's root is as mounted.
+      expect(ownership(c.volume)).toEqual({ uid: 0, gid: user.gid, mode: "2775" });
+      expect(ownership(path.join(c.files.dir, "secrets", "postgres-password"))).toEqual({ uid: 0, gid: user.gid, mode: "0440" });
+    }
+  });
+
+  test("a kept cluster and a new declared password: the wrapper applies it before the server starts; the old one stops working", async () => {
+    await server!.stop();
+    c.files.secret("postgres-password", second);
+    server = await startPrimaryContainer(c, second);
+
+    expect(server.log()).toContain(APPLYING);
+    expect(server.log()).toContain("PostgreSQL Database directory appears to contain a database; Skipping initialization");
+    expect(await accepts(second)).toBe(true);
+    expect(await accepts(first)).toBe("28P01"); // invalid_password
+    expect(fs.readFileSync(marker(), "utf8")).toBe(`${sha256(second)}\n`);
+    expect(ownership(marker())).toMatchObject({ uid: user.uid, mode: "0600" });
+    // The temporary server listened on no TCP port and is gone; the real one runs as postgres.
+    expect(processUids(server.process.pid!)).toEqual([user.uid, user.uid, user.uid, user.uid]);
+  });
+
+  test("a restart with the same password skips the temporary server", async () => {
+    await server!.stop();
+    server = await startPrimaryContainer(c, second);
+    expect(server.log().split(APPLYING).length - 1).toBe(1);
+    expect(await accepts(second)).toBe(true);
+  });
+});
