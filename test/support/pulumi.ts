@@ -197,3 +197,33 @@ export function serializedHook(resource: MockedResource): SerializedHook {
   const requireFromString = nativeRequire("require-from-string") as (code: string, filename?: string) => any;
   return { provider: requireFromString(providerText).handler(), providerText, inputs };
 }
+
+export interface GraphChange {
+  added: string[];
+  removed: string[];
+  changed: string[];
+}
+
+function effectiveInputs(run: ProgramRun): Map<string, string> {
+  return new Map(
+    run.resources.map((r) => {
+      const inputs = plain(r.inputs);
+      for (const key of r.options.ignoreChanges) delete inputs[key];
+      return [r.name, JSON.stringify(inputs)];
+    }),
+  );
+}
+
+/**
+ * What `pulumi up` would do going from one run of the program to the next: resources added,
+ * removed, and those whose effective inputs (less what the engine ignores) differ.
+ */
+export function graphChanges(before: ProgramRun, after: ProgramRun): GraphChange {
+  const a = effectiveInputs(before);
+  const b = effectiveInputs(after);
+  return {
+    added: [...b.keys()].filter((k) => !a.has(k)).sort(),
+    removed: [...a.keys()].filter((k) => !b.has(k)).sort(),
+    changed: [...b.keys()].filter((k) => a.has(k) && a.get(k) !== b.get(k)).sort(),
+  };
+}

@@ -3,21 +3,10 @@
 // disappears is listed. A changed pod template rolls that StatefulSet's pods: downtime for a
 // single-pod server, so only the server whose files or credentials changed may be touched.
 import { beforeAll, describe, expect, test } from "vitest";
-import { plain, runProgram, type ProgramRun } from "../support/pulumi";
+import { graphChanges as changes, plain, runProgram, type ProgramRun } from "../support/pulumi";
 
 function inputsByName(run: ProgramRun): Map<string, any> {
   return new Map(run.resources.map((r) => [r.name, plain(r.inputs)]));
-}
-
-function changes(before: ProgramRun, after: ProgramRun) {
-  const a = inputsByName(before);
-  const b = inputsByName(after);
-  const same = (k: string) => JSON.stringify(a.get(k)) === JSON.stringify(b.get(k));
-  return {
-    added: [...b.keys()].filter((k) => !a.has(k)).sort(),
-    removed: [...a.keys()].filter((k) => !b.has(k)).sort(),
-    changed: [...b.keys()].filter((k) => a.has(k) && !same(k)).sort(),
-  };
 }
 
 describe("prod on Kubernetes: which objects a setting change touches", () => {

@@ -3,33 +3,7 @@
 // not ignore) differ, appear or disappear is listed. A replaced database container is downtime.
 import { beforeAll, describe, expect, test } from "vitest";
 import { changedKeys } from "../support/engine/docker-engine";
-import { isSecretInput, plain, runProgram, type ProgramRun } from "../support/pulumi";
-
-interface Change {
-  added: string[];
-  removed: string[];
-  changed: string[];
-}
-
-function effectiveInputs(run: ProgramRun): Map<string, string> {
-  return new Map(
-    run.resources.map((r) => {
-      const inputs = plain(r.inputs);
-      for (const key of r.options.ignoreChanges) delete inputs[key];
-      return [r.name, JSON.stringify(inputs)];
-    }),
-  );
-}
-
-function changes(before: ProgramRun, after: ProgramRun): Change {
-  const a = effectiveInputs(before);
-  const b = effectiveInputs(after);
-  return {
-    added: [...b.keys()].filter((k) => !a.has(k)).sort(),
-    removed: [...a.keys()].filter((k) => !b.has(k)).sort(),
-    changed: [...b.keys()].filter((k) => a.has(k) && a.get(k) !== b.get(k)).sort(),
-  };
-}
+import { graphChanges as changes, isSecretInput, plain, runProgram, type ProgramRun } from "../support/pulumi";
 
 describe("dev stack: which resources a setting change touches", () => {
   let base: ProgramRun;
