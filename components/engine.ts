@@ -5,15 +5,12 @@ import { LOOPBACK } from "./config";
 import { dockerServer, type DockerContext } from "./docker/container";
 import { allowDatabaseClients, type KubernetesContext } from "./kubernetes/context";
 import { kubernetesWorkload } from "./kubernetes/workload";
+import type { KubernetesTarget, ServerAccess } from "../init/access";
 import type { Endpoint, ServerSpec } from "./server-spec";
 
 export type Engine = { kind: "docker"; docker: DockerContext } | { kind: "kubernetes"; kubernetes: KubernetesContext };
 
-/** How a hook, `npm run verify` or `npm run env` reaches one server from the machine running them. */
-export interface ServerAccess extends Endpoint {
-  /** On Kubernetes: a port-forward through the API server to `port` of this pod (init/access.ts). */
-  kubernetes?: { namespace: string; pod: string; context?: string; kubeconfig?: string };
-}
+export type { KubernetesTarget, ServerAccess };
 
 export interface PlacedServer {
   /** What is up once the server is ready: hooks depend on it. */
@@ -100,8 +97,6 @@ export function placeServer(engine: Engine, args: PlaceServerArgs, parent: pulum
     })),
   };
 }
-
-export type KubernetesTarget = NonNullable<ServerAccess["kubernetes"]>;
 
 /** The port-forward target a hook takes; secret when it carries a kubeconfig's contents. */
 export function kubernetesTarget(access: ServerAccess): pulumi.Output<KubernetesTarget> | undefined {

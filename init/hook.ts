@@ -13,7 +13,10 @@ export interface HookSpec<I> {
   apply(inputs: I): Promise<Record<string, unknown>>;
   /** Runs when the resource is deleted, with its last outputs (which include its inputs). */
   remove?(outputs: I): Promise<void>;
-  /** Inputs whose change means delete-then-create (e.g. a slot name) instead of an update. */
+  /**
+   * Inputs whose change means delete-then-create (e.g. a slot name) instead of an update. A dotted
+   * path ("kubernetes.pod") looks inside an input; the engine is told its top-level input.
+   */
   replaceOnChange?: string[];
   /** Resource id from the inputs; stable across updates. */
   id(inputs: I): string;
@@ -45,7 +48,9 @@ export function hookProvider<I extends Record<string, unknown>>(spec: HookSpec<I
       return { id: spec.id(inputs), outs: { ...inputs, ...result, fingerprint: inputFingerprint(inputs) } };
     },
     async diff(_id: string, olds: I & { fingerprint?: string }, news: I) {
-      const replaces = (spec.replaceOnChange ?? []).filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
+      const at = (value: unknown, path: string) => path.split(".").reduce((v, k) => (v as Record<string, unknown> | undefined)?.[k], value);
+      const changed = (spec.replaceOnChange ?? []).filter((p) => JSON.stringify(at(olds, p)) !== JSON.stringify(at(news, p)));
+      const replaces = [...new Set(changed.map((p) => p.split(".")[0]))];
       return {
         changes: olds.fingerprint !== inputFingerprint(news),
         replaces,

@@ -10,11 +10,14 @@
 // stack's buckets. Everything is looked up by name (buckets, task) or description (tokens) first,
 // created only when missing and patched only when it differs, so a re-run changes nothing.
 import type { InfluxBucketSpec, InfluxTokenSpec } from "../../components/influxdb-spec";
+import { withAccess, type KubernetesTarget } from "../access";
 
 export interface InfluxdbInitInputs extends Record<string, unknown> {
   /** sha256 of the hook's serialised code (init/hook-resource.ts): a code change re-runs the hook. */
   hookVersion: string;
   url: string;
+  /** Under Kubernetes: the server's pod, reached through a port-forward to the port of `url` (init/access.ts). */
+  kubernetes?: KubernetesTarget;
   adminToken: string;
   adminUser: string;
   adminPassword: string;
@@ -44,13 +47,20 @@ export interface InfluxdbInitResult extends Record<string, unknown> {
 }
 
 export async function applyInfluxdbInit(inputs: InfluxdbInitInputs): Promise<InfluxdbInitResult> {
+  const url = new URL(inputs.url);
+  const access = { host: url.hostname, port: Number(url.port) || (url.protocol === "https:" ? 443 : 80), kubernetes: inputs.kubernetes };
+  // Requests go to `base`; messages name inputs.url, the server as the stack knows it.
+  return withAccess(access, (server) => initialise(inputs, inputs.kubernetes ? `${url.protocol}//${server.host}:${server.port}` : inputs.url));
+}
+
+async function initialise(inputs: InfluxdbInitInputs, base: string): Promise<InfluxdbInitResult> {
   const { InfluxDB } = require("@influxdata/influxdb-client") as typeof import("@influxdata/influxdb-client");
   const apis = require("@influxdata/influxdb-client-apis") as typeof import("@influxdata/influxdb-client-apis");
   const changed: string[] = [];
-  await waitForReady(new apis.HealthAPI(new InfluxDB({ url: inputs.url, timeout: 10000 })), inputs);
-  const { token, signedIn } = await workingToken(inputs);
+  await waitForReady(new apis.HealthAPI(new InfluxDB({ url: base, timeout: 10000 })), inputs);
+  const { token, signedIn } = await workingToken(inputs, base);
   if (signedIn) changed.push("signed in with the admin password (the declared token is unknown to this bolt file)");
-  const influx = new InfluxDB({ url: inputs.url, token, timeout: 10000 });
+  const influx = new InfluxDB({ url: base, token, timeout: 10000 });
 
   const orgs = await new apis.OrgsAPI(influx).getOrgs({ org: inputs.org });
   const org = orgs.orgs?.find((o) => o.name === inputs.org);
@@ -136,8 +146,8 @@ export const SIGNED_IN_TOKEN_DESCRIPTION = "trading-db-stack: init hook (signed 
  * The declared admin token if the server knows it; else a token of the admin user's, found or made
  * through a session opened with the admin password (POST /api/v2/signin, Basic authentication).
  */
-async function workingToken(inputs: InfluxdbInitInputs): Promise<{ token: string; signedIn: boolean }> {
-  const api = (path: string) => `${inputs.url}/api/v2${path}`;
+async function workingToken(inputs: InfluxdbInitInputs, base: string): Promise<{ token: string; signedIn: boolean }> {
+  const api = (path: string) => `${base}/api/v2${path}`;
   const orgQuery = `/orgs?org=${encodeURIComponent(inputs.org)}`;
   const declared = await fetch(api(orgQuery), { headers: { authorization: `Token ${inputs.adminToken}` } });
   if (declared.ok) return { token: inputs.adminToken, signedIn: false };

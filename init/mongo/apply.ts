@@ -10,6 +10,7 @@
 // Every step is idempotent. If the primary steps down in the middle, the run waits for the new
 // primary and goes through step 2 again, so it converges instead of leaving half a setup.
 import type { Db, Document, MongoClient } from "mongodb";
+import { withAccesses, type OpenedAccess, type ServerAccess } from "../access";
 import { planVersionedFiles, type RecordedFile, type VersionedFile } from "../versioned-files";
 
 export interface MongoMember {
@@ -19,10 +20,8 @@ export interface MongoMember {
   priority: number;
 }
 
-export interface MongoEndpoint {
-  host: string;
-  port: number;
-}
+/** A member as this process reaches it: host:port to connect to, and what messages call it. */
+type MongoEndpoint = Pick<OpenedAccess, "host" | "port" | "label">;
 
 export interface MongoUserSpec {
   name: string;
@@ -35,8 +34,11 @@ export interface MongoInitInputs extends Record<string, unknown> {
   hookVersion: string;
   replicaSetName: string;
   members: MongoMember[];
-  /** How this process reaches each member, in the order of `members` (the 127.0.0.1 host ports under Docker). */
-  clientEndpoints: MongoEndpoint[];
+  /**
+   * How this process reaches each member, in the order of `members`: the 127.0.0.1 host ports under
+   * Docker; under Kubernetes each with its pod (`kubernetes`), reached through a port-forward (init/access.ts).
+   */
+  clientEndpoints: ServerAccess[];
   electionTimeoutMs: number;
   rootUser: string;
   rootPassword: string;
@@ -77,6 +79,11 @@ export interface MongoInitResult extends Record<string, unknown> {
 }
 
 export async function applyMongoInit(inputs: MongoInitInputs): Promise<MongoInitResult> {
+  return withAccesses(inputs.clientEndpoints, (endpoints) => initialise(inputs, endpoints));
+}
+
+/** The run, with `endpoints` the members as this process reaches them, in the order of `members`. */
+async function initialise(inputs: MongoInitInputs, endpoints: MongoEndpoint[]): Promise<MongoInitResult> {
   const deadline = Date.now() + inputs.timeoutSeconds * 1000;
   const result: MongoInitResult = {
     initiated: false,
@@ -90,10 +97,10 @@ export async function applyMongoInit(inputs: MongoInitInputs): Promise<MongoInit
   };
 
   // A set that exists needs only its primary: a re-run goes on while some other member is down.
-  if (!(await someMemberInSet(inputs))) result.initiated = await initiateOnce(inputs, deadline);
+  if (!(await someMemberInSet(inputs, endpoints))) result.initiated = await initiateOnce(inputs, endpoints, deadline);
 
   for (;;) {
-    const primary = await waitFor(deadline, inputs, "a writable primary", () => findPrimary(inputs));
+    const primary = await waitFor(deadline, inputs, "a writable primary", () => findPrimary(inputs, endpoints));
     let client: MongoClient | undefined;
     try {
       // Inside the retry: a set found on kept volumes may still be electing, and closes connections.
@@ -115,8 +122,8 @@ export async function applyMongoInit(inputs: MongoInitInputs): Promise<MongoInit
 }
 
 /** Initiates the set on member 1 unless it already is one. Returns whether this call initiated it. */
-async function initiateOnce(inputs: MongoInitInputs, deadline: number): Promise<boolean> {
-  const client = await connect(inputs.clientEndpoints[0], { user: inputs.rootUser, password: inputs.rootPassword }, deadline);
+async function initiateOnce(inputs: MongoInitInputs, endpoints: MongoEndpoint[], deadline: number): Promise<boolean> {
+  const client = await connect(endpoints[0], { user: inputs.rootUser, password: inputs.rootPassword }, deadline);
   try {
     const admin = client.db("admin");
     return await waitFor(deadline, inputs, "the replica set to be initiated", async () => {
@@ -127,7 +134,7 @@ async function initiateOnce(inputs: MongoInitInputs, deadline: number): Promise<
         if (codeOf(error) !== 94 /* NotYetInitialized */) throw error;
       }
       // The initiate's quorum check needs every member up.
-      for (const endpoint of inputs.clientEndpoints.slice(1)) await hello(endpoint);
+      for (const endpoint of endpoints.slice(1)) await hello(endpoint);
       try {
         await admin.command({
           replSetInitiate: { _id: inputs.replicaSetName, members: inputs.members, settings: { electionTimeoutMillis: inputs.electionTimeoutMs } },
@@ -167,7 +174,7 @@ async function ensureRootLogin(primary: MongoEndpoint, inputs: MongoInitInputs, 
     else await admin.command({ updateUser: root.name, pwd: root.password, writeConcern });
     return true;
   } catch (error) {
-    if (codeOf(error) === 18) throw new Error(`MongoDB ${primary.host}:${primary.port}: neither ${root.name} nor __system can log in; the members run with another keyfile than the one in the stack's state`);
+    if (codeOf(error) === 18) throw new Error(`MongoDB ${primary.label}: neither ${root.name} nor __system can log in; the members run with another keyfile than the one in the stack's state`);
     throw error;
   } finally {
     await system.close().catch(() => undefined);
@@ -398,9 +405,9 @@ async function connect(endpoint: MongoEndpoint, auth: { user: string; password: 
       await client.close().catch(() => undefined);
       lastError = error;
       if (codeOf(error) === 18) {
-        throw new Error(`MongoDB ${endpoint.host}:${endpoint.port}: ${auth.user} cannot log in (authentication failed). Before the set is initiated this means member 1's data folder was first started with another root password (remove its volumes to start over); afterwards the hook sets the declared one through __system first`);
+        throw new Error(`MongoDB ${endpoint.label}: ${auth.user} cannot log in (authentication failed). Before the set is initiated this means member 1's data folder was first started with another root password (remove its volumes to start over); afterwards the hook sets the declared one through __system first`);
       }
-      if (Date.now() > deadline) throw new Error(`MongoDB ${endpoint.host}:${endpoint.port}: cannot connect after ${attempt} attempt(s): ${(lastError as Error).message}`);
+      if (Date.now() > deadline) throw new Error(`MongoDB ${endpoint.label}: cannot connect after ${attempt} attempt(s): ${(lastError as Error).message}`);
       await sleep(Math.min(100 * attempt, 1000));
     }
   }
@@ -417,16 +424,16 @@ async function hello(endpoint: MongoEndpoint): Promise<Document> {
   }
 }
 
-async function someMemberInSet(inputs: MongoInitInputs): Promise<boolean> {
-  for (const endpoint of inputs.clientEndpoints) {
+async function someMemberInSet(inputs: MongoInitInputs, endpoints: MongoEndpoint[]): Promise<boolean> {
+  for (const endpoint of endpoints) {
     const reply = await hello(endpoint).catch(() => undefined);
     if (reply?.setName === inputs.replicaSetName) return true;
   }
   return false;
 }
 
-async function findPrimary(inputs: MongoInitInputs): Promise<MongoEndpoint | undefined> {
-  for (const endpoint of inputs.clientEndpoints) {
+async function findPrimary(inputs: MongoInitInputs, endpoints: MongoEndpoint[]): Promise<MongoEndpoint | undefined> {
+  for (const endpoint of endpoints) {
     const reply = await hello(endpoint).catch(() => undefined);
     if (reply?.ismaster === true && reply.setName === inputs.replicaSetName) return endpoint;
   }

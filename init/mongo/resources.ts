@@ -16,7 +16,8 @@ export class MongoInit extends pulumi.dynamic.Resource {
   declare readonly initiated: pulumi.Output<boolean>;
 
   constructor(name: string, args: HookArgs<MongoInitInputs>, opts?: pulumi.CustomResourceOptions) {
+    // clientEndpoints is secret for the kubeconfigs it may carry (Kubernetes).
     const outputs = { initiated: undefined, reconfigurations: undefined, memberStates: undefined, recordedMigrations: undefined, appliedThisRun: undefined, usersChanged: undefined, primaryChanges: undefined, rootReset: undefined };
-    super(mongoInitProvider, name, { ...outputs, ...hookInputs(mongoInitProvider, args) }, { ...opts, additionalSecretOutputs: ["rootPassword", "keyfile", "users", "fingerprint"] }, "trading", "MongoInit");
+    super(mongoInitProvider, name, { ...outputs, ...hookInputs(mongoInitProvider, args) }, { ...opts, additionalSecretOutputs: ["rootPassword", "keyfile", "users", "clientEndpoints", "fingerprint"] }, "trading", "MongoInit");
   }
 }

@@ -6,6 +6,7 @@
 // transaction together with its record in schema_migrations, so a run killed half-way leaves
 // either the whole file applied and recorded, or nothing.
 import type { Client } from "pg";
+import { withAccess, type KubernetesTarget, type OpenedAccess } from "../access";
 import { connectPostgres, quoteIdent, quoteLiteral } from "./client";
 import { planVersionedFiles, type RecordedFile } from "../versioned-files";
 import type { SqlScript } from "./scripts";
@@ -22,6 +23,8 @@ export interface PostgresInitInputs extends Record<string, unknown> {
   hookVersion: string;
   host: string;
   port: number;
+  /** Under Kubernetes: the primary's pod, reached through a port-forward to `port` (init/access.ts). */
+  kubernetes?: KubernetesTarget;
   superuser: string;
   superuserPassword: string;
   replicationRole: string;
@@ -51,8 +54,13 @@ const INIT_LOCK = "trading-db-stack:postgres-init";
 const MIGRATION_LOCK = "trading-db-stack:migrations";
 
 export async function applyPostgresInit(inputs: PostgresInitInputs): Promise<PostgresInitResult> {
+  return withAccess({ host: inputs.host, port: inputs.port, kubernetes: inputs.kubernetes }, (server) => initialise(inputs, server));
+}
+
+async function initialise(inputs: PostgresInitInputs, server: OpenedAccess): Promise<PostgresInitResult> {
+  const { host, port, label } = server;
   const admin = await connectPostgres(
-    { host: inputs.host, port: inputs.port, user: inputs.superuser, password: inputs.superuserPassword, database: "postgres" },
+    { host, port, label, user: inputs.superuser, password: inputs.superuserPassword, database: "postgres" },
     inputs.connectTimeoutSeconds,
     "trading-db-stack init",
   );
@@ -71,19 +79,19 @@ export async function applyPostgresInit(inputs: PostgresInitInputs): Promise<Pos
     });
     for (const db of inputs.databases) await ensureDatabase(admin, db, inputs.readonlyRole);
 
-    return await runScripts(inputs);
+    return await runScripts(inputs, server);
   } finally {
     await admin.end().catch(() => undefined); // ends the session, and with it the advisory lock
   }
 }
 
 /** Migrations and seeds of every database: all are checked before any is applied. */
-async function runScripts(inputs: PostgresInitInputs): Promise<PostgresInitResult> {
+async function runScripts(inputs: PostgresInitInputs, { host, port, label }: OpenedAccess): Promise<PostgresInitResult> {
   const sessions: { db: PostgresInitDatabase; client: Client; plan: { migrations: SqlScript[]; seeds: SqlScript[] } }[] = [];
   try {
     for (const db of inputs.databases) {
       const client = await connectPostgres(
-        { host: inputs.host, port: inputs.port, user: db.owner, password: inputs.ownerPasswords[db.name], database: db.name },
+        { host, port, label, user: db.owner, password: inputs.ownerPasswords[db.name], database: db.name },
         inputs.connectTimeoutSeconds,
         "trading-db-stack migrations",
       );

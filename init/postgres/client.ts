@@ -5,6 +5,8 @@ import type { Client } from "pg";
 export interface PgConnection {
   host: string;
   port: number;
+  /** What messages call the server (init/access.ts), host:port when absent. */
+  label?: string;
   user: string;
   password: string;
   database: string;
@@ -14,7 +16,7 @@ export interface PgConnection {
  * Connects, retrying while the server is not yet accepting connections, for at most
  * `timeoutSeconds`. Authentication and other errors fail at once: waiting will not fix them.
  */
-export async function connectPostgres(conn: PgConnection, timeoutSeconds: number, applicationName = "trading-db-stack"): Promise<Client> {
+export async function connectPostgres({ label, ...conn }: PgConnection, timeoutSeconds: number, applicationName = "trading-db-stack"): Promise<Client> {
   const pg = require("pg") as typeof import("pg");
   // Worth another try while a server is starting or restarting; anything else (bad password...) is final.
   const retryable = ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EAI_AGAIN", "57P03" /* cannot_connect_now */, "53300" /* too_many_connections */];
@@ -35,7 +37,7 @@ export async function connectPostgres(conn: PgConnection, timeoutSeconds: number
       await client.end().catch(() => undefined);
       const code = (error as { code?: string }).code ?? "";
       if (!retryable.includes(code) || Date.now() + 500 > deadline) {
-        const where = `${conn.user}@${conn.host}:${conn.port}/${conn.database}`;
+        const where = `${conn.user}@${label ?? `${conn.host}:${conn.port}`}/${conn.database}`;
         throw new Error(`PostgreSQL ${where}: cannot connect after ${attempt} attempt(s): ${(error as Error).message}`);
       }
       await new Promise((resolve) => setTimeout(resolve, Math.min(200 * attempt, 1000)));

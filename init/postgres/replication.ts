@@ -4,6 +4,7 @@
 // - the check that a replica really streams: a marker written on the primary must show up on the
 //   replica within a bounded time, the replica must refuse a write and stream through its slot.
 import type { Client } from "pg";
+import { openAccess, withAccess, withAccesses, type KubernetesTarget, type OpenedAccess } from "../access";
 import { connectPostgres } from "./client";
 
 export interface ReplicationSlotInputs extends Record<string, unknown> {
@@ -11,6 +12,8 @@ export interface ReplicationSlotInputs extends Record<string, unknown> {
   hookVersion: string;
   host: string;
   port: number;
+  /** Under Kubernetes: the primary's pod, reached through a port-forward to `port` (init/access.ts). */
+  kubernetes?: KubernetesTarget;
   superuser: string;
   superuserPassword: string;
   slotName: string;
@@ -18,7 +21,11 @@ export interface ReplicationSlotInputs extends Record<string, unknown> {
 }
 
 export async function ensureReplicationSlot(inputs: ReplicationSlotInputs): Promise<Record<string, unknown>> {
-  const client = await connectPrimary(inputs);
+  return withAccess(primaryAccess(inputs), (server) => createSlot(inputs, server));
+}
+
+async function createSlot(inputs: ReplicationSlotInputs, server: OpenedAccess): Promise<Record<string, unknown>> {
+  const client = await connectPrimary(inputs, server);
   try {
     const { rows } = await client.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", [inputs.slotName]);
     if (rows.length === 0) {
@@ -42,11 +49,15 @@ export async function ensureReplicationSlot(inputs: ReplicationSlotInputs): Prom
  * forgotten slot can hold.
  */
 export async function dropReplicationSlot(inputs: ReplicationSlotInputs): Promise<void> {
+  let server: OpenedAccess | undefined;
   let client: Client;
   try {
-    client = await connectPrimary({ ...inputs, connectTimeoutSeconds: Math.min(inputs.connectTimeoutSeconds, 15) });
+    server = await openAccess(primaryAccess(inputs));
+    client = await connectPrimary({ ...inputs, connectTimeoutSeconds: Math.min(inputs.connectTimeoutSeconds, 15) }, server);
   } catch (error) {
-    console.error(`replication slot ${inputs.slotName} not dropped: ${(error as Error).message}`);
+    const tunnel = server?.tunnelError();
+    console.error(`replication slot ${inputs.slotName} not dropped: ${(error as Error).message}${tunnel ? `; last port-forward error: ${tunnel}` : ""}`);
+    await server?.close();
     return;
   }
   try {
@@ -66,6 +77,7 @@ export async function dropReplicationSlot(inputs: ReplicationSlotInputs): Promis
     }
   } finally {
     await client.end().catch(() => undefined);
+    await server.close();
   }
 }
 
@@ -74,8 +86,12 @@ export interface ReplicaCheckInputs extends Record<string, unknown> {
   hookVersion: string;
   primaryHost: string;
   primaryPort: number;
+  /** Under Kubernetes: the primary's pod, reached through a port-forward to `primaryPort` (init/access.ts). */
+  primaryKubernetes?: KubernetesTarget;
   replicaHost: string;
   replicaPort: number;
+  /** Under Kubernetes: the replica's pod, reached through a port-forward to `replicaPort`. */
+  replicaKubernetes?: KubernetesTarget;
   superuser: string;
   superuserPassword: string;
   slotName: string;
@@ -96,13 +112,22 @@ export interface ReplicaCheckResult extends Record<string, unknown> {
 const MARKER_TABLE = "trading_db_stack_replication_check";
 
 export async function checkReplica(inputs: ReplicaCheckInputs): Promise<ReplicaCheckResult> {
+  const servers = [
+    { host: inputs.primaryHost, port: inputs.primaryPort, kubernetes: inputs.primaryKubernetes },
+    { host: inputs.replicaHost, port: inputs.replicaPort, kubernetes: inputs.replicaKubernetes },
+  ];
+  return withAccesses(servers, ([primary, replica]) => check(inputs, primary, replica));
+}
+
+async function check(inputs: ReplicaCheckInputs, primaryServer: OpenedAccess, replicaServer: OpenedAccess): Promise<ReplicaCheckResult> {
   const crypto = require("crypto") as typeof import("crypto");
   const where = `replica ${inputs.slotName} at ${inputs.replicaHost}:${inputs.replicaPort}`;
   const login = { user: inputs.superuser, password: inputs.superuserPassword, database: "postgres" };
-  const primary = await connectPostgres({ ...login, host: inputs.primaryHost, port: inputs.primaryPort }, inputs.timeoutSeconds, "trading-db-stack replica check");
+  const endpoint = ({ host, port, label }: OpenedAccess) => ({ host, port, label });
+  const primary = await connectPostgres({ ...login, ...endpoint(primaryServer) }, inputs.timeoutSeconds, "trading-db-stack replica check");
   let replica: Client | undefined;
   try {
-    replica = await connectPostgres({ ...login, host: inputs.replicaHost, port: inputs.replicaPort }, inputs.timeoutSeconds, "trading-db-stack replica check");
+    replica = await connectPostgres({ ...login, ...endpoint(replicaServer) }, inputs.timeoutSeconds, "trading-db-stack replica check");
     const recovery = await replica.query<{ standby: boolean }>("SELECT pg_is_in_recovery() AS standby");
     if (!recovery.rows[0].standby) throw new Error(`${where} is not a standby (pg_is_in_recovery() is false)`);
 
@@ -156,9 +181,13 @@ export async function checkReplica(inputs: ReplicaCheckInputs): Promise<ReplicaC
   }
 }
 
-function connectPrimary(inputs: ReplicationSlotInputs): Promise<Client> {
+function primaryAccess(inputs: ReplicationSlotInputs) {
+  return { host: inputs.host, port: inputs.port, kubernetes: inputs.kubernetes };
+}
+
+function connectPrimary(inputs: ReplicationSlotInputs, { host, port, label }: OpenedAccess): Promise<Client> {
   return connectPostgres(
-    { host: inputs.host, port: inputs.port, user: inputs.superuser, password: inputs.superuserPassword, database: "postgres" },
+    { host, port, label, user: inputs.superuser, password: inputs.superuserPassword, database: "postgres" },
     inputs.connectTimeoutSeconds,
     "trading-db-stack replication slot",
   );

@@ -15,7 +15,8 @@ export const replicationSlotProvider = hookProvider<ReplicationSlotInputs>({
   id: (inputs) => inputs.slotName,
   apply: ensureReplicationSlot,
   remove: dropReplicationSlot,
-  replaceOnChange: ["slotName", "host", "port"],
+  // Another primary (or pod) holds no slot of ours: the old one's slot is dropped, a new one made.
+  replaceOnChange: ["slotName", "host", "port", "kubernetes.namespace", "kubernetes.pod"],
 });
 
 export const replicaCheckProvider = hookProvider<ReplicaCheckInputs>({
@@ -31,7 +32,8 @@ export class PostgresInit extends pulumi.dynamic.Resource {
   constructor(name: string, args: HookArgs<PostgresInitInputs>, opts?: pulumi.CustomResourceOptions) {
     super(postgresInitProvider, name, { migrations: undefined, appliedThisRun: undefined, ...hookInputs(postgresInitProvider, args) }, {
       ...opts,
-      additionalSecretOutputs: ["superuserPassword", "replicationPassword", "readonlyPassword", "ownerPasswords", "fingerprint"],
+      // `kubernetes` may carry a kubeconfig, with its credentials.
+      additionalSecretOutputs: ["superuserPassword", "replicationPassword", "readonlyPassword", "ownerPasswords", "kubernetes", "fingerprint"],
     }, "trading", "PostgresInit");
   }
 }
@@ -41,7 +43,7 @@ export class PostgresReplicationSlot extends pulumi.dynamic.Resource {
   declare readonly slotName: pulumi.Output<string>;
 
   constructor(name: string, args: HookArgs<ReplicationSlotInputs>, opts?: pulumi.CustomResourceOptions) {
-    super(replicationSlotProvider, name, hookInputs(replicationSlotProvider, args), { ...opts, additionalSecretOutputs: ["superuserPassword", "fingerprint"] }, "trading", "PostgresReplicationSlot");
+    super(replicationSlotProvider, name, hookInputs(replicationSlotProvider, args), { ...opts, additionalSecretOutputs: ["superuserPassword", "kubernetes", "fingerprint"] }, "trading", "PostgresReplicationSlot");
   }
 }
 
@@ -54,7 +56,7 @@ export class PostgresReplicaCheck extends pulumi.dynamic.Resource {
   constructor(name: string, args: HookArgs<ReplicaCheckInputs>, opts?: pulumi.CustomResourceOptions) {
     super(replicaCheckProvider, name, { markerLatencyMs: undefined, streamingState: undefined, checkedAt: undefined, ...hookInputs(replicaCheckProvider, args) }, {
       ...opts,
-      additionalSecretOutputs: ["superuserPassword", "fingerprint"],
+      additionalSecretOutputs: ["superuserPassword", "primaryKubernetes", "replicaKubernetes", "fingerprint"],
     }, "trading", "PostgresReplicaCheck");
   }
 }

@@ -2,6 +2,7 @@
 // serialised dynamic provider (see init/hook.ts): ioredis is required inside the function.
 // SET NX is atomic per key, so a re-run, or a run racing a service that wrote the key first,
 // never overwrites a value.
+import { withAccess, type KubernetesTarget, type OpenedAccess } from "../access";
 import type { RedisSeedKey } from "./files";
 
 export interface RedisInitInputs extends Record<string, unknown> {
@@ -9,6 +10,8 @@ export interface RedisInitInputs extends Record<string, unknown> {
   hookVersion: string;
   host: string;
   port: number;
+  /** Under Kubernetes: the server's pod, reached through a port-forward to `port` (init/access.ts). */
+  kubernetes?: KubernetesTarget;
   user: string;
   password: string;
   seeds: RedisSeedKey[];
@@ -26,12 +29,16 @@ export interface RedisInitResult extends Record<string, unknown> {
 }
 
 export async function applyRedisInit(inputs: RedisInitInputs): Promise<RedisInitResult> {
+  return withAccess({ host: inputs.host, port: inputs.port, kubernetes: inputs.kubernetes }, (server) => seed(inputs, server));
+}
+
+async function seed(inputs: RedisInitInputs, server: OpenedAccess): Promise<RedisInitResult> {
   const { default: Redis } = require("ioredis") as typeof import("ioredis");
   const deadline = Date.now() + inputs.timeoutSeconds * 1000;
   for (let attempt = 1; ; attempt++) {
     const redis = new Redis({
-      host: inputs.host,
-      port: inputs.port,
+      host: server.host,
+      port: server.port,
       username: inputs.user,
       password: inputs.password,
       lazyConnect: true,
@@ -51,7 +58,7 @@ export async function applyRedisInit(inputs: RedisInitInputs): Promise<RedisInit
       const replies = (await pipeline.exec()) ?? [];
       const result: RedisInitResult = { seededThisRun: [], keptExisting: [] };
       replies.forEach(([error, reply], i) => {
-        if (error) throw new Error(`Redis ${inputs.host}:${inputs.port}: SET ${inputs.seeds[i].key}: ${error.message}`);
+        if (error) throw new Error(`Redis ${server.label}: SET ${inputs.seeds[i].key}: ${error.message}`);
         (reply === "OK" ? result.seededThisRun : result.keptExisting).push(inputs.seeds[i].key);
       });
       return result;
@@ -59,7 +66,7 @@ export async function applyRedisInit(inputs: RedisInitInputs): Promise<RedisInit
       const message = (reason ?? (error as Error)).message;
       // Loading the AOF at start-up, or not listening yet: worth waiting for. Anything else (WRONGPASS, NOPERM) is final.
       const transient = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|LOADING|Connection is closed/.test(message);
-      if (!transient || Date.now() > deadline) throw new Error(`Redis ${inputs.user}@${inputs.host}:${inputs.port}: seeding failed after ${attempt} attempt(s): ${message}`);
+      if (!transient || Date.now() > deadline) throw new Error(`Redis ${inputs.user}@${server.label}: seeding failed after ${attempt} attempt(s): ${message}`);
       await new Promise((resolve) => setTimeout(resolve, Math.min(100 * attempt, 1000)));
     } finally {
       redis.disconnect();
