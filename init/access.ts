@@ -51,11 +51,12 @@ export interface OpenedAccess {
   close(): Promise<void>;
 }
 
-export async function openAccess(access: ServerAccess): Promise<OpenedAccess> {
+/** `localPort`: where a tunnel listens (npm run forward: the configured ports); any free port when absent. */
+export async function openAccess(access: ServerAccess, options: { localPort?: number } = {}): Promise<OpenedAccess> {
   if (!access.kubernetes) {
     return { host: access.host, port: access.port, label: `${access.host}:${access.port}`, tunnelError: () => undefined, close: async () => undefined };
   }
-  return openPortForward(access.kubernetes, access.port);
+  return openPortForward(access.kubernetes, access.port, options.localPort ?? 0);
 }
 
 /** Runs `work` with the server opened, and closes it afterwards. */
@@ -86,7 +87,7 @@ export async function withAccesses<T>(accesses: ServerAccess[], work: (servers: 
 /** How long the first port-forward (the check that pod and credentials are right) may take to answer. */
 const PROBE_TIMEOUT_MS = 20_000;
 
-async function openPortForward(target: KubernetesTarget, port: number): Promise<OpenedAccess> {
+async function openPortForward(target: KubernetesTarget, port: number, listenPort: number): Promise<OpenedAccess> {
   const net = require("net") as typeof import("net");
   const stream = require("stream") as typeof import("stream");
   const k8s = await import("@kubernetes/client-node");
@@ -152,7 +153,7 @@ async function openPortForward(target: KubernetesTarget, port: number): Promise<
   });
   await new Promise<void>((resolve, reject) => {
     listener.once("error", reject);
-    listener.listen(0, "127.0.0.1", () => resolve());
+    listener.listen(listenPort, "127.0.0.1", () => resolve());
   });
   const close = () =>
     new Promise<void>((resolve) => {

@@ -10,6 +10,7 @@ import Redis from "ioredis";
 import { MongoClient } from "mongodb";
 import { Client } from "pg";
 import type { StackOutputs } from "../components/outputs";
+import { reachStack } from "./reach";
 import { readStackOutputs, ToolError } from "./stack-outputs";
 
 export interface CheckResult {
@@ -199,7 +200,18 @@ export async function main(argv: string[]): Promise<number> {
   const timeoutSeconds = Number(values["timeout-seconds"]);
   if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) throw new ToolError(`--timeout-seconds must be a positive number; got ${values["timeout-seconds"]}`);
   const outputs = readStackOutputs({ fromJson: values["from-json"], stack: values.stack }, VERIFY_NEEDS);
-  const results = await verifyStack(outputs, timeoutSeconds * 1000);
+  // On Kubernetes: a port-forward to each pod first; the report names the pods.
+  const reached = await reachStack(outputs.adminConnections);
+  let results: CheckResult[];
+  try {
+    results = await verifyStack({ ...outputs, adminConnections: reached.connections }, timeoutSeconds * 1000);
+  } finally {
+    await reached.close();
+  }
+  for (const [uri, label] of reached.labels) {
+    const local = new URL(uri).host;
+    for (const r of results) r.target = r.target.replace(local, label);
+  }
   process.stdout.write(values.json ? `${JSON.stringify({ ok: results.every((r) => r.ok), checks: results }, null, 2)}\n` : formatTable(results));
   return results.every((r) => r.ok) ? 0 : 1;
 }

@@ -12,6 +12,9 @@ import { programKeyfile, startMembers, stopMembers, type MongoMember } from "../
 import { removeServerDir, startPrimary, startReplica, type PgServer } from "../support/postgres";
 import { mockPassword, plain, ROOT, runProgram, serializedHook } from "../support/pulumi";
 import { startRedisFromUploads, type RedisTestServer } from "../support/redis";
+import { kubeconfigYaml, startPortForwardServer, type PortForwardServer } from "../support/kube-port-forward-server";
+import { freePort } from "../support/servers";
+import { Client } from "pg";
 
 let primary: PgServer;
 let replica: PgServer;
@@ -20,6 +23,9 @@ let redis: RedisTestServer;
 let influx: InfluxStub;
 let dir: string;
 let outputsFile: string;
+/** The same servers as pods of a Kubernetes stack: reached only through the port-forward server. */
+let kubernetesOutputsFile: string;
+let apiServer: PortForwardServer;
 
 interface VerifyRun {
   status: number | null;
@@ -29,8 +35,12 @@ interface VerifyRun {
 
 /** Runs the built tool as `npm run verify` does. */
 function verify(...args: string[]): Promise<VerifyRun> {
+  return verifyOutputs(outputsFile, ...args);
+}
+
+function verifyOutputs(file: string, ...args: string[]): Promise<VerifyRun> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(ROOT, "bin/tools/verify.js"), "--from-json", outputsFile, "--timeout-seconds", "3", ...args], { cwd: ROOT });
+    const child = spawn(process.execPath, [path.join(ROOT, "bin/tools/verify.js"), "--from-json", file, "--timeout-seconds", "3", ...args], { cwd: ROOT });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
@@ -81,6 +91,40 @@ beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "tdbs-verify-"));
   outputsFile = path.join(dir, "outputs.json");
   fs.writeFileSync(outputsFile, JSON.stringify(outputs));
+
+  // The same servers as the pods of a stack on Kubernetes: its URIs name local ports nothing
+  // listens on (the local ends `npm run forward` would hold), and `access` the pods behind them.
+  const token = "verify-token";
+  apiServer = await startPortForwardServer({
+    token,
+    pods: {
+      "trading-db/trading-postgres-0": { 5432: primary.port },
+      "trading-db/trading-postgres-replica-1-0": { 5432: replica.port },
+      "trading-db/trading-mongodb-0": { 27017: mongo.port },
+      "trading-db/trading-redis-0": { 6379: redis.port },
+      "trading-db/trading-influxdb-0": { 8086: Number(new URL(influx.url).port) },
+    },
+  });
+  const kubeconfig = path.join(dir, "kubeconfig");
+  fs.writeFileSync(kubeconfig, kubeconfigYaml([{ name: "prod-cluster", server: apiServer.url, token }]), { mode: 0o600 });
+  const pod = (name: string, port: number) => ({ host: `${name}.trading-db.svc.cluster.local`, port, kubernetes: { namespace: "trading-db", pod: `${name}-0`, kubeconfig } });
+  const local = { pg: await freePort(), replica: await freePort(), mongo: await freePort(), redis: await freePort(), influx: await freePort() };
+  const relocal = (uri: string, port: number) => uri.replace(/127\.0\.0\.1:\d+/, `127.0.0.1:${port}`);
+  const onKubernetes = structuredClone(outputs) as typeof outputs;
+  onKubernetes.adminConnections = {
+    postgres: { primary: relocal(outputs.adminConnections.postgres.primary, local.pg), replicas: [relocal(outputs.adminConnections.postgres.replicas[0], local.replica)] },
+    mongo: { members: [relocal(outputs.adminConnections.mongo.members[0], local.mongo)] },
+    redis: { url: relocal(outputs.adminConnections.redis.url, local.redis) },
+    influxdb: { url: `http://127.0.0.1:${local.influx}`, token: outputs.adminConnections.influxdb.token },
+    access: {
+      postgres: { primary: pod("trading-postgres", 5432), replicas: [pod("trading-postgres-replica-1", 5432)] },
+      mongo: { members: [pod("trading-mongodb", 27017)] },
+      redis: pod("trading-redis", 6379),
+      influxdb: pod("trading-influxdb", 8086),
+    },
+  };
+  kubernetesOutputsFile = path.join(dir, "outputs-kubernetes.json");
+  fs.writeFileSync(kubernetesOutputsFile, JSON.stringify(onKubernetes));
 }, 120_000);
 
 afterAll(async () => {
@@ -91,6 +135,7 @@ afterAll(async () => {
   await redis?.stop();
   if (redis) fs.rmSync(redis.dir, { recursive: true, force: true });
   await influx?.close();
+  await apiServer?.close();
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -118,6 +163,57 @@ describe("npm run verify", () => {
     const replicaCheck = report.checks[1];
     expect(replicaCheck.metrics).toMatchObject({ lagBytes: expect.any(Number) });
     expect(report.checks[4].metrics).toMatchObject({ aofEnabled: true, maxMemoryBytes: 256 * 1024 * 1024 });
+  });
+
+  test("on Kubernetes: every server through a port-forward to its pod, the report naming the pods", async () => {
+    const before = apiServer.requests.length;
+    const result = await verifyOutputs(kubernetesOutputsFile);
+    expect(result.status, result.stdout + result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/^ok\s+postgres\s+primary postgresql:\/\/trading-db\/trading-postgres-0:5432\/postgres\s+primary, PostgreSQL 15\.\d+.*, 1 replica\(s\) streaming$/m);
+    expect(result.stdout).toMatch(/^ok\s+postgres\s+replica 1 postgresql:\/\/trading-db\/trading-postgres-replica-1-0:5432\/postgres .* streaming via trading_replica_1/m);
+    expect(result.stdout).toMatch(/^ok\s+mongodb\s+member 1 mongodb:\/\/trading-db\/trading-mongodb-0:27017.* PRIMARY in rs0/m);
+    expect(result.stdout).toMatch(/^ok\s+redis\s+redis:\/\/trading-db\/trading-redis-0:6379\/0\s+PONG/m);
+    expect(result.stdout).toMatch(/^ok\s+influxdb\s+http:\/\/trading-db\/trading-influxdb-0:8086\s+pass/m);
+    expect(result.stdout).toMatch(/all 6 checks passed\n$/);
+    const pods = new Set(apiServer.requests.slice(before).filter((r) => r.status === 101).map((r) => r.pod));
+    expect([...pods].sort()).toEqual(["trading-influxdb-0", "trading-mongodb-0", "trading-postgres-0", "trading-postgres-replica-1-0", "trading-redis-0"]);
+  });
+
+  test("npm run forward holds a port-forward on each local port the outputs name, until stopped", async () => {
+    const outputs = JSON.parse(fs.readFileSync(kubernetesOutputsFile, "utf8"));
+    const child = spawn(process.execPath, [path.join(ROOT, "bin/tools/forward.js"), "--from-json", kubernetesOutputsFile], { cwd: ROOT });
+    let stdout = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stdout += d));
+    const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`forward never got ready: ${stdout}`)), 30_000);
+        child.stdout.on("data", () => stdout.includes("ready;") && (clearTimeout(timer), resolve()));
+      });
+      expect(stdout).toContain(`forwarding 127.0.0.1:${new URL(outputs.adminConnections.postgres.primary).port} -> trading-db/trading-postgres-0:5432`);
+      // The URI from the outputs, unchanged, works while forward runs.
+      const client = new Client({ connectionString: outputs.adminConnections.postgres.primary });
+      await client.connect();
+      expect((await client.query("SELECT pg_is_in_recovery() AS recovery")).rows[0].recovery).toBe(false);
+      await client.end();
+    } finally {
+      child.kill("SIGTERM");
+    }
+    expect(await exited).toBe(0);
+    const again = new Client({ connectionString: outputs.adminConnections.postgres.primary, connectionTimeoutMillis: 2000 });
+    await expect(again.connect()).rejects.toThrow(/ECONNREFUSED/);
+  });
+
+  test("npm run forward on a Docker stack says there is nothing to forward", async () => {
+    const result = await new Promise<{ status: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [path.join(ROOT, "bin/tools/forward.js"), "--from-json", outputsFile], { cwd: ROOT });
+      let stderr = "";
+      child.stderr.on("data", (d) => (stderr += d));
+      child.once("exit", (status) => resolve({ status, stderr }));
+    });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain("runs on Docker");
   });
 
   test("a replica that is down fails its row and the run (exit 1); the rest still report", async () => {
