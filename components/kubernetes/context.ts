@@ -12,6 +12,8 @@ export interface KubernetesContext {
   namespaceResource: pulumi.Resource | undefined;
   storageClass: string | undefined;
   retainData: boolean;
+  /** How long `pulumi up` waits for a workload to be ready (waitTimeoutSeconds). */
+  waitTimeoutSeconds: number;
   /** Key of the HMAC that hashes credentials into pod annotations. Secret. */
   rolloutKey: pulumi.Output<string>;
   config: KubernetesConfig;
@@ -70,6 +72,7 @@ export class KubernetesCluster extends pulumi.ComponentResource {
       namespaceResource,
       storageClass: config.storageClass,
       retainData: common.retainData,
+      waitTimeoutSeconds: common.waitTimeoutSeconds,
       rolloutKey: args.rolloutKey,
       config,
       objectName: (service) => `${common.namePrefix}-${service}`,

@@ -169,7 +169,9 @@ export function kubernetesWorkload(args: KubernetesWorkloadArgs, opts: pulumi.Cu
 
   const dependsOn = [...namespaceReady, configMap, secret, headlessService, ...(args.dependsOn ?? [])];
   // Fixed names: an immutable change (selector, volume templates) must delete the old object first.
-  const workloadOptions: pulumi.CustomResourceOptions = { ...child, deleteBeforeReplace: true, dependsOn };
+  // Ready within waitTimeoutSeconds, as a Docker container must be healthy within it.
+  const wait = `${context.waitTimeoutSeconds}s`;
+  const workloadOptions: pulumi.CustomResourceOptions = { ...child, deleteBeforeReplace: true, dependsOn, customTimeouts: { create: wait, update: wait } };
   const retain = context.retainData ? "Retain" : "Delete";
   const workload =
     kind === "StatefulSet"

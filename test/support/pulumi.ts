@@ -60,6 +60,8 @@ export interface ResourceOptionsSeen {
   /** Inputs whose changes the engine ignores for a resource that exists. */
   ignoreChanges: string[];
   parent: string;
+  /** create/update/delete timeouts as the engine receives them ("" when unset). */
+  customTimeouts: { create: string; update: string; delete: string };
 }
 
 export interface MockedResource {
@@ -84,6 +86,7 @@ MockMonitor.prototype.registerResource = function (req: any, callback: unknown) 
     additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
     ignoreChanges: req.getIgnorechangesList(),
     parent: urnName(req.getParent()),
+    customTimeouts: { create: req.getCustomtimeouts()?.getCreate() ?? "", update: req.getCustomtimeouts()?.getUpdate() ?? "", delete: req.getCustomtimeouts()?.getDelete() ?? "" },
   });
   return registerResource.call(this, req, callback);
 };

@@ -41,6 +41,19 @@ describe("prod on Kubernetes", () => {
     expect(ofKind(run, "Deployment")).toEqual([]);
   });
 
+  test("dev realises only Docker resources", async () => {
+    const dev = await runProgram("dev");
+    expect(dev.resources.filter((r) => r.type.startsWith("kubernetes:") || r.type === "pulumi:providers:kubernetes")).toEqual([]);
+    expect(dev.ofType("docker:index/container:Container").length).toBeGreaterThan(5);
+  });
+
+  test("pulumi up waits waitTimeoutSeconds for each workload, and replaces one delete-first (fixed names)", () => {
+    for (const sts of ofKind(run, "StatefulSet")) {
+      expect(sts.options.customTimeouts, sts.name).toMatchObject({ create: "600s", update: "600s" });
+      expect(sts.options.deleteBeforeReplace, sts.name).toBe(true);
+    }
+  });
+
   test("every object is valid against the Kubernetes 1.34 OpenAPI schema", async () => {
     const objects = k8sObjects(run);
     expect(objects.length).toBeGreaterThan(20);
