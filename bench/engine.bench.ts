@@ -8,7 +8,7 @@ import * as os from "os";
 import * as path from "path";
 import Docker from "dockerode";
 import { test } from "vitest";
-import { median } from "./median";
+import { median } from "./report";
 import { DockerEngine, type OperationRecord } from "../test/support/engine/docker-engine";
 import { DEV_STACK, devStackOverrides, removeLeftovers } from "../test/support/engine/dev-stack";
 import { ROOT } from "../test/support/pulumi";

@@ -11,7 +11,7 @@ import * as path from "path";
 import Redis from "ioredis";
 import { BSON, MongoClient, type Document } from "mongodb";
 import { test } from "vitest";
-import { median } from "./median";
+import { median, table } from "./report";
 import { programKeyfile, startMembers, stopMembers, type MongoMember } from "../test/support/mongo";
 import { pgBinDir, removeServerDir, startPrimary, type PgServer } from "../test/support/postgres";
 import { mockPassword, plain, ROOT, runProgram, serializedHook, type SerializedHook } from "../test/support/pulumi";
@@ -202,13 +202,6 @@ async function benchRedis(hook: SerializedHook, uploads: Array<{ file: string; c
     fs.rmSync(server.dir, { recursive: true, force: true });
   }
   return row;
-}
-
-// ---- report -------------------------------------------------------------------------------
-
-function table(rows: string[][]): string {
-  const widths = rows[0].map((_, col) => Math.max(...rows.map((r) => r[col].length)));
-  return rows.map((r) => r.map((cell, col) => (col === 0 ? cell.padEnd(widths[col]) : cell.padStart(widths[col]))).join("  ")).join("\n");
 }
 
 test("bench: init hooks against real servers", async () => {
