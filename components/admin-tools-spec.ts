@@ -116,7 +116,7 @@ export function mongoExpressReadyCheck(): ReadyCheck {
 
 /** uid of `pgadmin` in its image (group 0, as the image's files are). */
 export const PGADMIN_IMAGE_UID = 5050;
-/** uid/gid of `node` in the mongo-express image. */
+/** uid/gid of `node` in the mongo-express image (whose own default user is root). */
 export const MONGO_EXPRESS_IMAGE_UID = 1000;
 
 const ADMIN_RESOURCES = { memoryMb: 512, cpus: "0.5" };
@@ -139,6 +139,8 @@ export function pgadminSpec(image: string, servers: PgadminServer[], superuser: 
     ],
     port: { name: "http", number: PGADMIN_CONTAINER_PORT },
     ready: pgadminReadyCheck(),
+    // The image gives its python NET_BIND_SERVICE (setcap) to listen on 80 as uid 5050.
+    fileCapabilities: ["NET_BIND_SERVICE"],
     volumes: [{ key: "data", path: ADMIN_PATHS.pgadminData }],
     user: { uid: PGADMIN_IMAGE_UID, gid: 0 },
     resources: ADMIN_RESOURCES,

@@ -46,6 +46,11 @@ export const CONFIG_KEYS = {
     default: true,
     description: "Kubernetes: create the namespace (true) or use one that exists (false).",
   },
+  kubernetesClusterDomain: {
+    type: "string",
+    default: "cluster.local",
+    description: "Kubernetes: the cluster's DNS domain, in the names servers and services reach each other by (<service>.<namespace>.svc.<domain>).",
+  },
   kubernetesStorageClass: {
     type: "string",
     default: "",
@@ -348,6 +353,8 @@ export interface KubernetesConfig {
   context: string | undefined;
   namespace: string;
   createNamespace: boolean;
+  /** The cluster's DNS domain (cluster.local). */
+  clusterDomain: string;
   /** undefined: the cluster's default storage class. */
   storageClass: string | undefined;
   /** Consumer pods carrying this label may reach the databases. */
@@ -396,6 +403,7 @@ export function parseStackConfig(lookup: ConfigLookup): StackConfig {
     context: reader.optional("kubernetesContext"),
     namespace: reader.matching("kubernetesNamespace", /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "a DNS label: 1-63 lowercase letters, digits and -, starting and ending with a letter or digit"),
     createNamespace: reader.boolean("kubernetesCreateNamespace"),
+    clusterDomain: reader.matching("kubernetesClusterDomain", /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/, "a DNS domain (e.g. cluster.local)"),
     storageClass: reader.optional("kubernetesStorageClass"),
     clientLabel: reader.label("kubernetesClientLabel"),
   };

@@ -98,9 +98,21 @@ export function mongoEnv(root: MongoRootUser): Record<string, string> {
  * hook forms it once every member is ready).
  */
 export function mongoReadyCheck(): ReadyCheck {
-  const ping = `mongosh --quiet --norc --host "$HOSTNAME" --port ${MONGO_CONTAINER_PORT} --eval 'quit(db.adminCommand({ ping: 1 }).ok === 1 ? 0 : 1)'`;
+  // HOME: the image sets it to /data/db, and mongosh would write its logs into the data volume.
+  const ping = `HOME=/tmp mongosh --quiet --norc --host "$HOSTNAME" --port ${MONGO_CONTAINER_PORT} --eval 'quit(db.adminCommand({ ping: 1 }).ok === 1 ? 0 : 1)'`;
   // mongosh is a Node program: give it time to start.
   return { command: ping, timeoutSeconds: 10 };
+}
+
+/**
+ * Serving its share: the writable primary or a secondary, or a member of a set not formed yet (the
+ * hook forms it once every member is up). A member in initial sync or recovery is up but not
+ * serving, so a rollout or a drain waits for it.
+ */
+export function mongoServingCheck(): ReadyCheck {
+  // isMaster, hello's older name: answered by every MongoDB from 4.0 to 8, without authentication.
+  const state = "const h = db.adminCommand({ isMaster: 1 }); quit((h.ismaster && h.setName) || h.secondary || (h.isreplicaset && !h.setName) ? 0 : 1)";
+  return { command: `HOME=/tmp mongosh --quiet --norc --host "$HOSTNAME" --port ${MONGO_CONTAINER_PORT} --eval '${state}'`, timeoutSeconds: 10 };
 }
 
 /** A member: the wrapper copies the keyfile with mode 0400, then the image's entrypoint starts mongod. */
@@ -119,6 +131,7 @@ export function mongoMemberSpec(mongo: MongoConfig, service: string, role: strin
     ],
     port: { name: "mongodb", number: MONGO_CONTAINER_PORT },
     ready: mongoReadyCheck(),
+    serving: mongoServingCheck(),
     volumes: [
       { key: "data", path: MONGO_PATHS.dataDir },
       { key: "config", path: MONGO_PATHS.configDir, sizeGb: 1 },

@@ -186,6 +186,8 @@ function postgresServer(pg: PostgresConfig, service: string, role: string) {
 export function primarySpec(pg: PostgresConfig, service: string, primaryEntrypoint: string): ServerSpec {
   return {
     ...postgresServer(pg, service, "primary"),
+    // Crash recovery of a large cluster after an unclean stop.
+    startSeconds: 3600,
     entrypoint: [POSTGRES_PATHS.primaryEntrypoint],
     env: primaryEnv(pg),
     files: [
@@ -200,6 +202,8 @@ export function primarySpec(pg: PostgresConfig, service: string, primaryEntrypoi
 export function replicaSpec(pg: PostgresConfig, service: string, n: number, primaryHost: string, slot: string, replicaEntrypoint: string): ServerSpec {
   return {
     ...postgresServer(pg, service, `replica-${n}`),
+    // A first start copies the whole primary (pg_basebackup) before it answers: never cut that short.
+    startSeconds: 86400,
     entrypoint: [POSTGRES_PATHS.replicaEntrypoint],
     env: replicaEnv(pg, primaryHost, slot),
     files: [

@@ -35,6 +35,9 @@ export interface ReadyCheck {
   timeoutSeconds: number;
 }
 
+/** How long a start may take before the server counts as hung (Kubernetes' startup probe; liveness only counts after it). */
+export const DEFAULT_START_SECONDS = 600;
+
 export interface ServerSpec {
   /** The server's name on the Docker networks (postgres, mongodb-2) and the base of its Kubernetes names. */
   service: string;
@@ -49,7 +52,17 @@ export interface ServerSpec {
   files: FileSpec[];
   secretFiles: SecretFileSpec[];
   port: { name: string; number: number };
+  /** Up: Docker's healthcheck, Kubernetes' startup probe. */
   ready: ReadyCheck;
+  /** Able to serve its share (Kubernetes' readiness): a replica-set member that is syncing is up but not serving. Default: `ready`. */
+  serving?: ReadyCheck;
+  /** The longest a start may take (crash recovery, a base backup); DEFAULT_START_SECONDS when absent. */
+  startSeconds?: number;
+  /**
+   * File capabilities the image's own binaries carry (pgAdmin's python: NET_BIND_SERVICE). Linux
+   * refuses to execute such a binary without them, so the container keeps them and may gain them.
+   */
+  fileCapabilities?: string[];
   volumes: VolumeSpec[];
   /** The image's own unprivileged user, which Kubernetes runs the container as. */
   user: { uid: number; gid: number };

@@ -100,7 +100,7 @@ async function openPortForward(target: KubernetesTarget, port: number, listenPor
   const describe = (error: unknown): { message: string; final: boolean } => {
     const text = (error as { message?: string } | undefined)?.message ?? String(error);
     const status = Number(/Unexpected server response: (\d+)/.exec(text)?.[1] ?? 0);
-    const rbac = `the kubeconfig's user needs the RBAC permissions create on pods/portforward and get on pods in namespace ${target.namespace}`;
+    const rbac = `the kubeconfig's user needs the RBAC permissions get and create on pods/portforward (WebSocket port-forward checks get before Kubernetes 1.35, create from 1.35) and get on pods in namespace ${target.namespace}`;
     const prefix = `port-forward to pod ${target.pod} in namespace ${target.namespace}, port ${port}`;
     if (status === 401) return { final: true, message: `${prefix}: ${apiServer} did not accept the kubeconfig's credentials (401 Unauthorized); check the user's token or certificate; ${rbac}` };
     if (status === 403) return { final: true, message: `${prefix}: ${apiServer} forbids it (403 Forbidden): ${rbac}` };

@@ -48,22 +48,26 @@ export class KubernetesCluster extends pulumi.ComponentResource {
   constructor(name: string, args: KubernetesClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("trading:kubernetes:Cluster", name, {}, opts);
     const { config, common } = args;
-    const provider = new k8s.Provider(
-      `${name}-provider`,
-      {
-        ...(config.kubeconfig ? { kubeconfig: config.kubeconfig } : {}),
-        ...(config.context ? { context: config.context } : {}),
-        namespace: config.namespace,
-      },
-      { parent: this },
-    );
+    const cluster = {
+      // Contents may carry credentials: a secret in the state either way.
+      ...(config.kubeconfig ? { kubeconfig: pulumi.secret(config.kubeconfig) } : {}),
+      ...(config.context ? { context: config.context } : {}),
+    };
+    // ConfigMaps and Secrets updated in place, not deleted and created again (a pod starting in
+    // between would miss them); each pod template's hashes roll the pods that mount them.
+    const provider = new k8s.Provider(`${name}-provider`, { ...cluster, namespace: config.namespace, enableConfigMapMutable: true, enableSecretMutable: true }, { parent: this });
     const stackLabels = { "app.kubernetes.io/part-of": PART_OF, "app.kubernetes.io/instance": common.namePrefix };
     const namespaceResource = config.createNamespace
       ? new k8s.core.v1.Namespace(
           `${name}-namespace`,
           { metadata: { name: config.namespace, labels: { ...stackLabels, "app.kubernetes.io/managed-by": "pulumi" } } },
-          // A namespace's deletion takes every object and volume claim in it: keep it when data is kept.
-          { parent: this, provider, retainOnDelete: common.retainData },
+          // A namespace's deletion takes every object and volume claim in it: kept when data is
+          // kept, and then taken over again by the next `up` of a new stack (where the claims wait).
+          {
+            parent: this,
+            retainOnDelete: common.retainData,
+            provider: common.retainData ? new k8s.Provider(`${name}-namespace-provider`, { ...cluster, upsertExistingObjects: true }, { parent: this }) : provider,
+          },
         )
       : undefined;
     this.context = {
@@ -125,7 +129,7 @@ export function allowDatabaseClients(c: KubernetesContext, name: string, selecto
         ],
       },
     },
-    { ...opts, provider: c.provider },
+    { ...opts, provider: c.provider, dependsOn: c.namespaceResource ? [c.namespaceResource] : [] },
   );
 }
 
@@ -133,7 +137,8 @@ export function allowDatabaseClients(c: KubernetesContext, name: string, selecto
 export function disruptionBudget(c: KubernetesContext, name: string, selector: Record<string, string>, budget: { minAvailable: number } | { maxUnavailable: number }, opts: pulumi.CustomResourceOptions): k8s.policy.v1.PodDisruptionBudget {
   return new k8s.policy.v1.PodDisruptionBudget(
     name,
-    { metadata: { name, namespace: c.namespace, labels: c.stackLabels }, spec: { ...budget, selector: { matchLabels: selector } } },
-    { ...opts, provider: c.provider },
+    // A member that keeps crashing must not block a node drain.
+    { metadata: { name, namespace: c.namespace, labels: c.stackLabels }, spec: { ...budget, selector: { matchLabels: selector }, unhealthyPodEvictionPolicy: "AlwaysAllow" } },
+    { ...opts, provider: c.provider, dependsOn: c.namespaceResource ? [c.namespaceResource] : [] },
   );
 }

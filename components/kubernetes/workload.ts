@@ -4,7 +4,7 @@
 import * as crypto from "crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { Endpoint, ServerSpec } from "../server-spec";
+import { DEFAULT_START_SECONDS, type Endpoint, type ServerSpec } from "../server-spec";
 import type { KubernetesContext } from "./context";
 
 export interface KubernetesWorkloadArgs {
@@ -97,7 +97,8 @@ export function kubernetesWorkload(args: KubernetesWorkloadArgs, opts: pulumi.Cu
     ...(spec.shmSizeMb !== undefined ? [{ name: "shm", mountPath: "/dev/shm" }] : []),
   ];
   const resources = { memory: `${spec.resources.memoryMb}Mi`, cpu: spec.resources.cpus };
-  const ready = execProbe(spec.ready.command);
+  const startPeriodSeconds = 5;
+  const serving = spec.serving ?? spec.ready;
   const container: k8s.types.input.core.v1.Container = {
     name: spec.service,
     image: spec.image,
@@ -107,16 +108,20 @@ export function kubernetesWorkload(args: KubernetesWorkloadArgs, opts: pulumi.Cu
     ports: [{ name: spec.port.name, containerPort: spec.port.number, protocol: "TCP" }],
     // Requests equal limits: a database is never the first to be evicted or throttled below its share.
     resources: { requests: resources, limits: resources },
-    // Startup may recover a large data folder or take a base backup: up to 10 minutes before liveness counts.
-    startupProbe: { ...ready, periodSeconds: 5, timeoutSeconds: spec.ready.timeoutSeconds, failureThreshold: 120 },
-    readinessProbe: { ...ready, periodSeconds: 10, timeoutSeconds: spec.ready.timeoutSeconds, failureThreshold: 3 },
-    livenessProbe: { ...ready, periodSeconds: 20, timeoutSeconds: spec.ready.timeoutSeconds, failureThreshold: 6 },
+    // Up: the same check as Docker's healthcheck, for as long as a start may take (crash recovery,
+    // a replica's base backup); liveness counts only after it.
+    startupProbe: { ...execProbe(spec.ready.command), periodSeconds: startPeriodSeconds, timeoutSeconds: spec.ready.timeoutSeconds, failureThreshold: Math.ceil((spec.startSeconds ?? DEFAULT_START_SECONDS) / startPeriodSeconds) },
+    readinessProbe: { ...execProbe(serving.command), periodSeconds: 10, timeoutSeconds: serving.timeoutSeconds, failureThreshold: 3 },
+    // Alive while it accepts connections: cheap (no client program in the server's memory limit),
+    // and a server that rejects logins while it recovers is not killed for it.
+    livenessProbe: { tcpSocket: { port: spec.port.name }, periodSeconds: 20, timeoutSeconds: 5, failureThreshold: 6 },
     securityContext: {
       runAsNonRoot: true,
       runAsUser: spec.user.uid,
       runAsGroup: spec.user.gid,
-      allowPrivilegeEscalation: false,
-      capabilities: { drop: ["ALL"] },
+      // A binary with file capabilities cannot run under no_new_privs or without them in the bounding set.
+      allowPrivilegeEscalation: spec.fileCapabilities !== undefined,
+      capabilities: { drop: ["ALL"], ...(spec.fileCapabilities ? { add: spec.fileCapabilities } : {}) },
     },
     volumeMounts,
   };
@@ -137,8 +142,6 @@ export function kubernetesWorkload(args: KubernetesWorkloadArgs, opts: pulumi.Cu
         fsGroup: spec.user.gid,
         fsGroupChangePolicy: "OnRootMismatch",
         seccompProfile: { type: "RuntimeDefault" },
-        // A server on a port below 1024 (pgAdmin's 80) binds it without NET_BIND_SERVICE (a safe sysctl).
-        ...(spec.port.number < 1024 ? { sysctls: [{ name: "net.ipv4.ip_unprivileged_port_start", value: "0" }] } : {}),
       },
       // Spread copies of one server, and the servers of one kind (replicas of a primary), across nodes.
       affinity: {
@@ -163,7 +166,7 @@ export function kubernetesWorkload(args: KubernetesWorkloadArgs, opts: pulumi.Cu
   );
   new k8s.core.v1.Service(
     name,
-    { metadata: metadata(name), spec: { type: "ClusterIP", selector, ports: [{ name: spec.port.name, port: spec.port.number, targetPort: spec.port.name }] } },
+    { metadata: clientServiceMetadata(metadata(name)), spec: { type: "ClusterIP", selector, ports: [{ name: spec.port.name, port: spec.port.number, targetPort: spec.port.name }] } },
     child,
   );
 
@@ -183,8 +186,9 @@ export function kubernetesWorkload(args: KubernetesWorkloadArgs, opts: pulumi.Cu
               replicas,
               serviceName: headless,
               selector: { matchLabels: selector },
-              // Members start together: the replica set is formed by the hook once all answer.
-              podManagementPolicy: replicas > 1 ? "Parallel" : "OrderedReady",
+              // Members start together: the replica set is formed by the hook once all answer. Fixed
+              // for every set: a change of this field replaces the StatefulSet.
+              podManagementPolicy: "Parallel",
               updateStrategy: { type: "RollingUpdate" },
               persistentVolumeClaimRetentionPolicy: { whenDeleted: retain, whenScaled: retain },
               volumeClaimTemplates: spec.volumes.map((v) => ({
@@ -206,7 +210,7 @@ export function kubernetesWorkload(args: KubernetesWorkloadArgs, opts: pulumi.Cu
           workloadOptions,
         );
 
-  const domain = `${context.namespace}.svc.cluster.local`;
+  const domain = `${context.namespace}.svc.${context.config.clusterDomain}`;
   return {
     workload,
     name,
@@ -230,12 +234,21 @@ export function groupService(
   const object = new k8s.core.v1.Service(
     name,
     {
-      metadata: { name, namespace: context.namespace, labels: context.stackLabels },
+      metadata: clientServiceMetadata({ name, namespace: context.namespace, labels: context.stackLabels }),
       spec: { type: "ClusterIP", selector: { ...context.stackLabels, ...groupLabels }, ports: [{ name: port.name, port: port.number, targetPort: port.name }] },
     },
     { ...opts, provider: context.provider, dependsOn: context.namespaceResource ? [context.namespaceResource] : [] },
   );
-  return { service: object, endpoint: { host: `${name}.${context.namespace}.svc.cluster.local`, port: port.number } };
+  return { service: object, endpoint: { host: `${name}.${context.namespace}.svc.${context.config.clusterDomain}`, port: port.number } };
+}
+
+/**
+ * A client Service is created before its pods are ready (the read-only one before the replicas
+ * have taken their base backups): Pulumi is not to wait for its endpoints (10 minutes at most).
+ * The workloads' own readiness is what `pulumi up` waits for.
+ */
+function clientServiceMetadata<T extends object>(metadata: T): T & { annotations: Record<string, string> } {
+  return { ...metadata, annotations: { "pulumi.com/skipAwait": "true" } };
 }
 
 function secretValue(secrets: Record<string, pulumi.Input<string>>, spec: ServerSpec, key: string): pulumi.Input<string> {

@@ -307,10 +307,10 @@ describe("kubeconfig and failures", () => {
   test("credentials the API server refuses, or RBAC that does not allow port-forward, fail at once, saying what is needed", async () => {
     const withToken = (token: string) => kubeconfigYaml([{ name: "trading", server: kube.url, token }]);
     await expect(pgInit({ kubernetes: target("trading-postgres-0", { kubeconfig: withToken("not-the-token") }) })).rejects.toThrow(
-      /did not accept the kubeconfig's credentials \(401 Unauthorized\).*RBAC permissions create on pods\/portforward and get on pods in namespace trading/,
+      /did not accept the kubeconfig's credentials \(401 Unauthorized\).*RBAC permissions get and create on pods\/portforward .* and get on pods in namespace trading/,
     );
     await expect(redisInit({ kubernetes: target("trading-redis-0", { kubeconfig: withToken("token-without-rbac") }) })).rejects.toThrow(
-      /pod trading-redis-0 in namespace trading, port 6379: .* forbids it \(403 Forbidden\): .*RBAC permissions create on pods\/portforward/,
+      /pod trading-redis-0 in namespace trading, port 6379: .* forbids it \(403 Forbidden\): .*RBAC permissions get and create on pods\/portforward/,
     );
     expect(kube.requests.map((r) => r.status)).toEqual([401, 403]);
   });

@@ -28,11 +28,11 @@ describe("prod on Kubernetes", () => {
     run = await runProgram("prod");
   });
 
-  test("realises only Kubernetes objects, through one provider, in the configured namespace", () => {
+  test("realises only Kubernetes objects, through the stack's provider (and the namespace's own), in the configured namespace", () => {
     const types = new Set(run.resources.map((r) => r.type));
     expect([...types].filter((t) => t.startsWith("docker:"))).toEqual([]);
-    expect(run.ofType("pulumi:providers:kubernetes")).toHaveLength(1);
-    expect(plain(run.ofType("pulumi:providers:kubernetes")[0].inputs)).toMatchObject({ namespace: "trading-db" });
+    expect(run.ofType("pulumi:providers:kubernetes").map((p) => p.name).sort()).toEqual(["kubernetes-namespace-provider", "kubernetes-provider"]);
+    expect(plain(run.byName("kubernetes-provider").inputs)).toMatchObject({ namespace: "trading-db" });
     expect(ofKind(run, "Namespace").map((r) => value(r).metadata.name)).toEqual(["trading-db"]);
     for (const r of k8sObjects(run).filter((o) => !o.type.endsWith(":Namespace"))) expect(value(r).metadata.namespace, r.name).toBe("trading-db");
     expect(ofKind(run, "StatefulSet").map((r) => value(r).metadata.name).sort()).toEqual(
@@ -82,13 +82,23 @@ describe("prod on Kubernetes", () => {
         expect(c.resources.requests, name).toEqual(c.resources.limits);
         expect(c.resources.limits.memory, name).toMatch(/^\d+Mi$/);
         expect(c.resources.limits.cpu, name).toMatch(/^\d+(\.\d+)?$/);
-        for (const probe of ["startupProbe", "readinessProbe", "livenessProbe"]) expect(c[probe]?.exec?.command?.[0], `${name} ${probe}`).toBe("sh");
+        for (const probe of ["startupProbe", "readinessProbe"]) expect(c[probe]?.exec?.command?.[0], `${name} ${probe}`).toBe("sh");
+        // Alive while it accepts connections: a recovering server that rejects logins is not killed.
+        expect(c.livenessProbe.tcpSocket.port, name).toBe(c.ports[0].name);
         expect(c.securityContext, name).toMatchObject({ runAsNonRoot: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } });
+        expect(c.securityContext.capabilities.add, name).toBeUndefined();
         expect(c.securityContext.runAsUser, name).toBeGreaterThan(0);
       }
       expect(pod.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm.topologyKey, name).toBe("kubernetes.io/hostname");
       expect(pod.topologySpreadConstraints[0].topologyKey, name).toBe("kubernetes.io/hostname");
     }
+    // Startup lasts as long as a start may: a replica's base backup is never cut short, a primary's crash recovery up to an hour.
+    const startup = (sts: string) => { const p = named(run, "StatefulSet", sts).spec.template.spec.containers[0].startupProbe; return p.periodSeconds * p.failureThreshold; };
+    expect([startup("trading-postgres-replica-1"), startup("trading-postgres"), startup("trading-redis")]).toEqual([86400, 3600, 600]);
+    // A Mongo member serves only as primary or secondary (or before the set is formed), not while it syncs.
+    const mongo = named(run, "StatefulSet", "trading-mongodb").spec.template.spec.containers[0];
+    expect(mongo.readinessProbe.exec.command[2]).toContain("(h.ismaster && h.setName) || h.secondary");
+    expect(mongo.startupProbe.exec.command[2]).toContain("HOME=/tmp mongosh");
     const uid = (sts: string) => named(run, "StatefulSet", sts).spec.template.spec.securityContext.runAsUser;
     expect([uid("trading-postgres"), uid("trading-postgres-replica-1"), uid("trading-mongodb"), uid("trading-redis")]).toEqual([999, 999, 999, 999]);
     expect(uid("trading-influxdb")).toBe(1000);
@@ -172,10 +182,27 @@ describe("prod on Kubernetes", () => {
     }
   });
 
-  test("a PodDisruptionBudget per replicated database: a Mongo majority, one PostgreSQL replica at a time", () => {
+  test("a PodDisruptionBudget per replicated database: a Mongo majority, one PostgreSQL replica at a time; a crashing pod never blocks a drain", () => {
     const budgets = Object.fromEntries(ofKind(run, "PodDisruptionBudget").map(value).map((b) => [b.metadata.name, b.spec]));
-    expect(budgets["trading-mongodb-majority"]).toMatchObject({ minAvailable: 2 });
+    expect(budgets["trading-mongodb-majority"]).toMatchObject({ minAvailable: 2, unhealthyPodEvictionPolicy: "AlwaysAllow" });
     expect(budgets["trading-postgres-replicas"]).toMatchObject({ maxUnavailable: 1, selector: { matchLabels: { "trading-db-stack/group": "trading-postgres-replicas" } } });
+  });
+
+  test("the provider updates ConfigMaps and Secrets in place; a retained namespace is taken over again by the next stack", () => {
+    const providers = run.ofType("pulumi:providers:kubernetes").map((p) => [p.name, plain(p.inputs)] as const);
+    const main = providers.find(([name]) => name === "kubernetes-provider")![1];
+    expect(main).toMatchObject({ namespace: "trading-db", enableConfigMapMutable: "true", enableSecretMutable: "true" });
+    const namespaceProvider = providers.find(([name]) => name === "kubernetes-namespace-provider")![1];
+    expect(namespaceProvider).toMatchObject({ upsertExistingObjects: "true" });
+    const namespace = ofKind(run, "Namespace")[0];
+    expect(namespace.options).toMatchObject({ retainOnDelete: true });
+    // The workloads do not adopt anything: a name taken by someone else's object fails the up.
+    expect(main.upsertExistingObjects).toBeUndefined();
+  });
+
+  test("client Services do not hold up the up waiting for endpoints (the read-only one has none until the replicas' base backups are done)", () => {
+    for (const name of ["trading-postgres", "trading-postgres-ro", "trading-redis"]) expect(named(run, "Service", name).metadata.annotations).toEqual({ "pulumi.com/skipAwait": "true" });
+    expect(named(run, "Service", "trading-postgres-headless").metadata.annotations).toBeUndefined();
   });
 
   test("outputs: in-cluster DNS names, the read-only endpoint, and a Secret per consumer with its env map", () => {
@@ -206,6 +233,22 @@ describe("prod on Kubernetes", () => {
   });
 });
 
+describe("prod with a kubeconfig and another cluster domain", () => {
+  test("the kubeconfig's contents are a secret in the provider's inputs and the hooks'; names use the domain", async () => {
+    const kubeconfig = "apiVersion: v1\nkind: Config\nusers: [{name: u, user: {token: very-secret-token}}]";
+    const run = await runProgram("prod", { kubernetesKubeconfig: kubeconfig, kubernetesContext: "prod-eu", kubernetesClusterDomain: "corp.internal" });
+    for (const provider of run.ofType("pulumi:providers:kubernetes")) {
+      expect(isSecretInput(provider.inputs.kubeconfig), provider.name).toBe(true);
+      expect(plain(provider.inputs)).toMatchObject({ kubeconfig, context: "prod-eu" });
+    }
+    expect(isSecretInput(run.byName("postgres-init").inputs.kubernetes)).toBe(true);
+    expect(plain(run.byName("postgres-init").inputs.kubernetes)).toMatchObject({ context: "prod-eu", kubeconfig });
+    for (const r of k8sObjects(run)) expect(JSON.stringify(plain(r.inputs)), r.name).not.toContain("very-secret-token");
+    expect(run.outputs.serviceEnv.value.inNetwork["trading-simulation"].POSTGRES_HOST).toBe("trading-postgres.trading-db.svc.corp.internal");
+    expect(plain(run.byName("mongo-init").inputs).members[0].host).toBe("trading-mongodb-0.trading-mongodb-headless.trading-db.svc.corp.internal:27017");
+  });
+});
+
 describe("dev with platform kubernetes", () => {
   test("works too: admin tools as Deployments, volume claims deleted with the stack (retainData false)", async () => {
     const run = await runProgram("dev", { platform: "kubernetes", kubernetesStorageClass: "fast-ssd" });
@@ -215,8 +258,12 @@ describe("dev with platform kubernetes", () => {
       expect(sts.spec.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: "Delete", whenScaled: "Delete" });
       for (const t of sts.spec.volumeClaimTemplates) expect(t.spec.storageClassName).toBe("fast-ssd");
     }
+    // pgAdmin's python carries NET_BIND_SERVICE as a file capability (setcap): it runs only when the container keeps it.
     const pgadmin = named(run, "Deployment", "trading-pgadmin").spec.template.spec;
-    expect(pgadmin.securityContext.sysctls).toEqual([{ name: "net.ipv4.ip_unprivileged_port_start", value: "0" }]);
+    expect(pgadmin.containers[0].securityContext).toMatchObject({ runAsUser: 5050, allowPrivilegeEscalation: true, capabilities: { drop: ["ALL"], add: ["NET_BIND_SERVICE"] } });
+    expect(named(run, "Deployment", "trading-mongo-express").spec.template.spec.containers[0].securityContext).toMatchObject({ allowPrivilegeEscalation: false });
+    // retainData false: the namespace goes with the stack, through the stack's own provider.
+    expect(run.ofType("pulumi:providers:kubernetes")).toHaveLength(1);
     for (const r of k8sObjects(run)) {
       const Model = await modelFor(r.type);
       expect(() => new Model(value(r)).validate(), `${r.type} ${r.name}`).not.toThrow();
