@@ -1,8 +1,7 @@
-import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { MONGO_EXPRESS_USER, PGADMIN_EMAIL, adminToolNames, mongoExpressSpec, pgadminSpec, pgpassFile, type PgadminServer } from "./admin-tools-spec";
 import type { AdminToolsConfig, CommonConfig } from "./config";
-import { placeServer, type Engine } from "./engine";
+import { placeServer, serverImage, type Engine } from "./engine";
 import { MONGO_USERS, mongoReplicaSetUri, type ReplicaSetMember } from "./mongo-spec";
 import { POSTGRES_ROLES } from "./postgres-spec";
 import type { AdminToolSecrets } from "./secrets";
@@ -44,8 +43,7 @@ export class AdminTools extends pulumi.ComponentResource {
     super("trading:admin:Tools", name, {}, opts);
     const { tools, common, engine, secrets } = args;
     const names = adminToolNames(common.namePrefix);
-    const image = (resourceName: string, reference: string) =>
-      engine.kind === "docker" ? new docker.RemoteImage(resourceName, { name: reference, keepLocally: true }, { parent: this }).imageId : reference;
+    const image = (resourceName: string, reference: string) => serverImage(engine, resourceName, reference, this);
     // Stateless on Kubernetes: servers.json and the passfile are written again at every start.
     const kubernetes = { kind: "Deployment" as const, database: false };
 

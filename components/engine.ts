@@ -1,5 +1,6 @@
 // The one place a component learns where it runs. A component builds its ServerSpecs and calls
 // placeServer; the engine's folder (docker/, kubernetes/) decides what resources that means.
+import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { LOOPBACK } from "./config";
 import { dockerServer, type DockerContext } from "./docker/container";
@@ -42,6 +43,15 @@ export interface PlaceServerArgs {
   /** Kubernetes: volume size, extra pod labels, writable scratch folders, and whether it is a stateless Deployment. */
   kubernetes?: { storageGb?: number; podLabels?: Record<string, string>; scratchPaths?: string[]; kind?: "StatefulSet" | "Deployment"; replicas?: number; database?: boolean };
   dependsOn?: pulumi.Resource[];
+}
+
+/**
+ * The image a server runs: on Docker pulled once per component (a primary and its replicas share
+ * it) and kept on the host; on Kubernetes the reference itself, pulled by the kubelet.
+ */
+export function serverImage(engine: Engine, resourceName: string, reference: string, parent: pulumi.Resource): pulumi.Input<string> {
+  if (engine.kind !== "docker") return reference;
+  return new docker.RemoteImage(resourceName, { name: reference, keepLocally: true }, { parent }).imageId;
 }
 
 /** Kubernetes access to pod `pod` of the stack's namespace. */

@@ -1,8 +1,7 @@
-import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { InfluxdbInit } from "../init/influxdb/resources";
 import type { CommonConfig, InfluxdbConfig } from "./config";
-import { kubernetesTarget, placeServer, type Engine, type ServerAccess } from "./engine";
+import { kubernetesTarget, placeServer, serverImage, type Engine, type ServerAccess } from "./engine";
 import {
   advancedTradingPlatformInfluxEnv,
   DOWNSAMPLE_TASK,
@@ -59,7 +58,7 @@ export class InfluxdbServer extends pulumi.ComponentResource {
         secrets: { adminPassword: secrets.adminPassword, adminToken: secrets.adminToken },
         hostPort: influxdb.port,
         docker: {
-          image: engine.kind === "docker" ? new docker.RemoteImage(`${name}-image`, { name: influxdb.image, keepLocally: true }, { parent: this }).imageId : "",
+          image: serverImage(engine, `${name}-image`, influxdb.image, this),
           resourceNames: { container: `${name}-server`, volumes: { data: `${name}-data`, config: `${name}-config` } },
           containerName: names.container,
           volumeNames: { data: names.dataVolume, config: names.configVolume },

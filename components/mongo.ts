@@ -1,10 +1,9 @@
-import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { MongoDatabaseFiles } from "../init/mongo/files";
 import { MongoInit } from "../init/mongo/resources";
 import { scriptsChecksum } from "../init/versioned-files";
 import type { CommonConfig, MongoConfig } from "./config";
-import { kubernetesTarget, placeServer, type Engine, type PlaceServerArgs, type PlacedServer, type ServerAccess } from "./engine";
+import { kubernetesTarget, placeServer, serverImage, type Engine, type PlaceServerArgs, type PlacedServer, type ServerAccess } from "./engine";
 import { disruptionBudget } from "./kubernetes/context";
 import {
   MONGO_DATABASE,
@@ -77,7 +76,7 @@ export class MongoReplicaSet extends pulumi.ComponentResource {
     const memberSecrets = { keyfile: secrets.keyfile, root: secrets.root };
     const placed: PlacedServer[] = [];
     if (engine.kind === "docker") {
-      const image = new docker.RemoteImage(`${name}-image`, { name: mongo.image, keepLocally: true }, { parent: this }).imageId;
+      const image = serverImage(engine, `${name}-image`, mongo.image, this);
       for (let n = 1; n <= mongo.members; n++) {
         const member: PlaceServerArgs = {
           spec: mongoMemberSpec(mongo, names.host(n), `mongodb-member-${n}`, n === 1 ? "this member" : "none", args.entrypoint),

@@ -1,9 +1,8 @@
-import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { PostgresInit, PostgresReplicaCheck, PostgresReplicationSlot } from "../init/postgres/resources";
 import { scriptsChecksum, type DatabaseScripts } from "../init/postgres/scripts";
 import type { CommonConfig, PostgresConfig } from "./config";
-import { hookAccess, kubernetesTarget, placeServer, type Engine, type PlacedServer } from "./engine";
+import { hookAccess, kubernetesTarget, placeServer, serverImage, type Engine, type PlacedServer } from "./engine";
 import { disruptionBudget } from "./kubernetes/context";
 import { groupService } from "./kubernetes/workload";
 import {
@@ -87,7 +86,7 @@ export class PostgresCluster extends pulumi.ComponentResource {
     const { postgres: pg, common, engine, secrets } = args;
     const names = postgresNames(common.namePrefix);
     const ownerPasswords = pulumi.all(secrets.owners) as pulumi.Output<Record<string, string>>;
-    const image = engine.kind === "docker" ? new docker.RemoteImage(`${name}-image`, { name: pg.image, keepLocally: true }, { parent: this }).imageId : pg.image;
+    const image = serverImage(engine, `${name}-image`, pg.image, this);
     this.readOnlyEndpoint = undefined;
     const kubernetesName = (service: string) => (engine.kind === "kubernetes" ? engine.kubernetes.objectName(service) : service);
 

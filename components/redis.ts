@@ -1,10 +1,9 @@
 import * as crypto from "crypto";
-import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { RedisSeeds } from "../init/redis/files";
 import { RedisInit } from "../init/redis/resources";
 import type { CommonConfig, RedisConfig } from "./config";
-import { hookAccess, placeServer, type Engine, type ServerAccess } from "./engine";
+import { hookAccess, placeServer, serverImage, type Engine, type ServerAccess } from "./engine";
 import { REDIS_USERS, redisAclFile, redisNames, redisSpec, redisUrl } from "./redis-spec";
 import type { RedisSecrets } from "./secrets";
 import type { Endpoint } from "./server-spec";
@@ -47,7 +46,7 @@ export class RedisServer extends pulumi.ComponentResource {
         secrets: { acl: aclFile, healthcheck: secrets.healthcheck },
         hostPort: redis.port,
         docker: {
-          image: engine.kind === "docker" ? new docker.RemoteImage(`${name}-image`, { name: redis.image, keepLocally: true }, { parent: this }).imageId : "",
+          image: serverImage(engine, `${name}-image`, redis.image, this),
           resourceNames: { container: `${name}-server`, volumes: { data: `${name}-data` } },
           containerName: names.container,
           volumeNames: { data: names.volume },
