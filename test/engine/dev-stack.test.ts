@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { DockerEngine, type OperationRecord, type UpResult } from "../support/engine/docker-engine";
 import { DEV_STACK as STACK, devStackOverrides, removeLeftovers } from "../support/engine/dev-stack";
 import { STAND_IN_SERVERS } from "../support/engine/images";
+import { holdDockerDaemon } from "../support/engine/lock";
 import { ROOT } from "../support/pulumi";
 import { waitUntil } from "../support/wait";
 
@@ -80,7 +81,10 @@ const touched = (ops: OperationRecord[]) => ops.filter((o) => o.operation !== "s
 /** A container's log, stdout and stderr together. */
 const logText = (name: string) => execFileSync("sh", ["-c", `docker logs ${name} 2>&1`], { encoding: "utf8" });
 
+let release: (() => void) | undefined;
+
 beforeAll(async () => {
+  release = await holdDockerDaemon();
   overrides = await devStackOverrides(docker, PREFIX);
   await removeLeftovers(docker, PREFIX);
   engine = new DockerEngine(docker);
@@ -89,6 +93,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await engine?.destroy().catch(() => undefined);
   await removeLeftovers(docker, PREFIX);
+  release?.();
 }, 300_000);
 
 describe(`dev stack on a real Docker daemon (${Object.values(STAND_IN_SERVERS).join("; ")})`, { timeout: 300_000 }, () => {

@@ -1,0 +1,152 @@
+// The prod stack's Kubernetes pods on a real container engine: each StatefulSet's pod template, as
+// the program declares it for Pulumi.prod.yaml, started on the test's Docker daemon the way a
+// kubelet starts it (test/support/engine/pods.ts: its user, fsGroup, dropped capabilities,
+// no_new_privs, mounts and probes), with the stand-in images. Then the hooks run as `pulumi up`
+// runs them on Kubernetes: from their serialised providers, through the real client-node
+// port-forward (to the local port-forward server, which forwards to the pods' ports). No cluster
+// exists here: this proves the pod templates, the images' entrypoints as non-root users, the
+// replica set over the pods' DNS names, replication through the slot, and the hooks through
+// tunnels, together.
+import { spawn } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import Docker from "dockerode";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { dockerReady } from "../support/engine/dev-stack";
+import { ensureStandIn, STAND_IN_SERVERS, STAND_INS } from "../support/engine/images";
+import { holdDockerDaemon } from "../support/engine/lock";
+import { PodRunner } from "../support/engine/pods";
+import { kubeconfigYaml, startPortForwardServer, type PortForwardServer } from "../support/kube-port-forward-server";
+import { plain, ROOT, runProgram, serializedHook, type ProgramRun } from "../support/pulumi";
+
+const PREFIX = "k8stest";
+const NETWORK = `${PREFIX}-pods`;
+const NAMESPACE = "trading-db";
+const docker = new Docker();
+let release: (() => void) | undefined;
+let run: ProgramRun;
+let pods: PodRunner;
+let api: PortForwardServer;
+let dir: string;
+const token = "pods-token";
+/** namespace/pod -> container port -> the pod's port published on 127.0.0.1 */
+const forwarded: Record<string, Record<number, number>> = {};
+
+const hook = (name: string) => serializedHook(run.byName(name));
+
+async function startPod(sts: string, i: number) {
+  const pod = await pods.start(sts, i);
+  forwarded[`${NAMESPACE}/${pod.name}`] = { [pod.containerPort]: pod.hostPort };
+  return pod;
+}
+
+async function removeLeftovers(): Promise<void> {
+  for (const c of await docker.listContainers({ all: true })) if (c.Names.some((n) => n.startsWith(`/${PREFIX}-`))) await docker.getContainer(c.Id).remove({ force: true });
+  for (const n of await docker.listNetworks()) if (n.Name === NETWORK) await docker.getNetwork(n.Id).remove();
+}
+
+beforeAll(async () => {
+  release = await holdDockerDaemon();
+  await dockerReady(docker);
+  const images = {
+    postgresImage: await ensureStandIn(docker, STAND_INS.postgres),
+    redisImage: await ensureStandIn(docker, STAND_INS.redis),
+    mongoImage: await ensureStandIn(docker, STAND_INS.mongo),
+    influxdbImage: await ensureStandIn(docker, STAND_INS.influxdb),
+  };
+  await removeLeftovers();
+  await docker.createNetwork({ Name: NETWORK, Driver: "bridge" });
+  // prod as it is, with one replica to keep the run short and the stand-in images.
+  run = await runProgram("prod", { ...images, postgresReplicas: "1" });
+  pods = new PodRunner(docker, run, NETWORK, PREFIX);
+  api = await startPortForwardServer({ token, pods: forwarded });
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), "tdbs-k8s-pods-"));
+  // The hooks find the cluster as `pulumi up` would: the default kubeconfig ($KUBECONFIG).
+  process.env.KUBECONFIG = path.join(dir, "kubeconfig");
+  fs.writeFileSync(process.env.KUBECONFIG, kubeconfigYaml([{ name: "prod", server: api.url, token, namespace: NAMESPACE }]), { mode: 0o600 });
+}, 1_200_000);
+
+afterAll(async () => {
+  await pods?.removeAll();
+  await removeLeftovers();
+  await api?.close();
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  release?.();
+}, 300_000);
+
+describe(`prod's Kubernetes pods on a real container engine (${[STAND_IN_SERVERS.postgres, STAND_IN_SERVERS.mongo, STAND_IN_SERVERS.redis, STAND_IN_SERVERS.influxdb].join("; ")})`, { timeout: 300_000 }, () => {
+  test("1. each pod template starts as its image's own user and passes its startup and readiness probes; the Mongo key is a 0400 copy", async () => {
+    const started = await Promise.all([
+      startPod("trading-postgres", 0),
+      startPod("trading-redis", 0),
+      startPod("trading-influxdb", 0),
+      startPod("trading-mongodb", 0),
+      startPod("trading-mongodb", 1),
+      startPod("trading-mongodb", 2),
+    ]);
+    const uid = async (name: string) => (await pods.exec(pods.pods.get(name)!, ["sh", "-c", "id -u; cat /proc/1/status | grep -E '^(Uid|CapEff|NoNewPrivs)'"])).trim();
+    for (const pod of started) {
+      const status = await uid(pod.name);
+      const expectedUid = pod.name.startsWith("trading-influxdb") ? "1000" : "999";
+      expect(status.split("\n")[0], pod.name).toBe(expectedUid);
+      // PID 1 (the server) runs as that user, with no capability and no way to gain one.
+      expect(status, pod.name).toMatch(new RegExp(`Uid:\\s+${expectedUid}\\s+${expectedUid}`));
+      expect(status, pod.name).toMatch(/CapEff:\s+0+\n/);
+      expect(status, pod.name).toMatch(/NoNewPrivs:\s+1/);
+    }
+    const keyfile = await pods.exec(pods.pods.get("trading-mongodb-1")!, ["stat", "-c", "%a %u", "/etc/mongo-keyfile/keyfile"]);
+    expect(keyfile.trim()).toBe("400 999");
+  });
+
+  test("2. the hooks set every database up through port-forwards to the pods; the replica set forms over the pods' DNS names", async () => {
+    const pg = hook("postgres-init");
+    expect((await pg.provider.create(pg.inputs)).outs.migrations).toMatchObject({ trading_platform: expect.any(Array) });
+    const redis = hook("redis-init");
+    await redis.provider.create(redis.inputs);
+    const influx = hook("influxdb-init");
+    const influxOuts = (await influx.provider.create(influx.inputs)).outs;
+    expect(Object.keys(influxOuts.tokenValues).sort()).toEqual(["read", "write"]);
+    const mongo = hook("mongo-init");
+    const mongoOuts = (await mongo.provider.create(mongo.inputs)).outs;
+    // "host STATE" per member, the hosts being the pods' names in the cluster's DNS.
+    expect(mongoOuts.memberStates.map((s: string) => s.split(" ")[1]).sort()).toEqual(["PRIMARY", "SECONDARY", "SECONDARY"]);
+    expect(mongo.inputs.members.map((m: { host: string }) => m.host)).toEqual([0, 1, 2].map((i) => `trading-mongodb-${i}.trading-mongodb-headless.${NAMESPACE}.svc.cluster.local:27017`));
+    // Every hook went through the API server's port-forward, to the pods it names.
+    const reached = new Set(api.requests.filter((r) => r.status === 101).map((r) => r.pod));
+    expect([...reached].sort()).toEqual(["trading-influxdb-0", "trading-mongodb-0", "trading-mongodb-1", "trading-mongodb-2", "trading-postgres-0", "trading-redis-0"]);
+    // Only pod 0 ran the image's init phase (which creates root); pods 1 and 2 had the same
+    // settings and dropped them (MONGO_ROOT_MEMBER_HOSTNAME), then took users from the primary.
+    const log = async (pod: string) => (await pods.pods.get(pod)!.container.logs({ stdout: true, stderr: true })).toString("utf8");
+    expect(await log("trading-mongodb-0")).toContain("MongoDB init process complete");
+    for (const pod of ["trading-mongodb-1", "trading-mongodb-2"]) expect(await log(pod), pod).not.toContain("MongoDB init process complete");
+  });
+
+  test("3. a replica pod takes its base backup through its slot from the primary's Service name, and streams", async () => {
+    const slot = hook("postgres-replica-1-slot");
+    await slot.provider.create(slot.inputs);
+    await startPod("trading-postgres-replica-1", 0);
+    const check = hook("postgres-replica-1-check");
+    const outs = (await check.provider.create(check.inputs)).outs;
+    expect(outs.streamingState).toBe("streaming");
+  });
+
+  test("4. npm run verify, from the stack's outputs, reaches every pod through port-forwards and finds the stack whole", async () => {
+    const outputs = Object.fromEntries(Object.entries(run.outputs).map(([k, v]) => [k, plain(v.value)]));
+    const file = path.join(dir, "outputs.json");
+    fs.writeFileSync(file, JSON.stringify(outputs));
+    // Not spawnSync: the port-forward server the tool goes through runs in this process.
+    const result = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [path.join(ROOT, "bin/tools/verify.js"), "--from-json", file, "--timeout-seconds", "10"], { env: { ...process.env } });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d) => (stdout += d));
+      child.stderr.on("data", (d) => (stderr += d));
+      child.once("exit", (status) => resolve({ status, stdout, stderr }));
+    });
+    expect(result.status, result.stdout + result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/^ok\s+postgres\s+replica 1 postgresql:\/\/trading-db\/trading-postgres-replica-1-0:5432\/postgres .* streaming via trading_replica_1/m);
+    expect(result.stdout).toMatch(/^ok\s+mongodb\s+replica set rs0\s+one writable primary, 3 of 3 members answering$/m);
+    expect(result.stdout).toMatch(/all 8 checks passed\n$/);
+  });
+});
