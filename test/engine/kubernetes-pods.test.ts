@@ -29,6 +29,7 @@ let run: ProgramRun;
 let pods: PodRunner;
 let api: PortForwardServer;
 let dir: string;
+let images: Record<string, string>;
 const token = "pods-token";
 /** namespace/pod -> container port -> the pod's port published on 127.0.0.1 */
 const forwarded: Record<string, Record<number, number>> = {};
@@ -49,7 +50,7 @@ async function removeLeftovers(): Promise<void> {
 beforeAll(async () => {
   release = await holdDockerDaemon();
   await dockerReady(docker);
-  const images = {
+  images = {
     postgresImage: await ensureStandIn(docker, STAND_INS.postgres),
     redisImage: await ensureStandIn(docker, STAND_INS.redis),
     mongoImage: await ensureStandIn(docker, STAND_INS.mongo),
@@ -148,5 +149,23 @@ describe(`prod's Kubernetes pods on a real container engine (${[STAND_IN_SERVERS
     expect(result.stdout).toMatch(/^ok\s+postgres\s+replica 1 postgresql:\/\/trading-db\/trading-postgres-replica-1-0:5432\/postgres .* streaming via trading_replica_1/m);
     expect(result.stdout).toMatch(/^ok\s+mongodb\s+replica set rs0\s+one writable primary, 3 of 3 members answering$/m);
     expect(result.stdout).toMatch(/all 8 checks passed\n$/);
+  });
+  test("5. dev's admin tools as Deployment pods: pgAdmin (keeping its python's NET_BIND_SERVICE) and mongo-express, reaching the databases by their Service and pod names", async () => {
+    // dev on Kubernetes declares the same object names, and the mocks' credentials are the same.
+    const dev = await runProgram("dev", { ...images, platform: "kubernetes", pgadminImage: await ensureStandIn(docker, STAND_INS.pgadmin), mongoExpressImage: await ensureStandIn(docker, STAND_INS.mongoExpress) });
+    const tools = new PodRunner(docker, dev, NETWORK, PREFIX);
+    try {
+      const pgadmin = await tools.start("trading-pgadmin", 0, "Deployment");
+      const status = await tools.exec(pgadmin, ["sh", "-c", "id -u; grep -E '^(CapBnd|NoNewPrivs)' /proc/1/status"]);
+      expect(status).toMatch(/^5050\n/);
+      expect(status).toMatch(/NoNewPrivs:\s+0/);
+      // Only NET_BIND_SERVICE (bit 10) in the bounding set.
+      expect(status).toMatch(/CapBnd:\s+0+400\n/);
+      // mongo-express is ready only once it has connected to the replica set, by the pods' DNS names.
+      const mongoExpress = await tools.start("trading-mongo-express", 0, "Deployment");
+      expect((await tools.exec(mongoExpress, ["id", "-u"])).trim()).toBe("1000");
+    } finally {
+      await tools.removeAll();
+    }
   });
 });

@@ -61,9 +61,12 @@ export class PodRunner {
     return match ? match[1] : "cluster.local";
   }
 
-  /** Starts pod `i` of StatefulSet `name` and waits until its startup and readiness probes pass. */
-  async start(name: string, i: number, timeoutMs = 120_000): Promise<RunningPod> {
-    const sts = this.object("StatefulSet", name);
+  /**
+   * Starts pod `i` of StatefulSet `name` (or the one pod of Deployment `name`, named `<name>-<i>`)
+   * and waits until its startup and readiness probes pass.
+   */
+  async start(name: string, i: number, kind: "StatefulSet" | "Deployment" = "StatefulSet", timeoutMs = 120_000): Promise<RunningPod> {
+    const sts = this.object(kind, name);
     const podName = `${name}-${i}`;
     const template = sts.spec.template.spec;
     const c = template.containers[0];
