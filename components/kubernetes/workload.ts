@@ -165,7 +165,8 @@ export function kubernetesWorkload(args: KubernetesWorkloadArgs, opts: pulumi.Cu
     child,
   );
   new k8s.core.v1.Service(
-    name,
+    // Pulumi names are unique per program here (the StatefulSet is `name`), as the graph tests key them.
+    `${name}-service`,
     { metadata: clientServiceMetadata(metadata(name)), spec: { type: "ClusterIP", selector, ports: [{ name: spec.port.name, port: spec.port.number, targetPort: spec.port.name }] } },
     child,
   );

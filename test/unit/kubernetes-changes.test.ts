@@ -30,6 +30,7 @@ describe("prod on Kubernetes: which objects a setting change touches", () => {
         "trading-postgres-replica-3-files",
         "trading-postgres-replica-3-headless",
         "trading-postgres-replica-3-secrets",
+        "trading-postgres-replica-3-service",
         "postgres-replica-3-check",
         "postgres-replica-3-slot",
       ].sort(),
@@ -57,6 +58,18 @@ describe("prod on Kubernetes: which objects a setting change touches", () => {
   test("a retention change reaches only the InfluxDB hook; an election timeout only the Mongo hook", async () => {
     expect(changes(base, await runProgram("prod", { influxdbRetentionDays: "30" })).changed).toEqual(["influxdb-init"]);
     expect(changes(base, await runProgram("prod", { mongoElectionTimeoutMs: "5000" })).changed).toEqual(["mongo-init"]);
+  });
+
+  test("a storage size changes only the volume claim templates of that database's StatefulSets (a replacement: documented, data kept only with retainData)", async () => {
+    const after = await runProgram("prod", { postgresStorageGb: "200" });
+    const change = changes(base, after);
+    expect(change).toEqual({ added: [], removed: [], changed: ["trading-postgres", "trading-postgres-replica-1", "trading-postgres-replica-2"] });
+    for (const name of change.changed) {
+      const now = inputsByName(after).get(name);
+      expect(now.spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe("200Gi");
+      now.spec.volumeClaimTemplates = inputsByName(base).get(name).spec.volumeClaimTemplates;
+      expect(now, name).toEqual(inputsByName(base).get(name));
+    }
   });
 
   test("retainData off changes only the StatefulSets' claim retention policy (a field Kubernetes updates in place)", async () => {

@@ -54,6 +54,11 @@ describe("prod on Kubernetes", () => {
     }
   });
 
+  test("every resource has its own Pulumi name (graph diffs and the engine key them by name)", () => {
+    const names = run.resources.map((r) => r.name);
+    expect(names.filter((n, i) => names.indexOf(n) !== i)).toEqual([]);
+  });
+
   test("every object is valid against the Kubernetes 1.34 OpenAPI schema", async () => {
     const objects = k8sObjects(run);
     expect(objects.length).toBeGreaterThan(20);
