@@ -5,6 +5,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { parseArgs } from "util";
 import { CONSUMERS, type Consumer } from "../components/service-env";
+import type { StackOutputs } from "../components/outputs";
 import { readStackOutputs, ToolError } from "./stack-outputs";
 
 const TARGETS = { host: "host", network: "inNetwork" } as const;
@@ -44,13 +45,19 @@ export function main(argv: string[]): void {
     throw new ToolError(`--consumer must be one of: ${CONSUMERS.join(", ")}; got ${JSON.stringify(values.consumer ?? "")}`);
   }
   const target = values.target as keyof typeof TARGETS;
-  if (!(target in TARGETS)) throw new ToolError(`--target must be host (processes on the Docker host) or network (containers on trading-network); got ${JSON.stringify(target)}`);
-  const { serviceEnv } = readStackOutputs({ fromJson: values["from-json"], stack: values.stack }, ["serviceEnv"]);
+  if (!(target in TARGETS)) throw new ToolError(`--target must be host (processes on this machine) or network (containers on the stack's network, or pods in its cluster); got ${JSON.stringify(target)}`);
+  const outputs = readStackOutputs({ fromJson: values["from-json"], stack: values.stack }, ["serviceEnv"]);
+  const { serviceEnv } = outputs;
+  // Stacks made before the Kubernetes engine have no `kubernetes` output: Docker.
+  const kubernetes = (outputs as Partial<StackOutputs>).kubernetes ?? null;
   const variables = serviceEnv[TARGETS[target]]?.[consumer];
   if (!variables || Object.keys(variables).length === 0) throw new ToolError(`serviceEnv has no variables for ${consumer} (${target})`);
   const out = values.out ?? `.env.${consumer}`;
   writeSecretFile(out, formatDotenv(variables));
   process.stderr.write(`wrote ${Object.keys(variables).length} variables for ${consumer} (${target}) to ${out} (mode 0600)\n`);
+  if (kubernetes && target === "host") {
+    process.stderr.write(`the stack runs on Kubernetes (namespace ${kubernetes.namespace}): these 127.0.0.1 ports answer while \`npm run forward\` runs\n`);
+  }
 }
 
 if (require.main === module) {

@@ -56,6 +56,21 @@ describe("npm run env", () => {
     expect(result.stderr).toContain("wrote 11 variables for trading-simulation (host) to .env.trading-simulation (mode 0600)");
   });
 
+  test("a Kubernetes stack: --target network gives the in-cluster names; host ports come with a hint to run npm run forward", async () => {
+    const run = await runProgram("prod");
+    const file = path.join(dir, "outputs-prod.json");
+    fs.writeFileSync(file, JSON.stringify(Object.fromEntries(Object.entries(run.outputs).map(([k, v]) => [k, v.value]))));
+    const inCluster = env("--consumer", "trading-simulation", "--target", "network", "--out", path.join(dir, "cluster.env"), "--from-json", file);
+    expect(inCluster.status, inCluster.stderr).toBe(0);
+    expect(readDotenv(fs.readFileSync(path.join(dir, "cluster.env"), "utf8")).POSTGRES_HOST).toBe("trading-postgres.trading-db.svc.cluster.local");
+    expect(inCluster.stderr).not.toContain("npm run forward");
+    const host = env("--consumer", "trading-simulation", "--out", path.join(dir, "laptop.env"), "--from-json", file);
+    expect(host.status, host.stderr).toBe(0);
+    expect(host.stderr).toContain("the stack runs on Kubernetes (namespace trading-db): these 127.0.0.1 ports answer while `npm run forward` runs");
+    // A Docker stack gets no hint.
+    expect(env("--consumer", "trading-simulation", "--out", path.join(dir, "dev.env"), "--from-json", outputsFile).stderr).not.toContain("Kubernetes");
+  });
+
   test("--target network gives the in-network names; --out chooses the file and replaces an old one, keeping 0600", () => {
     const out = path.join(dir, "platform.env");
     fs.writeFileSync(out, "OLD=1\n", { mode: 0o644 });
