@@ -120,8 +120,8 @@ export function influxdbSpec(influx: InfluxdbConfig, service: string, entrypoint
     env: influxdbEnv(),
     files: [{ path: INFLUXDB_PATHS.entrypoint, content: entrypoint, executable: true }],
     secretFiles: [
-      { path: INFLUXDB_PATHS.adminPasswordFile, secret: "adminPassword" },
-      { path: INFLUXDB_PATHS.adminTokenFile, secret: "adminToken" },
+      { path: INFLUXDB_PATHS.adminPasswordFile, credential: "adminPassword" },
+      { path: INFLUXDB_PATHS.adminTokenFile, credential: "adminToken" },
     ],
     port: { name: "http", number: INFLUXDB_CONTAINER_PORT },
     ready: influxdbReadyCheck(),

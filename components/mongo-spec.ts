@@ -126,8 +126,8 @@ export function mongoMemberSpec(mongo: MongoConfig, service: string, role: strin
     env: mongoEnv(root),
     files: [{ path: MONGO_PATHS.entrypoint, content: entrypoint, executable: true }],
     secretFiles: [
-      { path: MONGO_PATHS.keyfileSource, secret: "keyfile" },
-      ...(root === "none" ? [] : [{ path: MONGO_PATHS.rootPasswordFile, secret: "root" }]),
+      { path: MONGO_PATHS.keyfileSource, credential: "keyfile" },
+      ...(root === "none" ? [] : [{ path: MONGO_PATHS.rootPasswordFile, credential: "root" }]),
     ],
     port: { name: "mongodb", number: MONGO_CONTAINER_PORT },
     ready: mongoReadyCheck(),

@@ -194,7 +194,7 @@ export function primarySpec(pg: PostgresConfig, service: string, primaryEntrypoi
       { path: POSTGRES_PATHS.hbaFile, content: pgHbaConf() },
       { path: POSTGRES_PATHS.primaryEntrypoint, content: primaryEntrypoint, executable: true },
     ],
-    secretFiles: [{ path: POSTGRES_PATHS.superuserPasswordFile, secret: "superuser" }],
+    secretFiles: [{ path: POSTGRES_PATHS.superuserPasswordFile, credential: "superuser" }],
   };
 }
 
@@ -210,7 +210,7 @@ export function replicaSpec(pg: PostgresConfig, service: string, n: number, prim
       { path: POSTGRES_PATHS.hbaFile, content: pgHbaConf() },
       { path: POSTGRES_PATHS.replicaEntrypoint, content: replicaEntrypoint, executable: true },
     ],
-    secretFiles: [{ path: POSTGRES_PATHS.replicationPasswordFile, secret: "replication" }],
+    secretFiles: [{ path: POSTGRES_PATHS.replicationPasswordFile, credential: "replication" }],
   };
 }
 

@@ -94,8 +94,8 @@ export function redisSpec(redis: RedisConfig, service: string): ServerSpec {
     files: [{ path: REDIS_PATHS.config, content: redisConf(redis) }],
     secretFiles: [
       // Hashes only, but they still let anyone try passwords offline: kept secret.
-      { path: REDIS_PATHS.aclFile, secret: "acl" },
-      { path: REDIS_PATHS.healthcheckPasswordFile, secret: "healthcheck" },
+      { path: REDIS_PATHS.aclFile, credential: "acl" },
+      { path: REDIS_PATHS.healthcheckPasswordFile, credential: "healthcheck" },
     ],
     port: { name: "redis", number: REDIS_CONTAINER_PORT },
     ready: redisReadyCheck(),

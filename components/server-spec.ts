@@ -14,10 +14,10 @@ export interface FileSpec {
   executable?: boolean;
 }
 
-/** A credential mounted as a file; `secret` names its value in the map the component hands the engine. */
+/** A credential mounted as a file; `credential` names its value in the map the component hands the engine. */
 export interface SecretFileSpec {
   path: string;
-  secret: string;
+  credential: string;
 }
 
 /** Persistent data: `key` names it per engine (Docker volume, Kubernetes volumeClaimTemplate). */

@@ -181,7 +181,7 @@ export function dockerServer(args: DockerServerArgs, opts: pulumi.CustomResource
       ...(volumes.length > 0 ? { volumes } : {}),
       uploads: [
         ...spec.files.map((f) => (f.executable ? scriptUpload(f.path, f.content) : { file: f.path, content: f.content })),
-        ...spec.secretFiles.map((f) => ({ file: f.path, content: secret(f.secret) })),
+        ...spec.secretFiles.map((f) => ({ file: f.path, content: secret(f.credential) })),
       ],
     },
     { ...SERVICE_CONTAINER_OPTIONS, ...opts },

@@ -68,7 +68,7 @@ export function kubernetesWorkload(args: KubernetesWorkloadArgs, opts: pulumi.Cu
     { metadata: metadata(`${name}-files`), data: Object.fromEntries(spec.files.map((f) => [fileKey(f.path), f.content])) },
     child,
   );
-  const secretData = pulumi.all(Object.fromEntries(spec.secretFiles.map((f) => [fileKey(f.path), secretValue(args.secrets, spec, f.secret)])));
+  const secretData = pulumi.all(Object.fromEntries(spec.secretFiles.map((f) => [fileKey(f.path), secretValue(args.secrets, spec, f.credential)])));
   const secret = new k8s.core.v1.Secret(
     `${name}-secrets`,
     { metadata: metadata(`${name}-secrets`), type: "Opaque", stringData: pulumi.secret(secretData) },
