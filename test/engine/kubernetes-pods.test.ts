@@ -12,6 +12,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import Docker from "dockerode";
+import { MongoClient } from "mongodb";
+import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { dockerReady } from "../support/engine/dev-stack";
 import { ensureStandIn, STAND_IN_SERVERS, STAND_INS } from "../support/engine/images";
@@ -19,6 +21,7 @@ import { holdDockerDaemon } from "../support/engine/lock";
 import { PodRunner } from "../support/engine/pods";
 import { kubeconfigYaml, startPortForwardServer, type PortForwardServer } from "../support/kube-port-forward-server";
 import { plain, ROOT, runProgram, serializedHook, type ProgramRun } from "../support/pulumi";
+import { waitUntil } from "../support/wait";
 
 const PREFIX = "k8stest";
 const NETWORK = `${PREFIX}-pods`;
@@ -35,6 +38,25 @@ const token = "pods-token";
 const forwarded: Record<string, Record<number, number>> = {};
 
 const hook = (name: string) => serializedHook(run.byName(name));
+
+async function sql(uri: string, text: string): Promise<unknown[]> {
+  const client = new Client({ connectionString: uri, connectionTimeoutMillis: 5000 });
+  await client.connect();
+  try {
+    return (await client.query(text)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+async function withMongo<T>(uri: string, work: (client: MongoClient) => Promise<T>): Promise<T> {
+  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 5000 });
+  try {
+    return await work(client);
+  } finally {
+    await client.close();
+  }
+}
 
 async function startPod(sts: string, i: number) {
   const pod = await pods.start(sts, i);
@@ -167,5 +189,66 @@ describe(`prod's Kubernetes pods on a real container engine (${[STAND_IN_SERVERS
     } finally {
       await tools.removeAll();
     }
+  });
+
+  test("6. the stack destroyed with its claims kept, then a new stack with other credentials on them: the wrappers (as the images' users) and the hooks apply them; the data is there; the old ones fail", async () => {
+    const primary = pods.pods.get("trading-postgres-0")!;
+    const oldSuperuser = hook("postgres-init").inputs.superuserPassword;
+    const oldRoot = hook("mongo-init").inputs.rootPassword;
+    // In the superuser's own database, as the Docker scenario does (the stack's databases belong to their owners).
+    const pgUri = (password: string, port: number) => `postgresql://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
+    const mongoUri = (password: string, port: number) => `mongodb://root:${encodeURIComponent(password)}@127.0.0.1:${port}/admin?directConnection=true&authSource=admin`;
+    await sql(pgUri(oldSuperuser, primary.hostPort), "CREATE TABLE pods_marker (v text); INSERT INTO pods_marker VALUES ('kept')");
+    // Written on whichever member is primary now (pod 0 is preferred, but an election may be under way).
+    await waitUntil(
+      async () => {
+        for (const i of [0, 1, 2]) {
+          const port = pods.pods.get(`trading-mongodb-${i}`)!.hostPort;
+          const written = await withMongo(mongoUri(oldRoot, port), async (c) => {
+            if (!(await c.db("admin").command({ isMaster: 1 })).ismaster) return false;
+            await c.db("trading_configs").collection("pods_marker").insertOne({ kept: true }, { writeConcern: { w: "majority" } });
+            return true;
+          });
+          if (written) return true;
+        }
+        return false;
+      },
+      60_000,
+      () => "no member became primary",
+      500,
+    );
+
+    // `pulumi destroy` with retainData: the StatefulSets go, their claims stay.
+    await pods.removePods();
+    const fresh = {
+      postgresSuperuserPassword: "New-superuser-password-2026",
+      mongoRootPassword: "New-mongo-root-password-2026",
+      redisAdminPassword: "New-redis-admin-password-2026",
+      influxdbAdminPassword: "New-influx-admin-password-2026",
+    };
+    run = await runProgram("prod", { ...images, postgresReplicas: "1", ...fresh });
+    pods.useProgram(run);
+    const started = await Promise.all([
+      startPod("trading-postgres", 0),
+      startPod("trading-redis", 0),
+      startPod("trading-influxdb", 0),
+      startPod("trading-mongodb", 0),
+      startPod("trading-mongodb", 1),
+      startPod("trading-mongodb", 2),
+    ]);
+    for (const name of ["postgres-init", "redis-init", "influxdb-init", "mongo-init", "postgres-replica-1-slot"]) await hook(name).provider.create(hook(name).inputs);
+    await startPod("trading-postgres-replica-1", 0);
+    expect((await hook("postgres-replica-1-check").provider.create(hook("postgres-replica-1-check").inputs)).outs.streamingState).toBe("streaming");
+
+    const [newPrimary, , influx, newMember] = started;
+    expect(await sql(pgUri(fresh.postgresSuperuserPassword, newPrimary.hostPort), "SELECT v FROM pods_marker")).toEqual([{ v: "kept" }]);
+    await expect(sql(pgUri(oldSuperuser, newPrimary.hostPort), "SELECT 1")).rejects.toThrow(/password authentication failed/);
+    expect(await withMongo(mongoUri(fresh.mongoRootPassword, newMember.hostPort), (c) => c.db("trading_configs").collection("pods_marker").countDocuments({ kept: true }))).toBe(1);
+    await expect(withMongo(mongoUri(oldRoot, newMember.hostPort), (c) => c.db("admin").command({ ping: 1 }))).rejects.toThrow(/Authentication failed/);
+    const influxLog = (await influx.container.logs({ stdout: true, stderr: true })).toString("utf8");
+    expect(influxLog).toContain("applying the declared password of admin to the existing bolt file");
+    // The replica came back on its kept copy: one base backup in its whole life.
+    const replicaLog = (await pods.pods.get("trading-postgres-replica-1-0")!.container.logs({ stdout: true, stderr: true })).toString("utf8");
+    expect(replicaLog).not.toContain("taking a base backup");
   });
 });

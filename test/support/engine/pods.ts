@@ -30,10 +30,15 @@ export class PodRunner {
 
   constructor(
     private readonly docker: Docker,
-    private readonly run: ProgramRun,
+    private run: ProgramRun,
     private readonly network: string,
     private readonly prefix: string,
   ) {}
+
+  /** The objects of another run of the program (a new stack), on the same claims. */
+  useProgram(run: ProgramRun): void {
+    this.run = run;
+  }
 
   object(kind: string, name: string): any {
     const found = this.run.resources.find((r: MockedResource) => r.type.endsWith(`:${kind}`) && plain(r.inputs).metadata?.name === name);
@@ -191,6 +196,12 @@ export class PodRunner {
       }
       await new Promise((r) => setTimeout(r, 500));
     }
+  }
+
+  /** Deletes the pods, keeping their claims, as deleting StatefulSets with the Retain policy does. */
+  async removePods(): Promise<void> {
+    for (const pod of this.pods.values()) await pod.container.remove({ force: true });
+    this.pods.clear();
   }
 
   async removeAll(): Promise<void> {
