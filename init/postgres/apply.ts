@@ -152,6 +152,8 @@ async function applyScript(client: Client, db: PostgresInitDatabase, kind: "migr
 /**
  * The read-only role may read every table, including tables created by later migrations.
  * Grants only what is missing: a GRANT rewrites the catalog row even when nothing changes.
+ * Only the owner's tables: one an operator made as another role (the superuser) is theirs to
+ * grant, and the owner could not grant it anyway.
  */
 async function grantReadonly(client: Client, readonlyRole: string): Promise<void> {
   const role = quoteIdent(readonlyRole);
@@ -163,6 +165,7 @@ async function grantReadonly(client: Client, readonlyRole: string): Promise<void
                       AND d.defaclacl::text LIKE '%' || $1 || '=r/%') AS defaults,
             ARRAY(SELECT quote_ident(c.relname) FROM pg_class c
                   WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'v', 'm', 'p', 'f')
+                    AND pg_has_role(current_user, c.relowner, 'USAGE')
                     AND NOT has_table_privilege($1, c.oid, 'SELECT') ORDER BY c.relname) AS missing`,
     [readonlyRole],
   );

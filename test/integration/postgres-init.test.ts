@@ -187,6 +187,20 @@ describe("postgres init hook, as pulumi up runs it", () => {
     expect((await provider.diff("id", again.outs, inputs({ hookVersion: "999" }))).changes).toBe(true);
   });
 
+  test("a table an operator made as the superuser in a stack database does not stop a re-run; the read-only role gets only the owner's tables", async () => {
+    await asSuperuser("trading_platform", (c) => c.query("CREATE TABLE operator_scratch (v int)"));
+    try {
+      const again = await provider.update("id", (await provider.create(inputs())).outs, inputs());
+      expect(again.outs.appliedThisRun).toEqual({ trading_platform: [], trading_results: [] });
+      const readable = await asSuperuser("trading_platform", async (c) =>
+        (await c.query("SELECT has_table_privilege('trading_readonly', 'operator_scratch', 'SELECT') AS scratch, has_table_privilege('trading_readonly', 'strategies', 'SELECT') AS owned")).rows[0],
+      );
+      expect(readable).toEqual({ scratch: false, owned: true });
+    } finally {
+      await asSuperuser("trading_platform", (c) => c.query("DROP TABLE operator_scratch"));
+    }
+  });
+
   test("seed data never overwrites rows users edited; a changed seed only adds rows", async () => {
     await asOwner("trading_platform", (c) => c.query("UPDATE strategies SET name = 'edited by a user', is_active = true WHERE id = 'arbitrage-btc-usdt'"));
     const seed = baseInputs.databases.find((d: any) => d.name === "trading_platform").seeds[0];
