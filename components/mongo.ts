@@ -3,7 +3,7 @@ import type { MongoDatabaseFiles } from "../init/mongo/files";
 import { MongoInit } from "../init/mongo/resources";
 import { scriptsChecksum } from "../init/versioned-files";
 import type { CommonConfig, MongoConfig } from "./config";
-import { kubernetesTarget, placeServer, serverImage, type Engine, type PlaceServerArgs, type PlacedServer, type ServerAccess } from "./engine";
+import { hookAccess, placeServer, serverImage, type Engine, type PlaceServerArgs, type PlacedServer, type ServerAccess } from "./engine";
 import { disruptionBudget } from "./kubernetes/context";
 import {
   MONGO_DATABASE,
@@ -121,7 +121,7 @@ export class MongoReplicaSet extends pulumi.ComponentResource {
       {
         replicaSetName: MONGO_REPLICA_SET,
         members: rsMembers,
-        clientEndpoints: placed.map((m) => ({ host: m.access.host, port: m.access.port, ...(m.access.kubernetes ? { kubernetes: kubernetesTarget(m.access) } : {}) })),
+        clientEndpoints: placed.map((m) => hookAccess(m.access)),
         electionTimeoutMs: mongo.electionTimeoutMs,
         rootUser: MONGO_USERS.root,
         rootPassword: secrets.root,

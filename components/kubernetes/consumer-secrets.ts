@@ -17,7 +17,7 @@ export function consumerSecrets(context: KubernetesContext, serviceEnv: pulumi.O
         type: "Opaque",
         stringData: pulumi.secret(serviceEnv.apply((env) => env.inNetwork[consumer])),
       },
-      { parent, provider: context.provider, dependsOn: context.namespaceResource ? [context.namespaceResource] : [] },
+      { parent, provider: context.provider, dependsOn: context.namespaceReady },
     );
     names[consumer] = name;
   }

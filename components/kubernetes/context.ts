@@ -8,8 +8,8 @@ import type { CommonConfig, KubernetesConfig } from "../config";
 export interface KubernetesContext {
   provider: k8s.Provider;
   namespace: string;
-  /** Wait for the namespace before creating anything in it. */
-  namespaceResource: pulumi.Resource | undefined;
+  /** `dependsOn` of every object in the namespace: the namespace, when the stack creates it. */
+  namespaceReady: pulumi.Resource[];
   storageClass: string | undefined;
   retainData: boolean;
   /** How long `pulumi up` waits for a workload to be ready (waitTimeoutSeconds). */
@@ -73,7 +73,7 @@ export class KubernetesCluster extends pulumi.ComponentResource {
     this.context = {
       provider,
       namespace: config.namespace,
-      namespaceResource,
+      namespaceReady: namespaceResource ? [namespaceResource] : [],
       storageClass: config.storageClass,
       retainData: common.retainData,
       waitTimeoutSeconds: common.waitTimeoutSeconds,
@@ -100,7 +100,7 @@ export class KubernetesCluster extends pulumi.ComponentResource {
         metadata: { name: `${common.namePrefix}-default-deny-ingress`, namespace: config.namespace, labels: stackLabels },
         spec: { podSelector: { matchLabels: stackLabels }, policyTypes: ["Ingress"] },
       },
-      { parent: this, provider, dependsOn: namespaceResource ? [namespaceResource] : [] },
+      { parent: this, provider, dependsOn: this.context.namespaceReady },
     );
     this.registerOutputs({ namespace: config.namespace });
   }
@@ -129,7 +129,7 @@ export function allowDatabaseClients(c: KubernetesContext, name: string, selecto
         ],
       },
     },
-    { ...opts, provider: c.provider, dependsOn: c.namespaceResource ? [c.namespaceResource] : [] },
+    { ...opts, provider: c.provider, dependsOn: c.namespaceReady },
   );
 }
 
@@ -139,6 +139,6 @@ export function disruptionBudget(c: KubernetesContext, name: string, selector: R
     name,
     // A member that keeps crashing must not block a node drain.
     { metadata: { name, namespace: c.namespace, labels: c.stackLabels }, spec: { ...budget, selector: { matchLabels: selector }, unhealthyPodEvictionPolicy: "AlwaysAllow" } },
-    { ...opts, provider: c.provider, dependsOn: c.namespaceResource ? [c.namespaceResource] : [] },
+    { ...opts, provider: c.provider, dependsOn: c.namespaceReady },
   );
 }

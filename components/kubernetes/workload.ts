@@ -58,8 +58,7 @@ export function kubernetesWorkload(args: KubernetesWorkloadArgs, opts: pulumi.Cu
   const kind = args.kind ?? "StatefulSet";
   const selector = context.selectorLabels(spec.service);
   const labels = { ...context.labels(spec.service, spec.role), ...(args.podLabels ?? {}) };
-  const namespaceReady = context.namespaceResource ? [context.namespaceResource] : [];
-  const child = { ...opts, provider: context.provider, dependsOn: namespaceReady };
+  const child = { ...opts, provider: context.provider, dependsOn: context.namespaceReady };
   const metadata = (objectName: string, objectLabels: Record<string, string> = labels) => ({ name: objectName, namespace: context.namespace, labels: objectLabels });
 
   // Files (scripts, server config) in a ConfigMap, credentials in a Secret: mounted at the same paths as on Docker.
@@ -171,7 +170,7 @@ export function kubernetesWorkload(args: KubernetesWorkloadArgs, opts: pulumi.Cu
     child,
   );
 
-  const dependsOn = [...namespaceReady, configMap, secret, headlessService, ...(args.dependsOn ?? [])];
+  const dependsOn = [...context.namespaceReady, configMap, secret, headlessService, ...(args.dependsOn ?? [])];
   // Fixed names: an immutable change (selector, volume templates) must delete the old object first.
   // Ready within waitTimeoutSeconds, as a Docker container must be healthy within it.
   const wait = `${context.waitTimeoutSeconds}s`;
@@ -238,7 +237,7 @@ export function groupService(
       metadata: clientServiceMetadata({ name, namespace: context.namespace, labels: context.stackLabels }),
       spec: { type: "ClusterIP", selector: { ...context.stackLabels, ...groupLabels }, ports: [{ name: port.name, port: port.number, targetPort: port.name }] },
     },
-    { ...opts, provider: context.provider, dependsOn: context.namespaceResource ? [context.namespaceResource] : [] },
+    { ...opts, provider: context.provider, dependsOn: context.namespaceReady },
   );
   return { service: object, endpoint: { host: `${name}.${context.namespace}.svc.${context.config.clusterDomain}`, port: port.number } };
 }
