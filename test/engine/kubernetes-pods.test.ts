@@ -7,7 +7,6 @@
 // exists here: this proves the pod templates, the images' entrypoints as non-root users, the
 // replica set over the pods' DNS names, replication through the slot, and the hooks through
 // tunnels, together.
-import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -20,7 +19,8 @@ import { ensureStandIn, STAND_IN_SERVERS, STAND_INS } from "../support/engine/im
 import { holdDockerDaemon } from "../support/engine/lock";
 import { PodRunner } from "../support/engine/pods";
 import { kubeconfigYaml, startPortForwardServer, type PortForwardServer } from "../support/kube-port-forward-server";
-import { plain, ROOT, runProgram, serializedHook, type ProgramRun } from "../support/pulumi";
+import { runTool } from "../support/tools";
+import { plain, runProgram, serializedHook, type ProgramRun } from "../support/pulumi";
 import { waitUntil } from "../support/wait";
 
 const PREFIX = "k8stest";
@@ -64,6 +64,18 @@ async function startPod(sts: string, i: number) {
   return pod;
 }
 
+/** Every database pod but the replica (which needs the primary's hooks first), started together. */
+function startDatabasePods() {
+  return Promise.all([
+    startPod("trading-postgres", 0),
+    startPod("trading-redis", 0),
+    startPod("trading-influxdb", 0),
+    startPod("trading-mongodb", 0),
+    startPod("trading-mongodb", 1),
+    startPod("trading-mongodb", 2),
+  ]);
+}
+
 async function removeLeftovers(): Promise<void> {
   for (const c of await docker.listContainers({ all: true })) if (c.Names.some((n) => n.startsWith(`/${PREFIX}-`))) await docker.getContainer(c.Id).remove({ force: true });
   for (const n of await docker.listNetworks()) if (n.Name === NETWORK) await docker.getNetwork(n.Id).remove();
@@ -100,14 +112,7 @@ afterAll(async () => {
 
 describe(`prod's Kubernetes pods on a real container engine (${[STAND_IN_SERVERS.postgres, STAND_IN_SERVERS.mongo, STAND_IN_SERVERS.redis, STAND_IN_SERVERS.influxdb].join("; ")})`, { timeout: 300_000 }, () => {
   test("1. each pod template starts as its image's own user and passes its startup and readiness probes; the Mongo key is a 0400 copy", async () => {
-    const started = await Promise.all([
-      startPod("trading-postgres", 0),
-      startPod("trading-redis", 0),
-      startPod("trading-influxdb", 0),
-      startPod("trading-mongodb", 0),
-      startPod("trading-mongodb", 1),
-      startPod("trading-mongodb", 2),
-    ]);
+    const started = await startDatabasePods();
     const uid = async (name: string) => (await pods.exec(pods.pods.get(name)!, ["sh", "-c", "id -u; cat /proc/1/status | grep -E '^(Uid|CapEff|NoNewPrivs)'"])).trim();
     for (const pod of started) {
       const status = await uid(pod.name);
@@ -158,15 +163,8 @@ describe(`prod's Kubernetes pods on a real container engine (${[STAND_IN_SERVERS
     const outputs = Object.fromEntries(Object.entries(run.outputs).map(([k, v]) => [k, plain(v.value)]));
     const file = path.join(dir, "outputs.json");
     fs.writeFileSync(file, JSON.stringify(outputs));
-    // Not spawnSync: the port-forward server the tool goes through runs in this process.
-    const result = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [path.join(ROOT, "bin/tools/verify.js"), "--from-json", file, "--timeout-seconds", "10"], { env: { ...process.env } });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (d) => (stdout += d));
-      child.stderr.on("data", (d) => (stderr += d));
-      child.once("exit", (status) => resolve({ status, stdout, stderr }));
-    });
+    // $KUBECONFIG, set for this process, reaches the tool too.
+    const result = await runTool("verify", ["--from-json", file, "--timeout-seconds", "10"]);
     expect(result.status, result.stdout + result.stderr).toBe(0);
     expect(result.stdout).toMatch(/^ok\s+postgres\s+replica 1 postgresql:\/\/trading-db\/trading-postgres-replica-1-0:5432\/postgres .* streaming via trading_replica_1/m);
     expect(result.stdout).toMatch(/^ok\s+mongodb\s+replica set rs0\s+one writable primary, 3 of 3 members answering$/m);
@@ -228,14 +226,7 @@ describe(`prod's Kubernetes pods on a real container engine (${[STAND_IN_SERVERS
     };
     run = await runProgram("prod", { ...images, postgresReplicas: "1", ...fresh });
     pods.useProgram(run);
-    const started = await Promise.all([
-      startPod("trading-postgres", 0),
-      startPod("trading-redis", 0),
-      startPod("trading-influxdb", 0),
-      startPod("trading-mongodb", 0),
-      startPod("trading-mongodb", 1),
-      startPod("trading-mongodb", 2),
-    ]);
+    const started = await startDatabasePods();
     for (const name of ["postgres-init", "redis-init", "influxdb-init", "mongo-init", "postgres-replica-1-slot"]) await hook(name).provider.create(hook(name).inputs);
     await startPod("trading-postgres-replica-1", 0);
     expect((await hook("postgres-replica-1-check").provider.create(hook("postgres-replica-1-check").inputs)).outs.streamingState).toBe("streaming");

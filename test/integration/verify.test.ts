@@ -12,6 +12,7 @@ import { programKeyfile, startMembers, stopMembers, type MongoMember } from "../
 import { removeServerDir, startPrimary, startReplica, type PgServer } from "../support/postgres";
 import { mockPassword, plain, ROOT, runProgram, serializedHook } from "../support/pulumi";
 import { startRedisFromUploads, type RedisTestServer } from "../support/redis";
+import { runTool, type ToolRun as VerifyRun } from "../support/tools";
 import { kubeconfigYaml, startPortForwardServer, type PortForwardServer } from "../support/kube-port-forward-server";
 import { freePort } from "../support/servers";
 import { Client } from "pg";
@@ -27,26 +28,13 @@ let outputsFile: string;
 let kubernetesOutputsFile: string;
 let apiServer: PortForwardServer;
 
-interface VerifyRun {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs the built tool as `npm run verify` does. */
 function verify(...args: string[]): Promise<VerifyRun> {
   return verifyOutputs(outputsFile, ...args);
 }
 
 function verifyOutputs(file: string, ...args: string[]): Promise<VerifyRun> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(ROOT, "bin/tools/verify.js"), "--from-json", file, "--timeout-seconds", "3", ...args], { cwd: ROOT });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.once("exit", (status) => resolve({ status, stdout, stderr }));
-  });
+  return runTool("verify", ["--from-json", file, "--timeout-seconds", "3", ...args]);
 }
 
 const checks = async () => JSON.parse((await verify("--json")).stdout) as { ok: boolean; checks: Array<{ component: string; target: string; ok: boolean; detail: string; metrics?: Record<string, unknown> }> };
@@ -206,12 +194,7 @@ describe("npm run verify", () => {
   });
 
   test("npm run forward on a Docker stack says there is nothing to forward", async () => {
-    const result = await new Promise<{ status: number | null; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [path.join(ROOT, "bin/tools/forward.js"), "--from-json", outputsFile], { cwd: ROOT });
-      let stderr = "";
-      child.stderr.on("data", (d) => (stderr += d));
-      child.once("exit", (status) => resolve({ status, stderr }));
-    });
+    const result = await runTool("forward", ["--from-json", outputsFile]);
     expect(result.status).toBe(2);
     expect(result.stderr).toContain("runs on Docker");
   });
@@ -245,10 +228,7 @@ describe("npm run verify", () => {
   test("bad input: outputs without --show-secrets are refused with exit 2", async () => {
     const hidden = path.join(dir, "hidden.json");
     fs.writeFileSync(hidden, JSON.stringify({ adminConnections: "[secret]", postgresReplicas: [], mongoReplicaSet: {}, influxdb: {} }));
-    const child = spawn(process.execPath, [path.join(ROOT, "bin/tools/verify.js"), "--from-json", hidden]);
-    let stderr = "";
-    child.stderr.on("data", (d) => (stderr += d));
-    const status = await new Promise((r) => child.once("exit", r));
+    const { status, stderr } = await runTool("verify", ["--from-json", hidden]);
     expect(status).toBe(2);
     expect(stderr).toContain('output "adminConnections" is hidden as [secret]; add --show-secrets');
   });

@@ -153,26 +153,15 @@ export class PodRunner {
     return running;
   }
 
-  /** Runs an exec probe as the pod's user: its exit code. */
-  async probe(pod: RunningPod, command: string[]): Promise<number> {
-    const exec = await pod.container.exec({ Cmd: command, User: pod.user, AttachStdout: true, AttachStderr: true });
-    const stream = await exec.start({});
-    await new Promise<void>((resolve) => {
-      stream.on("end", resolve);
-      stream.on("close", resolve);
-      stream.resume();
-    });
-    return (await exec.inspect()).ExitCode ?? -1;
-  }
-
-  /** Output of a command run in the pod as its user. */
-  async exec(pod: RunningPod, command: string[]): Promise<string> {
+  /** Runs a command in the pod as its user (as a kubelet runs an exec probe): its exit code and output. */
+  async command(pod: RunningPod, command: string[]): Promise<{ exitCode: number; output: string }> {
     const exec = await pod.container.exec({ Cmd: command, User: pod.user, AttachStdout: true, AttachStderr: true });
     const stream = await exec.start({});
     const chunks: Buffer[] = [];
     await new Promise<void>((resolve) => {
       stream.on("data", (d: Buffer) => chunks.push(d));
       stream.on("end", resolve);
+      stream.on("close", resolve);
     });
     // Docker's multiplexed stream: 8-byte frame headers.
     const raw = Buffer.concat(chunks);
@@ -182,13 +171,18 @@ export class PodRunner {
       out.push(raw.subarray(at + 8, at + 8 + size));
       at += 8 + size;
     }
-    return Buffer.concat(out).toString("utf8");
+    return { exitCode: (await exec.inspect()).ExitCode ?? -1, output: Buffer.concat(out).toString("utf8") };
+  }
+
+  /** Output of a command run in the pod as its user. */
+  async exec(pod: RunningPod, command: string[]): Promise<string> {
+    return (await this.command(pod, command)).output;
   }
 
   private async waitForProbe(pod: RunningPod, probe: any, timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      if ((await this.probe(pod, probe.exec.command)) === 0) return;
+      if ((await this.command(pod, probe.exec.command)).exitCode === 0) return;
       const state = (await pod.container.inspect()).State;
       if (!state.Running || Date.now() > deadline) {
         const logs = (await pod.container.logs({ stdout: true, stderr: true, tail: 60 })).toString("utf8");
