@@ -207,12 +207,12 @@ async function benchRedis(hook: SerializedHook, uploads: Array<{ file: string; c
 test("bench: init hooks against real servers", async () => {
   const run = await runProgram("dev");
   const keyfile = programKeyfile(run);
-  const rootPassword = mockPassword("mongo-root-password", 32);
+  const rootPassword = mockPassword("trading-secrets-mongo-root-password", 32);
 
   const rows = [
-    await benchPostgres(serializedHook(run.byName("postgres-init"))),
-    await benchMongo(serializedHook(run.byName("mongo-init")), keyfile),
-    await benchRedis(serializedHook(run.byName("redis-init")), plain(run.byName("redis-server").inputs).uploads),
+    await benchPostgres(serializedHook(run.byName("trading-postgres-init"))),
+    await benchMongo(serializedHook(run.byName("trading-mongo-init")), keyfile),
+    await benchRedis(serializedHook(run.byName("trading-redis-init")), plain(run.byName("trading-redis-server").inputs).uploads),
   ];
   const elections = [
     { label: "electionTimeoutMillis 1000 (dev)", times: await benchElection(keyfile, rootPassword, 1000) },

@@ -25,7 +25,7 @@ async function timed(work: () => Promise<unknown>): Promise<number> {
 
 test("bench: the PostgreSQL hook directly and through a port-forward", async () => {
   const run = await runProgram("dev");
-  const hook = serializedHook(run.byName("postgres-init"));
+  const hook = serializedHook(run.byName("trading-postgres-init"));
   const server = await startPrimary(hook.inputs.superuserPassword, "bench-forward");
   const token = "bench-token";
   const api = await startPortForwardServer({ token, pods: { "trading-db/trading-postgres-0": { 5432: server.port } } });

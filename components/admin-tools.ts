@@ -43,9 +43,10 @@ export class AdminTools extends pulumi.ComponentResource {
     super("trading:admin:Tools", name, {}, opts);
     const { tools, common, engine, secrets } = args;
     const names = adminToolNames(common.namePrefix);
-    const image = (resourceName: string, reference: string) => serverImage(engine, resourceName, reference, this);
+    // Resources are named `${name}-pgadmin-…`; in earlier releases `pgadmin-…` alone.
+    const image = (tool: string, reference: string) => serverImage(engine, `${name}-${tool}-image`, reference, this, `${tool}-image`);
     // Stateless on Kubernetes: servers.json and the passfile are written again at every start.
-    const kubernetes = { kind: "Deployment" as const, database: false };
+    const kubernetes = (tool: string) => ({ resourceName: `${name}-${tool}`, kind: "Deployment" as const, database: false });
 
     const pgadmin = placeServer(
       engine,
@@ -57,12 +58,13 @@ export class AdminTools extends pulumi.ComponentResource {
         },
         hostPort: tools.pgadminPort,
         docker: {
-          image: image("pgadmin-image", tools.pgadminImage),
-          resourceNames: { container: "pgadmin", volumes: { data: "pgadmin-data" } },
+          image: image("pgadmin", tools.pgadminImage),
+          resourceNames: { container: `${name}-pgadmin`, volumes: { data: `${name}-pgadmin-data` } },
+          formerResourceNames: { container: "pgadmin", volumes: { data: "pgadmin-data" } },
           containerName: names.pgadminContainer,
           volumeNames: { data: names.pgadminVolume },
         },
-        kubernetes,
+        kubernetes: kubernetes("pgadmin"),
         dependsOn: args.dependsOn,
       },
       this,
@@ -75,8 +77,14 @@ export class AdminTools extends pulumi.ComponentResource {
         spec: mongoExpressSpec(tools.mongoExpressImage, args.mongoExpressEntrypoint),
         secrets: { url: mongoUrl, password: secrets.mongoExpressPassword, sessionSecret: secrets.mongoExpressSessionSecret, cookieSecret: secrets.mongoExpressCookieSecret },
         hostPort: tools.mongoExpressPort,
-        docker: { image: image("mongo-express-image", tools.mongoExpressImage), resourceNames: { container: "mongo-express", volumes: {} }, containerName: names.mongoExpressContainer, volumeNames: {} },
-        kubernetes,
+        docker: {
+          image: image("mongo-express", tools.mongoExpressImage),
+          resourceNames: { container: `${name}-mongo-express`, volumes: {} },
+          formerResourceNames: { container: "mongo-express", volumes: {} },
+          containerName: names.mongoExpressContainer,
+          volumeNames: {},
+        },
+        kubernetes: kubernetes("mongo-express"),
         dependsOn: args.dependsOn,
       },
       this,

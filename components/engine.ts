@@ -3,9 +3,10 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { LOOPBACK } from "./config";
-import { dockerServer, type DockerContext } from "./docker/container";
+import { dockerServer, type DockerContext, type DockerServerArgs } from "./docker/container";
 import { allowDatabaseClients, type KubernetesContext } from "./kubernetes/context";
 import { kubernetesWorkload } from "./kubernetes/workload";
+import { formerlyNamed } from "./names";
 import type { KubernetesTarget, ServerAccess } from "../init/access";
 import type { Endpoint, ServerSpec } from "./server-spec";
 
@@ -38,10 +39,13 @@ export interface PlaceServerArgs {
   secrets: Record<string, pulumi.Input<string>>;
   /** Port on 127.0.0.1 of the operator's machine. */
   hostPort: number;
-  /** Docker: the image resource's id, and names kept from the first release so existing stacks keep their containers and volumes. */
-  docker?: { image: pulumi.Input<string>; resourceNames: { container: string; volumes: Record<string, string> }; containerName: string; volumeNames: Record<string, string> };
-  /** Kubernetes: volume size, extra pod labels, writable scratch folders, and whether it is a stateless Deployment. */
-  kubernetes?: { storageGb?: number; podLabels?: Record<string, string>; scratchPaths?: string[]; kind?: "StatefulSet" | "Deployment"; replicas?: number; database?: boolean };
+  /** Docker: the image resource's id, the resources' names (and those they had in earlier releases, if others), and Docker's own names. */
+  docker?: Pick<DockerServerArgs, "image" | "resourceNames" | "formerResourceNames" | "containerName" | "volumeNames">;
+  /**
+   * Kubernetes: the base of its objects' resource names (`${component}-primary`), volume size,
+   * extra pod labels, writable scratch folders, and whether it is a stateless Deployment.
+   */
+  kubernetes: { resourceName: string; storageGb?: number; podLabels?: Record<string, string>; scratchPaths?: string[]; kind?: "StatefulSet" | "Deployment"; replicas?: number; database?: boolean };
   dependsOn?: pulumi.Resource[];
 }
 
@@ -49,9 +53,9 @@ export interface PlaceServerArgs {
  * The image a server runs: on Docker pulled once per component (a primary and its replicas share
  * it) and kept on the host; on Kubernetes the reference itself, pulled by the kubelet.
  */
-export function serverImage(engine: Engine, resourceName: string, reference: string, parent: pulumi.Resource): pulumi.Input<string> {
+export function serverImage(engine: Engine, resourceName: string, reference: string, parent: pulumi.Resource, formerName = resourceName): pulumi.Input<string> {
   if (engine.kind !== "docker") return reference;
-  return new docker.RemoteImage(resourceName, { name: reference, keepLocally: true }, { parent }).imageId;
+  return new docker.RemoteImage(resourceName, { name: reference, keepLocally: true }, { parent, ...formerlyNamed(formerName, resourceName) }).imageId;
 }
 
 /** Kubernetes access to pod `pod` of the stack's namespace. */
@@ -70,16 +74,17 @@ export function placeServer(engine: Engine, args: PlaceServerArgs, parent: pulum
   if (engine.kind === "docker") {
     if (!args.docker) throw new Error(`${spec.service}: no Docker names given`);
     const container = dockerServer(
-      { spec, image: args.docker.image, resourceNames: args.docker.resourceNames, containerName: args.docker.containerName, volumeNames: args.docker.volumeNames, hostPort: args.hostPort, secrets: args.secrets, context: engine.docker },
+      { ...args.docker, spec, hostPort: args.hostPort, secrets: args.secrets, context: engine.docker },
       { parent, dependsOn: args.dependsOn },
     );
     const network = { host: spec.service, port: spec.port.number };
     return { resource: container, revision: container.id, name: args.docker.containerName, network, host, access: host, members: [{ network, access: host }] };
   }
   const context = engine.kubernetes;
-  const k = args.kubernetes ?? {};
+  const k = args.kubernetes;
   const workload = kubernetesWorkload(
     {
+      resourceName: k.resourceName,
       spec,
       secrets: args.secrets,
       context,
@@ -92,7 +97,7 @@ export function placeServer(engine: Engine, args: PlaceServerArgs, parent: pulum
     },
     { parent },
   );
-  if (k.database !== false) allowDatabaseClients(context, `${workload.name}-clients`, workload.selector, spec.port.number, { parent });
+  if (k.database !== false) allowDatabaseClients(context, { resourceName: `${k.resourceName}-clients`, objectName: `${workload.name}-clients` }, workload.selector, spec.port.number, { parent });
   return {
     resource: workload.workload,
     revision: workload.revision,

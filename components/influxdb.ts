@@ -63,7 +63,7 @@ export class InfluxdbServer extends pulumi.ComponentResource {
           containerName: names.container,
           volumeNames: { data: names.dataVolume, config: names.configVolume },
         },
-        kubernetes: { storageGb: influxdb.storageGb },
+        kubernetes: { resourceName: `${name}-server`, storageGb: influxdb.storageGb },
       },
       this,
     );

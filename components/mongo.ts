@@ -88,7 +88,7 @@ export class MongoReplicaSet extends pulumi.ComponentResource {
             containerName: names.container(n),
             volumeNames: { data: names.dataVolume(n), config: names.configVolume(n) },
           },
-          kubernetes: {},
+          kubernetes: { resourceName: `${name}-${n}` },
         };
         placed.push(placeServer(engine, member, this));
       }
@@ -102,12 +102,13 @@ export class MongoReplicaSet extends pulumi.ComponentResource {
           secrets: memberSecrets,
           hostPort: mongo.firstPort,
           // The wrapper writes the 0400 keyfile copy mongod demands into this folder.
-          kubernetes: { storageGb: mongo.storageGb, replicas: mongo.members, scratchPaths: [MONGO_PATHS.keyfile.slice(0, MONGO_PATHS.keyfile.lastIndexOf("/"))] },
+          kubernetes: { resourceName: `${name}-members`, storageGb: mongo.storageGb, replicas: mongo.members, scratchPaths: [MONGO_PATHS.keyfile.slice(0, MONGO_PATHS.keyfile.lastIndexOf("/"))] },
         },
         this,
       );
       // One member down at a time at most, and never the majority an election needs.
-      if (mongo.members > 1) disruptionBudget(context, `${set.name}-majority`, set.selector ?? {}, { minAvailable: Math.floor(mongo.members / 2) + 1 }, { parent: this });
+      const budgetNames = { objectName: `${set.name}-majority`, resourceName: `${name}-majority` };
+      if (mongo.members > 1) disruptionBudget(context, budgetNames, set.selector ?? {}, { minAvailable: Math.floor(mongo.members / 2) + 1 }, { parent: this });
       set.members.forEach((m, i) => placed.push({ ...set, network: m.network, access: m.access, host: { host: set.host.host, port: mongo.firstPort + i } }));
     }
     for (const member of placed) this.members.push({ container: member.name, host: member.host, network: member.network });

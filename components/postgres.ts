@@ -98,7 +98,7 @@ export class PostgresCluster extends pulumi.ComponentResource {
         secrets: { superuser: secrets.superuser },
         hostPort: pg.port,
         docker: { image, resourceNames: { container: `${name}-primary`, volumes: { data: `${name}-data` } }, containerName: names.primaryContainer, volumeNames: { data: names.primaryVolume } },
-        kubernetes: { storageGb: pg.storageGb },
+        kubernetes: { resourceName: `${name}-primary`, storageGb: pg.storageGb },
       },
       this,
     );
@@ -158,7 +158,7 @@ export class PostgresCluster extends pulumi.ComponentResource {
             containerName: names.replicaContainer(n),
             volumeNames: { data: names.replicaVolume(n) },
           },
-          kubernetes: { storageGb: pg.storageGb, podLabels: replicaGroup },
+          kubernetes: { resourceName: `${name}-replica-${n}`, storageGb: pg.storageGb, podLabels: replicaGroup },
           dependsOn: [primary.resource, slot],
         },
         this,
@@ -189,9 +189,10 @@ export class PostgresCluster extends pulumi.ComponentResource {
     if (engine.kind === "kubernetes" && pg.replicas > 0) {
       const context = engine.kubernetes;
       // The read-only endpoint: every replica, for clients that read and tolerate replication lag.
-      this.readOnlyEndpoint = groupService(context, "postgres-ro", replicaGroup, { name: "postgres", number: POSTGRES_CONTAINER_PORT }, { parent: this }).endpoint;
+      this.readOnlyEndpoint = groupService(context, `${name}-readonly`, "postgres-ro", replicaGroup, { name: "postgres", number: POSTGRES_CONTAINER_PORT }, { parent: this }).endpoint;
       // A drain takes at most one replica at a time.
-      disruptionBudget(context, context.objectName("postgres-replicas"), { ...context.stackLabels, ...replicaGroup }, { maxUnavailable: 1 }, { parent: this });
+      const budgetNames = { objectName: context.objectName("postgres-replicas"), resourceName: `${name}-replicas` };
+      disruptionBudget(context, budgetNames, { ...context.stackLabels, ...replicaGroup }, { maxUnavailable: 1 }, { parent: this });
     }
 
     this.primary = { container: primary.name, host: primary.host, network: primary.network };

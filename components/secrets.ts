@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { SecretKeyName, UserSecrets } from "./config";
+import { formerlyNamed } from "./names";
 import { POSTGRES_DATABASES, POSTGRES_ROLES } from "./postgres-spec";
 
 // Every credential of the stack: the user's own where set (`pulumi config set --secret`), else
@@ -65,9 +66,13 @@ export class StackSecrets extends pulumi.ComponentResource {
   constructor(name: string, args: StackSecretsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("trading:secrets:StackSecrets", name, {}, opts);
     const length = args.passwordLength ?? 32;
+    // `id` alone was the resource's name in earlier releases.
     const generated = (id: string, size = length) =>
-      new random.RandomPassword(id, { length: size, special: false, minLower: 2, minUpper: 2, minNumeric: 2 }, { parent: this })
-        .result;
+      new random.RandomPassword(
+        `${name}-${id}`,
+        { length: size, special: false, minLower: 2, minUpper: 2, minNumeric: 2 },
+        { parent: this, ...formerlyNamed(id, `${name}-${id}`) },
+      ).result;
     /** The user's value for `key` when set (no RandomPassword then), else a generated one. */
     const password = (id: string, key: SecretKeyName, size = length) => {
       const own = args.userSecrets[key];

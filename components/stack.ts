@@ -12,6 +12,7 @@ import { KubernetesCluster } from "./kubernetes/context";
 import { consumerSecrets } from "./kubernetes/consumer-secrets";
 import { InfluxdbServer } from "./influxdb";
 import { MongoReplicaSet } from "./mongo";
+import { formerlyNamed } from "./names";
 import { influxdbUrl } from "./influxdb-spec";
 import { MONGO_DATABASE, MONGO_USERS, mongoDirectUri } from "./mongo-spec";
 import type { AdminConnections } from "./outputs";
@@ -67,6 +68,9 @@ export function loadStackPlan(lookup: ConfigLookup, root = projectRoot()): Stack
   };
 }
 
+/** A part of the stack (PostgreSQL, the secrets, …): named `<stack>-<part>`; `<part>` alone in earlier releases. */
+type StackPart = (part: string) => { name: string; opts: pulumi.ComponentResourceOptions };
+
 export interface TradingDbStackArgs {
   plan: StackPlan;
 }
@@ -88,15 +92,16 @@ export class TradingDbStack extends pulumi.ComponentResource {
   constructor(name: string, args: TradingDbStackArgs, opts?: pulumi.ComponentResourceOptions) {
     super("trading:stack:TradingDbStack", name, {}, opts);
     const { config } = args.plan;
+    const part: StackPart = (suffix) => ({ name: `${name}-${suffix}`, opts: { parent: this, ...formerlyNamed(suffix, `${name}-${suffix}`) } });
     const common: CommonConfig = { namePrefix: config.namePrefix, retainData: config.retainData, waitTimeoutSeconds: config.waitTimeoutSeconds };
     const secrets = new StackSecrets(
-      "secrets",
+      part("secrets").name,
       { adminTools: config.adminTools !== undefined, userSecrets: config.userSecrets, kubernetes: config.platform === "kubernetes" },
-      { parent: this },
+      part("secrets").opts,
     );
-    const engine = this.engine(config, common, secrets);
+    const engine = this.engine(config, common, secrets, part);
     this.postgres = new PostgresCluster(
-      "postgres",
+      part("postgres").name,
       {
         postgres: config.postgres,
         common,
@@ -106,19 +111,23 @@ export class TradingDbStack extends pulumi.ComponentResource {
         replicaEntrypoint: args.plan.replicaEntrypoint,
         primaryEntrypoint: args.plan.primaryEntrypoint,
       },
-      { parent: this },
+      part("postgres").opts,
     );
     this.mongo = new MongoReplicaSet(
-      "mongo",
+      part("mongo").name,
       { mongo: config.mongo, common, engine, secrets: secrets.mongo, files: args.plan.mongoFiles, entrypoint: args.plan.mongoEntrypoint },
-      { parent: this },
+      part("mongo").opts,
     );
-    this.redis = new RedisServer("redis", { redis: config.redis, common, engine, secrets: secrets.redis, seeds: args.plan.redisSeeds }, { parent: this });
-    this.influxdb = new InfluxdbServer("influxdb", { influxdb: config.influxdb, common, engine, secrets: secrets.influxdb, entrypoint: args.plan.influxdbEntrypoint }, { parent: this });
+    this.redis = new RedisServer(part("redis").name, { redis: config.redis, common, engine, secrets: secrets.redis, seeds: args.plan.redisSeeds }, part("redis").opts);
+    this.influxdb = new InfluxdbServer(
+      part("influxdb").name,
+      { influxdb: config.influxdb, common, engine, secrets: secrets.influxdb, entrypoint: args.plan.influxdbEntrypoint },
+      part("influxdb").opts,
+    );
     this.adminTools =
       config.adminTools && secrets.adminTools
         ? new AdminTools(
-            "admin-tools",
+            part("admin-tools").name,
             {
               tools: config.adminTools,
               common,
@@ -135,7 +144,7 @@ export class TradingDbStack extends pulumi.ComponentResource {
               mongoExpressEntrypoint: args.plan.mongoExpressEntrypoint,
               dependsOn: [this.postgres.init, this.mongo.init],
             },
-            { parent: this },
+            part("admin-tools").opts,
           )
         : undefined;
     this.serviceEnv = pulumi.secret(
@@ -167,23 +176,23 @@ export class TradingDbStack extends pulumi.ComponentResource {
         ? {
             namespace: engine.kubernetes.namespace,
             context: engine.kubernetes.config.context,
-            consumerSecrets: consumerSecrets(engine.kubernetes, this.serviceEnv, this),
+            consumerSecrets: consumerSecrets(engine.kubernetes, this.serviceEnv, name, this),
           }
         : undefined;
     this.registerOutputs({ postgres: this.postgres.primary, serviceEnv: this.serviceEnv, adminConnections: this.adminConnections });
   }
 
   /** Docker: the two networks. Kubernetes: the provider, the namespace and its default-deny policy. */
-  private engine(config: StackConfig, common: CommonConfig, secrets: StackSecrets): Engine {
+  private engine(config: StackConfig, common: CommonConfig, secrets: StackSecrets, part: StackPart): Engine {
     if (config.platform === "kubernetes" && config.kubernetes && secrets.rolloutKey) {
-      const cluster = new KubernetesCluster("kubernetes", { config: config.kubernetes, common, rolloutKey: secrets.rolloutKey }, { parent: this });
+      const cluster = new KubernetesCluster(part("kubernetes").name, { config: config.kubernetes, common, rolloutKey: secrets.rolloutKey }, part("kubernetes").opts);
       return { kind: "kubernetes", kubernetes: cluster.context };
     }
     const labels = [
       { label: "com.trading-db-stack.project", value: "trading-db-stack" },
       { label: "com.trading-db-stack.stack", value: pulumi.getStack() },
     ];
-    const networks = new DockerNetworks("networks", { namePrefix: config.namePrefix, labels }, { parent: this });
+    const networks = new DockerNetworks(part("networks").name, { namePrefix: config.namePrefix, labels }, part("networks").opts);
     return { kind: "docker", docker: { networks: { db: networks.db, app: networks.app }, labels, waitTimeoutSeconds: config.waitTimeoutSeconds, retainData: config.retainData } };
   }
 }

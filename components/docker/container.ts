@@ -6,6 +6,7 @@ import * as crypto from "crypto";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { LOOPBACK } from "../config";
+import { formerlyNamed } from "../names";
 import type { ServerSpec } from "../server-spec";
 
 export interface Healthcheck {
@@ -131,6 +132,8 @@ export interface DockerServerArgs {
   image: pulumi.Input<string>;
   /** Pulumi name of the container resource, and of each volume resource per VolumeSpec key. */
   resourceNames: { container: string; volumes: Record<string, string> };
+  /** Their names in earlier releases, where they differ (the admin tools'). */
+  formerResourceNames?: { container: string; volumes: Record<string, string> };
   /** Docker's names: the container's, and each volume's per VolumeSpec key. */
   containerName: string;
   volumeNames: Record<string, string>;
@@ -144,11 +147,13 @@ export interface DockerServerArgs {
 /** One server: its volumes and its container, published on 127.0.0.1 only. */
 export function dockerServer(args: DockerServerArgs, opts: pulumi.CustomResourceOptions): docker.Container {
   const { spec, context } = args;
+  const names = args.resourceNames;
+  const former = args.formerResourceNames ?? names;
   const volumes = spec.volumes.map((v) => {
     const volume = new docker.Volume(
-      args.resourceNames.volumes[v.key],
+      names.volumes[v.key],
       { name: args.volumeNames[v.key], labels: context.labels },
-      { parent: opts.parent, retainOnDelete: context.retainData },
+      { parent: opts.parent, retainOnDelete: context.retainData, ...formerlyNamed(former.volumes[v.key] ?? names.volumes[v.key], names.volumes[v.key]) },
     );
     return { volumeName: volume.name, containerPath: v.path };
   });
@@ -158,7 +163,7 @@ export function dockerServer(args: DockerServerArgs, opts: pulumi.CustomResource
     return pulumi.secret(value);
   };
   return new docker.Container(
-    args.resourceNames.container,
+    names.container,
     {
       ...serviceContainerArgs({
         networks: context.networks,
@@ -184,6 +189,6 @@ export function dockerServer(args: DockerServerArgs, opts: pulumi.CustomResource
         ...spec.secretFiles.map((f) => ({ file: f.path, content: secret(f.credential) })),
       ],
     },
-    { ...SERVICE_CONTAINER_OPTIONS, ...opts },
+    { ...SERVICE_CONTAINER_OPTIONS, ...opts, ...formerlyNamed(former.container, names.container) },
   );
 }

@@ -1,5 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { formerlyNamed } from "../names";
 
 // The two Docker networks of seed 002:
 // - <prefix>-db-network: internal (no route out of the host). Database traffic among the stack's own
@@ -24,8 +25,8 @@ export class DockerNetworks extends pulumi.ComponentResource {
   constructor(name: string, args: DockerNetworksArgs, opts?: pulumi.ComponentResourceOptions) {
     super("trading:docker:Networks", name, {}, opts);
     const names = networkNames(args.namePrefix);
-    this.db = new docker.Network("db-network", { name: names.db, driver: "bridge", internal: true, labels: args.labels }, { parent: this });
-    this.app = new docker.Network("app-network", { name: names.app, driver: "bridge", attachable: true, labels: args.labels }, { parent: this });
+    this.db = new docker.Network(`${name}-db`, { name: names.db, driver: "bridge", internal: true, labels: args.labels }, { parent: this, ...formerlyNamed("db-network", `${name}-db`) });
+    this.app = new docker.Network(`${name}-app`, { name: names.app, driver: "bridge", attachable: true, labels: args.labels }, { parent: this, ...formerlyNamed("app-network", `${name}-app`) });
     this.registerOutputs({ dbNetwork: this.db.name, appNetwork: this.app.name });
   }
 }

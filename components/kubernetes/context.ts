@@ -4,6 +4,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { CommonConfig, KubernetesConfig } from "../config";
+import { formerlyNamed } from "../names";
 
 export interface KubernetesContext {
   provider: k8s.Provider;
@@ -30,6 +31,12 @@ export interface KubernetesContext {
 }
 
 export const PART_OF = "trading-db-stack";
+
+/** An object's name in the cluster, and its resource's Pulumi name (derived from its component's; the first release used the object's). */
+export interface ObjectNames {
+  objectName: string;
+  resourceName: string;
+}
 
 /** postgres-replica-2 -> postgres; mongodb -> mongodb. */
 function kindOf(service: string): string {
@@ -110,9 +117,10 @@ export class KubernetesCluster extends pulumi.ComponentResource {
  * Admits traffic to a database's port from the stack's own pods (replication, the admin tools)
  * and from consumer pods in any namespace that carry the configured client label.
  */
-export function allowDatabaseClients(c: KubernetesContext, name: string, selector: Record<string, string>, port: number, opts: pulumi.CustomResourceOptions): k8s.networking.v1.NetworkPolicy {
+export function allowDatabaseClients(c: KubernetesContext, names: ObjectNames, selector: Record<string, string>, port: number, opts: pulumi.CustomResourceOptions): k8s.networking.v1.NetworkPolicy {
+  const name = names.objectName;
   return new k8s.networking.v1.NetworkPolicy(
-    name,
+    names.resourceName,
     {
       metadata: { name, namespace: c.namespace, labels: c.stackLabels },
       spec: {
@@ -129,16 +137,23 @@ export function allowDatabaseClients(c: KubernetesContext, name: string, selecto
         ],
       },
     },
-    { ...opts, provider: c.provider, dependsOn: c.namespaceReady },
+    { ...opts, provider: c.provider, dependsOn: c.namespaceReady, ...formerlyNamed(name, names.resourceName) },
   );
 }
 
 /** Keeps enough members of a replicated database up through node drains. */
-export function disruptionBudget(c: KubernetesContext, name: string, selector: Record<string, string>, budget: { minAvailable: number } | { maxUnavailable: number }, opts: pulumi.CustomResourceOptions): k8s.policy.v1.PodDisruptionBudget {
+export function disruptionBudget(
+  c: KubernetesContext,
+  names: ObjectNames,
+  selector: Record<string, string>,
+  budget: { minAvailable: number } | { maxUnavailable: number },
+  opts: pulumi.CustomResourceOptions,
+): k8s.policy.v1.PodDisruptionBudget {
+  const name = names.objectName;
   return new k8s.policy.v1.PodDisruptionBudget(
-    name,
+    names.resourceName,
     // A member that keeps crashing must not block a node drain.
     { metadata: { name, namespace: c.namespace, labels: c.stackLabels }, spec: { ...budget, selector: { matchLabels: selector }, unhealthyPodEvictionPolicy: "AlwaysAllow" } },
-    { ...opts, provider: c.provider, dependsOn: c.namespaceReady },
+    { ...opts, provider: c.provider, dependsOn: c.namespaceReady, ...formerlyNamed(name, names.resourceName) },
   );
 }

@@ -5,9 +5,12 @@ import * as crypto from "crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { DEFAULT_START_SECONDS, type Endpoint, type ServerSpec } from "../server-spec";
+import { formerlyNamed } from "../names";
 import type { KubernetesContext } from "./context";
 
 export interface KubernetesWorkloadArgs {
+  /** Base of its resources' Pulumi names, derived from the component's: `${component}-primary`. */
+  resourceName: string;
   spec: ServerSpec;
   /** Values of the spec's secretFiles, by `secret`. */
   secrets: Record<string, pulumi.Input<string>>;
@@ -59,19 +62,22 @@ export function kubernetesWorkload(args: KubernetesWorkloadArgs, opts: pulumi.Cu
   const selector = context.selectorLabels(spec.service);
   const labels = { ...context.labels(spec.service, spec.role), ...(args.podLabels ?? {}) };
   const child = { ...opts, provider: context.provider, dependsOn: context.namespaceReady };
+  // Each object's resource: `${resourceName}<suffix>`. The first Kubernetes release named it after the object.
+  const resource = (suffix: string) => `${args.resourceName}${suffix}`;
+  const formerly = (suffix: string) => formerlyNamed(`${name}${suffix}`, resource(suffix));
   const metadata = (objectName: string, objectLabels: Record<string, string> = labels) => ({ name: objectName, namespace: context.namespace, labels: objectLabels });
 
   // Files (scripts, server config) in a ConfigMap, credentials in a Secret: mounted at the same paths as on Docker.
   const configMap = new k8s.core.v1.ConfigMap(
-    `${name}-files`,
+    resource("-files"),
     { metadata: metadata(`${name}-files`), data: Object.fromEntries(spec.files.map((f) => [fileKey(f.path), f.content])) },
-    child,
+    { ...child, ...formerly("-files") },
   );
   const secretData = pulumi.all(Object.fromEntries(spec.secretFiles.map((f) => [fileKey(f.path), secretValue(args.secrets, spec, f.credential)])));
   const secret = new k8s.core.v1.Secret(
-    `${name}-secrets`,
+    resource("-secrets"),
     { metadata: metadata(`${name}-secrets`), type: "Opaque", stringData: pulumi.secret(secretData) },
-    child,
+    { ...child, ...formerly("-secrets") },
   );
   // A hash of what the pods mount, in their template: a changed file or credential rolls the pods.
   // Credentials are hashed with a key only the stack state holds, so the annotation reveals nothing.
@@ -155,31 +161,31 @@ export function kubernetesWorkload(args: KubernetesWorkloadArgs, opts: pulumi.Cu
   };
 
   const headlessService = new k8s.core.v1.Service(
-    headless,
+    resource("-headless"),
     {
       metadata: metadata(headless),
       // Members must find each other by name before they are ready (a replica set forms only then).
       spec: { clusterIP: "None", publishNotReadyAddresses: true, selector, ports: [{ name: spec.port.name, port: spec.port.number, targetPort: spec.port.name }] },
     },
-    child,
+    { ...child, ...formerly("-headless") },
   );
   new k8s.core.v1.Service(
-    // Pulumi names are unique per program here (the StatefulSet is `name`), as the graph tests key them.
-    `${name}-service`,
+    // The object is named like the workload; its resource takes a suffix (two resources, one name each).
+    resource("-service"),
     { metadata: clientServiceMetadata(metadata(name)), spec: { type: "ClusterIP", selector, ports: [{ name: spec.port.name, port: spec.port.number, targetPort: spec.port.name }] } },
-    child,
+    { ...child, ...formerly("-service") },
   );
 
   const dependsOn = [...context.namespaceReady, configMap, secret, headlessService, ...(args.dependsOn ?? [])];
   // Fixed names: an immutable change (selector, volume templates) must delete the old object first.
   // Ready within waitTimeoutSeconds, as a Docker container must be healthy within it.
   const wait = `${context.waitTimeoutSeconds}s`;
-  const workloadOptions: pulumi.CustomResourceOptions = { ...child, deleteBeforeReplace: true, dependsOn, customTimeouts: { create: wait, update: wait } };
+  const workloadOptions: pulumi.CustomResourceOptions = { ...child, ...formerly(""), deleteBeforeReplace: true, dependsOn, customTimeouts: { create: wait, update: wait } };
   const retain = context.retainData ? "Retain" : "Delete";
   const workload =
     kind === "StatefulSet"
       ? new k8s.apps.v1.StatefulSet(
-          name,
+          resource(""),
           {
             metadata: metadata(name),
             spec: {
@@ -205,7 +211,7 @@ export function kubernetesWorkload(args: KubernetesWorkloadArgs, opts: pulumi.Cu
           workloadOptions,
         )
       : new k8s.apps.v1.Deployment(
-          name,
+          resource(""),
           { metadata: metadata(name), spec: { replicas, selector: { matchLabels: selector }, strategy: { type: "Recreate" }, template: podTemplate } },
           workloadOptions,
         );
@@ -222,9 +228,10 @@ export function kubernetesWorkload(args: KubernetesWorkloadArgs, opts: pulumi.Cu
   };
 }
 
-/** A ClusterIP Service over a group of servers' pods (the PostgreSQL replicas): <prefix>-<service>. */
+/** A ClusterIP Service over a group of servers' pods (the PostgreSQL replicas): <prefix>-<service>; its resource `resourceName`. */
 export function groupService(
   context: KubernetesContext,
+  resourceName: string,
   service: string,
   groupLabels: Record<string, string>,
   port: { name: string; number: number },
@@ -232,12 +239,12 @@ export function groupService(
 ): { service: k8s.core.v1.Service; endpoint: Endpoint } {
   const name = context.objectName(service);
   const object = new k8s.core.v1.Service(
-    name,
+    resourceName,
     {
       metadata: clientServiceMetadata({ name, namespace: context.namespace, labels: context.stackLabels }),
       spec: { type: "ClusterIP", selector: { ...context.stackLabels, ...groupLabels }, ports: [{ name: port.name, port: port.number, targetPort: port.name }] },
     },
-    { ...opts, provider: context.provider, dependsOn: context.namespaceReady },
+    { ...opts, provider: context.provider, dependsOn: context.namespaceReady, ...formerlyNamed(name, resourceName) },
   );
   return { service: object, endpoint: { host: `${name}.${context.namespace}.svc.${context.config.clusterDomain}`, port: port.number } };
 }

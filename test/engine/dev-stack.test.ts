@@ -102,8 +102,8 @@ describe(`dev stack on a real Docker daemon (${Object.values(STAND_IN_SERVERS).j
     const created = first.operations.filter((o) => o.operation === "create").map((o) => o.name);
     expect(created).toEqual(
       expect.arrayContaining([
-        "postgres-primary", "postgres-init", "postgres-replica-1-slot", "postgres-replica-1", "postgres-replica-1-check",
-        "mongo-1", "mongo-2", "mongo-3", "mongo-init", "redis-server", "redis-init", "influxdb-server", "influxdb-init", "pgadmin", "mongo-express",
+        "trading-postgres-primary", "trading-postgres-init", "trading-postgres-replica-1-slot", "trading-postgres-replica-1", "trading-postgres-replica-1-check",
+        "trading-mongo-1", "trading-mongo-2", "trading-mongo-3", "trading-mongo-init", "trading-redis-server", "trading-redis-init", "trading-influxdb-server", "trading-influxdb-init", "trading-admin-tools-pgadmin", "trading-admin-tools-mongo-express",
       ]),
     );
     const containers = ["postgres", "postgres-replica-1", "mongodb", "mongodb-2", "mongodb-3", "redis", "influxdb", "pgadmin", "mongo-express"].map((n) => `${PREFIX}-${n}`);
@@ -193,14 +193,14 @@ describe(`dev stack on a real Docker daemon (${Object.values(STAND_IN_SERVERS).j
 
   test("5. replicas 1 -> 2 -> 1: only replica resources change; the removed replica's slot is dropped", async () => {
     const primaryUri = first.outputs.adminConnections.postgres.primary;
-    const primaryId = engine.idOf("postgres-primary");
+    const primaryId = engine.idOf("trading-postgres-primary");
     const two = await engine.up(STACK, { ...overrides, postgresReplicas: "2" });
     // pgAdmin lists every server: it is re-created to show the new replica.
     expect(touched(two.operations)).toEqual(["create postgres-replica-2", "create postgres-replica-2-check", "create postgres-replica-2-data", "create postgres-replica-2-slot", "replace pgadmin"]);
     expect(two.outputs.postgresReplicas.map((r: { streamingState: string }) => r.streamingState)).toEqual(["streaming", "streaming"]);
     const one = await engine.up(STACK, overrides);
     expect(touched(one.operations)).toEqual(["delete postgres-replica-2", "delete postgres-replica-2-check", "delete postgres-replica-2-data", "delete postgres-replica-2-slot", "replace pgadmin"]);
-    expect(engine.idOf("postgres-primary")).toBe(primaryId);
+    expect(engine.idOf("trading-postgres-primary")).toBe(primaryId);
     const slots = await query(primaryUri, "SELECT slot_name FROM pg_replication_slots ORDER BY slot_name");
     expect(slots.map((s) => s.slot_name)).toEqual([`${PREFIX}_replica_1`]);
   });

@@ -128,14 +128,14 @@ describe(`prod's Kubernetes pods on a real container engine (${[STAND_IN_SERVERS
   });
 
   test("2. the hooks set every database up through port-forwards to the pods; the replica set forms over the pods' DNS names", async () => {
-    const pg = hook("postgres-init");
+    const pg = hook("trading-postgres-init");
     expect((await pg.provider.create(pg.inputs)).outs.migrations).toMatchObject({ trading_platform: expect.any(Array) });
-    const redis = hook("redis-init");
+    const redis = hook("trading-redis-init");
     await redis.provider.create(redis.inputs);
-    const influx = hook("influxdb-init");
+    const influx = hook("trading-influxdb-init");
     const influxOuts = (await influx.provider.create(influx.inputs)).outs;
     expect(Object.keys(influxOuts.tokenValues).sort()).toEqual(["read", "write"]);
-    const mongo = hook("mongo-init");
+    const mongo = hook("trading-mongo-init");
     const mongoOuts = (await mongo.provider.create(mongo.inputs)).outs;
     // "host STATE" per member, the hosts being the pods' names in the cluster's DNS.
     expect(mongoOuts.memberStates.map((s: string) => s.split(" ")[1]).sort()).toEqual(["PRIMARY", "SECONDARY", "SECONDARY"]);
@@ -151,10 +151,10 @@ describe(`prod's Kubernetes pods on a real container engine (${[STAND_IN_SERVERS
   });
 
   test("3. a replica pod takes its base backup through its slot from the primary's Service name, and streams", async () => {
-    const slot = hook("postgres-replica-1-slot");
+    const slot = hook("trading-postgres-replica-1-slot");
     await slot.provider.create(slot.inputs);
     await startPod("trading-postgres-replica-1", 0);
-    const check = hook("postgres-replica-1-check");
+    const check = hook("trading-postgres-replica-1-check");
     const outs = (await check.provider.create(check.inputs)).outs;
     expect(outs.streamingState).toBe("streaming");
   });
@@ -191,8 +191,8 @@ describe(`prod's Kubernetes pods on a real container engine (${[STAND_IN_SERVERS
 
   test("6. the stack destroyed with its claims kept, then a new stack with other credentials on them: the wrappers (as the images' users) and the hooks apply them; the data is there; the old ones fail", async () => {
     const primary = pods.pods.get("trading-postgres-0")!;
-    const oldSuperuser = hook("postgres-init").inputs.superuserPassword;
-    const oldRoot = hook("mongo-init").inputs.rootPassword;
+    const oldSuperuser = hook("trading-postgres-init").inputs.superuserPassword;
+    const oldRoot = hook("trading-mongo-init").inputs.rootPassword;
     // In the superuser's own database, as the Docker scenario does (the stack's databases belong to their owners).
     const pgUri = (password: string, port: number) => `postgresql://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
     const mongoUri = (password: string, port: number) => `mongodb://root:${encodeURIComponent(password)}@127.0.0.1:${port}/admin?directConnection=true&authSource=admin`;
@@ -227,9 +227,9 @@ describe(`prod's Kubernetes pods on a real container engine (${[STAND_IN_SERVERS
     run = await runProgram("prod", { ...images, postgresReplicas: "1", ...fresh });
     pods.useProgram(run);
     const started = await startDatabasePods();
-    for (const name of ["postgres-init", "redis-init", "influxdb-init", "mongo-init", "postgres-replica-1-slot"]) await hook(name).provider.create(hook(name).inputs);
+    for (const name of ["trading-postgres-init", "trading-redis-init", "trading-influxdb-init", "trading-mongo-init", "trading-postgres-replica-1-slot"]) await hook(name).provider.create(hook(name).inputs);
     await startPod("trading-postgres-replica-1", 0);
-    expect((await hook("postgres-replica-1-check").provider.create(hook("postgres-replica-1-check").inputs)).outs.streamingState).toBe("streaming");
+    expect((await hook("trading-postgres-replica-1-check").provider.create(hook("trading-postgres-replica-1-check").inputs)).outs.streamingState).toBe("streaming");
 
     const [newPrimary, , influx, newMember] = started;
     expect(await sql(pgUri(fresh.postgresSuperuserPassword, newPrimary.hostPort), "SELECT v FROM pods_marker")).toEqual([{ v: "kept" }]);

@@ -7,7 +7,7 @@ import { mockPassword, runProgram, serializedHook, type SerializedHook } from ".
 
 let hook: SerializedHook;
 let stub: InfluxStub;
-const adminToken = mockPassword("influxdb-admin-token", 64);
+const adminToken = mockPassword("trading-secrets-influxdb-admin-token", 64);
 
 async function runHook(overrides: Record<string, unknown> = {}) {
   return (await hook.provider.create({ ...hook.inputs, url: stub.url, ...overrides })).outs;
@@ -18,7 +18,7 @@ const writes = () => stub.requests.filter((r) => r.method !== "GET");
 
 beforeAll(async () => {
   const run = await runProgram("dev");
-  hook = serializedHook(run.byName("influxdb-init"));
+  hook = serializedHook(run.byName("trading-influxdb-init"));
   // As setup mode leaves it (DOCKER_INFLUXDB_INIT_RETENTION from the dev stack: 7 days).
   stub = await startInfluxStub({ adminToken, org: "trading-platform", bucket: "market-data", retentionSeconds: 7 * 86400 });
 });

@@ -13,7 +13,7 @@ import { programKeyfile, startMembers, stopMembers, type MongoMember } from "../
 import { mockPassword, requireBuilt, ROOT, runProgram, serializedHook } from "../support/pulumi";
 import { waitUntil } from "../support/wait";
 
-const rootPassword = mockPassword("mongo-root-password", 32);
+const rootPassword = mockPassword("trading-secrets-mongo-root-password", 32);
 let members: MongoMember[] = [];
 let bin: string;
 let spec: { mongoReadyCheck(): { command: string }; mongoServingCheck(): { command: string } };
@@ -41,7 +41,7 @@ async function asRoot<T>(m: MongoMember, work: (client: MongoClient) => Promise<
 beforeAll(async () => {
   const run = await runProgram("dev");
   spec = requireBuilt("components/mongo-spec.js");
-  const hook = serializedHook(run.byName("mongo-init"));
+  const hook = serializedHook(run.byName("trading-mongo-init"));
   members = await startMembers(3, programKeyfile(run), rootPassword);
   bin = fs.mkdtempSync(path.join(os.tmpdir(), "tdbs-mongosh-"));
   fs.writeFileSync(path.join(bin, "mongosh"), `#!/bin/sh\nexec "${process.execPath}" "${path.join(ROOT, "test/engine/images/mongo/mongosh.js")}" "$@"\n`, { mode: 0o755 });

@@ -19,9 +19,9 @@ let hook: SerializedHook;
 let members: MongoMember[] = [];
 let keyfile: string;
 const clients: MongoClient[] = [];
-const rootPassword = mockPassword("mongo-root-password", 32);
-const appPassword = mockPassword("mongo-app-password", 32);
-const readonlyPassword = mockPassword("mongo-readonly-password", 32);
+const rootPassword = mockPassword("trading-secrets-mongo-root-password", 32);
+const appPassword = mockPassword("trading-secrets-mongo-app-password", 32);
+const readonlyPassword = mockPassword("trading-secrets-mongo-readonly-password", 32);
 
 /** The hook's inputs for the first `count` members, as the test servers are reached. */
 function inputsFor(count: number, overrides: Record<string, unknown> = {}) {
@@ -80,7 +80,7 @@ const codeOf = (promise: Promise<unknown>) => promise.then(() => "ok", (error: {
 
 beforeAll(async () => {
   const run = await runProgram("dev");
-  hook = serializedHook(run.byName("mongo-init"));
+  hook = serializedHook(run.byName("trading-mongo-init"));
   keyfile = programKeyfile(run);
   members = await startMembers(3, keyfile, rootPassword, [3]);
 }, 120_000);

@@ -57,9 +57,9 @@ beforeAll(async () => {
   const keyfile = programKeyfile(run);
   [primary, redis, influx, members] = await Promise.all([
     startPrimary(hooks["postgres-init"].inputs.superuserPassword, "port-forward"),
-    startRedisFromUploads(plain(run.byName("redis-server").inputs).uploads, "/usr/local/etc/redis/redis.conf", "/data"),
-    startInfluxStub({ adminToken: mockPassword("influxdb-admin-token", 64), org: "trading-platform", bucket: "market-data", retentionSeconds: 7 * 86400 }),
-    startMembers(3, keyfile, mockPassword("mongo-root-password", 32)),
+    startRedisFromUploads(plain(run.byName("trading-redis-server").inputs).uploads, "/usr/local/etc/redis/redis.conf", "/data"),
+    startInfluxStub({ adminToken: mockPassword("trading-secrets-influxdb-admin-token", 64), org: "trading-platform", bucket: "market-data", retentionSeconds: 7 * 86400 }),
+    startMembers(3, keyfile, mockPassword("trading-secrets-mongo-root-password", 32)),
   ]);
   Object.assign(pods, {
     [`${NAMESPACE}/trading-postgres-0`]: { 5432: primary.port },
@@ -252,14 +252,14 @@ describe("Redis, InfluxDB and MongoDB hooks through the port-forward", () => {
         await client.close();
       }
     };
-    expect(await login("trading_app", mockPassword("mongo-app-password", 32))).toBe("ok");
+    expect(await login("trading_app", mockPassword("trading-secrets-mongo-app-password", 32))).toBe("ok");
 
     // A root password the set does not know: set through __system with the key, through the tunnel.
     const declared = "Declared0Root0Password0Through0A0Tunnel";
     expect((await create("mongo-init", { ...base, rootPassword: declared })).rootReset).toBe(true);
     expect(await login("root", declared)).toBe("ok");
     expect((await create("mongo-init", base)).rootReset).toBe(true);
-    expect(await login("root", mockPassword("mongo-root-password", 32))).toBe("ok");
+    expect(await login("root", mockPassword("trading-secrets-mongo-root-password", 32))).toBe("ok");
   }, 180_000);
 });
 

@@ -19,7 +19,7 @@ let baseInputs: Record<string, any>;
 
 beforeAll(async () => {
   const run = await runProgram("dev");
-  ({ provider, providerText, inputs: baseInputs } = serializedHook(run.byName("postgres-init")));
+  ({ provider, providerText, inputs: baseInputs } = serializedHook(run.byName("trading-postgres-init")));
   server = await startPrimary(baseInputs.superuserPassword, "init");
 });
 

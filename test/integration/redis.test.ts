@@ -27,9 +27,9 @@ async function runHook(overrides: Record<string, unknown> = {}) {
 
 beforeAll(async () => {
   run = await runProgram("dev");
-  const container = plain(run.byName("redis-server").inputs);
+  const container = plain(run.byName("trading-redis-server").inputs);
   server = await startRedisFromUploads(container.uploads, "/usr/local/etc/redis/redis.conf", "/data");
-  hook = serializedHook(run.byName("redis-init"));
+  hook = serializedHook(run.byName("trading-redis-init"));
 });
 
 afterAll(async () => {
@@ -72,7 +72,7 @@ describe("Redis ACL from the uploaded users.acl", () => {
     expect(await health.ping()).toBe("PONG");
     await expect(health.get("config:trading")).rejects.toThrow(/NOPERM/);
 
-    const container = plain(run.byName("redis-server").inputs);
+    const container = plain(run.byName("trading-redis-server").inputs);
     const [kind, probe] = container.healthcheck.tests as string[];
     expect(kind).toBe("CMD-SHELL");
     // The probe waits for this check while the server starts (see components/container-spec.ts).
@@ -136,7 +136,7 @@ describe("Redis init hook (serialised provider)", () => {
   });
 
   test("the provider keeps its password secret and re-runs on a new container", async () => {
-    const resource = run.byName("redis-init");
+    const resource = run.byName("trading-redis-init");
     expect(resource.options.additionalSecretOutputs).toContain("password");
     const olds = await runHook();
     const news = { ...hook.inputs, host: "127.0.0.1", port: server.port };

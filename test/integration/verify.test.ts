@@ -50,7 +50,7 @@ beforeAll(async () => {
   await slot.provider.create({ ...slot.inputs, port: primary.port });
   replica = await startReplica({ primary, slot: slot.inputs.slotName, replicationUser: pgInit.inputs.replicationRole, replicationPassword: pgInit.inputs.replicationPassword });
 
-  const rootPassword = mockPassword("mongo-root-password", 32);
+  const rootPassword = mockPassword("trading-secrets-mongo-root-password", 32);
   [mongo] = await startMembers(1, programKeyfile(run), rootPassword);
   const mongoInit = hook("mongo-init");
   await mongoInit.provider.create({
@@ -60,7 +60,7 @@ beforeAll(async () => {
     timeoutSeconds: 60,
   });
 
-  redis = await startRedisFromUploads(plain(run.byName("redis-server").inputs).uploads, "/usr/local/etc/redis/redis.conf", "/data");
+  redis = await startRedisFromUploads(plain(run.byName("trading-redis-server").inputs).uploads, "/usr/local/etc/redis/redis.conf", "/data");
 
   const influxInit = hook("influxdb-init");
   influx = await startInfluxStub({ adminToken: influxInit.inputs.adminToken, org: "trading-platform", bucket: "market-data", retentionSeconds: 7 * 86400 });
@@ -73,7 +73,7 @@ beforeAll(async () => {
       replicas: [`postgresql://postgres:${pgInit.inputs.superuserPassword}@127.0.0.1:${replica.port}/postgres`],
     },
     mongo: { members: [`mongodb://root:${rootPassword}@127.0.0.1:${mongo.port}/admin?directConnection=true&authSource=admin`] },
-    redis: { url: `redis://admin:${mockPassword("redis-admin-password", 32)}@127.0.0.1:${redis.port}/0` },
+    redis: { url: `redis://admin:${mockPassword("trading-secrets-redis-admin-password", 32)}@127.0.0.1:${redis.port}/0` },
     influxdb: { url: influx.url, token: influxInit.inputs.adminToken },
   };
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "tdbs-verify-"));
@@ -139,7 +139,7 @@ describe("npm run verify", () => {
     expect(result.stdout).toMatch(/^ok\s+influxdb\s+http:\/\/127\.0\.0\.1:\d+\s+pass \(v2\.7\.11\), 5 of 5 buckets$/m);
     expect(result.stdout).toMatch(/all 6 checks passed\n$/);
     // No password in the report.
-    expect(result.stdout).not.toContain(mockPassword("redis-admin-password", 32));
+    expect(result.stdout).not.toContain(mockPassword("trading-secrets-redis-admin-password", 32));
     expect(result.stdout).not.toContain("postgres:mock");
     expect(influx.violations).toEqual([]);
   });

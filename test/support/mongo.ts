@@ -231,7 +231,7 @@ export function runWrapper(env: Record<string, string>, engine: Engine = "docker
 
 /** The keyfile the program uploads to every member (from the mocked resource graph). */
 export function programKeyfile(run: ProgramRun): string {
-  return plain(run.byName("mongo-1").inputs).uploads.find((u: { file: string }) => u.file === MONGO_KEYFILE_UPLOAD).content;
+  return plain(run.byName("trading-mongo-1").inputs).uploads.find((u: { file: string }) => u.file === MONGO_KEYFILE_UPLOAD).content;
 }
 const MONGO_KEYFILE_UPLOAD = "/run/secrets/mongo-keyfile";
 

@@ -2,6 +2,7 @@
 // CommonJS that Pulumi's TypeScript runtime produces) under Pulumi mocks, and records every
 // resource it registers. The program is loaded with Node's own require, not through vitest's
 // transform, so the dynamic providers are serialised exactly as `pulumi up` serialises them.
+import * as crypto from "crypto";
 import * as fs from "fs";
 import { createRequire } from "module";
 import * as path from "path";
@@ -62,7 +63,16 @@ export interface ResourceOptionsSeen {
   parent: string;
   /** create/update/delete timeouts as the engine receives them ("" when unset). */
   customTimeouts: { create: string; update: string; delete: string };
+  /** The URN the engine gives the resource: its parents' type chain, its type and its name. */
+  urn: string;
+  /** The parent's URN ("" at the top). */
+  parentUrn: string;
+  /** The aliases sent with the registration (alias specs, or full URNs). */
+  aliases: AliasSent[];
 }
+
+/** One alias as the registration request carries it; unset fields default in the engine (see aliasMatches). */
+export type AliasSent = { urn: string } | { name: string; type: string; parentUrn: string; noParent: boolean; stack: string; project: string };
 
 export interface MockedResource {
   type: string;
@@ -78,7 +88,13 @@ const optionsByName = new Map<string, ResourceOptionsSeen>();
 const urnName = (urn: string) => urn.split("::").pop() ?? "";
 const { MockMonitor } = nativeRequire("@pulumi/pulumi/runtime/mocks");
 const registerResource = MockMonitor.prototype.registerResource;
+// The mock monitor's URNs keep only the parent's own type; the engine's keep the whole chain
+// (pkg/resource/urn.go NewURN). Map one to the other so tests see the URNs a real state holds.
+const engineUrnByMockUrn = new Map<string, string>();
 MockMonitor.prototype.registerResource = function (req: any, callback: unknown) {
+  const mockUrn = this.newUrn(req.getParent(), req.getType(), req.getName());
+  const urn = engineUrn(engineUrnByMockUrn.get(req.getParent()) ?? "", req.getType(), req.getName());
+  engineUrnByMockUrn.set(mockUrn, urn);
   optionsByName.set(req.getName(), {
     retainOnDelete: req.getRetainondelete() === true,
     deleteBeforeReplace: req.getDeletebeforereplace() === true,
@@ -87,9 +103,31 @@ MockMonitor.prototype.registerResource = function (req: any, callback: unknown) 
     ignoreChanges: req.getIgnorechangesList(),
     parent: urnName(req.getParent()),
     customTimeouts: { create: req.getCustomtimeouts()?.getCreate() ?? "", update: req.getCustomtimeouts()?.getUpdate() ?? "", delete: req.getCustomtimeouts()?.getDelete() ?? "" },
+    urn,
+    parentUrn: engineUrnByMockUrn.get(req.getParent()) ?? "",
+    aliases: req.getAliasesList().map((alias: any): AliasSent => {
+      if (!alias.hasSpec()) return { urn: alias.getUrn() };
+      const spec = alias.getSpec();
+      const parentUrn = spec.getParenturn();
+      return {
+        name: spec.getName(),
+        type: spec.getType(),
+        parentUrn: parentUrn ? (engineUrnByMockUrn.get(parentUrn) ?? parentUrn) : "",
+        noParent: spec.getNoparent(),
+        stack: spec.getStack(),
+        project: spec.getProject(),
+      };
+    }),
   });
   return registerResource.call(this, req, callback);
 };
+
+/** A URN as the engine makes it: `urn:pulumi:<stack>::<project>::<parent's type chain>$<type>::<name>`. */
+export function engineUrn(parentUrn: string, type: string, name: string, stack = pulumi.getStack(), project = pulumi.getProject()): string {
+  const parentChain = parentUrn ? parentUrn.split("::")[2] : "";
+  const chain = parentChain && parentChain !== "pulumi:pulumi:Stack" ? `${parentChain}$${type}` : type;
+  return `urn:pulumi:${stack}::${project}::${chain}::${name}`;
+}
 
 export interface ProgramRun {
   resources: MockedResource[];
@@ -100,13 +138,14 @@ export interface ProgramRun {
 
 /** The `result` the mocks give the RandomPassword named `name`: deterministic, so tests can look for it. */
 export function mockPassword(name: string, length: number): string {
-  return `mock${name.replace(/[^A-Za-z0-9]/g, "")}`.padEnd(length, "x").slice(0, length);
+  // Hashed: names share long prefixes (trading-secrets-postgres-…) and must still give distinct values.
+  return `mock${crypto.createHash("sha256").update(name).digest("hex")}`.padEnd(length, "x").slice(0, length);
 }
 
 /** Outputs the engine would compute for a resource: just enough for the program to go on. */
 function mockState(type: string, name: string, inputs: Record<string, any>): Record<string, unknown> {
   // What the InfluxDB hook would return: tokens InfluxDB generated (the program builds env maps from them).
-  if (name === "influxdb-init") {
+  if (type === "pulumi-nodejs:dynamic/trading:InfluxdbInit") {
     return { ...inputs, operatorToken: pulumi.secret(inputs.adminToken), tokenValues: pulumi.secret({ read: "mock-read-token", write: "mock-write-token" }) };
   }
   switch (type) {
@@ -129,7 +168,15 @@ export type Realise = (resource: MockedResource) => Promise<{ id: string; state:
 
 export const mockRealise: Realise = async (r) => ({ id: `${r.name}-id`, state: mockState(r.type, r.name, plain(r.inputs)) });
 
-export async function runProgram(stack: string, overrides: Record<string, string> = {}, realise: Realise = mockRealise): Promise<ProgramRun> {
+/** The program: index.js, or a test's own composition of the built components (its exports are the outputs). */
+export type Program = () => Record<string, unknown>;
+
+export async function runProgram(
+  stack: string,
+  overrides: Record<string, string> = {},
+  realise: Realise = mockRealise,
+  program: Program = () => requireBuilt<Record<string, unknown>>("index.js"),
+): Promise<ProgramRun> {
   const resources: MockedResource[] = [];
   pulumi.runtime.setAllConfig(stackConfig(stack, overrides));
   await pulumi.runtime.setMocks(
@@ -148,16 +195,16 @@ export async function runProgram(stack: string, overrides: Record<string, string
     false,
   );
   for (const file of Object.keys(nativeRequire.cache)) if (file.startsWith(path.join(ROOT, "bin") + path.sep)) delete nativeRequire.cache[file];
-  let program: Record<string, unknown>;
+  let exported: Record<string, unknown>;
   try {
-    program = requireBuilt<Record<string, unknown>>("index.js");
+    exported = program();
   } catch (error) {
     // Let a test see how far the program got before it failed.
     Object.assign(error as object, { resourcesRegistered: resources.map((r) => r.name) });
     throw error;
   }
   const outputs: ProgramRun["outputs"] = {};
-  for (const [key, value] of Object.entries(program)) outputs[key] = await resolve(value);
+  for (const [key, value] of Object.entries(exported)) outputs[key] = await resolve(value);
   // Every registration finishes before the run is over, as Pulumi's language host waits for them:
   // a resource no output depends on (the admin tools) may still be waiting for its dependencies.
   await settings.waitForRPCs();

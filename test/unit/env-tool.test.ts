@@ -48,10 +48,10 @@ describe("npm run env", () => {
       POSTGRES_PORT: "5432",
       POSTGRES_DB: "trading_results",
       POSTGRES_USER: "trading_results_owner",
-      POSTGRES_PASSWORD: mockPassword("postgres-trading-results-owner-password", 32),
+      POSTGRES_PASSWORD: mockPassword("trading-secrets-postgres-trading-results-owner-password", 32),
       MONGODB_HOST: "127.0.0.1",
       MONGODB_DATABASE: "trading_configs",
-      MONGODB_PASSWORD: mockPassword("mongo-app-password", 32),
+      MONGODB_PASSWORD: mockPassword("trading-secrets-mongo-app-password", 32),
     });
     expect(result.stderr).toContain("wrote 11 variables for trading-simulation (host) to .env.trading-simulation (mode 0600)");
   });

@@ -31,8 +31,8 @@ describe("prod on Kubernetes: which objects a setting change touches", () => {
         "trading-postgres-replica-3-headless",
         "trading-postgres-replica-3-secrets",
         "trading-postgres-replica-3-service",
-        "postgres-replica-3-check",
-        "postgres-replica-3-slot",
+        "trading-postgres-replica-3-check",
+        "trading-postgres-replica-3-slot",
       ].sort(),
     );
   });
@@ -42,13 +42,13 @@ describe("prod on Kubernetes: which objects a setting change touches", () => {
     const change = changes(base, after);
     expect(change.added).toEqual([]);
     // The user's own replaces the generated one.
-    expect(change.removed).toEqual(["postgres-postgres-password"]);
+    expect(change.removed).toEqual(["trading-secrets-postgres-postgres-password"]);
     expect(change.changed).toEqual(
-      ["trading-postgres", "trading-postgres-secrets", "postgres-init", "postgres-replica-1-slot", "postgres-replica-2-slot", "postgres-replica-1-check", "postgres-replica-2-check"].sort(),
+      ["trading-postgres-primary", "trading-postgres-primary-secrets", "trading-postgres-init", "trading-postgres-replica-1-slot", "trading-postgres-replica-2-slot", "trading-postgres-replica-1-check", "trading-postgres-replica-2-check"].sort(),
     );
     // The StatefulSet differs only in its template's secrets hash: a rolling restart, same volume claims.
-    const before = inputsByName(base).get("trading-postgres");
-    const now = inputsByName(after).get("trading-postgres");
+    const before = inputsByName(base).get("trading-postgres-primary");
+    const now = inputsByName(after).get("trading-postgres-primary");
     const annotations = (sts: any) => sts.spec.template.metadata.annotations;
     expect(annotations(now)["trading-db-stack/secrets-hash"]).not.toBe(annotations(before)["trading-db-stack/secrets-hash"]);
     now.spec.template.metadata.annotations = annotations(before);
@@ -56,14 +56,14 @@ describe("prod on Kubernetes: which objects a setting change touches", () => {
   });
 
   test("a retention change reaches only the InfluxDB hook; an election timeout only the Mongo hook", async () => {
-    expect(changes(base, await runProgram("prod", { influxdbRetentionDays: "30" })).changed).toEqual(["influxdb-init"]);
-    expect(changes(base, await runProgram("prod", { mongoElectionTimeoutMs: "5000" })).changed).toEqual(["mongo-init"]);
+    expect(changes(base, await runProgram("prod", { influxdbRetentionDays: "30" })).changed).toEqual(["trading-influxdb-init"]);
+    expect(changes(base, await runProgram("prod", { mongoElectionTimeoutMs: "5000" })).changed).toEqual(["trading-mongo-init"]);
   });
 
   test("a storage size changes only the volume claim templates of that database's StatefulSets (a replacement: documented, data kept only with retainData)", async () => {
     const after = await runProgram("prod", { postgresStorageGb: "200" });
     const change = changes(base, after);
-    expect(change).toEqual({ added: [], removed: [], changed: ["trading-postgres", "trading-postgres-replica-1", "trading-postgres-replica-2"] });
+    expect(change).toEqual({ added: [], removed: [], changed: ["trading-postgres-primary", "trading-postgres-replica-1", "trading-postgres-replica-2"] });
     for (const name of change.changed) {
       const now = inputsByName(after).get(name);
       expect(now.spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe("200Gi");
@@ -75,10 +75,10 @@ describe("prod on Kubernetes: which objects a setting change touches", () => {
   test("retainData off changes only the StatefulSets' claim retention policy (a field Kubernetes updates in place)", async () => {
     const after = await runProgram("prod", { retainData: "false" });
     const change = changes(base, after);
-    expect(change.changed).toEqual(["trading-influxdb", "trading-mongodb", "trading-postgres", "trading-postgres-replica-1", "trading-postgres-replica-2", "trading-redis"]);
-    const sts = inputsByName(after).get("trading-redis");
+    expect(change.changed).toEqual(["trading-influxdb-server", "trading-mongo-members", "trading-postgres-primary", "trading-postgres-replica-1", "trading-postgres-replica-2", "trading-redis-server"]);
+    const sts = inputsByName(after).get("trading-redis-server");
     expect(sts.spec.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: "Delete", whenScaled: "Delete" });
-    sts.spec.persistentVolumeClaimRetentionPolicy = inputsByName(base).get("trading-redis").spec.persistentVolumeClaimRetentionPolicy;
-    expect(sts).toEqual(inputsByName(base).get("trading-redis"));
+    sts.spec.persistentVolumeClaimRetentionPolicy = inputsByName(base).get("trading-redis-server").spec.persistentVolumeClaimRetentionPolicy;
+    expect(sts).toEqual(inputsByName(base).get("trading-redis-server"));
   });
 });

@@ -31,8 +31,8 @@ describe("prod on Kubernetes", () => {
   test("realises only Kubernetes objects, through the stack's provider (and the namespace's own), in the configured namespace", () => {
     const types = new Set(run.resources.map((r) => r.type));
     expect([...types].filter((t) => t.startsWith("docker:"))).toEqual([]);
-    expect(run.ofType("pulumi:providers:kubernetes").map((p) => p.name).sort()).toEqual(["kubernetes-namespace-provider", "kubernetes-provider"]);
-    expect(plain(run.byName("kubernetes-provider").inputs)).toMatchObject({ namespace: "trading-db" });
+    expect(run.ofType("pulumi:providers:kubernetes").map((p) => p.name).sort()).toEqual(["trading-kubernetes-namespace-provider", "trading-kubernetes-provider"]);
+    expect(plain(run.byName("trading-kubernetes-provider").inputs)).toMatchObject({ namespace: "trading-db" });
     expect(ofKind(run, "Namespace").map((r) => value(r).metadata.name)).toEqual(["trading-db"]);
     for (const r of k8sObjects(run).filter((o) => !o.type.endsWith(":Namespace"))) expect(value(r).metadata.namespace, r.name).toBe("trading-db");
     expect(ofKind(run, "StatefulSet").map((r) => value(r).metadata.name).sort()).toEqual(
@@ -195,9 +195,9 @@ describe("prod on Kubernetes", () => {
 
   test("the provider updates ConfigMaps and Secrets in place; a retained namespace is taken over again by the next stack", () => {
     const providers = run.ofType("pulumi:providers:kubernetes").map((p) => [p.name, plain(p.inputs)] as const);
-    const main = providers.find(([name]) => name === "kubernetes-provider")![1];
+    const main = providers.find(([name]) => name === "trading-kubernetes-provider")![1];
     expect(main).toMatchObject({ namespace: "trading-db", enableConfigMapMutable: "true", enableSecretMutable: "true" });
-    const namespaceProvider = providers.find(([name]) => name === "kubernetes-namespace-provider")![1];
+    const namespaceProvider = providers.find(([name]) => name === "trading-kubernetes-namespace-provider")![1];
     expect(namespaceProvider).toMatchObject({ upsertExistingObjects: "true" });
     const namespace = ofKind(run, "Namespace")[0];
     expect(namespace.options).toMatchObject({ retainOnDelete: true });
@@ -228,12 +228,12 @@ describe("prod on Kubernetes", () => {
   });
 
   test("hooks reach each server through a port-forward to its pod", () => {
-    const init = plain(run.byName("postgres-init").inputs);
+    const init = plain(run.byName("trading-postgres-init").inputs);
     expect(init).toMatchObject({ host: "trading-postgres.trading-db.svc.cluster.local", port: 5432, kubernetes: { namespace: "trading-db", pod: "trading-postgres-0" } });
-    const mongo = plain(run.byName("mongo-init").inputs);
+    const mongo = plain(run.byName("trading-mongo-init").inputs);
     expect(mongo.clientEndpoints.map((e: any) => e.kubernetes.pod)).toEqual(["trading-mongodb-0", "trading-mongodb-1", "trading-mongodb-2"]);
     expect(mongo.members.map((m: any) => m.host)).toEqual([0, 1, 2].map((i) => `trading-mongodb-${i}.trading-mongodb-headless.trading-db.svc.cluster.local:27017`));
-    const check = plain(run.byName("postgres-replica-2-check").inputs);
+    const check = plain(run.byName("trading-postgres-replica-2-check").inputs);
     expect(check).toMatchObject({ primaryKubernetes: { pod: "trading-postgres-0" }, replicaKubernetes: { pod: "trading-postgres-replica-2-0" } });
   });
 });
@@ -246,11 +246,11 @@ describe("prod with a kubeconfig and another cluster domain", () => {
       expect(isSecretInput(provider.inputs.kubeconfig), provider.name).toBe(true);
       expect(plain(provider.inputs)).toMatchObject({ kubeconfig, context: "prod-eu" });
     }
-    expect(isSecretInput(run.byName("postgres-init").inputs.kubernetes)).toBe(true);
-    expect(plain(run.byName("postgres-init").inputs.kubernetes)).toMatchObject({ context: "prod-eu", kubeconfig });
+    expect(isSecretInput(run.byName("trading-postgres-init").inputs.kubernetes)).toBe(true);
+    expect(plain(run.byName("trading-postgres-init").inputs.kubernetes)).toMatchObject({ context: "prod-eu", kubeconfig });
     for (const r of k8sObjects(run)) expect(JSON.stringify(plain(r.inputs)), r.name).not.toContain("very-secret-token");
     expect(run.outputs.serviceEnv.value.inNetwork["trading-simulation"].POSTGRES_HOST).toBe("trading-postgres.trading-db.svc.corp.internal");
-    expect(plain(run.byName("mongo-init").inputs).members[0].host).toBe("trading-mongodb-0.trading-mongodb-headless.trading-db.svc.corp.internal:27017");
+    expect(plain(run.byName("trading-mongo-init").inputs).members[0].host).toBe("trading-mongodb-0.trading-mongodb-headless.trading-db.svc.corp.internal:27017");
   });
 });
 

@@ -17,17 +17,17 @@ describe("dev stack: which resources a setting change touches", () => {
 
   test("replicas 1 -> 2 adds replica 2's resources only; the primary, its hook and replica 1 stay as they are", async () => {
     const change = changes(base, await runProgram("dev", { postgresReplicas: "2" }));
-    expect(change.added).toEqual(["postgres-replica-2", "postgres-replica-2-check", "postgres-replica-2-data", "postgres-replica-2-slot"]);
+    expect(change.added).toEqual(["trading-postgres-replica-2", "trading-postgres-replica-2-check", "trading-postgres-replica-2-data", "trading-postgres-replica-2-slot"]);
     expect(change.removed).toEqual([]);
     // pgAdmin lists every server: it is re-created to show the new replica (a dev tool, no data).
-    expect(change.changed).toEqual(["pgadmin"]);
+    expect(change.changed).toEqual(["trading-admin-tools-pgadmin"]);
   });
 
   test("replicas 1 -> 0 removes replica 1's resources only", async () => {
     const change = changes(base, await runProgram("dev", { postgresReplicas: "0" }));
-    expect(change.removed).toEqual(["postgres-replica-1", "postgres-replica-1-check", "postgres-replica-1-data", "postgres-replica-1-slot"]);
+    expect(change.removed).toEqual(["trading-postgres-replica-1", "trading-postgres-replica-1-check", "trading-postgres-replica-1-data", "trading-postgres-replica-1-slot"]);
     expect(change.added).toEqual([]);
-    expect(change.changed).toEqual(["pgadmin"]);
+    expect(change.changed).toEqual(["trading-admin-tools-pgadmin"]);
   });
 
   test("a wait timeout restarts no container: their `waitTimeout` alone, which the provider updates in its state only; and the hooks' own time limits", async () => {
@@ -35,7 +35,7 @@ describe("dev stack: which resources a setting change touches", () => {
     const change = changes(base, after);
     expect(change.added).toEqual([]);
     expect(change.removed).toEqual([]);
-    expect(change.changed).toEqual(expect.arrayContaining(["postgres-init", "mongo-init", "redis-init", "influxdb-init"]));
+    expect(change.changed).toEqual(expect.arrayContaining(["trading-postgres-init", "trading-mongo-init", "trading-redis-init", "trading-influxdb-init"]));
     for (const name of change.changed) {
       if (base.byName(name).type.startsWith("pulumi-nodejs:dynamic/")) continue;
       expect(base.byName(name).type, name).toBe("docker:index/container:Container");
@@ -45,18 +45,18 @@ describe("dev stack: which resources a setting change touches", () => {
   });
 
   test("a retention change touches only the InfluxDB hook", async () => {
-    expect(changes(base, await runProgram("dev", { influxdbRetentionDays: "30" }))).toEqual({ added: [], removed: [], changed: ["influxdb-init"] });
-    expect(changes(base, await runProgram("dev", { influxdbDownsampledRetentionDays: "0" }))).toEqual({ added: [], removed: [], changed: ["influxdb-init"] });
+    expect(changes(base, await runProgram("dev", { influxdbRetentionDays: "30" }))).toEqual({ added: [], removed: [], changed: ["trading-influxdb-init"] });
+    expect(changes(base, await runProgram("dev", { influxdbDownsampledRetentionDays: "0" }))).toEqual({ added: [], removed: [], changed: ["trading-influxdb-init"] });
   });
 
   test("a superuser password the user sets replaces the generated one: the primary (its wrapper applies it on start) and the hooks that log in with it", async () => {
     const own = "Users0Own:Superuser/Password";
     const run = await runProgram("dev", { postgresSuperuserPassword: own });
     const change = changes(base, run);
-    expect(change.removed).toEqual(["postgres-postgres-password"]);
+    expect(change.removed).toEqual(["trading-secrets-postgres-postgres-password"]);
     expect(change.added).toEqual([]);
-    expect(change.changed).toEqual(["pgadmin", "postgres-init", "postgres-primary", "postgres-replica-1-check", "postgres-replica-1-slot"]);
-    const primary = run.byName("postgres-primary");
+    expect(change.changed).toEqual(["trading-admin-tools-pgadmin", "trading-postgres-init", "trading-postgres-primary", "trading-postgres-replica-1-check", "trading-postgres-replica-1-slot"]);
+    const primary = run.byName("trading-postgres-primary");
     expect(isSecretInput(primary.inputs.uploads)).toBe(true);
     expect(plain(primary.inputs.uploads).find((u: { file: string }) => u.file === "/run/secrets/postgres-password").content).toBe(own);
     expect(run.outputs.adminConnections.secret).toBe(true);
@@ -64,6 +64,6 @@ describe("dev stack: which resources a setting change touches", () => {
   });
 
   test("an election timeout touches only the MongoDB hook (it reconfigures the set)", async () => {
-    expect(changes(base, await runProgram("dev", { mongoElectionTimeoutMs: "2000" }))).toEqual({ added: [], removed: [], changed: ["mongo-init"] });
+    expect(changes(base, await runProgram("dev", { mongoElectionTimeoutMs: "2000" }))).toEqual({ added: [], removed: [], changed: ["trading-mongo-init"] });
   });
 });

@@ -84,7 +84,7 @@ export function describeStackGraph(expected: StackExpectations): void {
     });
 
     test("the primary: password from a file, own pg_hba with a replication line, settings for streaming", () => {
-      const primary = run.byName("postgres-primary");
+      const primary = run.byName("trading-postgres-primary");
       const envs: string[] = value(primary, "envs");
       expect(envs).toContain("PGDATA=/var/lib/postgresql/18/docker");
       expect(envs).toContain("POSTGRES_PASSWORD_FILE=/run/secrets/postgres-password");
@@ -111,7 +111,7 @@ export function describeStackGraph(expected: StackExpectations): void {
         ["trading-db-network", true],
         ["trading-network", false],
       ]);
-      const primary = run.byName("postgres-primary");
+      const primary = run.byName("trading-postgres-primary");
       const attached = value(primary, "networksAdvanced");
       expect(attached.map((a: any) => [a.name, a.aliases])).toEqual([
         ["trading-network", ["postgres"]],
@@ -140,7 +140,7 @@ export function describeStackGraph(expected: StackExpectations): void {
 
     test("replicas run the uploaded entrypoint script with their own slot, after the primary and their slot", () => {
       for (let n = 1; n <= expected.replicas; n++) {
-        const replica = run.byName(`postgres-replica-${n}`);
+        const replica = run.byName(`trading-postgres-replica-${n}`);
         expect(value(replica, "entrypoints")).toEqual(["/usr/local/bin/trading-replica-entrypoint.sh"]);
         const envs: string[] = value(replica, "envs");
         expect(envs).toEqual(expect.arrayContaining([`REPLICATION_SLOT=trading_replica_${n}`, "PRIMARY_HOST=postgres", "REPLICATION_USER=replicator"]));
@@ -151,8 +151,8 @@ export function describeStackGraph(expected: StackExpectations): void {
         expect(script.permissions).toBe("0755");
         expect(script.content).toContain("pg_basebackup");
         expect(uploads.find((u) => u.file === "/run/secrets/replication-password").content).toMatch(/^[A-Za-z0-9]{32}$/);
-        expect(replica.options.dependsOn).toEqual(expect.arrayContaining(["postgres-primary", `postgres-replica-${n}-slot`]));
-        expect(value(run.byName(`postgres-replica-${n}-slot`), "slotName")).toBe(`trading_replica_${n}`);
+        expect(replica.options.dependsOn).toEqual(expect.arrayContaining(["trading-postgres-primary", `trading-postgres-replica-${n}-slot`]));
+        expect(value(run.byName(`trading-postgres-replica-${n}-slot`), "slotName")).toBe(`trading_replica_${n}`);
       }
     });
 
@@ -181,10 +181,10 @@ export function describeStackGraph(expected: StackExpectations): void {
     });
 
     test("hooks run after the containers they need are healthy, in order: init, slots, replica checks", () => {
-      expect(run.byName("postgres-init").options.dependsOn).toContain("postgres-primary");
+      expect(run.byName("trading-postgres-init").options.dependsOn).toContain("trading-postgres-primary");
       for (let n = 1; n <= expected.replicas; n++) {
-        expect(run.byName(`postgres-replica-${n}-slot`).options.dependsOn).toContain("postgres-init");
-        expect(run.byName(`postgres-replica-${n}-check`).options.dependsOn).toContain(`postgres-replica-${n}`);
+        expect(run.byName(`trading-postgres-replica-${n}-slot`).options.dependsOn).toContain("trading-postgres-init");
+        expect(run.byName(`trading-postgres-replica-${n}-check`).options.dependsOn).toContain(`trading-postgres-replica-${n}`);
       }
       expect(run.ofType("pulumi-nodejs:dynamic/trading:PostgresReplicaCheck")).toHaveLength(expected.replicas);
     });
@@ -208,13 +208,15 @@ export function describeStackGraph(expected: StackExpectations): void {
           "influxdb-admin-password",
           "influxdb-admin-token",
           ...(expected.adminTools ? ["pgadmin-password", "mongo-express-password", "mongo-express-session-secret", "mongo-express-cookie-secret"] : []),
-        ].sort(),
+        ]
+          .map((id) => `trading-secrets-${id}`)
+          .sort(),
       );
       for (const p of passwords) {
         expect(value(p, "length")).toBeGreaterThanOrEqual(32);
         expect(value(p, "special")).toBe(false);
       }
-      const init = run.byName("postgres-init");
+      const init = run.byName("trading-postgres-init");
       for (const key of ["superuserPassword", "replicationPassword", "readonlyPassword", "ownerPasswords"]) {
         expect(isSecretInput(init.inputs[key]), key).toBe(true);
         expect(init.options.additionalSecretOutputs).toContain(key);
@@ -226,7 +228,7 @@ export function describeStackGraph(expected: StackExpectations): void {
     });
 
     test("the init hook carries its version, the migrations and their checksum, so changes reach existing stacks", () => {
-      const init = plain(run.byName("postgres-init").inputs);
+      const init = plain(run.byName("trading-postgres-init").inputs);
       // The version is the hash of the serialised code Pulumi ships: any code change updates the hook.
       expect(init.hookVersion).toBe(crypto.createHash("sha256").update(init.__provider).digest("hex"));
       expect(init.scriptsChecksum).toMatch(/^[0-9a-f]{64}$/);
@@ -259,7 +261,7 @@ export function describeStackGraph(expected: StackExpectations): void {
     });
 
     test("MongoDB: the configured members, each started by the uploaded wrapper with the keyfile, on its own volumes", () => {
-      const members = Array.from({ length: expected.mongoMembers }, (_, i) => run.byName(`mongo-${i + 1}`));
+      const members = Array.from({ length: expected.mongoMembers }, (_, i) => run.byName(`trading-mongo-${i + 1}`));
       expect(members.map((m) => value(m, "name"))).toEqual(
         Array.from({ length: expected.mongoMembers }, (_, i) => (i === 0 ? "trading-mongodb" : `trading-mongodb-${i + 1}`)),
       );
@@ -295,8 +297,8 @@ export function describeStackGraph(expected: StackExpectations): void {
     });
 
     test("MongoDB init hook: after every member, with the set's members, election timeout, users and files; passwords secret", () => {
-      const init = run.byName("mongo-init");
-      expect(init.options.dependsOn).toEqual(expect.arrayContaining(Array.from({ length: expected.mongoMembers }, (_, i) => `mongo-${i + 1}`)));
+      const init = run.byName("trading-mongo-init");
+      expect(init.options.dependsOn).toEqual(expect.arrayContaining(Array.from({ length: expected.mongoMembers }, (_, i) => `trading-mongo-${i + 1}`)));
       const inputs = plain(init.inputs);
       expect(inputs.replicaSetName).toBe("rs0");
       expect(inputs.members).toEqual(
@@ -318,7 +320,7 @@ export function describeStackGraph(expected: StackExpectations): void {
     });
 
     test("Redis: ACL file with hashed passwords, default user off, app user on the seed's key patterns, AOF and maxmemory", () => {
-      const redis = run.byName("redis-server");
+      const redis = run.byName("trading-redis-server");
       expect(value(redis, "command")).toEqual(["redis-server", "/usr/local/etc/redis/redis.conf"]);
       expect(value(redis, "memory")).toBe(2 * expected.redisMaxMemoryMb + 64);
       expect(isSecretInput(redis.inputs.uploads)).toBe(true);
@@ -332,12 +334,12 @@ export function describeStackGraph(expected: StackExpectations): void {
       expect(acl).toMatch(/^user default off /m);
       expect(acl).toMatch(/^user trading_app on #[0-9a-f]{64} resetkeys ~config:\* ~exchanges:\* ~session:\* ~price:\* ~system:\* /m);
       expect(acl).not.toMatch(/nopass|>/);
-      for (const name of ["redis-admin-password", "redis-app-password", "redis-healthcheck-password"]) {
+      for (const name of ["trading-secrets-redis-admin-password", "trading-secrets-redis-app-password", "trading-secrets-redis-healthcheck-password"]) {
         expect(acl).not.toContain(mockPassword(name, plain(run.byName(name).inputs).length));
       }
       expect(value(redis, "healthcheck").tests.join(" ")).toMatch(/REDISCLI_AUTH=.*redis-cli --no-auth-warning --user healthcheck .* ping/);
-      const init = run.byName("redis-init");
-      expect(init.options.dependsOn).toContain("redis-server");
+      const init = run.byName("trading-redis-init");
+      expect(init.options.dependsOn).toContain("trading-redis-server");
       expect(plain(init.inputs).user).toBe("admin");
       expect(plain(init.inputs).seeds.map((k: any) => k.key)).toEqual(expect.arrayContaining(["config:trading", "exchanges:config", "system:trading_enabled"]));
       expect(isSecretInput(init.inputs.password)).toBe(true);
@@ -345,7 +347,7 @@ export function describeStackGraph(expected: StackExpectations): void {
     });
 
     test("InfluxDB 2.7: setup mode with secrets from files, then the hook with buckets, retention, task and token scopes", () => {
-      const influx = run.byName("influxdb-server");
+      const influx = run.byName("trading-influxdb-server");
       expect(value(influx, "image")).toMatch(/^sha256:mock-influxdb:2\.7\./);
       const envs: string[] = value(influx, "envs");
       expect(envs).toEqual(
@@ -363,8 +365,8 @@ export function describeStackGraph(expected: StackExpectations): void {
       expect(value(influx, "command")).toEqual(["influxd"]);
       expect(isSecretInput(influx.inputs.uploads)).toBe(true);
       expect(value(influx, "volumes").map((v: any) => v.containerPath)).toEqual(["/var/lib/influxdb2", "/etc/influxdb2"]);
-      const init = run.byName("influxdb-init");
-      expect(init.options.dependsOn).toContain("influxdb-server");
+      const init = run.byName("trading-influxdb-init");
+      expect(init.options.dependsOn).toContain("trading-influxdb-server");
       const inputs = plain(init.inputs);
       expect(inputs.url).toBe("http://127.0.0.1:8086");
       const raw = expected.influxRetentionDays * 86400;
@@ -414,8 +416,8 @@ export function describeStackGraph(expected: StackExpectations): void {
         expect(adminTools.value).toBeNull();
         return;
       }
-      const pgadmin = run.byName("pgadmin");
-      expect(pgadmin.options.dependsOn).toEqual(expect.arrayContaining(["postgres-init", "mongo-init"]));
+      const pgadmin = run.byName("trading-admin-tools-pgadmin");
+      expect(pgadmin.options.dependsOn).toEqual(expect.arrayContaining(["trading-postgres-init", "trading-mongo-init"]));
       expect(value(pgadmin, "ports")).toEqual([{ internal: 80, external: 5050, ip: "127.0.0.1" }]);
       expect(value(pgadmin, "healthcheck").tests[1]).toContain("wget -q -O /dev/null http://127.0.0.1:80/misc/ping");
       expect(value(pgadmin, "entrypoints")).toEqual(["/usr/local/bin/trading-pgadmin-entrypoint.sh"]);
@@ -431,11 +433,11 @@ export function describeStackGraph(expected: StackExpectations): void {
       ]);
       const pgpass: string = uploads.find((u) => u.file === "/run/secrets/pgadmin-pgpass").content;
       expect(pgpass.trim().split("\n")).toEqual([
-        `postgres:5432:*:postgres:${mockPassword("postgres-postgres-password", 32)}`,
-        ...Array.from({ length: expected.replicas }, (_, i) => `postgres-replica-${i + 1}:5432:*:postgres:${mockPassword("postgres-postgres-password", 32)}`),
+        `postgres:5432:*:postgres:${mockPassword("trading-secrets-postgres-postgres-password", 32)}`,
+        ...Array.from({ length: expected.replicas }, (_, i) => `postgres-replica-${i + 1}:5432:*:postgres:${mockPassword("trading-secrets-postgres-postgres-password", 32)}`),
       ]);
 
-      const mongoExpress = run.byName("mongo-express");
+      const mongoExpress = run.byName("trading-admin-tools-mongo-express");
       expect(value(mongoExpress, "ports")).toEqual([{ internal: 8081, external: 8081, ip: "127.0.0.1" }]);
       expect(value(mongoExpress, "healthcheck").tests[1]).toContain("wget -q -O /dev/null http://127.0.0.1:8081/status");
       const meEnvs: string[] = value(mongoExpress, "envs");
@@ -443,7 +445,7 @@ export function describeStackGraph(expected: StackExpectations): void {
       expect(meEnvs.some((e) => /^ME_CONFIG_(MONGODB_URL|BASICAUTH_PASSWORD|SITE_SESSIONSECRET)=/.test(e))).toBe(false);
       const meUploads: any[] = value(mongoExpress, "uploads");
       expect(meUploads.find((u) => u.file === "/run/secrets/mongo-express-url").content).toBe(
-        `mongodb://root:${mockPassword("mongo-root-password", 32)}@mongodb:27017,mongodb-2:27017,mongodb-3:27017/admin?replicaSet=rs0&authSource=admin`,
+        `mongodb://root:${mockPassword("trading-secrets-mongo-root-password", 32)}@mongodb:27017,mongodb-2:27017,mongodb-3:27017/admin?replicaSet=rs0&authSource=admin`,
       );
 
       expect(adminTools).toEqual({
@@ -454,7 +456,7 @@ export function describeStackGraph(expected: StackExpectations): void {
         },
       });
       expect(adminToolLogins.secret).toBe(true);
-      expect(adminToolLogins.value.pgadmin.password).toBe(mockPassword("pgadmin-password", 32));
+      expect(adminToolLogins.value.pgadmin.password).toBe(mockPassword("trading-secrets-pgadmin-password", 32));
     });
 
     test("the outputs are exactly the documented contract (components/outputs.ts); credentials only as secrets", () => {
@@ -463,12 +465,12 @@ export function describeStackGraph(expected: StackExpectations): void {
       const secret = ["postgresUris", "mongoUris", "redisUrls", "influxdbTokens", "adminConnections", "serviceEnv", ...(expected.adminTools ? ["adminToolLogins"] : [])];
       for (const name of STACK_OUTPUT_NAMES) expect(run.outputs[name].secret, name).toBe(secret.includes(name));
       const admin = run.outputs.adminConnections.value;
-      expect(admin.postgres.primary).toBe(`postgresql://postgres:${mockPassword("postgres-postgres-password", 32)}@127.0.0.1:5432/postgres`);
+      expect(admin.postgres.primary).toBe(`postgresql://postgres:${mockPassword("trading-secrets-postgres-postgres-password", 32)}@127.0.0.1:5432/postgres`);
       expect(admin.postgres.replicas).toHaveLength(expected.replicas);
       expect(admin.mongo.members).toHaveLength(expected.mongoMembers);
       expect(admin.mongo.members[0]).toMatch(/^mongodb:\/\/root:[A-Za-z0-9]{32}@127\.0\.0\.1:27017\/admin\?directConnection=true&authSource=admin$/);
       expect(admin.redis.url).toMatch(/^redis:\/\/admin:[A-Za-z0-9]{32}@127\.0\.0\.1:6379\/0$/);
-      expect(admin.influxdb).toEqual({ url: "http://127.0.0.1:8086", token: mockPassword("influxdb-admin-token", 64) });
+      expect(admin.influxdb).toEqual({ url: "http://127.0.0.1:8086", token: mockPassword("trading-secrets-influxdb-admin-token", 64) });
       expect(run.outputs.postgresReplicas.value.map((r: { slot: string }) => r.slot)).toEqual(Array.from({ length: expected.replicas }, (_, i) => `trading_replica_${i + 1}`));
     });
   });
