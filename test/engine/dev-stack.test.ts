@@ -186,7 +186,7 @@ describe(`dev stack on a real Docker daemon (${Object.values(STAND_IN_SERVERS).j
     await docker.getContainer(`${PREFIX}-postgres-replica-1`).remove({ force: true });
     await docker.getVolume(`${PREFIX}_postgres_replica_1_data`).remove();
     const up = await engine.up(STACK, overrides, { refresh: true });
-    expect(touched(up.operations)).toEqual(["create postgres-replica-1", "create postgres-replica-1-data", "update postgres-replica-1-check"]);
+    expect(touched(up.operations)).toEqual(["create trading-postgres-replica-1", "create trading-postgres-replica-1-data", "update trading-postgres-replica-1-check"]);
     expect(up.outputs.postgresReplicas[0].streamingState).toBe("streaming");
     expect(logText(`${PREFIX}-postgres-replica-1`)).toMatch(/base backup complete/);
   });
@@ -196,10 +196,10 @@ describe(`dev stack on a real Docker daemon (${Object.values(STAND_IN_SERVERS).j
     const primaryId = engine.idOf("trading-postgres-primary");
     const two = await engine.up(STACK, { ...overrides, postgresReplicas: "2" });
     // pgAdmin lists every server: it is re-created to show the new replica.
-    expect(touched(two.operations)).toEqual(["create postgres-replica-2", "create postgres-replica-2-check", "create postgres-replica-2-data", "create postgres-replica-2-slot", "replace pgadmin"]);
+    expect(touched(two.operations)).toEqual(["create trading-postgres-replica-2", "create trading-postgres-replica-2-check", "create trading-postgres-replica-2-data", "create trading-postgres-replica-2-slot", "replace trading-admin-tools-pgadmin"]);
     expect(two.outputs.postgresReplicas.map((r: { streamingState: string }) => r.streamingState)).toEqual(["streaming", "streaming"]);
     const one = await engine.up(STACK, overrides);
-    expect(touched(one.operations)).toEqual(["delete postgres-replica-2", "delete postgres-replica-2-check", "delete postgres-replica-2-data", "delete postgres-replica-2-slot", "replace pgadmin"]);
+    expect(touched(one.operations)).toEqual(["delete trading-postgres-replica-2", "delete trading-postgres-replica-2-check", "delete trading-postgres-replica-2-data", "delete trading-postgres-replica-2-slot", "replace trading-admin-tools-pgadmin"]);
     expect(engine.idOf("trading-postgres-primary")).toBe(primaryId);
     const slots = await query(primaryUri, "SELECT slot_name FROM pg_replication_slots ORDER BY slot_name");
     expect(slots.map((s) => s.slot_name)).toEqual([`${PREFIX}_replica_1`]);

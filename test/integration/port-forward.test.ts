@@ -44,19 +44,19 @@ const target = (pod: string, overrides: Record<string, unknown> = {}) => ({ name
 const create = async (hook: string, inputs: Record<string, unknown>) => (await hooks[hook].provider.create({ ...structuredClone(hooks[hook].inputs), ...inputs })).outs;
 
 const pgInit = (overrides: Record<string, unknown> = {}) =>
-  create("postgres-init", { host: "trading-postgres.trading.svc", port: 5432, connectTimeoutSeconds: 10, lockTimeoutSeconds: 30, kubernetes: target("trading-postgres-0"), ...overrides });
+  create("trading-postgres-init", { host: "trading-postgres.trading.svc", port: 5432, connectTimeoutSeconds: 10, lockTimeoutSeconds: 30, kubernetes: target("trading-postgres-0"), ...overrides });
 const redisInit = (overrides: Record<string, unknown> = {}) =>
-  create("redis-init", { host: "trading-redis.trading.svc", port: 6379, timeoutSeconds: 10, kubernetes: target("trading-redis-0"), ...overrides });
+  create("trading-redis-init", { host: "trading-redis.trading.svc", port: 6379, timeoutSeconds: 10, kubernetes: target("trading-redis-0"), ...overrides });
 
 /** The requests the port-forward server saw, as "pod:port status protocol". */
 const seen = (server: PortForwardServer) => server.requests.map((r) => `${r.namespace}/${r.pod}:${r.ports.join(",")} ${r.status}${r.protocol ? ` ${r.protocol}` : ""}`);
 
 beforeAll(async () => {
   run = await runProgram("dev");
-  for (const name of ["postgres-init", "postgres-replica-1-slot", "postgres-replica-1-check", "redis-init", "influxdb-init", "mongo-init"]) hooks[name] = serializedHook(run.byName(name));
+  for (const name of ["trading-postgres-init", "trading-postgres-replica-1-slot", "trading-postgres-replica-1-check", "trading-redis-init", "trading-influxdb-init", "trading-mongo-init"]) hooks[name] = serializedHook(run.byName(name));
   const keyfile = programKeyfile(run);
   [primary, redis, influx, members] = await Promise.all([
-    startPrimary(hooks["postgres-init"].inputs.superuserPassword, "port-forward"),
+    startPrimary(hooks["trading-postgres-init"].inputs.superuserPassword, "port-forward"),
     startRedisFromUploads(plain(run.byName("trading-redis-server").inputs).uploads, "/usr/local/etc/redis/redis.conf", "/data"),
     startInfluxStub({ adminToken: mockPassword("trading-secrets-influxdb-admin-token", 64), org: "trading-platform", bucket: "market-data", retentionSeconds: 7 * 86400 }),
     startMembers(3, keyfile, mockPassword("trading-secrets-mongo-root-password", 32)),
@@ -139,16 +139,16 @@ describe("PostgreSQL hooks through the port-forward", () => {
 
   test("the slot and replica-check hooks reach the primary and the replica through their own pods; the slot goes with the hook", async () => {
     const slotInputs = { host: "trading-postgres.trading.svc", port: 5432, connectTimeoutSeconds: 10, kubernetes: target("trading-postgres-0") };
-    const slot = await create("postgres-replica-1-slot", slotInputs);
-    const slotName = hooks["postgres-replica-1-slot"].inputs.slotName;
+    const slot = await create("trading-postgres-replica-1-slot", slotInputs);
+    const slotName = hooks["trading-postgres-replica-1-slot"].inputs.slotName;
     const slots = () => asSuperuser("postgres", async (c) => (await c.query("SELECT slot_name FROM pg_replication_slots")).rows.map((r) => r.slot_name));
     expect(await slots()).toEqual([slotName]);
 
-    const init = hooks["postgres-init"].inputs;
+    const init = hooks["trading-postgres-init"].inputs;
     replica = await startReplica({ primary, slot: slotName, replicationUser: init.replicationRole, replicationPassword: init.replicationPassword });
     pods[`${NAMESPACE}/trading-postgres-replica-1-0`] = { 5432: replica.port };
     kube.requests = [];
-    const check = await create("postgres-replica-1-check", {
+    const check = await create("trading-postgres-replica-1-check", {
       primaryHost: "trading-postgres.trading.svc",
       primaryPort: 5432,
       primaryKubernetes: target("trading-postgres-0"),
@@ -161,7 +161,7 @@ describe("PostgreSQL hooks through the port-forward", () => {
     expect(new Set(seen(kube))).toEqual(new Set([`${NAMESPACE}/trading-postgres-0:5432 101 ${PROTOCOL}`, `${NAMESPACE}/trading-postgres-replica-1-0:5432 101 ${PROTOCOL}`]));
 
     // Another pod means another primary: the slot is replaced there. A new kubeconfig (rotated credentials) is no reason to.
-    const provider = hooks["postgres-replica-1-slot"].provider;
+    const provider = hooks["trading-postgres-replica-1-slot"].provider;
     const moved = await provider.diff(slotName, slot, { ...slot, kubernetes: target("trading-postgres-1") });
     expect(moved).toMatchObject({ changes: true, replaces: ["kubernetes"], deleteBeforeReplace: true });
     const rotated = await provider.diff(slotName, slot, { ...slot, kubernetes: target("trading-postgres-0", { kubeconfig: `${kubeconfig}\n# rotated\n` }) });
@@ -179,7 +179,7 @@ describe("PostgreSQL hooks through the port-forward", () => {
   test("the tunnel carries many connections at once, each its own port-forward, and large results intact", async () => {
     const { withAccess } = requireBuilt("init/access.js");
     const access = { host: "trading-postgres.trading.svc", port: 5432, kubernetes: target("trading-postgres-0") };
-    const password = hooks["postgres-init"].inputs.superuserPassword;
+    const password = hooks["trading-postgres-init"].inputs.superuserPassword;
     kube.maxOpen = 0;
     const results = await withAccess(access, async (server: { host: string; port: number }) =>
       Promise.all(
@@ -205,10 +205,10 @@ describe("PostgreSQL hooks through the port-forward", () => {
 
 describe("Redis, InfluxDB and MongoDB hooks through the port-forward", () => {
   test("the Redis hook seeds the pod's server", async () => {
-    const seeds: Array<{ key: string; value: string }> = hooks["redis-init"].inputs.seeds;
+    const seeds: Array<{ key: string; value: string }> = hooks["trading-redis-init"].inputs.seeds;
     const outs = await redisInit();
     expect(outs.seededThisRun).toEqual(seeds.map((s) => s.key));
-    const admin = await redis.client(hooks["redis-init"].inputs.user, hooks["redis-init"].inputs.password);
+    const admin = await redis.client(hooks["trading-redis-init"].inputs.user, hooks["trading-redis-init"].inputs.password);
     try {
       for (const s of seeds) expect(await admin.get(s.key)).toBe(s.value);
     } finally {
@@ -219,7 +219,7 @@ describe("Redis, InfluxDB and MongoDB hooks through the port-forward", () => {
   });
 
   test("the InfluxDB hook sends its HTTP requests through the pod's port from its URL", async () => {
-    const outs = await create("influxdb-init", { url: "http://trading-influxdb.trading.svc:8086", timeoutSeconds: 10, kubernetes: target("trading-influxdb-0") });
+    const outs = await create("trading-influxdb-init", { url: "http://trading-influxdb.trading.svc:8086", timeoutSeconds: 10, kubernetes: target("trading-influxdb-0") });
     expect(Object.keys(outs.tokenValues).sort()).toEqual(["read", "write"]);
     expect(influx.buckets.map((b) => b.name)).toContain("market-data-1h");
     expect(influx.violations).toEqual([]);
@@ -233,7 +233,7 @@ describe("Redis, InfluxDB and MongoDB hooks through the port-forward", () => {
       clientEndpoints: members.map((_, i) => ({ host: `trading-mongodb-${i}.trading-mongodb.trading.svc`, port: 27017, kubernetes: target(`trading-mongodb-${i}`) })),
       timeoutSeconds: 90,
     };
-    const outs = await create("mongo-init", base);
+    const outs = await create("trading-mongo-init", base);
     expect(outs).toMatchObject({ initiated: true, appliedThisRun: ["migration 0001_collections", "seed 0001_defaults"], usersChanged: ["created trading_app", "created trading_readonly"] });
     expect(outs.memberStates).toHaveLength(3);
     expect(outs.memberStates.filter((s: string) => s.endsWith(" PRIMARY"))).toHaveLength(1);
@@ -256,9 +256,9 @@ describe("Redis, InfluxDB and MongoDB hooks through the port-forward", () => {
 
     // A root password the set does not know: set through __system with the key, through the tunnel.
     const declared = "Declared0Root0Password0Through0A0Tunnel";
-    expect((await create("mongo-init", { ...base, rootPassword: declared })).rootReset).toBe(true);
+    expect((await create("trading-mongo-init", { ...base, rootPassword: declared })).rootReset).toBe(true);
     expect(await login("root", declared)).toBe("ok");
-    expect((await create("mongo-init", base)).rootReset).toBe(true);
+    expect((await create("trading-mongo-init", base)).rootReset).toBe(true);
     expect(await login("root", mockPassword("trading-secrets-mongo-root-password", 32))).toBe("ok");
   }, 180_000);
 });

@@ -32,22 +32,22 @@ let replicaOptions: ReplicaOptions;
 function hook(name: string) {
   return { provider: providers[name], inputs: (overrides: Record<string, any> = {}) => ({ ...structuredClone(base[name]), ...overrides }) };
 }
-const init = () => hook("postgres-init");
-const slotHook = () => hook("postgres-replica-1-slot");
-const checkHook = () => hook("postgres-replica-1-check");
+const init = () => hook("trading-postgres-init");
+const slotHook = () => hook("trading-postgres-replica-1-slot");
+const checkHook = () => hook("trading-postgres-replica-1-check");
 
 beforeAll(async () => {
   const run = await runProgram("dev");
-  for (const name of ["postgres-init", "postgres-replica-1-slot", "postgres-replica-1-check"]) {
+  for (const name of ["trading-postgres-init", "trading-postgres-replica-1-slot", "trading-postgres-replica-1-check"]) {
     ({ provider: providers[name], inputs: base[name] } = serializedHook(run.byName(name)));
   }
-  primary = await startPrimary(base["postgres-init"].superuserPassword, "primary");
+  primary = await startPrimary(base["trading-postgres-init"].superuserPassword, "primary");
   await init().provider.create(init().inputs({ port: primary.port }));
   replicaOptions = {
     primary,
-    slot: base["postgres-replica-1-slot"].slotName,
-    replicationUser: base["postgres-init"].replicationRole,
-    replicationPassword: base["postgres-init"].replicationPassword,
+    slot: base["trading-postgres-replica-1-slot"].slotName,
+    replicationUser: base["trading-postgres-init"].replicationRole,
+    replicationPassword: base["trading-postgres-init"].replicationPassword,
   };
 });
 
@@ -94,7 +94,7 @@ describe("postgres streaming replicas", () => {
         encoding: "utf8",
         env: { PGPASSWORD: password, PATH: process.env.PATH },
       });
-    const readonly = attempt(base["postgres-init"].readonlyRole, base["postgres-init"].readonlyPassword);
+    const readonly = attempt(base["trading-postgres-init"].readonlyRole, base["trading-postgres-init"].readonlyPassword);
     expect(readonly.status).not.toBe(0);
     expect(readonly.stderr).toMatch(/pg_hba\.conf rejects replication connection for host "127\.0\.0\.1", user "trading_readonly"/);
     const wrongPassword = attempt(replicaOptions.replicationUser, "not-the-password");
@@ -153,7 +153,7 @@ describe("postgres streaming replicas", () => {
     const { dir, port } = replica!;
     await replica!.stop();
     // A new primary (its data recreated), set up by the same hook; the replica's folder is kept.
-    const other = await startPrimary(base["postgres-init"].superuserPassword, "other-primary");
+    const other = await startPrimary(base["trading-postgres-init"].superuserPassword, "other-primary");
     try {
       await init().provider.create(init().inputs({ port: other.port }));
       const logFile = path.join(dir, "server.log");

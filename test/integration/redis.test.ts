@@ -48,7 +48,7 @@ describe("Redis ACL from the uploaded users.acl", () => {
   });
 
   test("the app user reads and writes the seed's key patterns and nothing else", async () => {
-    const app = await login("trading_app", password("redis-app-password"));
+    const app = await login("trading_app", password("trading-secrets-redis-app-password"));
     for (const key of ["config:test", "exchanges:test", "session:abc", "price:BTC/USDT", "system:test"]) {
       expect(await app.set(key, "1", "EX", 60)).toBe("OK");
       expect(await app.get(key)).toBe("1");
@@ -68,7 +68,7 @@ describe("Redis ACL from the uploaded users.acl", () => {
   });
 
   test("the healthcheck user may PING and nothing more; the container's healthcheck command passes, and fails with a wrong password", async () => {
-    const health = await login("healthcheck", password("redis-healthcheck-password"));
+    const health = await login("healthcheck", password("trading-secrets-redis-healthcheck-password"));
     expect(await health.ping()).toBe("PONG");
     await expect(health.get("config:trading")).rejects.toThrow(/NOPERM/);
 
@@ -86,7 +86,7 @@ describe("Redis ACL from the uploaded users.acl", () => {
   });
 
   test("persistence and memory settings come from the stack config: AOF on, maxmemory and its policy", async () => {
-    const admin = await login("admin", password("redis-admin-password"));
+    const admin = await login("admin", password("trading-secrets-redis-admin-password"));
     expect(await admin.config("GET", "appendonly")).toEqual(["appendonly", "yes"]);
     expect(await admin.config("GET", "maxmemory")).toEqual(["maxmemory", String(256 * 1024 * 1024)]);
     expect(await admin.config("GET", "maxmemory-policy")).toEqual(["maxmemory-policy", "volatile-lru"]);
@@ -99,16 +99,16 @@ describe("Redis init hook (serialised provider)", () => {
     const expected = hook.inputs.seeds.map((s: { key: string }) => s.key);
     expect(outs.seededThisRun.sort()).toEqual([...expected].sort());
     expect(outs.keptExisting).toEqual([]);
-    const app = await login("trading_app", password("redis-app-password"));
+    const app = await login("trading_app", password("trading-secrets-redis-app-password"));
     expect(JSON.parse((await app.get("exchanges:config"))!).binance.enabled).toBe(true);
     expect(JSON.parse((await app.get("system:trading_enabled"))!)).toBe(false);
     // Nothing outside the seedable patterns.
-    const admin = await login("admin", password("redis-admin-password"));
+    const admin = await login("admin", password("trading-secrets-redis-admin-password"));
     for (const key of await admin.keys("*")) expect(key).toMatch(/^(config:|exchanges:config$|system:)/);
   });
 
   test("a re-run writes nothing, a value someone changed is kept, a deleted key comes back", async () => {
-    const app = await login("trading_app", password("redis-app-password"));
+    const app = await login("trading_app", password("trading-secrets-redis-app-password"));
     await app.set("config:risk", JSON.stringify({ max_leverage: 3 }));
     await app.del("system:maintenance_mode");
     const outs = await runHook();
@@ -120,10 +120,10 @@ describe("Redis init hook (serialised provider)", () => {
   });
 
   test("data survives a restart (AOF on the data folder)", async () => {
-    const app = await login("trading_app", password("redis-app-password"));
+    const app = await login("trading_app", password("trading-secrets-redis-app-password"));
     await app.set("session:persisted", "yes");
     await server.restart();
-    const after = await server.client("trading_app", password("redis-app-password"));
+    const after = await server.client("trading_app", password("trading-secrets-redis-app-password"));
     clients.push(after);
     expect(await after.get("session:persisted")).toBe("yes");
     expect(fs.readdirSync(server.localPath("/data"))).toContain("appendonlydir");

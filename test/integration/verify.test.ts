@@ -43,8 +43,8 @@ beforeAll(async () => {
   const run = await runProgram("dev");
   const hook = (name: string) => serializedHook(run.byName(name));
 
-  const pgInit = hook("postgres-init");
-  const slot = hook("postgres-replica-1-slot");
+  const pgInit = hook("trading-postgres-init");
+  const slot = hook("trading-postgres-replica-1-slot");
   primary = await startPrimary(pgInit.inputs.superuserPassword, "verify-primary");
   await pgInit.provider.create({ ...pgInit.inputs, port: primary.port });
   await slot.provider.create({ ...slot.inputs, port: primary.port });
@@ -52,7 +52,7 @@ beforeAll(async () => {
 
   const rootPassword = mockPassword("trading-secrets-mongo-root-password", 32);
   [mongo] = await startMembers(1, programKeyfile(run), rootPassword);
-  const mongoInit = hook("mongo-init");
+  const mongoInit = hook("trading-mongo-init");
   await mongoInit.provider.create({
     ...mongoInit.inputs,
     members: [{ _id: 0, host: `127.0.0.1:${mongo.port}`, priority: 2 }],
@@ -62,7 +62,7 @@ beforeAll(async () => {
 
   redis = await startRedisFromUploads(plain(run.byName("trading-redis-server").inputs).uploads, "/usr/local/etc/redis/redis.conf", "/data");
 
-  const influxInit = hook("influxdb-init");
+  const influxInit = hook("trading-influxdb-init");
   influx = await startInfluxStub({ adminToken: influxInit.inputs.adminToken, org: "trading-platform", bucket: "market-data", retentionSeconds: 7 * 86400 });
   await influxInit.provider.create({ ...influxInit.inputs, url: influx.url });
 
