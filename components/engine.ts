@@ -45,7 +45,7 @@ export interface PlaceServerArgs {
    * Kubernetes: the base of its objects' resource names (`${component}-primary`), volume size,
    * extra pod labels, writable scratch folders, and whether it is a stateless Deployment.
    */
-  kubernetes: { resourceName: string; storageGb?: number; podLabels?: Record<string, string>; scratchPaths?: string[]; kind?: "StatefulSet" | "Deployment"; replicas?: number; database?: boolean };
+  kubernetes?: { resourceName: string; storageGb?: number; podLabels?: Record<string, string>; scratchPaths?: string[]; kind?: "StatefulSet" | "Deployment"; replicas?: number; database?: boolean };
   dependsOn?: pulumi.Resource[];
 }
 
@@ -82,6 +82,7 @@ export function placeServer(engine: Engine, args: PlaceServerArgs, parent: pulum
   }
   const context = engine.kubernetes;
   const k = args.kubernetes;
+  if (!k) throw new Error(`${spec.service}: no Kubernetes names given`);
   const workload = kubernetesWorkload(
     {
       resourceName: k.resourceName,

@@ -88,7 +88,6 @@ export class MongoReplicaSet extends pulumi.ComponentResource {
             containerName: names.container(n),
             volumeNames: { data: names.dataVolume(n), config: names.configVolume(n) },
           },
-          kubernetes: { resourceName: `${name}-${n}` },
         };
         placed.push(placeServer(engine, member, this));
       }

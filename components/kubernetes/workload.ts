@@ -55,8 +55,8 @@ function execProbe(command: string) {
 
 export function kubernetesWorkload(args: KubernetesWorkloadArgs, opts: pulumi.CustomResourceOptions): KubernetesWorkload {
   const { spec, context } = args;
-  const name = context.objectName(spec.service);
-  const headless = `${name}-headless`;
+  const objectName = context.objectName(spec.service);
+  const headless = `${objectName}-headless`;
   const replicas = args.replicas ?? 1;
   const kind = args.kind ?? "StatefulSet";
   const selector = context.selectorLabels(spec.service);
@@ -64,19 +64,19 @@ export function kubernetesWorkload(args: KubernetesWorkloadArgs, opts: pulumi.Cu
   const child = { ...opts, provider: context.provider, dependsOn: context.namespaceReady };
   // Each object's resource: `${resourceName}<suffix>`. The first Kubernetes release named it after the object.
   const resource = (suffix: string) => `${args.resourceName}${suffix}`;
-  const formerly = (suffix: string) => formerlyNamed(`${name}${suffix}`, resource(suffix));
-  const metadata = (objectName: string, objectLabels: Record<string, string> = labels) => ({ name: objectName, namespace: context.namespace, labels: objectLabels });
+  const formerly = (suffix: string) => formerlyNamed(`${objectName}${suffix}`, resource(suffix));
+  const metadata = (metadataName: string, objectLabels: Record<string, string> = labels) => ({ name: metadataName, namespace: context.namespace, labels: objectLabels });
 
   // Files (scripts, server config) in a ConfigMap, credentials in a Secret: mounted at the same paths as on Docker.
   const configMap = new k8s.core.v1.ConfigMap(
     resource("-files"),
-    { metadata: metadata(`${name}-files`), data: Object.fromEntries(spec.files.map((f) => [fileKey(f.path), f.content])) },
+    { metadata: metadata(`${objectName}-files`), data: Object.fromEntries(spec.files.map((f) => [fileKey(f.path), f.content])) },
     { ...child, ...formerly("-files") },
   );
   const secretData = pulumi.all(Object.fromEntries(spec.secretFiles.map((f) => [fileKey(f.path), secretValue(args.secrets, spec, f.credential)])));
   const secret = new k8s.core.v1.Secret(
     resource("-secrets"),
-    { metadata: metadata(`${name}-secrets`), type: "Opaque", stringData: pulumi.secret(secretData) },
+    { metadata: metadata(`${objectName}-secrets`), type: "Opaque", stringData: pulumi.secret(secretData) },
     { ...child, ...formerly("-secrets") },
   );
   // A hash of what the pods mount, in their template: a changed file or credential rolls the pods.
@@ -172,7 +172,7 @@ export function kubernetesWorkload(args: KubernetesWorkloadArgs, opts: pulumi.Cu
   new k8s.core.v1.Service(
     // The object is named like the workload; its resource takes a suffix (two resources, one name each).
     resource("-service"),
-    { metadata: clientServiceMetadata(metadata(name)), spec: { type: "ClusterIP", selector, ports: [{ name: spec.port.name, port: spec.port.number, targetPort: spec.port.name }] } },
+    { metadata: clientServiceMetadata(metadata(objectName)), spec: { type: "ClusterIP", selector, ports: [{ name: spec.port.name, port: spec.port.number, targetPort: spec.port.name }] } },
     { ...child, ...formerly("-service") },
   );
 
@@ -187,7 +187,7 @@ export function kubernetesWorkload(args: KubernetesWorkloadArgs, opts: pulumi.Cu
       ? new k8s.apps.v1.StatefulSet(
           resource(""),
           {
-            metadata: metadata(name),
+            metadata: metadata(objectName),
             spec: {
               replicas,
               serviceName: headless,
@@ -212,17 +212,17 @@ export function kubernetesWorkload(args: KubernetesWorkloadArgs, opts: pulumi.Cu
         )
       : new k8s.apps.v1.Deployment(
           resource(""),
-          { metadata: metadata(name), spec: { replicas, selector: { matchLabels: selector }, strategy: { type: "Recreate" }, template: podTemplate } },
+          { metadata: metadata(objectName), spec: { replicas, selector: { matchLabels: selector }, strategy: { type: "Recreate" }, template: podTemplate } },
           workloadOptions,
         );
 
   const domain = `${context.namespace}.svc.${context.config.clusterDomain}`;
   return {
     workload,
-    name,
-    pods: kind === "StatefulSet" ? Array.from({ length: replicas }, (_, i) => `${name}-${i}`) : [],
-    endpoint: { host: `${name}.${domain}`, port: spec.port.number },
-    podHost: (i) => `${name}-${i}.${headless}.${domain}`,
+    name: objectName,
+    pods: kind === "StatefulSet" ? Array.from({ length: replicas }, (_, i) => `${objectName}-${i}`) : [],
+    endpoint: { host: `${objectName}.${domain}`, port: spec.port.number },
+    podHost: (i) => `${objectName}-${i}.${headless}.${domain}`,
     revision: pulumi.interpolate`${workload.metadata.uid}/${sha256(filesHash)}/${secretsHash}`,
     selector,
   };

@@ -1,9 +1,11 @@
 // What the Pulumi engine does with a program's aliases against a stack's existing state: which old
 // resource each new one takes over, which are created and which deleted. A port of the engine's
 // step generator (pkg/resource/deploy/step_generator.go in pulumi/pulumi: collapseAliasToUrn,
-// inheritedChildAlias, generateAliases and the old-state lookup of generateSteps), since the mocks
+// inheritedChildAlias, generateAliases and the old-state lookup of getOldResource), since the mocks
 // record aliases but apply none. Resources are taken in registration order, parents first, as the
-// engine sees them.
+// engine sees them. Not modelled, as nothing here depends on it: the root-stack parent
+// (parentIsRootStack; the program's components are parented to the stack in both states alike) and
+// an alias naming another stack or project through its parent.
 import type { AliasSent, MockedResource } from "./pulumi";
 
 export interface AliasOutcome {

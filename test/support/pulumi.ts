@@ -71,7 +71,7 @@ export interface ResourceOptionsSeen {
   aliases: AliasSent[];
 }
 
-/** One alias as the registration request carries it; unset fields default in the engine (see aliasMatches). */
+/** One alias as the registration request carries it; unset fields default in the engine (see applyAliases in aliases.ts). */
 export type AliasSent = { urn: string } | { name: string; type: string; parentUrn: string; noParent: boolean; stack: string; project: string };
 
 export interface MockedResource {
