@@ -193,6 +193,32 @@ async function openPortForward(target: KubernetesTarget, port: number, listenPor
   return { host: "127.0.0.1", port: localPort, label, tunnelError: () => latestError, close };
 }
 
+/**
+ * The target as far as a hook's work depends on it: the cluster its kubeconfig reaches, not the
+ * credentials that reach it. A kubeconfig given as contents counts by its context's cluster (API
+ * server, CA, TLS server name), so a rotated token or certificate, or a renamed context, is the same
+ * target. A path, or no kubeconfig, counts as given (the file's contents are no input); contents that
+ * do not load count as they are, and the hook that runs on them says why they do not.
+ */
+export async function targetCluster(target: KubernetesTarget): Promise<Record<string, unknown>> {
+  const given = target.kubeconfig;
+  if (!given || isKubeconfigPath(given)) return { ...target };
+  const k8s = await import("@kubernetes/client-node");
+  let cluster: import("@kubernetes/client-node", { with: { "resolution-mode": "import" } }).Cluster;
+  try {
+    cluster = loadKubeconfig(k8s, target, `${target.namespace}/${target.pod}`).getCurrentCluster()!;
+  } catch {
+    return { ...target };
+  }
+  const { server, caData, caFile, tlsServerName, skipTLSVerify } = cluster;
+  return { namespace: target.namespace, pod: target.pod, cluster: { server, caData, caFile, tlsServerName, skipTLSVerify } };
+}
+
+/** One line that is not a JSON or YAML flow mapping: a path (a kubeconfig's contents have several lines). */
+function isKubeconfigPath(kubeconfig: string): boolean {
+  return !kubeconfig.includes("\n") && !kubeconfig.trimStart().startsWith("{");
+}
+
 /** The kubeconfig the target names, with its context selected. Messages never quote its contents (it holds credentials). */
 function loadKubeconfig(k8s: typeof import("@kubernetes/client-node", { with: { "resolution-mode": "import" } }), target: KubernetesTarget, label: string): KubeConfig {
   const fs = require("fs") as typeof import("fs");
@@ -209,8 +235,7 @@ function loadKubeconfig(k8s: typeof import("@kubernetes/client-node", { with: { 
     }
     load(() => kc.loadFromDefault());
   } else {
-    // One line that is not a JSON or YAML flow mapping: a path (a kubeconfig's contents have several lines).
-    if (!given.includes("\n") && !given.trimStart().startsWith("{")) {
+    if (isKubeconfigPath(given)) {
       const file = given.replace(/^~(?=$|\/)/, os.homedir());
       source = `the kubeconfig file ${file}`;
       load(() => kc.loadFromFile(file));

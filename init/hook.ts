@@ -7,6 +7,7 @@
 // including its code version and content checksums: code changes reach an existing stack only
 // through changed inputs.
 import type * as pulumi from "@pulumi/pulumi";
+import { targetCluster, type KubernetesTarget } from "./access";
 
 export interface HookSpec<I> {
   /** Runs on create and on update; its result is merged into the resource's outputs. */
@@ -41,11 +42,29 @@ export function inputFingerprint(inputs: Record<string, unknown>): string {
   return crypto.createHash("sha256").update(JSON.stringify(canonical(rest))).digest("hex");
 }
 
+/**
+ * sha256 over what a hook does: its inputs with each Kubernetes target counted by the cluster it
+ * reaches, not by the kubeconfig's credentials (targetCluster). Unchanged across an update when only
+ * those credentials changed (a token that rotates, as a CI job's does): the work is done already.
+ */
+export async function workFingerprint(inputs: Record<string, unknown>): Promise<string> {
+  const resolve = async (value: unknown): Promise<unknown> => {
+    if (Array.isArray(value)) return Promise.all(value.map(resolve));
+    if (value && typeof value === "object") {
+      const record = value as Record<string, unknown>;
+      if (typeof record.kubeconfig === "string" && typeof record.pod === "string") return targetCluster(record as unknown as KubernetesTarget);
+      return Object.fromEntries(await Promise.all(Object.entries(record).map(async ([k, v]) => [k, await resolve(v)])));
+    }
+    return value;
+  };
+  return inputFingerprint((await resolve(inputs)) as Record<string, unknown>);
+}
+
 export function hookProvider<I extends Record<string, unknown>>(spec: HookSpec<I>): pulumi.dynamic.ResourceProvider {
   return {
     async create(inputs: I) {
       const result = await spec.apply(inputs);
-      return { id: spec.id(inputs), outs: { ...inputs, ...result, fingerprint: inputFingerprint(inputs) } };
+      return { id: spec.id(inputs), outs: { ...inputs, ...result, fingerprint: inputFingerprint(inputs), workFingerprint: await workFingerprint(inputs) } };
     },
     async diff(_id: string, olds: I & { fingerprint?: string }, news: I) {
       const at = (value: unknown, path: string) => path.split(".").reduce((v, k) => (v as Record<string, unknown> | undefined)?.[k], value);
@@ -57,9 +76,16 @@ export function hookProvider<I extends Record<string, unknown>>(spec: HookSpec<I
         deleteBeforeReplace: replaces.length > 0,
       };
     },
-    async update(_id: string, _olds: I, news: I) {
+    async update(_id: string, olds: I & { workFingerprint?: string }, news: I) {
+      const work = await workFingerprint(news);
+      if (olds.workFingerprint === work) {
+        // Only the credentials that reach the server changed: nothing to do there, but the outputs
+        // take the new inputs, so that a later delete (which gets only the outputs) can still reach it.
+        const given = Object.fromEntries(Object.entries(news).filter(([, value]) => value !== undefined));
+        return { outs: { ...olds, ...given, fingerprint: inputFingerprint(news), workFingerprint: work } };
+      }
       const result = await spec.apply(news);
-      return { outs: { ...news, ...result, fingerprint: inputFingerprint(news) } };
+      return { outs: { ...news, ...result, fingerprint: inputFingerprint(news), workFingerprint: work } };
     },
     async delete(_id: string, olds: I) {
       if (spec.remove) await spec.remove(olds);

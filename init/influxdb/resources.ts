@@ -20,6 +20,6 @@ export class InfluxdbInit extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: HookArgs<InfluxdbInitInputs>, opts?: pulumi.CustomResourceOptions) {
     const outputs = { operatorToken: undefined, signedIn: undefined, orgID: undefined, bucketIds: undefined, taskID: undefined, tokenValues: undefined, changedThisRun: undefined };
-    super(influxdbInitProvider, name, { ...outputs, ...hookInputs(influxdbInitProvider, args) }, { ...opts, additionalSecretOutputs: ["adminToken", "adminPassword", "operatorToken", "tokenValues", "kubernetes", "fingerprint"] }, "trading", "InfluxdbInit");
+    super(influxdbInitProvider, name, { ...outputs, ...hookInputs(influxdbInitProvider, args) }, { ...opts, additionalSecretOutputs: ["adminToken", "adminPassword", "operatorToken", "tokenValues", "kubernetes", "fingerprint", "workFingerprint"] }, "trading", "InfluxdbInit");
   }
 }

@@ -33,7 +33,7 @@ export class PostgresInit extends pulumi.dynamic.Resource {
     super(postgresInitProvider, name, { migrations: undefined, appliedThisRun: undefined, ...hookInputs(postgresInitProvider, args) }, {
       ...opts,
       // `kubernetes` may carry a kubeconfig, with its credentials.
-      additionalSecretOutputs: ["superuserPassword", "replicationPassword", "readonlyPassword", "ownerPasswords", "kubernetes", "fingerprint"],
+      additionalSecretOutputs: ["superuserPassword", "replicationPassword", "readonlyPassword", "ownerPasswords", "kubernetes", "fingerprint", "workFingerprint"],
     }, "trading", "PostgresInit");
   }
 }
@@ -43,7 +43,7 @@ export class PostgresReplicationSlot extends pulumi.dynamic.Resource {
   declare readonly slotName: pulumi.Output<string>;
 
   constructor(name: string, args: HookArgs<ReplicationSlotInputs>, opts?: pulumi.CustomResourceOptions) {
-    super(replicationSlotProvider, name, hookInputs(replicationSlotProvider, args), { ...opts, additionalSecretOutputs: ["superuserPassword", "kubernetes", "fingerprint"] }, "trading", "PostgresReplicationSlot");
+    super(replicationSlotProvider, name, hookInputs(replicationSlotProvider, args), { ...opts, additionalSecretOutputs: ["superuserPassword", "kubernetes", "fingerprint", "workFingerprint"] }, "trading", "PostgresReplicationSlot");
   }
 }
 
@@ -56,7 +56,7 @@ export class PostgresReplicaCheck extends pulumi.dynamic.Resource {
   constructor(name: string, args: HookArgs<ReplicaCheckInputs>, opts?: pulumi.CustomResourceOptions) {
     super(replicaCheckProvider, name, { markerLatencyMs: undefined, streamingState: undefined, checkedAt: undefined, ...hookInputs(replicaCheckProvider, args) }, {
       ...opts,
-      additionalSecretOutputs: ["superuserPassword", "primaryKubernetes", "replicaKubernetes", "fingerprint"],
+      additionalSecretOutputs: ["superuserPassword", "primaryKubernetes", "replicaKubernetes", "fingerprint", "workFingerprint"],
     }, "trading", "PostgresReplicaCheck");
   }
 }

@@ -14,6 +14,6 @@ export class RedisInit extends pulumi.dynamic.Resource {
   declare readonly seededThisRun: pulumi.Output<string[]>;
 
   constructor(name: string, args: HookArgs<RedisInitInputs>, opts?: pulumi.CustomResourceOptions) {
-    super(redisInitProvider, name, { seededThisRun: undefined, keptExisting: undefined, ...hookInputs(redisInitProvider, args) }, { ...opts, additionalSecretOutputs: ["password", "kubernetes", "fingerprint"] }, "trading", "RedisInit");
+    super(redisInitProvider, name, { seededThisRun: undefined, keptExisting: undefined, ...hookInputs(redisInitProvider, args) }, { ...opts, additionalSecretOutputs: ["password", "kubernetes", "fingerprint", "workFingerprint"] }, "trading", "RedisInit");
   }
 }

@@ -263,6 +263,62 @@ describe("Redis, InfluxDB and MongoDB hooks through the port-forward", () => {
   }, 180_000);
 });
 
+describe("credentials that rotate (a kubeconfig whose token is issued per run)", () => {
+  test("a new token alone: the hooks reach nothing, keep the new kubeconfig, and a later delete uses it; another cluster runs them again", async () => {
+    const rbac = { token: "token-of-monday", pods };
+    const cluster = await startPortForwardServer(rbac);
+    const kubeconfigFor = (token: string, server = cluster.url) => kubeconfigYaml([{ name: "trading", server, token, namespace: NAMESPACE }]);
+    const onPrimary = (kc: string) => ({ namespace: NAMESPACE, pod: "trading-postgres-0", context: "trading", kubeconfig: kc });
+    const slots = () => asSuperuser("postgres", async (c) => (await c.query("SELECT slot_name FROM pg_replication_slots")).rows.map((r) => r.slot_name));
+    try {
+      const { provider, inputs } = hooks["trading-postgres-replica-1-slot"];
+      const slotInputs = (kc: string) => ({ ...structuredClone(inputs), host: "trading-postgres.trading.svc", port: 5432, connectTimeoutSeconds: 10, kubernetes: onPrimary(kc) });
+      const monday = (await provider.create(slotInputs(kubeconfigFor("token-of-monday")))).outs;
+      expect(await slots()).toEqual([inputs.slotName]);
+
+      rbac.token = "token-of-tuesday"; // Monday's token is refused from now on
+      const tuesday = slotInputs(kubeconfigFor("token-of-tuesday"));
+      expect(await provider.diff(inputs.slotName, monday, tuesday)).toMatchObject({ changes: true, replaces: [] });
+      cluster.requests = [];
+      const updated = (await provider.update(inputs.slotName, monday, tuesday)).outs;
+      expect(cluster.requests).toEqual([]);
+      expect(updated.kubernetes.kubeconfig).toContain("token-of-tuesday");
+      expect(updated.workFingerprint).toBe(monday.workFingerprint);
+      expect(await provider.diff(inputs.slotName, updated, tuesday)).toMatchObject({ changes: false });
+
+      // A delete gets only the outputs: with Monday's it could not reach the primary and would leave the slot holding WAL.
+      await provider.delete(inputs.slotName, monday);
+      expect(cluster.requests.map((r) => r.status)).toEqual([401]);
+      expect(await slots()).toEqual([inputs.slotName]);
+      await provider.delete(inputs.slotName, updated);
+      expect(await slots()).toEqual([]);
+      expect(cluster.requests.at(-1)).toMatchObject({ token: "token-of-tuesday", status: 101 });
+
+      // The init hook: its results stay as they were. Outputs from before this fingerprint existed, or
+      // another API server (another cluster, whatever the context is called), run it again.
+      const init = (kc: string) => ({ ...structuredClone(hooks["trading-postgres-init"].inputs), host: "trading-postgres.trading.svc", port: 5432, connectTimeoutSeconds: 10, lockTimeoutSeconds: 30, kubernetes: onPrimary(kc) });
+      const first = (await hooks["trading-postgres-init"].provider.create(init(kubeconfigFor("token-of-tuesday")))).outs;
+      rbac.token = "token-of-wednesday";
+      cluster.requests = [];
+      const rotated = (await hooks["trading-postgres-init"].provider.update("postgres-init-5432", first, init(kubeconfigFor("token-of-wednesday")))).outs;
+      expect(cluster.requests).toEqual([]);
+      expect(rotated.migrations).toEqual(first.migrations);
+      expect(rotated.appliedThisRun).toEqual(first.appliedThisRun);
+      expect(rotated.kubernetes.kubeconfig).toContain("token-of-wednesday");
+
+      await hooks["trading-postgres-init"].provider.update("postgres-init-5432", { ...first, workFingerprint: undefined }, init(kubeconfigFor("token-of-wednesday")));
+      expect(cluster.requests.length).toBeGreaterThan(0);
+
+      kube.requests = [];
+      const moved = (await hooks["trading-postgres-init"].provider.update("postgres-init-5432", rotated, init(kubeconfigFor(TOKEN, kube.url)))).outs;
+      expect(kube.requests.length).toBeGreaterThan(0);
+      expect(moved.workFingerprint).not.toBe(rotated.workFingerprint);
+    } finally {
+      await cluster.close();
+    }
+  });
+});
+
 describe("kubeconfig and failures", () => {
   test("the context chosen is used, and without one the kubeconfig's current context", async () => {
     await redisInit();

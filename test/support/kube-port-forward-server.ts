@@ -34,7 +34,7 @@ export interface PortForwardRequest {
 }
 
 export interface PortForwardServerOptions {
-  /** The bearer token that may port-forward. */
+  /** The bearer token that may port-forward; read at each request, so a test may rotate it. */
   token: string;
   /** Tokens the server knows but RBAC does not allow to port-forward (403). */
   forbiddenTokens?: string[];

@@ -23,9 +23,12 @@ const released: { scenarios: ReleasedScenario[] } = JSON.parse(fs.readFileSync(p
 
 const urnName = (urn: string) => urn.split("::").pop() ?? "";
 
+/** As the fixture was made: less ignoreChanges and a hook's code (a release that changes a hook's code re-runs it, rename or not). */
 function inputsDigest(r: MockedResource): string {
   const inputs = plain(r.inputs);
   for (const key of r.options.ignoreChanges) delete inputs[key];
+  delete inputs.hookVersion;
+  delete inputs.__provider;
   return crypto.createHash("sha256").update(JSON.stringify(inputs)).digest("hex").slice(0, 16);
 }
 
@@ -49,7 +52,7 @@ describe.each(released.scenarios)("a $stack stack $overrides made by the release
     expect(parts.filter((r) => !outcome.renamed.has(r.options.urn)).map((r) => r.name)).toEqual([]);
   });
 
-  test("and finds every input as it was: nothing is updated or replaced, no hook re-runs", async () => {
+  test("and finds every input as it was: the rename updates or replaces nothing, and re-runs no hook", async () => {
     // Realised as the engine would: with the id and outputs (a password's value) kept in the old state.
     const formerName = new Map([...outcome.renamed].map(([now, before]) => [urnName(now), urnName(before)]));
     const again = await runProgram(scenario.stack, scenario.overrides, (r) => mockRealise({ ...r, name: formerName.get(r.name) ?? r.name }));

@@ -1,0 +1,70 @@
+// What counts as a change of a hook's work (init/hook.ts workFingerprint): a Kubernetes target counts
+// by the cluster its kubeconfig reaches, not by the credentials that reach it.
+import YAML from "yaml";
+import { describe, expect, test } from "vitest";
+import { workFingerprint } from "../../init/hook";
+
+interface Kubeconfig {
+  server?: string;
+  ca?: string;
+  user?: Record<string, unknown>;
+  context?: string;
+}
+
+/** A kubeconfig's contents with one cluster, user and context. */
+function kubeconfig({ server = "https://10.0.0.1:6443", ca = "Q0EgMQ==", user = { token: "token-1" }, context = "prod" }: Kubeconfig = {}): string {
+  return YAML.stringify({
+    apiVersion: "v1",
+    kind: "Config",
+    clusters: [{ name: "cluster", cluster: { server, "certificate-authority-data": ca } }],
+    users: [{ name: "user", user }],
+    contexts: [{ name: context, context: { cluster: "cluster", user: "user" } }],
+    "current-context": context,
+  });
+}
+
+const hookInputs = (target: Record<string, unknown>) => ({
+  hookVersion: "v1",
+  host: "trading-postgres.trading.svc",
+  port: 5432,
+  superuserPassword: "secret",
+  kubernetes: { namespace: "trading", pod: "trading-postgres-0", ...target },
+});
+const same = async (a: Record<string, unknown>, b: Record<string, unknown>) => (await workFingerprint(hookInputs(a))) === (await workFingerprint(hookInputs(b)));
+
+describe("a hook's work fingerprint", () => {
+  test("another token, client certificate or exec plugin, or a renamed context: the same work", async () => {
+    const base = { kubeconfig: kubeconfig() };
+    expect(await same(base, { kubeconfig: kubeconfig({ user: { token: "token-2" } }) })).toBe(true);
+    expect(await same(base, { kubeconfig: kubeconfig({ user: { "client-certificate-data": "Y2VydA==", "client-key-data": "a2V5" } }) })).toBe(true);
+    expect(await same(base, { kubeconfig: kubeconfig({ user: { exec: { apiVersion: "client.authentication.k8s.io/v1", command: "aws", args: ["eks", "get-token"] } } }) })).toBe(true);
+    expect(await same({ ...base, context: "prod" }, { kubeconfig: kubeconfig({ context: "production" }), context: "production" })).toBe(true);
+  });
+
+  test("another API server or CA (another cluster), pod, namespace or any other input: new work", async () => {
+    const base = { kubeconfig: kubeconfig() };
+    expect(await same(base, { kubeconfig: kubeconfig({ server: "https://10.0.0.2:6443" }) })).toBe(false);
+    expect(await same(base, { kubeconfig: kubeconfig({ ca: "Q0EgMg==" }) })).toBe(false);
+    expect(await same(base, { ...base, pod: "trading-postgres-1" })).toBe(false);
+    expect(await same(base, { ...base, namespace: "trading-2" })).toBe(false);
+    const inputs = hookInputs(base);
+    expect(await workFingerprint({ ...inputs, superuserPassword: "another" })).not.toBe(await workFingerprint(inputs));
+    expect(await workFingerprint({ ...inputs, hookVersion: "v2" })).not.toBe(await workFingerprint(inputs));
+  });
+
+  test("targets nested in lists count the same way (the Mongo hook's clientEndpoints)", async () => {
+    const endpoints = (token: string, server?: string) => ({
+      clientEndpoints: [0, 1].map((i) => ({ host: `m-${i}`, port: 27017, kubernetes: { namespace: "trading", pod: `m-${i}`, kubeconfig: kubeconfig({ user: { token }, server }) } })),
+    });
+    expect(await workFingerprint(endpoints("a"))).toBe(await workFingerprint(endpoints("b")));
+    expect(await workFingerprint(endpoints("a"))).not.toBe(await workFingerprint(endpoints("a", "https://10.0.0.9:6443")));
+  });
+
+  test("a kubeconfig path counts as given (its contents are no input); contents that do not load count as they are", async () => {
+    expect(await same({ kubeconfig: "~/.kube/prod" }, { kubeconfig: "~/.kube/prod" })).toBe(true);
+    expect(await same({ kubeconfig: "~/.kube/prod" }, { kubeconfig: "~/.kube/staging" })).toBe(false);
+    expect(await same({}, { kubeconfig: "~/.kube/prod" })).toBe(false);
+    expect(await same({ kubeconfig: "not: [a kubeconfig\ntoken: 1" }, { kubeconfig: "not: [a kubeconfig\ntoken: 2" })).toBe(false);
+    expect(await same({ kubeconfig: kubeconfig(), context: "missing" }, { kubeconfig: kubeconfig({ user: { token: "token-2" } }), context: "missing" })).toBe(false);
+  });
+});
