@@ -7,7 +7,7 @@
 // including its code version and content checksums: code changes reach an existing stack only
 // through changed inputs.
 import type * as pulumi from "@pulumi/pulumi";
-import { targetCluster, type KubernetesTarget } from "./access";
+import { targetCluster, withAccesses, type KubernetesTarget, type ServerAccess } from "./access";
 
 export interface HookSpec<I> {
   /** Runs on create and on update; its result is merged into the resource's outputs. */
@@ -21,6 +21,12 @@ export interface HookSpec<I> {
   replaceOnChange?: string[];
   /** Resource id from the inputs; stable across updates. */
   id(inputs: I): string;
+  /**
+   * The servers the hook reaches. When an update changes only a kubeconfig's credentials, the hook
+   * has nothing to do, but opens each of them once with the new credentials, so that credentials
+   * the cluster refuses fail this `up` rather than a later `destroy`.
+   */
+  servers(inputs: I): ServerAccess[];
 }
 
 /** sha256 over the inputs (not Pulumi's own "__" keys), the key to "has anything changed". */
@@ -79,8 +85,10 @@ export function hookProvider<I extends Record<string, unknown>>(spec: HookSpec<I
     async update(_id: string, olds: I & { workFingerprint?: string }, news: I) {
       const work = await workFingerprint(news);
       if (olds.workFingerprint === work) {
-        // Only the credentials that reach the server changed: nothing to do there, but the outputs
-        // take the new inputs, so that a later delete (which gets only the outputs) can still reach it.
+        // Only the credentials that reach the servers changed: nothing to do there once they are
+        // known to work, but the outputs take the new inputs, so that a later delete (which gets
+        // only the outputs) can still reach them.
+        await withAccesses(spec.servers(news), async () => undefined);
         const given = Object.fromEntries(Object.entries(news).filter(([, value]) => value !== undefined));
         return { outs: { ...olds, ...given, fingerprint: inputFingerprint(news), workFingerprint: work } };
       }

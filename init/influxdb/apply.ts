@@ -10,7 +10,7 @@
 // stack's buckets. Everything is looked up by name (buckets, task) or description (tokens) first,
 // created only when missing and patched only when it differs, so a re-run changes nothing.
 import type { InfluxBucketSpec, InfluxTokenSpec } from "../../components/influxdb-spec";
-import { withAccess, type KubernetesTarget } from "../access";
+import { withAccess, type KubernetesTarget, type ServerAccess } from "../access";
 
 export interface InfluxdbInitInputs extends Record<string, unknown> {
   /** sha256 of the hook's serialised code (init/hook-resource.ts): a code change re-runs the hook. */
@@ -48,9 +48,14 @@ export interface InfluxdbInitResult extends Record<string, unknown> {
 
 export async function applyInfluxdbInit(inputs: InfluxdbInitInputs): Promise<InfluxdbInitResult> {
   const url = new URL(inputs.url);
-  const access = { host: url.hostname, port: Number(url.port) || (url.protocol === "https:" ? 443 : 80), kubernetes: inputs.kubernetes };
   // Requests go to `base`; messages name inputs.url, the server as the stack knows it.
-  return withAccess(access, (server) => initialise(inputs, inputs.kubernetes ? `${url.protocol}//${server.host}:${server.port}` : inputs.url));
+  return withAccess(influxdbInitServer(inputs), (server) => initialise(inputs, inputs.kubernetes ? `${url.protocol}//${server.host}:${server.port}` : inputs.url));
+}
+
+/** The InfluxDB server at inputs.url, as the hook reaches it. */
+export function influxdbInitServer(inputs: InfluxdbInitInputs): ServerAccess {
+  const url = new URL(inputs.url);
+  return { host: url.hostname, port: Number(url.port) || (url.protocol === "https:" ? 443 : 80), kubernetes: inputs.kubernetes };
 }
 
 async function initialise(inputs: InfluxdbInitInputs, base: string): Promise<InfluxdbInitResult> {

@@ -2,11 +2,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import { hookProvider } from "../hook";
 import { hookInputs, type HookArgs } from "../hook-resource";
-import { applyInfluxdbInit, type InfluxdbInitInputs } from "./apply";
+import { applyInfluxdbInit, influxdbInitServer, type InfluxdbInitInputs } from "./apply";
 
 export const influxdbInitProvider = hookProvider<InfluxdbInitInputs>({
   id: (inputs) => `influxdb-init-${inputs.org}`,
   apply: applyInfluxdbInit,
+  servers: (inputs) => [influxdbInitServer(inputs)],
 });
 
 /** Buckets with retention, the downsampling task and the services' scoped tokens. */

@@ -7,6 +7,7 @@ import { applyMongoInit, type MongoInitInputs } from "./apply";
 export const mongoInitProvider = hookProvider<MongoInitInputs>({
   id: (inputs) => `mongo-init-${inputs.replicaSetName}`,
   apply: applyMongoInit,
+  servers: (inputs) => inputs.clientEndpoints,
 });
 
 /** Replica set initiated and configured, users, collections with validators and indexes, seed documents. */

@@ -6,7 +6,7 @@
 // transaction together with its record in schema_migrations, so a run killed half-way leaves
 // either the whole file applied and recorded, or nothing.
 import type { Client } from "pg";
-import { withAccess, type KubernetesTarget, type OpenedAccess } from "../access";
+import { withAccess, type KubernetesTarget, type OpenedAccess, type ServerAccess } from "../access";
 import { connectPostgres, quoteIdent, quoteLiteral } from "./client";
 import { planVersionedFiles, type RecordedFile } from "../versioned-files";
 import type { SqlScript } from "./scripts";
@@ -54,7 +54,12 @@ const INIT_LOCK = "trading-db-stack:postgres-init";
 const MIGRATION_LOCK = "trading-db-stack:migrations";
 
 export async function applyPostgresInit(inputs: PostgresInitInputs): Promise<PostgresInitResult> {
-  return withAccess({ host: inputs.host, port: inputs.port, kubernetes: inputs.kubernetes }, (server) => initialise(inputs, server));
+  return withAccess(postgresInitServer(inputs), (server) => initialise(inputs, server));
+}
+
+/** The primary, as the hook reaches it. */
+export function postgresInitServer(inputs: PostgresInitInputs): ServerAccess {
+  return { host: inputs.host, port: inputs.port, kubernetes: inputs.kubernetes };
 }
 
 async function initialise(inputs: PostgresInitInputs, server: OpenedAccess): Promise<PostgresInitResult> {

@@ -4,7 +4,7 @@
 // - the check that a replica really streams: a marker written on the primary must show up on the
 //   replica within a bounded time, the replica must refuse a write and stream through its slot.
 import type { Client } from "pg";
-import { openAccess, withAccess, withAccesses, type KubernetesTarget, type OpenedAccess } from "../access";
+import { openAccess, withAccess, withAccesses, type KubernetesTarget, type OpenedAccess, type ServerAccess } from "../access";
 import { connectPostgres } from "./client";
 
 export interface ReplicationSlotInputs extends Record<string, unknown> {
@@ -112,11 +112,15 @@ export interface ReplicaCheckResult extends Record<string, unknown> {
 const MARKER_TABLE = "trading_db_stack_replication_check";
 
 export async function checkReplica(inputs: ReplicaCheckInputs): Promise<ReplicaCheckResult> {
-  const servers = [
+  return withAccesses(replicaCheckServers(inputs), ([primary, replica]) => check(inputs, primary, replica));
+}
+
+/** The primary and the replica, as the check reaches them. */
+export function replicaCheckServers(inputs: ReplicaCheckInputs): ServerAccess[] {
+  return [
     { host: inputs.primaryHost, port: inputs.primaryPort, kubernetes: inputs.primaryKubernetes },
     { host: inputs.replicaHost, port: inputs.replicaPort, kubernetes: inputs.replicaKubernetes },
   ];
-  return withAccesses(servers, ([primary, replica]) => check(inputs, primary, replica));
 }
 
 async function check(inputs: ReplicaCheckInputs, primaryServer: OpenedAccess, replicaServer: OpenedAccess): Promise<ReplicaCheckResult> {
@@ -181,7 +185,8 @@ async function check(inputs: ReplicaCheckInputs, primaryServer: OpenedAccess, re
   }
 }
 
-function primaryAccess(inputs: ReplicationSlotInputs) {
+/** The primary that holds the slot, as the hook reaches it. */
+export function primaryAccess(inputs: ReplicationSlotInputs): ServerAccess {
   return { host: inputs.host, port: inputs.port, kubernetes: inputs.kubernetes };
 }
 

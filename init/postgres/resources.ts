@@ -3,18 +3,20 @@
 import * as pulumi from "@pulumi/pulumi";
 import { hookProvider } from "../hook";
 import { hookInputs, type HookArgs } from "../hook-resource";
-import { applyPostgresInit, type PostgresInitInputs } from "./apply";
-import { checkReplica, dropReplicationSlot, ensureReplicationSlot, type ReplicaCheckInputs, type ReplicationSlotInputs } from "./replication";
+import { applyPostgresInit, postgresInitServer, type PostgresInitInputs } from "./apply";
+import { checkReplica, dropReplicationSlot, ensureReplicationSlot, primaryAccess, replicaCheckServers, type ReplicaCheckInputs, type ReplicationSlotInputs } from "./replication";
 
 export const postgresInitProvider = hookProvider<PostgresInitInputs>({
   id: (inputs) => `postgres-init-${inputs.port}`,
   apply: applyPostgresInit,
+  servers: (inputs) => [postgresInitServer(inputs)],
 });
 
 export const replicationSlotProvider = hookProvider<ReplicationSlotInputs>({
   id: (inputs) => inputs.slotName,
   apply: ensureReplicationSlot,
   remove: dropReplicationSlot,
+  servers: (inputs) => [primaryAccess(inputs)],
   // Another primary (or pod) holds no slot of ours: the old one's slot is dropped, a new one made.
   replaceOnChange: ["slotName", "host", "port", "kubernetes.namespace", "kubernetes.pod"],
 });
@@ -22,6 +24,7 @@ export const replicationSlotProvider = hookProvider<ReplicationSlotInputs>({
 export const replicaCheckProvider = hookProvider<ReplicaCheckInputs>({
   id: (inputs) => `replica-check-${inputs.slotName}`,
   apply: checkReplica,
+  servers: replicaCheckServers,
 });
 
 /** Roles, databases, migrations and seed data on the primary. */

@@ -2,7 +2,7 @@
 // serialised dynamic provider (see init/hook.ts): ioredis is required inside the function.
 // SET NX is atomic per key, so a re-run, or a run racing a service that wrote the key first,
 // never overwrites a value.
-import { withAccess, type KubernetesTarget, type OpenedAccess } from "../access";
+import { withAccess, type KubernetesTarget, type OpenedAccess, type ServerAccess } from "../access";
 import type { RedisSeedKey } from "./files";
 
 export interface RedisInitInputs extends Record<string, unknown> {
@@ -29,7 +29,12 @@ export interface RedisInitResult extends Record<string, unknown> {
 }
 
 export async function applyRedisInit(inputs: RedisInitInputs): Promise<RedisInitResult> {
-  return withAccess({ host: inputs.host, port: inputs.port, kubernetes: inputs.kubernetes }, (server) => seed(inputs, server));
+  return withAccess(redisInitServer(inputs), (server) => seed(inputs, server));
+}
+
+/** The Redis server, as the hook reaches it. */
+export function redisInitServer(inputs: RedisInitInputs): ServerAccess {
+  return { host: inputs.host, port: inputs.port, kubernetes: inputs.kubernetes };
 }
 
 async function seed(inputs: RedisInitInputs, server: OpenedAccess): Promise<RedisInitResult> {

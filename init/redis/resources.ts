@@ -2,11 +2,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import { hookProvider } from "../hook";
 import { hookInputs, type HookArgs } from "../hook-resource";
-import { applyRedisInit, type RedisInitInputs } from "./apply";
+import { applyRedisInit, redisInitServer, type RedisInitInputs } from "./apply";
 
 export const redisInitProvider = hookProvider<RedisInitInputs>({
   id: (inputs) => `redis-init-${inputs.port}`,
   apply: applyRedisInit,
+  servers: (inputs) => [redisInitServer(inputs)],
 });
 
 /** Seed keys written where absent. */

@@ -264,7 +264,7 @@ describe("Redis, InfluxDB and MongoDB hooks through the port-forward", () => {
 });
 
 describe("credentials that rotate (a kubeconfig whose token is issued per run)", () => {
-  test("a new token alone: the hooks reach nothing, keep the new kubeconfig, and a later delete uses it; another cluster runs them again", async () => {
+  test("a new token alone: the hooks only check that it is let in, keep the new kubeconfig, and a later delete uses it; another cluster runs them again", async () => {
     const rbac = { token: "token-of-monday", pods };
     const cluster = await startPortForwardServer(rbac);
     const kubeconfigFor = (token: string, server = cluster.url) => kubeconfigYaml([{ name: "trading", server, token, namespace: NAMESPACE }]);
@@ -281,12 +281,14 @@ describe("credentials that rotate (a kubeconfig whose token is issued per run)",
       expect(await provider.diff(inputs.slotName, monday, tuesday)).toMatchObject({ changes: true, replaces: [] });
       cluster.requests = [];
       const updated = (await provider.update(inputs.slotName, monday, tuesday)).outs;
-      expect(cluster.requests).toEqual([]);
+      // One port-forward, the check that Tuesday's token is let in; the primary sees no query.
+      expect(cluster.requests.map((r) => [r.token, r.status])).toEqual([["token-of-tuesday", 101]]);
       expect(updated.kubernetes.kubeconfig).toContain("token-of-tuesday");
       expect(updated.workFingerprint).toBe(monday.workFingerprint);
       expect(await provider.diff(inputs.slotName, updated, tuesday)).toMatchObject({ changes: false });
 
       // A delete gets only the outputs: with Monday's it could not reach the primary and would leave the slot holding WAL.
+      cluster.requests = [];
       await provider.delete(inputs.slotName, monday);
       expect(cluster.requests.map((r) => r.status)).toEqual([401]);
       expect(await slots()).toEqual([inputs.slotName]);
@@ -301,18 +303,36 @@ describe("credentials that rotate (a kubeconfig whose token is issued per run)",
       rbac.token = "token-of-wednesday";
       cluster.requests = [];
       const rotated = (await hooks["trading-postgres-init"].provider.update("postgres-init-5432", first, init(kubeconfigFor("token-of-wednesday")))).outs;
-      expect(cluster.requests).toEqual([]);
+      expect(cluster.requests.map((r) => [r.token, r.status])).toEqual([["token-of-wednesday", 101]]);
       expect(rotated.migrations).toEqual(first.migrations);
       expect(rotated.appliedThisRun).toEqual(first.appliedThisRun);
       expect(rotated.kubernetes.kubeconfig).toContain("token-of-wednesday");
 
+      cluster.requests = [];
       await hooks["trading-postgres-init"].provider.update("postgres-init-5432", { ...first, workFingerprint: undefined }, init(kubeconfigFor("token-of-wednesday")));
-      expect(cluster.requests.length).toBeGreaterThan(0);
+      expect(cluster.requests.length).toBeGreaterThan(1);
 
       kube.requests = [];
       const moved = (await hooks["trading-postgres-init"].provider.update("postgres-init-5432", rotated, init(kubeconfigFor(TOKEN, kube.url)))).outs;
       expect(kube.requests.length).toBeGreaterThan(0);
       expect(moved.workFingerprint).not.toBe(rotated.workFingerprint);
+    } finally {
+      await cluster.close();
+    }
+  });
+
+  test("a new token the cluster refuses fails the update, naming the pod, and leaves the state as it was", async () => {
+    const rbac = { token: "token-of-monday", pods };
+    const cluster = await startPortForwardServer(rbac);
+    const kubeconfigFor = (token: string) => kubeconfigYaml([{ name: "trading", server: cluster.url, token, namespace: NAMESPACE }]);
+    try {
+      const { provider, inputs } = hooks["trading-redis-init"];
+      const redisInputs = (kc: string) => ({ ...structuredClone(inputs), host: "trading-redis.trading.svc", port: 6379, timeoutSeconds: 10, kubernetes: { namespace: NAMESPACE, pod: "trading-redis-0", context: "trading", kubeconfig: kc } });
+      const monday = (await provider.create(redisInputs(kubeconfigFor("token-of-monday")))).outs;
+      const mistyped = redisInputs(kubeconfigFor("token-of-tuesdya"));
+      await expect(provider.update("redis-init-6379", monday, mistyped)).rejects.toThrow(/pod trading-redis-0 in namespace trading.*401 Unauthorized/);
+      // Pulumi keeps a resource's old state when its update fails: the next `up` tries again.
+      expect(await provider.diff("redis-init-6379", monday, mistyped)).toMatchObject({ changes: true });
     } finally {
       await cluster.close();
     }

@@ -52,6 +52,39 @@ describe("a hook's work fingerprint", () => {
     expect(await workFingerprint({ ...inputs, hookVersion: "v2" })).not.toBe(await workFingerprint(inputs));
   });
 
+  test("a kubeconfig with two clusters: the context chosen decides, by its cluster's server, not by the cluster's name", async () => {
+    const twoClusters = (token: string, names = ["blue", "green"]) =>
+      YAML.stringify({
+        apiVersion: "v1",
+        kind: "Config",
+        clusters: names.map((name, i) => ({ name, cluster: { server: `https://10.0.${i}.1:6443`, "certificate-authority-data": "Q0EgMQ==" } })),
+        users: [{ name: "user", user: { token } }],
+        contexts: names.map((name) => ({ name, context: { cluster: name, user: "user" } })),
+        "current-context": names[0],
+      });
+    expect(await same({ kubeconfig: twoClusters("a"), context: "blue" }, { kubeconfig: twoClusters("b"), context: "blue" })).toBe(true);
+    expect(await same({ kubeconfig: twoClusters("a"), context: "blue" }, { kubeconfig: twoClusters("a"), context: "green" })).toBe(false);
+    expect(await same({ kubeconfig: twoClusters("a") }, { kubeconfig: twoClusters("a"), context: "green" })).toBe(false);
+    // Clusters renamed, contexts with them: the same servers.
+    expect(await same({ kubeconfig: twoClusters("a"), context: "blue" }, { kubeconfig: twoClusters("a", ["azure", "jade"]), context: "azure" })).toBe(true);
+  });
+
+  test("the TLS settings that decide which server is trusted count as the cluster", async () => {
+    const withTls = (tls: Record<string, unknown>) =>
+      YAML.stringify({
+        apiVersion: "v1",
+        kind: "Config",
+        clusters: [{ name: "c", cluster: { server: "https://10.0.0.1:6443", ...tls } }],
+        users: [{ name: "u", user: { token: "t" } }],
+        contexts: [{ name: "x", context: { cluster: "c", user: "u" } }],
+        "current-context": "x",
+      });
+    const base = { kubeconfig: withTls({ "certificate-authority-data": "Q0EgMQ==" }) };
+    expect(await same(base, { kubeconfig: withTls({ "certificate-authority-data": "Q0EgMQ==", "tls-server-name": "api.other" }) })).toBe(false);
+    expect(await same(base, { kubeconfig: withTls({ "insecure-skip-tls-verify": true }) })).toBe(false);
+    expect(await same(base, { kubeconfig: withTls({ "certificate-authority": "/etc/ca.crt" }) })).toBe(false);
+  });
+
   test("targets nested in lists count the same way (the Mongo hook's clientEndpoints)", async () => {
     const endpoints = (token: string, server?: string) => ({
       clientEndpoints: [0, 1].map((i) => ({ host: `m-${i}`, port: 27017, kubernetes: { namespace: "trading", pod: `m-${i}`, kubeconfig: kubeconfig({ user: { token }, server }) } })),

@@ -225,6 +225,10 @@ export function describeStackGraph(expected: StackExpectations): void {
         expect(isSecretInput(r.inputs.superuserPassword)).toBe(true);
         expect(r.options.additionalSecretOutputs).toContain("superuserPassword");
       }
+      // Digests of inputs that hold passwords and kubeconfigs are kept as secrets too.
+      const hooks = run.resources.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic/trading:"));
+      expect(hooks.length).toBeGreaterThanOrEqual(4);
+      for (const hook of hooks) expect(hook.options.additionalSecretOutputs, hook.name).toEqual(expect.arrayContaining(["fingerprint", "workFingerprint"]));
     });
 
     test("the init hook carries its version, the migrations and their checksum, so changes reach existing stacks", () => {
