@@ -187,21 +187,25 @@ export interface KubeContext {
   name: string;
   /** The API server's URL (http://127.0.0.1:<port>). */
   server: string;
-  token: string;
+  token?: string;
+  /** The user's credentials when not a token (client certificate, exec plugin). */
+  user?: Record<string, unknown>;
+  /** The cluster's TLS settings; insecure-skip-tls-verify when absent. */
+  tls?: Record<string, unknown>;
   namespace?: string;
 }
 
 /**
- * A kubeconfig with one cluster, token user and context per entry; `current` is its current
- * context (the first when absent). http:// servers need insecure-skip-tls-verify in
+ * A kubeconfig with one cluster, user and context per entry; `current` is its current context
+ * (the first when absent). http:// servers need insecure-skip-tls-verify in
  * @kubernetes/client-node, as no TLS is involved.
  */
 export function kubeconfigYaml(contexts: KubeContext[], current = contexts[0].name): string {
   return YAML.stringify({
     apiVersion: "v1",
     kind: "Config",
-    clusters: contexts.map((c) => ({ name: `${c.name}-cluster`, cluster: { server: c.server, "insecure-skip-tls-verify": true } })),
-    users: contexts.map((c) => ({ name: `${c.name}-user`, user: { token: c.token } })),
+    clusters: contexts.map((c) => ({ name: `${c.name}-cluster`, cluster: { server: c.server, ...(c.tls ?? { "insecure-skip-tls-verify": true }) } })),
+    users: contexts.map((c) => ({ name: `${c.name}-user`, user: c.user ?? { token: c.token } })),
     contexts: contexts.map((c) => ({ name: c.name, context: { cluster: `${c.name}-cluster`, user: `${c.name}-user`, ...(c.namespace ? { namespace: c.namespace } : {}) } })),
     "current-context": current,
   });

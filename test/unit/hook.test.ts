@@ -1,27 +1,13 @@
 // What counts as a change of a hook's work (init/hook.ts workFingerprint): a Kubernetes target counts
 // by the cluster its kubeconfig reaches, not by the credentials that reach it.
-import YAML from "yaml";
 import { describe, expect, test } from "vitest";
 import { workFingerprint } from "../../init/hook";
+import { kubeconfigYaml, type KubeContext } from "../support/kube-port-forward-server";
 
-interface Kubeconfig {
-  server?: string;
-  ca?: string;
-  user?: Record<string, unknown>;
-  context?: string;
-}
+const CA = { "certificate-authority-data": "Q0EgMQ==" };
 
-/** A kubeconfig's contents with one cluster, user and context. */
-function kubeconfig({ server = "https://10.0.0.1:6443", ca = "Q0EgMQ==", user = { token: "token-1" }, context = "prod" }: Kubeconfig = {}): string {
-  return YAML.stringify({
-    apiVersion: "v1",
-    kind: "Config",
-    clusters: [{ name: "cluster", cluster: { server, "certificate-authority-data": ca } }],
-    users: [{ name: "user", user }],
-    contexts: [{ name: context, context: { cluster: "cluster", user: "user" } }],
-    "current-context": context,
-  });
-}
+/** A kubeconfig's contents with one cluster, user and context ("prod", token-1, a CA). */
+const kubeconfig = (context: Partial<KubeContext> = {}) => kubeconfigYaml([{ name: "prod", server: "https://10.0.0.1:6443", token: "token-1", tls: CA, ...context }]);
 
 const hookInputs = (target: Record<string, unknown>) => ({
   hookVersion: "v1",
@@ -35,16 +21,16 @@ const same = async (a: Record<string, unknown>, b: Record<string, unknown>) => (
 describe("a hook's work fingerprint", () => {
   test("another token, client certificate or exec plugin, or a renamed context: the same work", async () => {
     const base = { kubeconfig: kubeconfig() };
-    expect(await same(base, { kubeconfig: kubeconfig({ user: { token: "token-2" } }) })).toBe(true);
+    expect(await same(base, { kubeconfig: kubeconfig({ token: "token-2" }) })).toBe(true);
     expect(await same(base, { kubeconfig: kubeconfig({ user: { "client-certificate-data": "Y2VydA==", "client-key-data": "a2V5" } }) })).toBe(true);
     expect(await same(base, { kubeconfig: kubeconfig({ user: { exec: { apiVersion: "client.authentication.k8s.io/v1", command: "aws", args: ["eks", "get-token"] } } }) })).toBe(true);
-    expect(await same({ ...base, context: "prod" }, { kubeconfig: kubeconfig({ context: "production" }), context: "production" })).toBe(true);
+    expect(await same({ ...base, context: "prod" }, { kubeconfig: kubeconfig({ name: "production" }), context: "production" })).toBe(true);
   });
 
   test("another API server or CA (another cluster), pod, namespace or any other input: new work", async () => {
     const base = { kubeconfig: kubeconfig() };
     expect(await same(base, { kubeconfig: kubeconfig({ server: "https://10.0.0.2:6443" }) })).toBe(false);
-    expect(await same(base, { kubeconfig: kubeconfig({ ca: "Q0EgMg==" }) })).toBe(false);
+    expect(await same(base, { kubeconfig: kubeconfig({ tls: { "certificate-authority-data": "Q0EgMg==" } }) })).toBe(false);
     expect(await same(base, { ...base, pod: "trading-postgres-1" })).toBe(false);
     expect(await same(base, { ...base, namespace: "trading-2" })).toBe(false);
     const inputs = hookInputs(base);
@@ -54,14 +40,7 @@ describe("a hook's work fingerprint", () => {
 
   test("a kubeconfig with two clusters: the context chosen decides, by its cluster's server, not by the cluster's name", async () => {
     const twoClusters = (token: string, names = ["blue", "green"]) =>
-      YAML.stringify({
-        apiVersion: "v1",
-        kind: "Config",
-        clusters: names.map((name, i) => ({ name, cluster: { server: `https://10.0.${i}.1:6443`, "certificate-authority-data": "Q0EgMQ==" } })),
-        users: [{ name: "user", user: { token } }],
-        contexts: names.map((name) => ({ name, context: { cluster: name, user: "user" } })),
-        "current-context": names[0],
-      });
+      kubeconfigYaml(names.map((name, i) => ({ name, server: `https://10.0.${i}.1:6443`, token, tls: CA })));
     expect(await same({ kubeconfig: twoClusters("a"), context: "blue" }, { kubeconfig: twoClusters("b"), context: "blue" })).toBe(true);
     expect(await same({ kubeconfig: twoClusters("a"), context: "blue" }, { kubeconfig: twoClusters("a"), context: "green" })).toBe(false);
     expect(await same({ kubeconfig: twoClusters("a") }, { kubeconfig: twoClusters("a"), context: "green" })).toBe(false);
@@ -70,15 +49,7 @@ describe("a hook's work fingerprint", () => {
   });
 
   test("the TLS settings that decide which server is trusted count as the cluster", async () => {
-    const withTls = (tls: Record<string, unknown>) =>
-      YAML.stringify({
-        apiVersion: "v1",
-        kind: "Config",
-        clusters: [{ name: "c", cluster: { server: "https://10.0.0.1:6443", ...tls } }],
-        users: [{ name: "u", user: { token: "t" } }],
-        contexts: [{ name: "x", context: { cluster: "c", user: "u" } }],
-        "current-context": "x",
-      });
+    const withTls = (tls: Record<string, unknown>) => kubeconfig({ tls });
     const base = { kubeconfig: withTls({ "certificate-authority-data": "Q0EgMQ==" }) };
     expect(await same(base, { kubeconfig: withTls({ "certificate-authority-data": "Q0EgMQ==", "tls-server-name": "api.other" }) })).toBe(false);
     expect(await same(base, { kubeconfig: withTls({ "insecure-skip-tls-verify": true }) })).toBe(false);
@@ -87,7 +58,7 @@ describe("a hook's work fingerprint", () => {
 
   test("targets nested in lists count the same way (the Mongo hook's clientEndpoints)", async () => {
     const endpoints = (token: string, server?: string) => ({
-      clientEndpoints: [0, 1].map((i) => ({ host: `m-${i}`, port: 27017, kubernetes: { namespace: "trading", pod: `m-${i}`, kubeconfig: kubeconfig({ user: { token }, server }) } })),
+      clientEndpoints: [0, 1].map((i) => ({ host: `m-${i}`, port: 27017, kubernetes: { namespace: "trading", pod: `m-${i}`, kubeconfig: kubeconfig({ token, ...(server ? { server } : {}) }) } })),
     });
     expect(await workFingerprint(endpoints("a"))).toBe(await workFingerprint(endpoints("b")));
     expect(await workFingerprint(endpoints("a"))).not.toBe(await workFingerprint(endpoints("a", "https://10.0.0.9:6443")));
@@ -98,6 +69,6 @@ describe("a hook's work fingerprint", () => {
     expect(await same({ kubeconfig: "~/.kube/prod" }, { kubeconfig: "~/.kube/staging" })).toBe(false);
     expect(await same({}, { kubeconfig: "~/.kube/prod" })).toBe(false);
     expect(await same({ kubeconfig: "not: [a kubeconfig\ntoken: 1" }, { kubeconfig: "not: [a kubeconfig\ntoken: 2" })).toBe(false);
-    expect(await same({ kubeconfig: kubeconfig(), context: "missing" }, { kubeconfig: kubeconfig({ user: { token: "token-2" } }), context: "missing" })).toBe(false);
+    expect(await same({ kubeconfig: kubeconfig(), context: "missing" }, { kubeconfig: kubeconfig({ token: "token-2" }), context: "missing" })).toBe(false);
   });
 });
