@@ -3,7 +3,8 @@
 // disappears is listed. A changed pod template rolls that StatefulSet's pods: downtime for a
 // single-pod server, so only the server whose files or credentials changed may be touched.
 import { beforeAll, describe, expect, test } from "vitest";
-import { graphChanges as changes, plain, runProgram, type ProgramRun } from "../support/pulumi";
+import { kubeconfigYaml } from "../support/kube-port-forward-server";
+import { graphChanges as changes, plain, requireBuilt, runProgram, type ProgramRun } from "../support/pulumi";
 
 function inputsByName(run: ProgramRun): Map<string, any> {
   return new Map(run.resources.map((r) => [r.name, plain(r.inputs)]));
@@ -80,5 +81,22 @@ describe("prod on Kubernetes: which objects a setting change touches", () => {
     expect(sts.spec.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: "Delete", whenScaled: "Delete" });
     sts.spec.persistentVolumeClaimRetentionPolicy = inputsByName(base).get("trading-redis-server").spec.persistentVolumeClaimRetentionPolicy;
     expect(sts).toEqual(inputsByName(base).get("trading-redis-server"));
+  });
+
+  test("a kubeconfig whose token rotated updates the provider and the hooks only, and each hook finds its work done; another API server is new work", async () => {
+    const { workFingerprint } = requireBuilt("init/hook.js");
+    const kubeconfig = (token: string, server = "https://10.0.0.1:6443") =>
+      kubeconfigYaml([{ name: "prod", server, token, tls: { "certificate-authority-data": "Q0EgMQ==" } }]);
+    const monday = await runProgram("prod", { kubernetesKubeconfig: kubeconfig("token-of-monday") });
+    const tuesday = await runProgram("prod", { kubernetesKubeconfig: kubeconfig("token-of-tuesday") });
+    const hooks = monday.resources.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic/trading:")).map((r) => r.name);
+    const providers = monday.ofType("pulumi:providers:kubernetes").map((r) => r.name);
+    expect(hooks.length).toBeGreaterThanOrEqual(6);
+    expect(changes(monday, tuesday)).toEqual({ added: [], removed: [], changed: [...providers, ...hooks].sort() });
+    const work = async (run: ProgramRun, hook: string) => workFingerprint(plain(run.byName(hook).inputs));
+    for (const hook of hooks) expect(await work(tuesday, hook), hook).toBe(await work(monday, hook));
+
+    const elsewhere = await runProgram("prod", { kubernetesKubeconfig: kubeconfig("token-of-monday", "https://10.9.0.1:6443") });
+    for (const hook of hooks) expect(await work(elsewhere, hook), hook).not.toBe(await work(monday, hook));
   });
 });
