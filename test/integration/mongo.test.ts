@@ -11,7 +11,7 @@ import { MongoClient, type Document } from "mongodb";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { ownership, processUids } from "../support/container";
 import { mongodBin, mountKeyfile, MONGO_UID, ownerAndMode, programKeyfile, runWrapper, startMembers, stopMembers, type MongoMember } from "../support/mongo";
-import { freePort } from "../support/servers";
+import { reservedPort } from "../support/servers";
 import { mockPassword, ROOT, runProgram, serializedHook, type SerializedHook } from "../support/pulumi";
 import { waitUntil } from "../support/wait";
 
@@ -116,7 +116,7 @@ describe("member entrypoint wrapper (init/scripts/mongo-entrypoint.sh)", () => {
     try {
       const direct = spawnSync(
         "setpriv",
-        [`--reuid=${MONGO_UID}`, `--regid=${MONGO_UID}`, "--clear-groups", mongodBin(), "--keyFile", member.keyfileSource, "--replSet", "rs0", "--dbpath", db, "--bind_ip", "127.0.0.1", "--port", String(await freePort()), "--unixSocketPrefix", db],
+        [`--reuid=${MONGO_UID}`, `--regid=${MONGO_UID}`, "--clear-groups", mongodBin(), "--keyFile", member.keyfileSource, "--replSet", "rs0", "--dbpath", db, "--bind_ip", "127.0.0.1", "--port", String(await reservedPort()), "--unixSocketPrefix", db],
         { encoding: "utf8", timeout: 30_000 },
       );
       expect(direct.status).not.toBe(0);

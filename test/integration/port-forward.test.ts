@@ -17,7 +17,7 @@ import { programKeyfile, startMembers, stopMembers, type MongoMember } from "../
 import { removeServerDir, startPrimary, startReplica, type PgServer } from "../support/postgres";
 import { mockPassword, plain, requireBuilt, runProgram, serializedHook, type ProgramRun, type SerializedHook } from "../support/pulumi";
 import { startRedisFromUploads, type RedisTestServer } from "../support/redis";
-import { freePort } from "../support/servers";
+import { reservedPort } from "../support/servers";
 import { waitUntil } from "../support/wait";
 
 const NAMESPACE = "trading";
@@ -66,7 +66,7 @@ beforeAll(async () => {
     [`${NAMESPACE}/trading-redis-0`]: { 6379: redis.port },
     [`${NAMESPACE}/trading-influxdb-0`]: { 8086: Number(new URL(influx.url).port) },
     // A pod whose server is down: nothing listens on the local port it maps to.
-    [`${NAMESPACE}/trading-redis-down-0`]: { 6379: await freePort() },
+    [`${NAMESPACE}/trading-redis-down-0`]: { 6379: await reservedPort() },
     ...Object.fromEntries(members.map((m, i) => [`${NAMESPACE}/trading-mongodb-${i}`, { 27017: m.port }])),
   });
   kube = await startPortForwardServer({ token: TOKEN, forbiddenTokens: ["token-without-rbac"], pods });

@@ -14,7 +14,7 @@ import { mockPassword, plain, ROOT, runProgram, serializedHook } from "../suppor
 import { startRedisFromUploads, type RedisTestServer } from "../support/redis";
 import { runTool, type ToolRun as VerifyRun } from "../support/tools";
 import { kubeconfigYaml, startPortForwardServer, type PortForwardServer } from "../support/kube-port-forward-server";
-import { freePort } from "../support/servers";
+import { reservedPort } from "../support/servers";
 import { Client } from "pg";
 
 let primary: PgServer;
@@ -96,7 +96,7 @@ beforeAll(async () => {
   const kubeconfig = path.join(dir, "kubeconfig");
   fs.writeFileSync(kubeconfig, kubeconfigYaml([{ name: "prod-cluster", server: apiServer.url, token }]), { mode: 0o600 });
   const pod = (name: string, port: number) => ({ host: `${name}.trading-db.svc.cluster.local`, port, kubernetes: { namespace: "trading-db", pod: `${name}-0`, kubeconfig } });
-  const local = { pg: await freePort(), replica: await freePort(), mongo: await freePort(), redis: await freePort(), influx: await freePort() };
+  const local = { pg: await reservedPort(), replica: await reservedPort(), mongo: await reservedPort(), redis: await reservedPort(), influx: await reservedPort() };
   const relocal = (uri: string, port: number) => uri.replace(/127\.0\.0\.1:\d+/, `127.0.0.1:${port}`);
   const onKubernetes = structuredClone(outputs) as typeof outputs;
   onKubernetes.adminConnections = {

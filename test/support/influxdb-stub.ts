@@ -14,11 +14,11 @@
 import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as http from "http";
+import type { AddressInfo } from "net";
 import * as path from "path";
 import addFormats from "ajv-formats";
 import { OpenAPIBackend, type Request as OpenApiRequest } from "openapi-backend";
 import YAML from "yaml";
-import { freePort } from "./servers";
 
 /** ../shared/contracts beside the repository (this file is test/support/influxdb-stub.ts). */
 export const CONTRACT = path.resolve(__dirname, "../../../shared/contracts/influxdb-oss-v2.yml");
@@ -174,7 +174,6 @@ export function stubState(stub: InfluxStub): InfluxStubState {
 
 export async function startInfluxStub(options: InfluxStubOptions): Promise<InfluxStub> {
   const { api, root } = await loadContract(options.contractPath ?? CONTRACT);
-  const port = options.port ?? (await freePort());
   const host = options.host ?? "127.0.0.1";
   const initial =
     options.state ??
@@ -182,7 +181,7 @@ export async function startInfluxStub(options: InfluxStubOptions): Promise<Influ
       ? { adminToken: "", adminPassword: "", org: { id: "", name: "" }, buckets: [], tasks: [], authorizations: [] }
       : setupState({ ...options, adminPassword: options.adminPassword ?? randomBytes(16).toString("hex") }));
   const stub: InfluxStub = {
-    url: `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`,
+    url: "", // set once listening: the stub binds port 0 unless told a port, and reads which it got
     onboarded: !(options.awaitSetup && !options.state),
     ...initial,
     violations: [],
@@ -268,7 +267,8 @@ export async function startInfluxStub(options: InfluxStubOptions): Promise<Influ
       }
     });
   });
-  await new Promise<void>((resolve) => server.listen(port, host, resolve));
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, host, resolve));
+  stub.url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${(server.address() as AddressInfo).port}`;
   return stub;
 }
 
@@ -300,7 +300,7 @@ function handle(stub: InfluxStub, operationId: string, request: OpenApiRequest, 
         stub.unhealthyFor--;
         return [503, { name: "influxdb", status: "fail", message: "starting" }];
       }
-      return [200, { name: "influxdb", message: "ready for queries and writes", status: "pass", checks: [], version: "v2.7.11", commit: "stub" }];
+      return [200, { name: "influxdb", message: "ready for queries and writes", status: "pass", checks: [], version: "v2.7.12", commit: "stub" }];
     case "GetPing":
     case "HeadPing":
       return [204];

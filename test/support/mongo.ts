@@ -13,7 +13,7 @@ import * as path from "path";
 import { MongoClient } from "mongodb";
 import type { Engine } from "./container";
 import { plain, requireBuilt, ROOT, type ProgramRun } from "./pulumi";
-import { findBinary, freePort } from "./servers";
+import { findBinary, reservedPort } from "./servers";
 import { waitUntil } from "./wait";
 
 export const MONGO_UID = 999;
@@ -91,7 +91,7 @@ async function answers(port: number): Promise<boolean> {
 
 /** What the image's init phase does on an empty member 1: start without auth, create root, stop. */
 async function createRootUser(dir: string, user: string, password: string): Promise<void> {
-  const port = await freePort();
+  const port = await reservedPort();
   const logFile = path.join(dir, "init-phase.log");
   const log = fs.openSync(logFile, "a");
   const child = spawn("setpriv", ["--reuid=999", "--regid=999", "--clear-groups", mongodBin(), "--dbpath", path.join(dir, "db"), "--bind_ip", "127.0.0.1", "--port", String(port), "--unixSocketPrefix", dir], {
@@ -131,7 +131,7 @@ function wrapperArgv(engine: Engine, args: string[]): [string, string[]] {
 export async function startMember(options: StartMemberOptions): Promise<MongoMember> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `tdbs-mongo-${options.n}-`));
   fs.chmodSync(dir, 0o755);
-  const port = await freePort();
+  const port = await reservedPort();
   const engine = options.engine ?? "docker";
   fs.mkdirSync(path.join(dir, "db"));
   if (engine === "kubernetes") {

@@ -8,7 +8,7 @@ import * as path from "path";
 import { Client } from "pg";
 import { containerFiles, type ContainerFiles, type Engine } from "./container";
 import { requireBuilt, ROOT } from "./pulumi";
-import { freePort } from "./servers";
+import { reservedPort } from "./servers";
 import { waitUntil } from "./wait";
 
 const REQUIRED = ["initdb", "postgres", "pg_ctl", "pg_basebackup", "pg_isready", "psql"];
@@ -184,7 +184,7 @@ export async function startPrimary(superuserPassword: string, label = "primary")
   chownForServer(pwFile);
   runAsServerUser("initdb", ["-D", dataDir, "-U", "postgres", `--pwfile=${pwFile}`, "--auth-local=peer", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync"]);
   fs.rmSync(pwFile);
-  const port = await freePort();
+  const port = await reservedPort();
   const logFile = path.join(dir, "server.log");
   const child = spawnAsServerUser("postgres", ["-D", dataDir, ...testServerSettings(dir, port)], {}, logFile);
   const server = serverHandle(child, port, dir, dataDir, logFile, superuserPassword);
@@ -207,7 +207,7 @@ export interface ReplicaOptions {
 /** Runs init/scripts/postgres-replica-entrypoint.sh as the container would, and waits for the standby. */
 export async function startReplica(options: ReplicaOptions): Promise<PgServer> {
   const dir = options.dir ?? serverDir("replica");
-  const port = options.port ?? (await freePort());
+  const port = options.port ?? (await reservedPort());
   const dataDir = path.join(dir, "data");
   const passwordFile = path.join(dir, "replication-password");
   fs.writeFileSync(passwordFile, options.replicationPassword);
@@ -268,7 +268,7 @@ export async function pgContainer(label: string, engine: Engine): Promise<PgCont
   fs.chownSync(run, user.uid, user.gid);
   const pgdata = path.join(volume, "15", "docker");
   const env = { PATH: `${files.bin}:${pgBinDir()}:/usr/sbin:/usr/bin:/sbin:/bin`, LANG: "C.UTF-8", PGDATA: pgdata };
-  return { files, volume, pgdata, run, port: await freePort(), logFile: path.join(files.dir, "container.log"), env };
+  return { files, volume, pgdata, run, port: await reservedPort(), logFile: path.join(files.dir, "container.log"), env };
 }
 
 /**

@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import Redis from "ioredis";
-import { freePort, findBinary } from "./servers";
+import { reservedPort, findBinary } from "./servers";
 import { waitUntil } from "./wait";
 
 export function redisServerBin(): string {
@@ -49,7 +49,7 @@ process.on("exit", () => {
  */
 export async function startRedisFromUploads(uploads: Array<{ file: string; content: string }>, configPath: string, dataPath: string): Promise<RedisTestServer> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tdbs-redis-"));
-  const port = await freePort();
+  const port = await reservedPort();
   const localPath = (containerPath: string) => (containerPath === dataPath ? path.join(dir, "data") : path.join(dir, "files", containerPath));
   fs.mkdirSync(localPath(dataPath), { recursive: true });
   for (const upload of uploads) {
