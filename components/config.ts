@@ -5,6 +5,7 @@
 // lookup function so tests can feed it plain objects, and it reports every bad key at once, before
 // any resource is created.
 
+import { compareVersions, knownVulnerabilities, SERVED_VERSIONS, type ServerImage, tagVersion, versionText } from "./image-versions";
 import { POSTGRES_MAX_REPLICAS } from "./postgres-spec";
 
 export const PROJECT = "trading-db-stack";
@@ -104,8 +105,8 @@ export const CONFIG_KEYS = {
   },
   postgresImage: {
     type: "string",
-    default: "postgres:18.1",
-    description: "PostgreSQL image with a pinned tag that starts with the major version (15 or newer), e.g. postgres:18.1. `latest` is refused.",
+    default: "postgres:18.7",
+    description: "PostgreSQL image with a pinned tag that starts with the version (15 or newer), e.g. postgres:18.7. `latest` is refused; a version below a known fix is named in a warning.",
   },
   postgresPort: {
     type: "integer",
@@ -144,8 +145,8 @@ export const CONFIG_KEYS = {
   },
   mongoImage: {
     type: "string",
-    default: "mongo:8.0.4",
-    description: "MongoDB image with a pinned tag that starts with the major version (6 or newer: the healthcheck uses mongosh), e.g. mongo:8.0.4. `latest` is refused.",
+    default: "mongo:8.0.32",
+    description: "MongoDB image with a pinned tag that starts with the version (6.0 or newer: the healthcheck uses mongosh), e.g. mongo:8.0.32. `latest` is refused; a version below a known fix is named in a warning.",
   },
   mongoMembers: {
     type: "integer",
@@ -174,8 +175,8 @@ export const CONFIG_KEYS = {
   },
   redisImage: {
     type: "string",
-    default: "redis:7.4.2",
-    description: "Redis image with a pinned tag that starts with the major version (6 or newer: ACL users), e.g. redis:7.4.2. `latest` is refused.",
+    default: "redis:7.4.11",
+    description: "Redis image with a pinned tag that starts with the version (6.2 or newer: the ACL file's channel rules), e.g. redis:7.4.11. `latest` is refused; a version below a known fix is named in a warning.",
   },
   redisPort: {
     type: "integer",
@@ -199,8 +200,8 @@ export const CONFIG_KEYS = {
   },
   influxdbImage: {
     type: "string",
-    default: "influxdb:2.7.11",
-    description: "InfluxDB image with a pinned 2.x tag, e.g. influxdb:2.7.11. `latest` (InfluxDB 3) and other majors are refused.",
+    default: "influxdb:2.7.12",
+    description: "InfluxDB image with a pinned 2.x tag from 2.1 on (influxd recovery), e.g. influxdb:2.7.12. `latest` (InfluxDB 3) and other majors are refused.",
   },
   influxdbPort: {
     type: "integer",
@@ -229,8 +230,8 @@ export const CONFIG_KEYS = {
   },
   pgadminImage: {
     type: "string",
-    default: "dpage/pgadmin4:9.10",
-    description: "pgAdmin image with a pinned tag (e.g. dpage/pgadmin4:9.10); used when adminTools is true.",
+    default: "dpage/pgadmin4:9.17",
+    description: "pgAdmin image with a pinned tag (e.g. dpage/pgadmin4:9.17); used when adminTools is true.",
   },
   pgadminPort: {
     type: "integer",
@@ -379,6 +380,8 @@ export interface StackConfig extends CommonConfig {
   mongo: MongoConfig;
   redis: RedisConfig;
   influxdb: InfluxdbConfig;
+  /** Allowed but unsafe settings (a pinned version with known vulnerabilities), logged at `pulumi up`. */
+  warnings: string[];
 }
 
 /** Thrown for bad configuration; lists every problem, each naming its key. */
@@ -413,9 +416,8 @@ export function parseStackConfig(lookup: ConfigLookup): StackConfig {
   const adminTools = reader.boolean("adminTools");
   const waitTimeoutSeconds = reader.integer("waitTimeoutSeconds", 10, 3600);
 
-  const image = reader.pinnedImage("postgresImage");
+  const image = reader.serverImage("postgresImage", "postgres");
   const majorVersion = imageMajorVersion(image);
-  reader.requireMajor("postgresImage", image, (major) => major >= 15, "PostgreSQL major version, 15 or newer (e.g. postgres:18.1)");
   const postgres: PostgresConfig = {
     image: image ?? "",
     majorVersion: majorVersion ?? 0,
@@ -429,8 +431,7 @@ export function parseStackConfig(lookup: ConfigLookup): StackConfig {
     storageGb: storageGb("postgresStorageGb"),
   };
 
-  const mongoImage = reader.pinnedImage("mongoImage");
-  reader.requireMajor("mongoImage", mongoImage, (major) => major >= 6, "MongoDB major version, 6 or newer (e.g. mongo:8.0.4)");
+  const mongoImage = reader.serverImage("mongoImage", "mongo");
   const mongo: MongoConfig = {
     image: mongoImage ?? "",
     members: reader.oddMembers("mongoMembers", [1, 3, 5, 7]),
@@ -441,8 +442,7 @@ export function parseStackConfig(lookup: ConfigLookup): StackConfig {
     storageGb: storageGb("mongoStorageGb"),
   };
 
-  const redisImage = reader.pinnedImage("redisImage");
-  reader.requireMajor("redisImage", redisImage, (major) => major >= 6, "Redis major version, 6 or newer (e.g. redis:7.4.2)");
+  const redisImage = reader.serverImage("redisImage", "redis");
   const redis: RedisConfig = {
     image: redisImage ?? "",
     port: reader.integer("redisPort", 1024, 65535),
@@ -452,8 +452,7 @@ export function parseStackConfig(lookup: ConfigLookup): StackConfig {
     storageGb: storageGb("redisStorageGb"),
   };
 
-  const influxdbImage = reader.pinnedImage("influxdbImage");
-  reader.requireMajor("influxdbImage", influxdbImage, (major) => major === 2, "InfluxDB major version 2 (e.g. influxdb:2.7.11; latest is InfluxDB 3)");
+  const influxdbImage = reader.serverImage("influxdbImage", "influxdb");
   const influxdb: InfluxdbConfig = {
     image: influxdbImage ?? "",
     port: reader.integer("influxdbPort", 1024, 65535),
@@ -488,6 +487,7 @@ export function parseStackConfig(lookup: ConfigLookup): StackConfig {
     mongo,
     redis,
     influxdb,
+    warnings: reader.warnings,
   };
 }
 
@@ -528,7 +528,7 @@ function portProblems(ports: HostPort[]): string[] {
   return problems;
 }
 
-/** "postgres:18.1" -> 18; undefined when the tag does not start with a number. */
+/** "postgres:18.7" -> 18; undefined when the tag does not start with a number. */
 export function imageMajorVersion(image: string | undefined): number | undefined {
   const tag = image === undefined ? undefined : imageTag(image);
   const match = tag?.match(/^(\d+)/);
@@ -546,7 +546,12 @@ function key(name: ConfigKeyName | SecretKeyName): string {
   return `${PROJECT}:${name}`;
 }
 
+const SERVER_LABELS: Record<ServerImage, string> = { postgres: "PostgreSQL", mongo: "MongoDB", redis: "Redis", influxdb: "InfluxDB" };
+
 class KeyReader {
+  /** What is allowed but unsafe (a pinned version with known vulnerabilities): said at `pulumi up`. */
+  readonly warnings: string[] = [];
+
   constructor(
     private readonly lookup: ConfigLookup,
     private readonly problems: string[],
@@ -627,6 +632,34 @@ class KeyReader {
     return secrets;
   }
 
+  /**
+   * A database server's pinned image: its tag must start with a version the stack's files serve
+   * (MINIMUM_VERSIONS); a version with known vulnerabilities is allowed, with a warning naming them.
+   */
+  serverImage(name: ConfigKeyName, server: ServerImage): string | undefined {
+    const image = this.pinnedImage(name);
+    if (image === undefined) return undefined;
+    const label = SERVER_LABELS[server];
+    const served = SERVED_VERSIONS[server];
+    const example = CONFIG_KEYS[name].default;
+    const range = served.majorBelow === undefined ? `${served.minimum} or newer` : `${served.minimum} or newer, below ${served.majorBelow}`;
+    const version = tagVersion(imageTag(image) ?? "");
+    const refuse = (why: string) => void this.problems.push(`${key(name)}: ${why}; this stack serves ${label} ${range} (e.g. ${example}); got "${image}"`);
+    if (version === undefined) {
+      refuse(`the tag must start with the ${label} version`);
+    } else if (compareVersions(version, tagVersion(served.minimum)!.slice(0, version.length)) < 0) {
+      // A tag naming only a series (redis:6) follows that series' newest release.
+      refuse(`${label} ${versionText(version)} is too old: ${served.why}`);
+    } else if (served.majorBelow !== undefined && version[0] >= served.majorBelow) {
+      refuse(`${label} ${versionText(version)} is too new: ${served.whyNotNewer}`);
+    } else {
+      for (const v of knownVulnerabilities(server, version)) {
+        this.warnings.push(`${key(name)}: ${label} ${versionText(version)} has ${v.ids.join(", ")} (${v.summary}), fixed in ${v.fixedIn.join(", ")}; the default pin is ${example}`);
+      }
+    }
+    return image;
+  }
+
   /** A problem when a pinned image's tag does not start with an allowed major version. */
   requireMajor(name: ConfigKeyName, image: string | undefined, allowed: (major: number) => boolean, what: string): void {
     if (image === undefined) return;
@@ -639,7 +672,7 @@ class KeyReader {
     const reference = /^[a-z0-9]+(?:[._\/:-][a-z0-9]+)*(?:@sha256:[a-f0-9]{64})?$/i;
     const tag = imageTag(value);
     if (!reference.test(value) || tag === undefined || tag === "" || tag === "latest") {
-      return this.fail(name, "an image reference with a pinned tag (e.g. postgres:18.1), not latest", value, undefined);
+      return this.fail(name, "an image reference with a pinned tag (e.g. postgres:18.7), not latest", value, undefined);
     }
     return value;
   }

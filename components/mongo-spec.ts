@@ -71,8 +71,15 @@ export function mongodCommand(mongo: MongoConfig): string[] {
     String(MONGO_CONTAINER_PORT),
     "--wiredTigerCacheSizeGB",
     String(wiredTigerCacheGb(mongo.memoryMb)),
+    // No zlib: its decompression read server heap memory before login (CVE-2025-14847, fixed in
+    // 8.0.17). Defence in depth beside the pin; clients that ask for zlib get no compression.
+    "--networkMessageCompressors",
+    MONGO_NETWORK_COMPRESSORS.join(","),
   ];
 }
+
+/** What mongod offers clients to compress the wire with (its default adds zlib). */
+export const MONGO_NETWORK_COMPRESSORS = ["snappy", "zstd"];
 
 /**
  * Who creates the root user. Only one member may: the image's init phase creates it on an empty

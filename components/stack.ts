@@ -92,6 +92,7 @@ export class TradingDbStack extends pulumi.ComponentResource {
   constructor(name: string, args: TradingDbStackArgs, opts?: pulumi.ComponentResourceOptions) {
     super("trading:stack:TradingDbStack", name, {}, opts);
     const { config } = args.plan;
+    for (const warning of config.warnings) void pulumi.log.warn(warning, this);
     const part: StackPart = (suffix) => ({ name: `${name}-${suffix}`, opts: { parent: this, ...formerlyNamed(suffix, `${name}-${suffix}`) } });
     const common: CommonConfig = { namePrefix: config.namePrefix, retainData: config.retainData, waitTimeoutSeconds: config.waitTimeoutSeconds };
     const secrets = new StackSecrets(

@@ -169,6 +169,17 @@ describe("MongoDB init hook (serialised provider) on a real replica set", () => 
     expect(await codeOf(anonymous.db("admin").command({ listDatabases: 1 }))).toBe(13); // Unauthorized
   });
 
+  test("a member started with the program's arguments agrees to snappy and never to zlib (the way CVE-2025-14847 leaked memory)", async () => {
+    const anonymous = new MongoClient(`mongodb://127.0.0.1:${members[0].port}/?directConnection=true`);
+    clients.push(anonymous);
+    await anonymous.connect();
+    // The handshake's negotiation, as a client offers it: the server answers with what it agrees to.
+    const agreed = async (offered: string[]) => (await anonymous.db("admin").command({ isMaster: 1, compression: offered })).compression;
+    expect(await agreed(["zlib"])).toBeUndefined();
+    expect(await agreed(["zlib", "snappy"])).toEqual(["snappy"]);
+    expect(fs.readFileSync(path.join(members[0].dir, "mongod.log"), "utf8")).toMatch(/compression: \{ compressors: "snappy" \}/);
+  });
+
   test("initiates once as a one-member set, then adds the other members one reconfig at a time", async () => {
     const first = await runHook(inputsFor(1));
     expect(first.initiated).toBe(true);

@@ -136,7 +136,7 @@ describe("npm run verify", () => {
     expect(result.stdout).toMatch(/^ok\s+mongodb\s+member 1 .* PRIMARY in rs0/m);
     expect(result.stdout).toMatch(/^ok\s+mongodb\s+replica set rs0\s+one writable primary, 1 of 1 members answering$/m);
     expect(result.stdout).toMatch(/^ok\s+redis\s+redis:\/\/127\.0\.0\.1:\d+\/0\s+PONG, .* used of 256\.00M \(volatile-lru\), AOF on/m);
-    expect(result.stdout).toMatch(/^ok\s+influxdb\s+http:\/\/127\.0\.0\.1:\d+\s+pass \(v2\.7\.11\), 5 of 5 buckets$/m);
+    expect(result.stdout).toMatch(/^ok\s+influxdb\s+http:\/\/127\.0\.0\.1:\d+\s+pass \(v2\.7\.12\), 5 of 5 buckets$/m);
     expect(result.stdout).toMatch(/all 6 checks passed\n$/);
     // No password in the report.
     expect(result.stdout).not.toContain(mockPassword("trading-secrets-redis-admin-password", 32));

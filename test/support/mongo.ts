@@ -29,6 +29,22 @@ export function mongodBin(): string {
   );
 }
 
+/**
+ * A folder whose `mongod` is the stand-in image's wrapper (test/engine/images/mongo) in front of
+ * this machine's mongod 4.0, so the members run the program's mongod arguments as the engine suite's
+ * image does, with the options of MongoDB 4.2+ translated the same way.
+ */
+function mongodStandInDir(): string {
+  if (standInDir) return standInDir;
+  standInDir = fs.mkdtempSync(path.join(os.tmpdir(), "tdbs-mongod-stand-in-"));
+  fs.chmodSync(standInDir, 0o755);
+  fs.copyFileSync(path.join(ROOT, "test/engine/images/mongo/mongod-wrapper.sh"), path.join(standInDir, "mongod"));
+  fs.chmodSync(path.join(standInDir, "mongod"), 0o755);
+  process.on("exit", () => fs.rmSync(standInDir!, { recursive: true, force: true }));
+  return standInDir;
+}
+let standInDir: string | undefined;
+
 export interface MongoMember {
   n: number;
   engine: Engine;
@@ -149,7 +165,8 @@ export async function startMember(options: StartMemberOptions): Promise<MongoMem
   const logFile = path.join(dir, "mongod.log");
   const log = fs.openSync(logFile, "a");
   const env = {
-    PATH: `${IMAGE_ENTRYPOINT_STANDIN}:${path.dirname(mongodBin())}:/usr/sbin:/usr/bin:/sbin:/bin`,
+    PATH: `${IMAGE_ENTRYPOINT_STANDIN}:${mongodStandInDir()}:/usr/sbin:/usr/bin:/sbin:/bin`,
+    MONGOD_STAND_IN_REAL: mongodBin(),
     MONGO_KEYFILE_SOURCE: keyfileSource,
     MONGO_KEYFILE: keyfile,
   };

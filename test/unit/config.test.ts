@@ -70,8 +70,8 @@ describe("stack settings", () => {
   test("dev: one replica, small containers, admin tools on, data not retained", () => {
     const dev = fromStack("dev");
     expect(dev).toMatchObject({ platform: "docker", namePrefix: "trading", retainData: false });
-    expect(dev.adminTools).toEqual({ pgadminImage: "dpage/pgadmin4:9.10", pgadminPort: 5050, mongoExpressImage: "mongo-express:1.0.2-20-alpine3.19", mongoExpressPort: 8081 });
-    expect(dev.postgres).toMatchObject({ image: "postgres:18.1", majorVersion: 18, port: 5432, replicas: 1, replicaFirstPort: 5433, memoryMb: 1024 });
+    expect(dev.adminTools).toEqual({ pgadminImage: "dpage/pgadmin4:9.17", pgadminPort: 5050, mongoExpressImage: "mongo-express:1.0.2-20-alpine3.19", mongoExpressPort: 8081 });
+    expect(dev.postgres).toMatchObject({ image: "postgres:18.7", majorVersion: 18, port: 5432, replicas: 1, replicaFirstPort: 5433, memoryMb: 1024 });
   });
 
   test("prod: two replicas, larger containers, admin tools off, data retained on destroy", () => {
@@ -118,10 +118,10 @@ describe("bad config is refused before any resource, naming the key and what is 
     [{ postgresReplicas: "6" }, /trading-db-stack:postgresReplicas: must be a whole number from 0 to 5; got "6"/],
     [{ postgresPort: "80" }, /trading-db-stack:postgresPort: must be a whole number from 1024 to 65535; got "80"/],
     [{ postgresPort: "70000" }, /trading-db-stack:postgresPort: must be a whole number from 1024 to 65535; got "70000"/],
-    [{ postgresImage: "postgres" }, /trading-db-stack:postgresImage: must be an image reference with a pinned tag \(e\.g\. postgres:18\.1\), not latest; got "postgres"/],
+    [{ postgresImage: "postgres" }, /trading-db-stack:postgresImage: must be an image reference with a pinned tag \(e\.g\. postgres:18\.7\), not latest; got "postgres"/],
     [{ postgresImage: "postgres:latest" }, /trading-db-stack:postgresImage: must be an image reference with a pinned tag/],
-    [{ postgresImage: "postgres:14.12" }, /trading-db-stack:postgresImage: the tag must start with the PostgreSQL major version, 15 or newer/],
-    [{ postgresImage: "postgres:bookworm" }, /trading-db-stack:postgresImage: the tag must start with the PostgreSQL major version/],
+    [{ postgresImage: "postgres:14.12" }, /trading-db-stack:postgresImage: PostgreSQL 14\.12 is too old: .*; this stack serves PostgreSQL 15 or newer \(e\.g\. postgres:18\.\d+\); got "postgres:14\.12"/],
+    [{ postgresImage: "postgres:bookworm" }, /trading-db-stack:postgresImage: the tag must start with the PostgreSQL version; this stack serves PostgreSQL 15 or newer/],
     [{ postgresCpus: "0" }, /trading-db-stack:postgresCpus: must be a decimal number of CPUs above 0 and at most 64/],
     [{ postgresCpus: "lots" }, /trading-db-stack:postgresCpus: must be a decimal number of CPUs/],
     [{ postgresMemoryMb: "100" }, /trading-db-stack:postgresMemoryMb: must be a whole number from 256 to 262144; got "100"/],
@@ -131,14 +131,17 @@ describe("bad config is refused before any resource, naming the key and what is 
     [{ mongoMembers: "2" }, /trading-db-stack:mongoMembers: must be one of 1, 3, 5, 7 \(an odd number of members\); got "2"/],
     [{ mongoMembers: "9" }, /trading-db-stack:mongoMembers: must be one of 1, 3, 5, 7/],
     [{ mongoImage: "mongo:latest" }, /trading-db-stack:mongoImage: must be an image reference with a pinned tag/],
-    [{ mongoImage: "mongo:5.0.31" }, /trading-db-stack:mongoImage: the tag must start with the MongoDB major version, 6 or newer/],
+    [{ mongoImage: "mongo:5.0.31" }, /trading-db-stack:mongoImage: MongoDB 5\.0\.31 is too old: .*mongosh.*; this stack serves MongoDB 6\.0 or newer/],
     [{ mongoElectionTimeoutMs: "100" }, /trading-db-stack:mongoElectionTimeoutMs: must be a whole number from 500 to 60000; got "100"/],
-    [{ redisImage: "redis:5.0.14" }, /trading-db-stack:redisImage: the tag must start with the Redis major version, 6 or newer/],
+    [{ redisImage: "redis:5.0.14" }, /trading-db-stack:redisImage: Redis 5\.0\.14 is too old/],
+    [{ redisImage: "redis:6.0.20" }, /trading-db-stack:redisImage: Redis 6\.0\.20 is too old: the ACL file's channel rules \(&\*, resetchannels\) need Redis 6\.2; this stack serves Redis 6\.2 or newer \(e\.g\. redis:7\.4\.\d+\)/],
+    [{ redisImage: "redis:alpine" }, /trading-db-stack:redisImage: the tag must start with the Redis version/],
     [{ redisMaxMemoryPolicy: "lru" }, /trading-db-stack:redisMaxMemoryPolicy: must be one of: volatile-lru, .*noeviction; got "lru"/],
     [{ redisMaxMemoryMb: "8" }, /trading-db-stack:redisMaxMemoryMb: must be a whole number from 16 to 262144; got "8"/],
     [{ influxdbImage: "influxdb:latest" }, /trading-db-stack:influxdbImage: must be an image reference with a pinned tag/],
-    [{ influxdbImage: "influxdb:3.0.1" }, /trading-db-stack:influxdbImage: the tag must start with the InfluxDB major version 2/],
-    [{ influxdbImage: "influxdb:1.11" }, /trading-db-stack:influxdbImage: the tag must start with the InfluxDB major version 2/],
+    [{ influxdbImage: "influxdb:3.0.1" }, /trading-db-stack:influxdbImage: InfluxDB 3\.0\.1 is too new: InfluxDB 3 \(also `latest`\) is another product with another API; this stack serves InfluxDB 2\.1 or newer, below 3/],
+    [{ influxdbImage: "influxdb:1.11" }, /trading-db-stack:influxdbImage: InfluxDB 1\.11 is too old/],
+    [{ influxdbImage: "influxdb:2.0.9" }, /trading-db-stack:influxdbImage: InfluxDB 2\.0\.9 is too old: the entrypoint re-applies the admin password with `influxd recovery`, which InfluxDB 2\.1 added/],
     [{ pgadminImage: "dpage/pgadmin4:latest" }, /trading-db-stack:pgadminImage: must be an image reference with a pinned tag/],
     [{ mongoExpressImage: "mongo-express:0.54" }, /trading-db-stack:mongoExpressImage: the tag must start with the mongo-express major version 1/],
     [{ influxdbRetentionDays: "-1" }, /trading-db-stack:influxdbRetentionDays: must be a whole number from 0 to 36500; got "-1"/],

@@ -24,5 +24,5 @@ test("the program's TypeScript loads through ts-node with the options `pulumi up
   expect(result.status).toBe(0);
   const loaded = JSON.parse(result.stdout);
   expect(loaded.typescript).toMatch(/^[3-6]\./); // @pulumi/pulumi's peer range: typescript < 7
-  expect(loaded).toMatchObject({ image: "postgres:18.1", databases: ["trading_platform", "trading_results"] });
+  expect(loaded).toMatchObject({ image: "postgres:18.7", databases: ["trading_platform", "trading_results"] });
 });

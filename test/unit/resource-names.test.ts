@@ -21,6 +21,9 @@ interface ReleasedScenario {
 }
 const released: { scenarios: ReleasedScenario[] } = JSON.parse(fs.readFileSync(path.join(ROOT, "test/unit/fixtures/released-resources.json"), "utf8"));
 
+/** The server images e373ca5 pinned by default. */
+const PINNED_BY_THE_RELEASE = { postgresImage: "postgres:18.1", mongoImage: "mongo:8.0.4", redisImage: "redis:7.4.2", influxdbImage: "influxdb:2.7.11", pgadminImage: "dpage/pgadmin4:9.10" };
+
 const urnName = (urn: string) => urn.split("::").pop() ?? "";
 
 /** As the fixture was made: less ignoreChanges and a hook's code (a release that changes a hook's code re-runs it, rename or not). */
@@ -53,13 +56,19 @@ describe.each(released.scenarios)("a $stack stack $overrides made by the release
   });
 
   test("and finds every input as it was: the rename updates or replaces nothing, and re-runs no hook", async () => {
-    // Realised as the engine would: with the id and outputs (a password's value) kept in the old state.
+    // Realised as the engine would: with the id and outputs (a password's value) kept in the old
+    // state, and with the images that release pinned (later releases raised the pins, which
+    // replaces the servers by itself, rename or not).
     const formerName = new Map([...outcome.renamed].map(([now, before]) => [urnName(now), urnName(before)]));
-    const again = await runProgram(scenario.stack, scenario.overrides, (r) => mockRealise({ ...r, name: formerName.get(r.name) ?? r.name }));
+    const again = await runProgram(scenario.stack, { ...scenario.overrides, ...PINNED_BY_THE_RELEASE }, (r) => mockRealise({ ...r, name: formerName.get(r.name) ?? r.name }));
     const differing = again.resources
       .filter((r) => scenario.resources[outcome.renamed.get(r.options.urn) ?? r.options.urn] !== inputsDigest(r))
       .map((r) => r.name);
-    expect(differing).toEqual([]);
+    // What later releases changed on purpose: mongod's arguments (--networkMessageCompressors
+    // without zlib) replace the MongoDB members once.
+    const mongoMembers = again.resources.filter((r) => /^trading-mongo-(\d+|members)$/.test(r.name)).map((r) => r.name);
+    expect(mongoMembers.length).toBeGreaterThan(0);
+    expect(differing.sort()).toEqual(mongoMembers.sort());
   });
 
   test("without the aliases, the same `up` would generate every password again and replace servers", () => {

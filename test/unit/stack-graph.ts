@@ -43,7 +43,7 @@ export function describeStackGraph(expected: StackExpectations): void {
       expect(containers().map((c) => value(c, "name")).sort()).toEqual(
         ["trading-postgres", ...Array.from({ length: expected.replicas }, (_, i) => `trading-postgres-replica-${i + 1}`)].sort(),
       );
-      for (const c of containers()) expect(value(c, "image")).toBe("sha256:mock-postgres:18.1");
+      for (const c of containers()) expect(value(c, "image")).toBe("sha256:mock-postgres:18.7");
     });
 
     test("every published port of every container is bound to 127.0.0.1, each on its own host port", () => {
@@ -272,7 +272,7 @@ export function describeStackGraph(expected: StackExpectations): void {
       const keyfiles = new Set<string>();
       members.forEach((member, i) => {
         const n = i + 1;
-        expect(value(member, "image")).toBe("sha256:mock-mongo:8.0.4");
+        expect(value(member, "image")).toBe("sha256:mock-mongo:8.0.32");
         expect(value(member, "entrypoints")).toEqual(["/usr/local/bin/trading-mongo-entrypoint.sh"]);
         const command: string[] = value(member, "command");
         expect(command.slice(0, 5)).toEqual(["mongod", "--replSet", "rs0", "--keyFile", "/etc/mongo-keyfile/keyfile"]);

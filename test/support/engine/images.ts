@@ -48,7 +48,7 @@ export const STAND_INS = {
     folder: "pgadmin",
     contract: [],
     repository: "trading-db-stack-test/pgadmin",
-    version: "9.10-standin",
+    version: "9.17-standin",
     extra: () => [{ from: path.join(IMAGES, "pgadmin/entrypoint.sh"), to: "entrypoint.sh" }],
   },
   mongoExpress: {
