@@ -76,8 +76,17 @@ export function redisContainerMemoryMb(redis: RedisConfig): number {
 
 /** Ready only when a login works and PING answers: proves the ACL file loaded, not just the port. */
 export function redisReadyCheck(): ReadyCheck {
-  const ping = `REDISCLI_AUTH="$(cat ${REDIS_PATHS.healthcheckPasswordFile})" redis-cli --no-auth-warning --user ${REDIS_USERS.healthcheck} -h 127.0.0.1 -p ${REDIS_CONTAINER_PORT} ping | grep -qx PONG`;
-  return { command: ping, timeoutSeconds: 5 };
+  return { command: `${redisPing()} | grep -qx PONG`, timeoutSeconds: 5 };
+}
+
+/** Alive: the server answers PING, with PONG or, while it loads its AOF, LOADING. */
+export function redisAliveCheck(): ReadyCheck {
+  return { command: `${redisPing()} | grep -qE '^(PONG|LOADING)'`, timeoutSeconds: 5 };
+}
+
+/** PING as the healthcheck user (PING is all it may run); the password from its file, not argv. */
+function redisPing(): string {
+  return `REDISCLI_AUTH="$(cat ${REDIS_PATHS.healthcheckPasswordFile})" redis-cli --no-auth-warning --user ${REDIS_USERS.healthcheck} -h 127.0.0.1 -p ${REDIS_CONTAINER_PORT} ping`;
 }
 
 /** uid/gid of the `redis` user in the official image. */
@@ -99,6 +108,7 @@ export function redisSpec(redis: RedisConfig, service: string): ServerSpec {
     ],
     port: { name: "redis", number: REDIS_CONTAINER_PORT },
     ready: redisReadyCheck(),
+    alive: redisAliveCheck(),
     volumes: [{ key: "data", path: REDIS_PATHS.data }],
     user: { uid: REDIS_IMAGE_UID, gid: REDIS_IMAGE_UID },
     resources: { memoryMb: redisContainerMemoryMb(redis), cpus: redis.cpus },

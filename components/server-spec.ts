@@ -56,6 +56,12 @@ export interface ServerSpec {
   ready: ReadyCheck;
   /** Able to serve its share (Kubernetes' readiness): a replica-set member that is syncing is up but not serving. Default: `ready`. */
   serving?: ReadyCheck;
+  /**
+   * Alive (Kubernetes' liveness): the server answers a request, whatever it answers. A wedged
+   * server still completes TCP handshakes (the kernel's backlog), so this asks the server itself.
+   * It must pass while a server recovers or loads its data after the start. Default: `ready`.
+   */
+  alive?: ReadyCheck;
   /** The longest a start may take (crash recovery, a base backup); DEFAULT_START_SECONDS when absent. */
   startSeconds?: number;
   /**

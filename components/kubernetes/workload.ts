@@ -8,6 +8,10 @@ import { DEFAULT_START_SECONDS, type Endpoint, type ServerSpec } from "../server
 import { formerlyNamed } from "../names";
 import type { KubernetesContext } from "./context";
 
+/** Liveness: how often, and how many misses in a row restart the container. */
+export const LIVENESS_PERIOD_SECONDS = 20;
+export const LIVENESS_FAILURES = 6;
+
 export interface KubernetesWorkloadArgs {
   /** Base of its resources' Pulumi names, derived from the component's: `${component}-primary`. */
   resourceName: string;
@@ -104,6 +108,7 @@ export function kubernetesWorkload(args: KubernetesWorkloadArgs, opts: pulumi.Cu
   const resources = { memory: `${spec.resources.memoryMb}Mi`, cpu: spec.resources.cpus };
   const startPeriodSeconds = 5;
   const serving = spec.serving ?? spec.ready;
+  const alive = spec.alive ?? spec.ready;
   const container: k8s.types.input.core.v1.Container = {
     name: spec.service,
     image: spec.image,
@@ -117,9 +122,10 @@ export function kubernetesWorkload(args: KubernetesWorkloadArgs, opts: pulumi.Cu
     // a replica's base backup); liveness counts only after it.
     startupProbe: { ...execProbe(spec.ready.command), periodSeconds: startPeriodSeconds, timeoutSeconds: spec.ready.timeoutSeconds, failureThreshold: Math.ceil((spec.startSeconds ?? DEFAULT_START_SECONDS) / startPeriodSeconds) },
     readinessProbe: { ...execProbe(serving.command), periodSeconds: 10, timeoutSeconds: serving.timeoutSeconds, failureThreshold: 3 },
-    // Alive while it accepts connections: cheap (no client program in the server's memory limit),
-    // and a server that rejects logins while it recovers is not killed for it.
-    livenessProbe: { tcpSocket: { port: spec.port.name }, periodSeconds: 20, timeoutSeconds: 5, failureThreshold: 6 },
+    // Alive while the server answers a request (a TCP probe passes on a wedged server: the kernel
+    // completes the handshake). Restarting a database costs a crash recovery, so only two minutes
+    // without an answer (6 x 20 s) count, well past a checkpoint's or a long query's pause.
+    livenessProbe: { ...execProbe(alive.command), periodSeconds: LIVENESS_PERIOD_SECONDS, timeoutSeconds: alive.timeoutSeconds, failureThreshold: LIVENESS_FAILURES },
     securityContext: {
       runAsNonRoot: true,
       runAsUser: spec.user.uid,

@@ -87,9 +87,10 @@ describe("prod on Kubernetes", () => {
         expect(c.resources.requests, name).toEqual(c.resources.limits);
         expect(c.resources.limits.memory, name).toMatch(/^\d+Mi$/);
         expect(c.resources.limits.cpu, name).toMatch(/^\d+(\.\d+)?$/);
-        for (const probe of ["startupProbe", "readinessProbe"]) expect(c[probe]?.exec?.command?.[0], `${name} ${probe}`).toBe("sh");
-        // Alive while it accepts connections: a recovering server that rejects logins is not killed.
-        expect(c.livenessProbe.tcpSocket.port, name).toBe(c.ports[0].name);
+        for (const probe of ["startupProbe", "readinessProbe", "livenessProbe"]) expect(c[probe]?.exec?.command?.[0], `${name} ${probe}`).toBe("sh");
+        // Alive while the server itself answers (a wedged one still completes TCP handshakes): two minutes of silence restart it.
+        expect(c.livenessProbe.tcpSocket, name).toBeUndefined();
+        expect(c.livenessProbe.periodSeconds * c.livenessProbe.failureThreshold, name).toBe(120);
         expect(c.securityContext, name).toMatchObject({ runAsNonRoot: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } });
         expect(c.securityContext.capabilities.add, name).toBeUndefined();
         expect(c.securityContext.runAsUser, name).toBeGreaterThan(0);
@@ -104,6 +105,12 @@ describe("prod on Kubernetes", () => {
     const mongo = named(run, "StatefulSet", "trading-mongodb").spec.template.spec.containers[0];
     expect(mongo.readinessProbe.exec.command[2]).toContain("(h.ismaster && h.setName) || h.secondary");
     expect(mongo.startupProbe.exec.command[2]).toContain("HOME=/tmp mongosh");
+    // Liveness asks each server itself: mongosh ping, PING as the health user (LOADING counts), pg_isready answering at all.
+    const liveness = (sts: string) => named(run, "StatefulSet", sts).spec.template.spec.containers[0].livenessProbe.exec.command[2];
+    expect(liveness("trading-mongodb")).toContain("db.adminCommand({ ping: 1 })");
+    expect(liveness("trading-redis")).toMatch(/redis-cli .*--user healthcheck .* ping \| grep -qE '\^\(PONG\|LOADING\)'$/);
+    expect(liveness("trading-postgres")).toMatch(/^pg_isready .*; \[ \$\? -le 1 \]$/);
+    expect(liveness("trading-influxdb")).toMatch(/^influx ping /);
     const uid = (sts: string) => named(run, "StatefulSet", sts).spec.template.spec.securityContext.runAsUser;
     expect([uid("trading-postgres"), uid("trading-postgres-replica-1"), uid("trading-mongodb"), uid("trading-redis")]).toEqual([999, 999, 999, 999]);
     expect(uid("trading-influxdb")).toBe(1000);
