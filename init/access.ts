@@ -15,7 +15,15 @@ import type { Socket } from "net";
 /** A pod reached through the Kubernetes API server's port-forward. */
 export interface KubernetesTarget {
   namespace: string;
-  pod: string;
+  /** The pod by name (a StatefulSet's pods keep theirs). Either this or `selector`. */
+  pod?: string;
+  /**
+   * The pod by its labels, looked up each time a connection is opened, so a hook that retries
+   * follows a pod that moved (CloudNativePG's primary after a failover): a label selector such as
+   * `cnpg.io/cluster=trading-postgres,cnpg.io/instanceRole=primary`. `index` takes the n-th
+   * (from 0) of the ready matching pods in name order (one of several replicas); the first when absent.
+   */
+  selector?: PodSelector;
   /** The kubeconfig context to use; the kubeconfig's current context when absent. */
   context?: string;
   /**
@@ -23,6 +31,19 @@ export interface KubernetesTarget {
    * absent: $KUBECONFIG, else ~/.kube/config (else the in-cluster service account).
    */
   kubeconfig?: string;
+}
+
+export interface PodSelector {
+  labels: string;
+  index?: number;
+}
+
+/** How messages name a target's pod: its name, or what selects it. */
+export function podLabel(target: KubernetesTarget): string {
+  if (target.pod !== undefined) return target.pod;
+  if (!target.selector) throw new Error(`a Kubernetes target in namespace ${target.namespace} names neither a pod nor a selector`);
+  const { labels, index } = target.selector;
+  return index ? `pod ${index + 1} of those labelled ${labels}` : `the pod labelled ${labels}`;
 }
 
 /** Where a hook finds a server. With `kubernetes`, `port` is the container port on the pod and `host` only names it. */
@@ -91,23 +112,46 @@ async function openPortForward(target: KubernetesTarget, port: number, listenPor
   const net = require("net") as typeof import("net");
   const stream = require("stream") as typeof import("stream");
   const k8s = await import("@kubernetes/client-node");
-  const label = `${target.namespace}/${target.pod}:${port}`;
+  const which = podLabel(target);
+  // Messages name the pod; one found by its labels is named once the first port-forward found it.
+  let label = `${target.namespace}/${target.pod ?? `{${target.selector!.labels}}${target.selector!.index ? `#${target.selector!.index + 1}` : ""}`}:${port}`;
   const kc = loadKubeconfig(k8s, target, label);
   const forward = new k8s.PortForward(kc);
+  const core = kc.makeApiClient(k8s.CoreV1Api);
   const apiServer = `the Kubernetes API server ${kc.getCurrentCluster()!.server} (context ${kc.getCurrentContext()})`;
 
   /** The failure of one port-forward request, worded for the user; `final` when waiting cannot fix it. */
   const describe = (error: unknown): { message: string; final: boolean } => {
     const text = (error as { message?: string } | undefined)?.message ?? String(error);
-    const status = Number(/Unexpected server response: (\d+)/.exec(text)?.[1] ?? 0);
-    const rbac = `the kubeconfig's user needs the RBAC permissions get and create on pods/portforward (WebSocket port-forward checks get before Kubernetes 1.35, create from 1.35) and get on pods in namespace ${target.namespace}`;
-    const prefix = `port-forward to pod ${target.pod} in namespace ${target.namespace}, port ${port}`;
+    // A WebSocket refused by the API server says its status in the text; a REST call (the pod lookup) in `code`.
+    const code = (error as { code?: unknown } | undefined)?.code;
+    const status = typeof code === "number" ? code : Number(/Unexpected server response: (\d+)/.exec(text)?.[1] ?? 0);
+    const rbac = `the kubeconfig's user needs the RBAC permissions get and create on pods/portforward (WebSocket port-forward checks get before Kubernetes 1.35, create from 1.35) and get${target.selector ? " and list" : ""} on pods in namespace ${target.namespace}`;
+    const prefix = `port-forward to ${target.pod === undefined ? which : `pod ${which}`} in namespace ${target.namespace}, port ${port}`;
+    if ((error as { noReadyPod?: boolean } | undefined)?.noReadyPod) return { final: false, message: `${prefix}: ${text}` };
     if (status === 401) return { final: true, message: `${prefix}: ${apiServer} did not accept the kubeconfig's credentials (401 Unauthorized); check the user's token or certificate; ${rbac}` };
     if (status === 403) return { final: true, message: `${prefix}: ${apiServer} forbids it (403 Forbidden): ${rbac}` };
-    if (status === 404) return { final: true, message: `${prefix}: ${apiServer} found no pod ${target.pod} in namespace ${target.namespace} (404 Not Found)` };
+    if (status === 404) return { final: true, message: `${prefix}: ${apiServer} found no pod ${which} in namespace ${target.namespace} (404 Not Found)` };
     // The API server down, overloaded, or a network error: worth waiting for, as for a server that is starting.
     const transient = status === 429 || status >= 500 || /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|socket hang up/.test(text);
     return { final: !transient, message: `${prefix} through ${apiServer} failed: ${text}` };
+  };
+
+  /** The pod to forward to now: the named one, or the ready pod the selector picks (asked anew each time). */
+  const podNow = async (): Promise<string> => {
+    if (target.pod !== undefined) return target.pod;
+    const { labels, index = 0 } = target.selector!;
+    const list = await core.listNamespacedPod({ namespace: target.namespace, labelSelector: labels });
+    const ready = list.items
+      .filter((p) => p.status?.phase === "Running" && !p.metadata?.deletionTimestamp && (p.status?.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True"))
+      .map((p) => p.metadata?.name ?? "")
+      .sort();
+    if (ready[index] === undefined) {
+      // A failover or a rollout in progress, or pods still starting: worth waiting for.
+      const why = `no ready pod labelled ${labels} in namespace ${target.namespace}${index ? ` to be number ${index + 1} (${ready.length} ready)` : ""}`;
+      throw Object.assign(new Error(why), { noReadyPod: true });
+    }
+    return ready[index];
   };
 
   let latestError: string | undefined;
@@ -135,7 +179,7 @@ async function openPortForward(target: KubernetesTarget, port: number, listenPor
       // A reset, not an end: clients take ECONNRESET as "try again", as they take ECONNREFUSED under Docker.
       if (!socket.destroyed) socket.resetAndDestroy();
     };
-    forward.portForward(target.namespace, target.pod, [port], socket, errors, socket).then(
+    podNow().then((pod) => forward.portForward(target.namespace, pod, [port], socket, errors, socket)).then(
       (opened) => {
         const ws = opened as unknown as Tunnel;
         pair.ws = ws;
@@ -168,7 +212,10 @@ async function openPortForward(target: KubernetesTarget, port: number, listenPor
   // instead of as connection resets a hook would retry until its time is up. (The kubelet connects
   // to the pod's port for it, and the server sees a connection that closes without a word.)
   const sink = () => new stream.Writable({ write: (_chunk, _encoding, done) => done() });
-  const probe = forward.portForward(target.namespace, target.pod, [port], sink(), sink(), new stream.PassThrough());
+  const probe = podNow().then((pod) => {
+    label = `${target.namespace}/${pod}:${port}`;
+    return forward.portForward(target.namespace, pod, [port], sink(), sink(), new stream.PassThrough());
+  });
   let waiting = true;
   probe.then((ws) => (waiting ? undefined : (ws as unknown as Tunnel).close()), () => undefined); // one that answers after the timeout
   let timer: NodeJS.Timeout | undefined;
@@ -206,12 +253,13 @@ export async function targetCluster(target: KubernetesTarget): Promise<Record<st
   const k8s = await import("@kubernetes/client-node");
   let cluster: import("@kubernetes/client-node", { with: { "resolution-mode": "import" } }).Cluster;
   try {
-    cluster = loadKubeconfig(k8s, target, `${target.namespace}/${target.pod}`).getCurrentCluster()!;
+    cluster = loadKubeconfig(k8s, target, `${target.namespace}/${podLabel(target)}`).getCurrentCluster()!;
   } catch {
     return { ...target };
   }
   const { server, caData, caFile, tlsServerName, skipTLSVerify } = cluster;
-  return { namespace: target.namespace, pod: target.pod, cluster: { server, caData, caFile, tlsServerName, skipTLSVerify } };
+  const pod = target.selector ? { selector: target.selector } : { pod: target.pod };
+  return { namespace: target.namespace, ...pod, cluster: { server, caData, caFile, tlsServerName, skipTLSVerify } };
 }
 
 /** One line that is not a JSON or YAML flow mapping: a path (a kubeconfig's contents have several lines). */

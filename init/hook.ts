@@ -58,7 +58,9 @@ export async function workFingerprint(inputs: Record<string, unknown>): Promise<
     if (Array.isArray(value)) return Promise.all(value.map(resolve));
     if (value && typeof value === "object") {
       const record = value as Record<string, unknown>;
-      if (typeof record.kubeconfig === "string" && typeof record.pod === "string") return targetCluster(record as unknown as KubernetesTarget);
+      if (typeof record.kubeconfig === "string" && typeof record.namespace === "string" && (typeof record.pod === "string" || record.selector !== undefined)) {
+        return targetCluster(record as unknown as KubernetesTarget);
+      }
       return Object.fromEntries(await Promise.all(Object.entries(record).map(async ([k, v]) => [k, await resolve(v)])));
     }
     return value;

@@ -36,6 +36,12 @@ let elsewhere: PortForwardServer;
 let kubeconfig: string;
 /** The pods the port-forward server knows: "namespace/pod" -> container port -> local port. */
 const pods: Record<string, Record<number, number>> = {};
+/** Their labels: CloudNativePG's instance pods carry their role. */
+const labels: Record<string, Record<string, string>> = {};
+const notReady: string[] = [];
+const PRIMARY_SELECTOR = { labels: "cnpg.io/cluster=trading-postgres,cnpg.io/instanceRole=primary" };
+/** CloudNativePG's instance n, labelled with its role. */
+const instance = (n: number, role: "primary" | "replica") => (labels[`${NAMESPACE}/trading-postgres-${n}`] = { "cnpg.io/cluster": "trading-postgres", "cnpg.io/instanceRole": role });
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tdbs-port-forward-"));
 
 /** A pod of the test namespace, through the kubeconfig's "trading" context (its current context is "elsewhere"). */
@@ -69,7 +75,10 @@ beforeAll(async () => {
     [`${NAMESPACE}/trading-redis-down-0`]: { 6379: await reservedPort() },
     ...Object.fromEntries(members.map((m, i) => [`${NAMESPACE}/trading-mongodb-${i}`, { 27017: m.port }])),
   });
-  kube = await startPortForwardServer({ token: TOKEN, forbiddenTokens: ["token-without-rbac"], pods });
+  // Two instances of a CloudNativePG cluster, both played by the same server: the request log shows which was reached.
+  pods[`${NAMESPACE}/trading-postgres-1`] = { 5432: primary.port };
+  pods[`${NAMESPACE}/trading-postgres-2`] = { 5432: primary.port };
+  kube = await startPortForwardServer({ token: TOKEN, forbiddenTokens: ["token-without-rbac"], pods, labels, notReady });
   // Another cluster that knows the same pods: only the request log shows which context was used.
   elsewhere = await startPortForwardServer({ token: "elsewhere-token", pods });
   kubeconfig = kubeconfigYaml(
@@ -83,6 +92,7 @@ beforeAll(async () => {
 
 beforeEach(() => {
   kube.requests = [];
+  kube.lookups = [];
   elsewhere.requests = [];
 });
 
@@ -200,6 +210,80 @@ describe("PostgreSQL hooks through the port-forward", () => {
     for (const r of results) expect(r.big).toBe(createHash("md5").update(String(r.i)).digest("hex").repeat(65536)); // 2 MiB each, in many frames
     expect(kube.maxOpen).toBeGreaterThanOrEqual(25);
     expect(kube.requests.filter((r) => r.status === 101)).toHaveLength(26); // and the check up front
+  });
+});
+
+describe("a pod found by its labels (CloudNativePG's primary)", () => {
+  const byLabels = (overrides: Record<string, unknown> = {}) => ({ namespace: NAMESPACE, selector: PRIMARY_SELECTOR, context: "trading", kubeconfig, ...overrides });
+
+  test("each run reaches the pod that is primary when it runs: after a failover, the next run follows the label", async () => {
+    instance(1, "primary");
+    instance(2, "replica");
+    await pgInit({ kubernetes: byLabels() });
+    expect(new Set(seen(kube))).toEqual(new Set([`${NAMESPACE}/trading-postgres-1:5432 101 ${PROTOCOL}`]));
+    expect(kube.lookups.every((l) => l.selector === PRIMARY_SELECTOR.labels && l.status === 200)).toBe(true);
+    // One lookup per connection: a client that reconnects after a failover asks again.
+    expect(kube.lookups.length).toBe(kube.requests.length);
+
+    kube.requests = [];
+    instance(1, "replica");
+    instance(2, "primary");
+    const again = await pgInit({ kubernetes: byLabels() });
+    expect(again.appliedThisRun).toEqual({ trading_platform: [], trading_results: [] });
+    expect(new Set(seen(kube))).toEqual(new Set([`${NAMESPACE}/trading-postgres-2:5432 101 ${PROTOCOL}`]));
+  });
+
+  test("no ready primary (a failover in progress): the hook waits, and goes on once one is labelled and ready", async () => {
+    instance(1, "replica");
+    instance(2, "primary");
+    notReady.push(`${NAMESPACE}/trading-postgres-2`);
+    const promoted = setTimeout(() => {
+      instance(1, "primary");
+      instance(2, "replica");
+    }, 1_500);
+    try {
+      const outs = await pgInit({ connectTimeoutSeconds: 20, kubernetes: byLabels() });
+      expect(outs.migrations).toEqual({ trading_platform: ["0001"], trading_results: ["0001"] });
+    } finally {
+      clearTimeout(promoted);
+      notReady.length = 0;
+    }
+    expect(new Set(seen(kube))).toEqual(new Set([`${NAMESPACE}/trading-postgres-1:5432 101 ${PROTOCOL}`]));
+    expect(kube.lookups.length).toBeGreaterThan(kube.requests.length); // asked while there was none
+  });
+
+  test("none ever: the hook's time runs out, and it says no pod with those labels was ready", async () => {
+    instance(1, "replica");
+    instance(2, "replica");
+    await expect(pgInit({ connectTimeoutSeconds: 2, kubernetes: byLabels() })).rejects.toThrow(
+      /no ready pod labelled cnpg\.io\/cluster=trading-postgres,cnpg\.io\/instanceRole=primary in namespace trading/,
+    );
+    expect(kube.requests).toEqual([]);
+  });
+
+  test("n-th of several: the replicas in name order", async () => {
+    instance(1, "primary");
+    instance(2, "replica");
+    labels[`${NAMESPACE}/trading-postgres-3`] = { "cnpg.io/cluster": "trading-postgres", "cnpg.io/instanceRole": "replica" };
+    pods[`${NAMESPACE}/trading-postgres-3`] = { 5432: primary.port };
+    const { withAccess } = requireBuilt("init/access.js");
+    const replicas = "cnpg.io/cluster=trading-postgres,cnpg.io/instanceRole=replica";
+    for (const [index, pod] of [[0, "trading-postgres-2"], [1, "trading-postgres-3"]] as const) {
+      const label = await withAccess({ host: "trading-postgres-ro", port: 5432, kubernetes: byLabels({ selector: { labels: replicas, index } }) }, async (server: { label: string }) => server.label);
+      expect(label).toBe(`${NAMESPACE}/${pod}:5432`);
+    }
+    // A third is not there (yet): worth waiting for, as for a server that starts; the tunnel says why.
+    const why = await withAccess({ host: "x", port: 5432, kubernetes: byLabels({ selector: { labels: replicas, index: 2 } }) }, async (server: { tunnelError(): string }) => server.tunnelError());
+    expect(why).toMatch(/no ready pod labelled cnpg\.io\/cluster=trading-postgres,cnpg\.io\/instanceRole=replica in namespace trading to be number 3 \(2 ready\)/);
+    delete pods[`${NAMESPACE}/trading-postgres-3`];
+  });
+
+  test("RBAC without list on pods fails at once, saying so", async () => {
+    const withToken = kubeconfigYaml([{ name: "trading", server: kube.url, token: "token-without-rbac" }]);
+    await expect(pgInit({ kubernetes: byLabels({ kubeconfig: withToken, context: undefined }) })).rejects.toThrow(
+      /port-forward to the pod labelled cnpg\.io\/cluster=trading-postgres,cnpg\.io\/instanceRole=primary in namespace trading, port 5432: .*forbids it \(403 Forbidden\): .*get and list on pods in namespace trading/,
+    );
+    expect(kube.lookups.map((l) => l.status)).toEqual([403]);
   });
 });
 

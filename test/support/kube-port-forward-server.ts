@@ -14,7 +14,10 @@
 // As the API server does before any upgrade: no or an unknown bearer token is 401, a token without
 // the RBAC grant (`forbiddenTokens`) 403, an unknown pod 404, each with a v1 Status body.
 //
-// A pod's ports map to real TCP servers on this machine; every request is recorded.
+// A pod's ports map to real TCP servers on this machine; every request is recorded. It also answers
+// the two reads the stack makes besides: the pods of a namespace by label selector (GET
+// /api/v1/namespaces/{namespace}/pods?labelSelector=k=v,..., each pod Running and Ready unless
+// listed as not ready), and a CustomResourceDefinition by name.
 import { randomUUID } from "crypto";
 import * as http from "http";
 import * as net from "net";
@@ -40,12 +43,28 @@ export interface PortForwardServerOptions {
   forbiddenTokens?: string[];
   /** "namespace/pod" -> container port -> the local TCP port that plays it; read at each request, so a test may add pods. */
   pods: Record<string, Record<number, number>>;
+  /** "namespace/pod" -> its labels; read at each request, so a test may move a label (a failover). */
+  labels?: Record<string, Record<string, string>>;
+  /** "namespace/pod" of pods that run but are not Ready. */
+  notReady?: string[];
+  /** CustomResourceDefinitions by name (GET /apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}); 404 for others. */
+  customResourceDefinitions?: Record<string, unknown>;
+}
+
+export interface LookupRequest {
+  path: string;
+  /** The label selector of a pod list. */
+  selector?: string;
+  token: string | undefined;
+  status: number;
 }
 
 export interface PortForwardServer {
   /** http://127.0.0.1:<port> */
   url: string;
   requests: PortForwardRequest[];
+  /** Pod lists and CRD reads. */
+  lookups: LookupRequest[];
   /** Port-forward WebSockets open right now, and the most ever open at once. */
   open: number;
   maxOpen: number;
@@ -59,9 +78,37 @@ export async function startPortForwardServer(options: PortForwardServerOptions):
   const sockets = new Set<net.Socket>();
   // The first protocol the client offers that is served (a request offering none gets none).
   const wss = new WebSocketServer({ noServer: true, handleProtocols: (offered: Set<string>) => [...offered].find((p) => SUPPORTED_PROTOCOLS.includes(p)) ?? false });
-  const api = http.createServer((_req, res) => {
-    res.writeHead(404, { "content-type": "application/json" });
-    res.end(statusBody(404, "NotFound", "the page could not be found"));
+  const api = http.createServer((req, res) => {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? "")?.[1];
+    const lookup: LookupRequest = { path: url.pathname, token, status: 0 };
+    const answer = (code: number, body: string) => {
+      lookup.status = code;
+      res.writeHead(code, { "content-type": "application/json" });
+      res.end(body);
+    };
+    const pods = /^\/api\/v1\/namespaces\/([^/]+)\/pods$/.exec(url.pathname);
+    const crd = /^\/apis\/apiextensions\.k8s\.io\/v1\/customresourcedefinitions\/([^/]+)$/.exec(url.pathname);
+    if (req.method !== "GET" || (!pods && !crd)) return answer(404, statusBody(404, "NotFound", "the page could not be found"));
+    server.lookups.push(lookup);
+    if (token === undefined || (token !== options.token && !options.forbiddenTokens?.includes(token))) return answer(401, statusBody(401, "Unauthorized", "Unauthorized"));
+    if (token !== options.token) return answer(403, statusBody(403, "Forbidden", `User "test" cannot ${pods ? "list resource \"pods\"" : "get resource \"customresourcedefinitions\""}`));
+    if (crd) {
+      const found = options.customResourceDefinitions?.[crd[1]];
+      return found ? answer(200, JSON.stringify(found)) : answer(404, statusBody(404, "NotFound", `customresourcedefinitions.apiextensions.k8s.io "${crd[1]}" not found`));
+    }
+    const namespace = pods![1];
+    const selector = url.searchParams.get("labelSelector") ?? "";
+    lookup.selector = selector;
+    const wanted = selector.split(",").filter(Boolean).map((term) => term.split("=") as [string, string]);
+    const items = Object.keys(options.pods)
+      .filter((key) => key.startsWith(`${namespace}/`))
+      .filter((key) => wanted.every(([k, v]) => options.labels?.[key]?.[k] === v))
+      .map((key) => ({
+        metadata: { name: key.slice(namespace.length + 1), namespace, labels: options.labels?.[key] ?? {} },
+        status: { phase: "Running", conditions: [{ type: "Ready", status: options.notReady?.includes(key) ? "False" : "True" }] },
+      }));
+    answer(200, JSON.stringify({ kind: "PodList", apiVersion: "v1", metadata: {}, items }));
   });
   api.on("connection", (socket) => {
     sockets.add(socket);
@@ -71,6 +118,7 @@ export async function startPortForwardServer(options: PortForwardServerOptions):
   const server: PortForwardServer = {
     url: "",
     requests: [],
+    lookups: [],
     open: 0,
     maxOpen: 0,
     close: () =>

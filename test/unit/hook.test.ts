@@ -38,6 +38,15 @@ describe("a hook's work fingerprint", () => {
     expect(await workFingerprint({ ...inputs, hookVersion: "v2" })).not.toBe(await workFingerprint(inputs));
   });
 
+  test("a pod found by its labels counts by its selector and cluster: a rotated token is the same work, another selector is not", async () => {
+    const primary = { pod: undefined, selector: { labels: "cnpg.io/cluster=trading-postgres,cnpg.io/instanceRole=primary" } };
+    expect(await same({ ...primary, kubeconfig: kubeconfig() }, { ...primary, kubeconfig: kubeconfig({ token: "token-2" }) })).toBe(true);
+    expect(await same({ ...primary, kubeconfig: kubeconfig() }, { ...primary, kubeconfig: kubeconfig({ server: "https://10.0.0.2:6443" }) })).toBe(false);
+    expect(await same({ ...primary, kubeconfig: kubeconfig() }, { pod: undefined, selector: { labels: "cnpg.io/cluster=other" }, kubeconfig: kubeconfig() })).toBe(false);
+    expect(await same({ ...primary, kubeconfig: kubeconfig() }, { pod: undefined, selector: { ...primary.selector, index: 1 }, kubeconfig: kubeconfig() })).toBe(false);
+    expect(await same({ ...primary, kubeconfig: kubeconfig() }, { kubeconfig: kubeconfig() })).toBe(false);
+  });
+
   test("a kubeconfig with two clusters: the context chosen decides, by its cluster's server, not by the cluster's name", async () => {
     const twoClusters = (token: string, names = ["blue", "green"]) =>
       kubeconfigYaml(names.map((name, i) => ({ name, server: `https://10.0.${i}.1:6443`, token, tls: CA })));
