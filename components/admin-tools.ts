@@ -3,7 +3,6 @@ import { MONGO_EXPRESS_USER, PGADMIN_EMAIL, adminToolNames, mongoExpressSpec, pg
 import type { AdminToolsConfig, CommonConfig } from "./config";
 import { placeServer, serverImage, type Engine } from "./engine";
 import { MONGO_USERS, mongoReplicaSetUri, type ReplicaSetMember } from "./mongo-spec";
-import { POSTGRES_ROLES } from "./postgres-spec";
 import type { AdminToolSecrets } from "./secrets";
 
 // pgAdmin (every PostgreSQL server pre-registered, logging in through a passfile) and
@@ -18,7 +17,8 @@ export interface AdminToolsArgs {
   secrets: AdminToolSecrets;
   /** The PostgreSQL primary and replicas, as pgAdmin reaches them. */
   postgresServers: PgadminServer[];
-  postgresSuperuserPassword: pulumi.Output<string>;
+  /** Whom pgAdmin logs in as: the superuser on Docker, the monitoring role on Kubernetes (PostgresCluster.adminLogin). */
+  postgresLogin: { user: string; password: pulumi.Output<string> };
   mongoMembers: ReplicaSetMember[];
   mongoRootPassword: pulumi.Output<string>;
   /** Texts of init/scripts/pgadmin-entrypoint.sh and mongo-express-entrypoint.sh. */
@@ -51,10 +51,10 @@ export class AdminTools extends pulumi.ComponentResource {
     const pgadmin = placeServer(
       engine,
       {
-        spec: pgadminSpec(tools.pgadminImage, args.postgresServers, POSTGRES_ROLES.superuser, args.pgadminEntrypoint),
+        spec: pgadminSpec(tools.pgadminImage, args.postgresServers, args.postgresLogin.user, args.pgadminEntrypoint),
         secrets: {
           pgadminPassword: secrets.pgadminPassword,
-          pgpass: args.postgresSuperuserPassword.apply((password) => pgpassFile(args.postgresServers, POSTGRES_ROLES.superuser, password)),
+          pgpass: args.postgresLogin.password.apply((password) => pgpassFile(args.postgresServers, args.postgresLogin.user, password)),
         },
         hostPort: tools.pgadminPort,
         docker: {

@@ -62,6 +62,16 @@ export const CONFIG_KEYS = {
     default: "trading-db-stack/client=true",
     description: "Kubernetes: label (key=value) of the pods, in any namespace, that NetworkPolicies let reach the databases, besides the stack's own pods.",
   },
+  kubernetesPostgresImage: {
+    type: "string",
+    default: "ghcr.io/cloudnative-pg/postgresql:18.7-minimal-trixie",
+    description: "Kubernetes: CloudNativePG's PostgreSQL operand image, a pinned tag that starts with the version (15 or newer), e.g. ghcr.io/cloudnative-pg/postgresql:18.7-minimal-trixie. A higher major is upgraded in place by the operator.",
+  },
+  kubernetesOperatorNamespace: {
+    type: "string",
+    default: "cnpg-system",
+    description: "Kubernetes: the namespace the CloudNativePG operator runs in; its pods may reach the PostgreSQL instances.",
+  },
   postgresStorageGb: {
     type: "integer",
     default: 20,
@@ -142,6 +152,11 @@ export const CONFIG_KEYS = {
     type: "integer",
     default: 1024,
     description: "max_slot_wal_keep_size in MiB: the most WAL a lagging or lost replica may hold back on the primary (64-10485760).",
+  },
+  postgresReplicaMaxLagMb: {
+    type: "integer",
+    default: 64,
+    description: "Kubernetes: a replica serves reads (is ready, behind the -ro Service) only while it streams within this many MiB of the primary's WAL (1-1048576).",
   },
   mongoImage: {
     type: "string",
@@ -287,6 +302,10 @@ export interface PostgresConfig {
   cpus: string;
   maxConnections: number;
   maxSlotWalKeepMb: number;
+  /** Kubernetes: the most a replica may lag and still serve reads, in MiB. */
+  replicaMaxLagMb: number;
+  /** Kubernetes: CloudNativePG's operand image. */
+  operandImage: string;
   /** Kubernetes: GiB per data volume. */
   storageGb: number;
 }
@@ -360,6 +379,8 @@ export interface KubernetesConfig {
   storageClass: string | undefined;
   /** Consumer pods carrying this label may reach the databases. */
   clientLabel: { key: string; value: string };
+  /** Where the CloudNativePG operator runs. */
+  operatorNamespace: string;
 }
 
 /** What every component shares: names, data retention, how long to wait. */
@@ -409,6 +430,7 @@ export function parseStackConfig(lookup: ConfigLookup): StackConfig {
     clusterDomain: reader.matching("kubernetesClusterDomain", /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/, "a DNS domain (e.g. cluster.local)"),
     storageClass: reader.optional("kubernetesStorageClass"),
     clientLabel: reader.label("kubernetesClientLabel"),
+    operatorNamespace: reader.matching("kubernetesOperatorNamespace", /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "a DNS label: 1-63 lowercase letters, digits and -, starting and ending with a letter or digit"),
   };
   const storageGb = (name: ConfigKeyName) => reader.integer(name, 1, 65536);
   const namePrefix = reader.matching("namePrefix", /^[a-z][a-z0-9]{0,23}$/, "1-24 lowercase letters and digits, starting with a letter");
@@ -428,6 +450,8 @@ export function parseStackConfig(lookup: ConfigLookup): StackConfig {
     cpus: reader.cpus("postgresCpus"),
     maxConnections: reader.integer("postgresMaxConnections", 20, 5000),
     maxSlotWalKeepMb: reader.integer("postgresMaxSlotWalKeepMb", 64, 10485760),
+    replicaMaxLagMb: reader.integer("postgresReplicaMaxLagMb", 1, 1048576),
+    operandImage: reader.serverImage("kubernetesPostgresImage", "postgres") ?? "",
     storageGb: storageGb("postgresStorageGb"),
   };
 

@@ -27,10 +27,11 @@ export interface PostgresServerOutput {
 }
 
 export interface PostgresReplicaOutput extends PostgresServerOutput {
+  /** Docker: its slot on the primary. Kubernetes: "" (the operator names the slots after its pods). */
   slot: string;
-  /** As the replica check last saw it: "streaming". */
-  streamingState: string;
-  markerLatencyMs: number;
+  /** As the replica check last saw it: "streaming". Kubernetes: null (the operator's readiness checks it, streaming within postgresReplicaMaxLagMb). */
+  streamingState: string | null;
+  markerLatencyMs: number | null;
 }
 
 /** Superuser/root connections, for verification and operators (secret). */
@@ -125,8 +126,8 @@ export function stackOutputs(stack: TradingDbStack, config: StackConfig): { [K i
         host: replica.host,
         network: replica.network,
         slot: replica.slot ?? "",
-        streamingState: pg.replicaChecks[i].streamingState,
-        markerLatencyMs: pg.replicaChecks[i].markerLatencyMs,
+        streamingState: pg.replicaChecks[i]?.streamingState ?? null,
+        markerLatencyMs: pg.replicaChecks[i]?.markerLatencyMs ?? null,
       })),
     ),
     postgresDatabases: pulumi.output(

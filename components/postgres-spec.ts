@@ -16,6 +16,8 @@ export const POSTGRES_ROLES = {
   superuser: "postgres",
   replication: "replicator",
   readonly: "trading_readonly",
+  /** Kubernetes (CloudNativePG): member of pg_monitor, for `npm run verify` and operators. */
+  monitor: "trading_monitor",
 } as const;
 
 export interface PostgresDatabase {
@@ -130,19 +132,7 @@ export function pgHbaConf(): string {
  * listens on no TCP port, and a replica is not up until its base backup is done and it is in hot standby.
  */
 export function postgresReadyCheck(): ReadyCheck {
-  return { command: pgIsReady(), timeoutSeconds: 5 };
-}
-
-/**
- * Alive: the server answers, accepting connections (0) or rejecting them while it starts, recovers
- * or shuts down (1); no answer (2) is a hung server. pg_isready waits for the server's reply.
- */
-export function postgresAliveCheck(): ReadyCheck {
-  return { command: `${pgIsReady()}; [ $? -le 1 ]`, timeoutSeconds: 5 };
-}
-
-function pgIsReady(): string {
-  return shellCommand(["pg_isready", "-q", "-h", "127.0.0.1", "-p", String(POSTGRES_CONTAINER_PORT), "-U", POSTGRES_ROLES.superuser]);
+  return { command: shellCommand(["pg_isready", "-q", "-h", "127.0.0.1", "-p", String(POSTGRES_CONTAINER_PORT), "-U", POSTGRES_ROLES.superuser]), timeoutSeconds: 5 };
 }
 
 /** Environment of the primary: the image creates the superuser from the password file on first start. */
@@ -183,7 +173,6 @@ function postgresServer(pg: PostgresConfig, service: string, role: string) {
     command: postgresCommand(serverSettings(pg)),
     port: { name: "postgres", number: POSTGRES_CONTAINER_PORT },
     ready: postgresReadyCheck(),
-    alive: postgresAliveCheck(),
     volumes: [{ key: "data", path: POSTGRES_PATHS.volumeMount }],
     user: { uid: POSTGRES_IMAGE_UID, gid: POSTGRES_IMAGE_UID },
     resources: { memoryMb: pg.memoryMb, cpus: pg.cpus },

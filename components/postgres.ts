@@ -2,9 +2,10 @@ import * as pulumi from "@pulumi/pulumi";
 import { PostgresInit, PostgresReplicaCheck, PostgresReplicationSlot } from "../init/postgres/resources";
 import { scriptsChecksum, type DatabaseScripts } from "../init/postgres/scripts";
 import type { CommonConfig, PostgresConfig } from "./config";
-import { hookAccess, kubernetesTarget, placeServer, serverImage, type Engine, type PlacedServer } from "./engine";
-import { disruptionBudget } from "./kubernetes/context";
-import { groupService } from "./kubernetes/workload";
+import { LOOPBACK } from "./config";
+import { hookAccess, placeServer, serverImage, type Engine } from "./engine";
+import { cloudNativePg, instanceLabels, managedRoles, selectorText } from "./kubernetes/cloudnative-pg";
+import type { KubernetesContext } from "./kubernetes/context";
 import {
   advancedTradingPlatformPostgresEnv,
   POSTGRES_CONTAINER_PORT,
@@ -18,13 +19,17 @@ import {
 } from "./postgres-spec";
 import type { PostgresSecrets } from "./secrets";
 import type { Endpoint } from "./server-spec";
+import type { ServerAccess } from "../init/access";
 import type { ServiceEnvPart } from "./service-env";
 
-// PostgreSQL primary with N streaming replicas, and the hooks that set it up:
-//   primary (ready) -> init hook (roles, databases, migrations, seeds)
-//         -> per replica: slot -> replica (ready) -> streaming check
-// On Docker each server is a container; on Kubernetes a StatefulSet, with a read-write Service on
-// the primary and a read-only Service on the replicas.
+// PostgreSQL primary with N streaming replicas, and the hooks that set it up.
+// - Docker: each server a container.
+//     primary (healthy) -> init hook (roles, databases, migrations, seeds)
+//           -> per replica: slot -> replica (healthy) -> streaming check
+// - Kubernetes: one CloudNativePG Cluster of 1 + N instances (components/kubernetes/cloudnative-pg.ts);
+//   the operator makes the roles and databases, fails over and keeps the slots;
+//     role Secrets -> Cluster (Ready) -> Databases (applied) -> init hook (migrations, seeds, grants),
+//   which reaches whichever pod is primary when it runs.
 
 export interface PostgresClusterArgs {
   postgres: PostgresConfig;
@@ -53,6 +58,7 @@ export interface PostgresUris {
 }
 
 export interface PostgresServer {
+  /** Docker: the container; Kubernetes: the Cluster (the operator names and moves the pods). */
   container: string;
   /** A replica's replication slot on the primary (also its application_name there). */
   slot?: string;
@@ -71,11 +77,14 @@ export class PostgresCluster extends pulumi.ComponentResource {
   readonly primary: PostgresServer;
   readonly replicas: PostgresServer[];
   readonly init: PostgresInit;
-  readonly replicaChecks: PostgresReplicaCheck[] = [];
-  /** Kubernetes: the Service on every replica; undefined on Docker or without replicas. */
+  /** Docker: each replica's streaming check. On Kubernetes the operator's readiness (streaming within a lag) checks them. */
+  readonly replicaChecks: PostgresReplicaCheck[];
+  /** Kubernetes: the Service on every replica (the operator's -ro); undefined on Docker or without replicas. */
   readonly readOnlyEndpoint: Endpoint | undefined;
   /** How the hooks and `npm run verify` reach the primary and each replica. */
-  readonly access: { primary: PlacedServer["access"]; replicas: PlacedServer["access"][] };
+  readonly access: { primary: ServerAccess; replicas: ServerAccess[] };
+  /** Whom `npm run verify` and operators log in as: the superuser on Docker; on Kubernetes the monitoring role (the operator keeps the superuser off the network). */
+  readonly adminLogin: { user: string; password: pulumi.Output<string> };
   /** Connection URIs per database (secret). */
   readonly uris: pulumi.Output<Record<string, PostgresUris>>;
   /** Env maps with each seed's variable names, for containers on the app network and for host processes (secret). */
@@ -83,120 +92,17 @@ export class PostgresCluster extends pulumi.ComponentResource {
 
   constructor(name: string, args: PostgresClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("trading:postgres:Cluster", name, {}, opts);
-    const { postgres: pg, common, engine, secrets } = args;
-    const names = postgresNames(common.namePrefix);
+    const { engine, secrets } = args;
     const ownerPasswords = pulumi.all(secrets.owners) as pulumi.Output<Record<string, string>>;
-    const image = serverImage(engine, `${name}-image`, pg.image, this);
-    this.readOnlyEndpoint = undefined;
-    const kubernetesName = (service: string) => (engine.kind === "kubernetes" ? engine.kubernetes.objectName(service) : service);
-
-    // Primary
-    const primary = placeServer(
-      engine,
-      {
-        spec: primarySpec(pg, names.primaryHost, args.primaryEntrypoint),
-        secrets: { superuser: secrets.superuser },
-        hostPort: pg.port,
-        docker: { image, resourceNames: { container: `${name}-primary`, volumes: { data: `${name}-data` } }, containerName: names.primaryContainer, volumeNames: { data: names.primaryVolume } },
-        kubernetes: { resourceName: `${name}-primary`, storageGb: pg.storageGb },
-      },
-      this,
-    );
-
-    this.init = new PostgresInit(
-      `${name}-init`,
-      {
-        ...hookAccess(primary.access),
-        superuser: POSTGRES_ROLES.superuser,
-        superuserPassword: secrets.superuser,
-        replicationRole: POSTGRES_ROLES.replication,
-        replicationPassword: secrets.replication,
-        readonlyRole: POSTGRES_ROLES.readonly,
-        readonlyPassword: secrets.readonly,
-        ownerPasswords,
-        databases: POSTGRES_DATABASES.map((db) => {
-          const scripts = args.scripts.find((s) => s.database === db.name);
-          if (!scripts) throw new Error(`no migrations loaded for database ${db.name}`);
-          return { name: db.name, owner: db.owner, migrations: scripts.migrations, seeds: scripts.seeds };
-        }),
-        connectTimeoutSeconds: common.waitTimeoutSeconds,
-        lockTimeoutSeconds: INIT_LOCK_TIMEOUT_SECONDS,
-        scriptsChecksum: scriptsChecksum(args.scripts),
-        serverId: primary.revision,
-      },
-      { parent: this, dependsOn: [primary.resource] },
-    );
-
-    // Replicas: each its own server (Docker container, or StatefulSet of one pod), each with its own slot.
-    const replicas: PostgresServer[] = [];
-    const replicaAccess: PlacedServer["access"][] = [];
-    const replicaGroup = { "trading-db-stack/group": `${common.namePrefix}-postgres-replicas` };
-    for (let n = 1; n <= pg.replicas; n++) {
-      const slotName = names.replicaSlot(n);
-      const hostPort = pg.replicaFirstPort + n - 1;
-      const slot = new PostgresReplicationSlot(
-        `${name}-replica-${n}-slot`,
-        {
-          ...hookAccess(primary.access),
-          superuser: POSTGRES_ROLES.superuser,
-          superuserPassword: secrets.superuser,
-          slotName,
-          connectTimeoutSeconds: common.waitTimeoutSeconds,
-        },
-        // After init: the replica's base backup needs the replication role.
-        { parent: this, dependsOn: [this.init] },
-      );
-      const replica = placeServer(
-        engine,
-        {
-          spec: replicaSpec(pg, names.replicaHost(n), n, kubernetesName(names.primaryHost), slotName, args.replicaEntrypoint),
-          secrets: { replication: secrets.replication },
-          hostPort,
-          docker: {
-            image,
-            resourceNames: { container: `${name}-replica-${n}`, volumes: { data: `${name}-replica-${n}-data` } },
-            containerName: names.replicaContainer(n),
-            volumeNames: { data: names.replicaVolume(n) },
-          },
-          kubernetes: { resourceName: `${name}-replica-${n}`, storageGb: pg.storageGb, podLabels: replicaGroup },
-          dependsOn: [primary.resource, slot],
-        },
-        this,
-      );
-      replicaAccess.push(replica.access);
-      this.replicaChecks.push(
-        new PostgresReplicaCheck(
-          `${name}-replica-${n}-check`,
-          {
-            primaryHost: primary.access.host,
-            primaryPort: primary.access.port,
-            replicaHost: replica.access.host,
-            replicaPort: replica.access.port,
-            ...(primary.access.kubernetes ? { primaryKubernetes: kubernetesTarget(primary.access), replicaKubernetes: kubernetesTarget(replica.access) } : {}),
-            superuser: POSTGRES_ROLES.superuser,
-            superuserPassword: secrets.superuser,
-            slotName,
-            timeoutSeconds: REPLICA_CHECK_TIMEOUT_SECONDS,
-            replicaId: replica.revision,
-          },
-          { parent: this, dependsOn: [replica.resource] },
-        ),
-      );
-      replicas.push({ container: replica.name, slot: slotName, host: replica.host, network: replica.network });
-    }
-    this.access = { primary: primary.access, replicas: replicaAccess };
-
-    if (engine.kind === "kubernetes" && pg.replicas > 0) {
-      const context = engine.kubernetes;
-      // The read-only endpoint: every replica, for clients that read and tolerate replication lag.
-      this.readOnlyEndpoint = groupService(context, `${name}-readonly`, "postgres-ro", replicaGroup, { name: "postgres", number: POSTGRES_CONTAINER_PORT }, { parent: this }).endpoint;
-      // A drain takes at most one replica at a time.
-      const budgetNames = { objectName: context.objectName("postgres-replicas"), resourceName: `${name}-replicas` };
-      disruptionBudget(context, budgetNames, { ...context.stackLabels, ...replicaGroup }, { maxUnavailable: 1 }, { parent: this });
-    }
-
-    this.primary = { container: primary.name, host: primary.host, network: primary.network };
-    this.replicas = replicas;
+    const placed = engine.kind === "kubernetes" ? onCloudNativePg(this, name, args, engine.kubernetes) : inContainers(this, name, args, engine);
+    this.primary = placed.primary;
+    this.replicas = placed.replicas;
+    this.init = placed.init;
+    this.replicaChecks = placed.replicaChecks;
+    this.readOnlyEndpoint = placed.readOnlyEndpoint;
+    this.access = placed.access;
+    this.adminLogin = placed.adminLogin;
+    const replicas = this.replicas;
 
     // Reads that tolerate lag go to the replicas: the read-only Service on Kubernetes, replica 1 on Docker.
     const readOnlyNetwork = this.readOnlyEndpoint ?? replicas[0]?.network ?? this.primary.network;
@@ -226,6 +132,173 @@ export class PostgresCluster extends pulumi.ComponentResource {
 
     this.registerOutputs({ primary: this.primary, replicas: this.replicas, uris: this.uris, env: this.env });
   }
+}
+
+/** Where and how the servers run, as the component exposes them. */
+interface Placement {
+  primary: PostgresServer;
+  replicas: PostgresServer[];
+  init: PostgresInit;
+  replicaChecks: PostgresReplicaCheck[];
+  readOnlyEndpoint: Endpoint | undefined;
+  access: { primary: ServerAccess; replicas: ServerAccess[] };
+  adminLogin: { user: string; password: pulumi.Output<string> };
+}
+
+function initDatabases(args: PostgresClusterArgs) {
+  return POSTGRES_DATABASES.map((db) => {
+    const scripts = args.scripts.find((s) => s.database === db.name);
+    if (!scripts) throw new Error(`no migrations loaded for database ${db.name}`);
+    return { name: db.name, owner: db.owner, migrations: scripts.migrations, seeds: scripts.seeds };
+  });
+}
+
+/** Docker (and a Docker host for prod): the stack's own primary and replica containers, slots and checks. */
+function inContainers(parent: pulumi.Resource, name: string, args: PostgresClusterArgs, engine: Engine): Placement {
+  const { postgres: pg, common, secrets } = args;
+  const names = postgresNames(common.namePrefix);
+  const ownerPasswords = pulumi.all(secrets.owners) as pulumi.Output<Record<string, string>>;
+  const image = serverImage(engine, `${name}-image`, pg.image, parent);
+  const primary = placeServer(
+    engine,
+    {
+      spec: primarySpec(pg, names.primaryHost, args.primaryEntrypoint),
+      secrets: { superuser: secrets.superuser },
+      hostPort: pg.port,
+      docker: { image, resourceNames: { container: `${name}-primary`, volumes: { data: `${name}-data` } }, containerName: names.primaryContainer, volumeNames: { data: names.primaryVolume } },
+    },
+    parent,
+  );
+
+  const init = new PostgresInit(
+    `${name}-init`,
+    {
+      ...hookAccess(primary.access),
+      superuser: POSTGRES_ROLES.superuser,
+      superuserPassword: secrets.superuser,
+      replicationRole: POSTGRES_ROLES.replication,
+      replicationPassword: secrets.replication,
+      readonlyRole: POSTGRES_ROLES.readonly,
+      readonlyPassword: secrets.readonly,
+      ownerPasswords,
+      databases: initDatabases(args),
+      connectTimeoutSeconds: common.waitTimeoutSeconds,
+      lockTimeoutSeconds: INIT_LOCK_TIMEOUT_SECONDS,
+      scriptsChecksum: scriptsChecksum(args.scripts),
+      serverId: primary.revision,
+    },
+    { parent, dependsOn: [primary.resource] },
+  );
+
+  // Replicas: each its own container, each with its own slot.
+  const replicas: PostgresServer[] = [];
+  const replicaAccess: ServerAccess[] = [];
+  const replicaChecks: PostgresReplicaCheck[] = [];
+  for (let n = 1; n <= pg.replicas; n++) {
+    const slotName = names.replicaSlot(n);
+    const slot = new PostgresReplicationSlot(
+      `${name}-replica-${n}-slot`,
+      { ...hookAccess(primary.access), superuser: POSTGRES_ROLES.superuser, superuserPassword: secrets.superuser, slotName, connectTimeoutSeconds: common.waitTimeoutSeconds },
+      // After init: the replica's base backup needs the replication role.
+      { parent, dependsOn: [init] },
+    );
+    const replica = placeServer(
+      engine,
+      {
+        spec: replicaSpec(pg, names.replicaHost(n), n, names.primaryHost, slotName, args.replicaEntrypoint),
+        secrets: { replication: secrets.replication },
+        hostPort: pg.replicaFirstPort + n - 1,
+        docker: {
+          image,
+          resourceNames: { container: `${name}-replica-${n}`, volumes: { data: `${name}-replica-${n}-data` } },
+          containerName: names.replicaContainer(n),
+          volumeNames: { data: names.replicaVolume(n) },
+        },
+        dependsOn: [primary.resource, slot],
+      },
+      parent,
+    );
+    replicaAccess.push(replica.access);
+    replicaChecks.push(
+      new PostgresReplicaCheck(
+        `${name}-replica-${n}-check`,
+        {
+          primaryHost: primary.access.host,
+          primaryPort: primary.access.port,
+          replicaHost: replica.access.host,
+          replicaPort: replica.access.port,
+          superuser: POSTGRES_ROLES.superuser,
+          superuserPassword: secrets.superuser,
+          slotName,
+          timeoutSeconds: REPLICA_CHECK_TIMEOUT_SECONDS,
+          replicaId: replica.revision,
+        },
+        { parent, dependsOn: [replica.resource] },
+      ),
+    );
+    replicas.push({ container: replica.name, slot: slotName, host: replica.host, network: replica.network });
+  }
+  return {
+    primary: { container: primary.name, host: primary.host, network: primary.network },
+    replicas,
+    init,
+    replicaChecks,
+    readOnlyEndpoint: undefined,
+    access: { primary: primary.access, replicas: replicaAccess },
+    adminLogin: { user: POSTGRES_ROLES.superuser, password: secrets.superuser },
+  };
+}
+
+/** Kubernetes: one CloudNativePG Cluster; the hook follows the primary by its label. */
+function onCloudNativePg(parent: pulumi.Resource, name: string, args: PostgresClusterArgs, context: KubernetesContext): Placement {
+  const { postgres: pg, common, secrets } = args;
+  const monitor = secrets.monitor;
+  if (!monitor) throw new Error("PostgreSQL on Kubernetes needs the monitoring role's password (StackSecrets with kubernetes)");
+  const ownerPasswords = pulumi.all(secrets.owners) as pulumi.Output<Record<string, string>>;
+  const passwords: Record<string, pulumi.Input<string>> = { [POSTGRES_ROLES.readonly]: secrets.readonly, [POSTGRES_ROLES.monitor]: monitor };
+  for (const db of POSTGRES_DATABASES) passwords[db.owner] = secrets.owners[db.name];
+  const cnpg = cloudNativePg({ pg, passwords, resourceName: name, context }, { parent });
+  if (managedRoles(cnpg.name).some((r) => passwords[r.name] === undefined)) throw new Error("a managed PostgreSQL role has no password");
+
+  const { config } = context;
+  const target = (role: "primary" | "replica", index?: number): ServerAccess => ({
+    host: role === "primary" ? cnpg.services.rw.host : cnpg.services.ro.host,
+    port: POSTGRES_CONTAINER_PORT,
+    kubernetes: {
+      namespace: context.namespace,
+      selector: { labels: selectorText(instanceLabels(cnpg.name, role)), ...(index ? { index } : {}) },
+      ...(config.context ? { context: config.context } : {}),
+      ...(config.kubeconfig ? { kubeconfig: config.kubeconfig } : {}),
+    },
+  });
+  const primaryAccess = target("primary");
+  const init = new PostgresInit(
+    `${name}-init`,
+    {
+      ...hookAccess(primaryAccess),
+      // The operator made the roles and databases: the hook logs in as each owner only.
+      managedBy: "cloudnative-pg",
+      readonlyRole: POSTGRES_ROLES.readonly,
+      ownerPasswords,
+      databases: initDatabases(args),
+      connectTimeoutSeconds: common.waitTimeoutSeconds,
+      lockTimeoutSeconds: INIT_LOCK_TIMEOUT_SECONDS,
+      scriptsChecksum: scriptsChecksum(args.scripts),
+      serverId: cnpg.revision,
+    },
+    { parent, dependsOn: cnpg.ready },
+  );
+  const local = (port: number) => ({ host: LOOPBACK, port });
+  return {
+    primary: { container: cnpg.name, host: local(pg.port), network: cnpg.services.rw },
+    // Replica n: the n-th ready replica pod in name order (the operator names them <cluster>-<serial>).
+    replicas: Array.from({ length: pg.replicas }, (_, i) => ({ container: `${cnpg.name} replica ${i + 1}`, host: local(pg.replicaFirstPort + i), network: cnpg.services.ro })),
+    init,
+    replicaChecks: [],
+    readOnlyEndpoint: pg.replicas > 0 ? cnpg.services.ro : undefined,
+    access: { primary: primaryAccess, replicas: Array.from({ length: pg.replicas }, (_, i) => target("replica", i)) },
+    adminLogin: { user: POSTGRES_ROLES.monitor, password: monitor },
+  };
 }
 
 function databaseNamed(name: string) {

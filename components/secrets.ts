@@ -25,6 +25,8 @@ export interface PostgresSecrets {
   /** Owner role password per database name. */
   owners: Record<string, pulumi.Output<string>>;
   readonly: pulumi.Output<string>;
+  /** Kubernetes: the monitoring role (pg_monitor) that `npm run verify` and operators log in as; CloudNativePG keeps the superuser off the network. */
+  monitor?: pulumi.Output<string>;
 }
 
 export interface MongoSecrets {
@@ -88,6 +90,7 @@ export class StackSecrets extends pulumi.ComponentResource {
       replication: password(`postgres-${POSTGRES_ROLES.replication}-password`, "postgresReplicationPassword"),
       owners,
       readonly: password(`postgres-${POSTGRES_ROLES.readonly.replace(/_/g, "-")}-password`, "postgresReadonlyPassword"),
+      ...(args.kubernetes ? { monitor: generated(`postgres-${POSTGRES_ROLES.monitor.replace(/_/g, "-")}-password`) } : {}),
     };
     this.mongo = {
       root: password("mongo-root-password", "mongoRootPassword"),

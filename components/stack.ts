@@ -17,7 +17,7 @@ import { influxdbUrl } from "./influxdb-spec";
 import { MONGO_DATABASE, MONGO_USERS, mongoDirectUri } from "./mongo-spec";
 import type { AdminConnections } from "./outputs";
 import { PostgresCluster } from "./postgres";
-import { POSTGRES_DATABASES, POSTGRES_ROLES, postgresUri } from "./postgres-spec";
+import { POSTGRES_DATABASES, postgresUri } from "./postgres-spec";
 import { RedisServer } from "./redis";
 import { REDIS_USERS, redisUrl } from "./redis-spec";
 import { StackSecrets } from "./secrets";
@@ -138,7 +138,7 @@ export class TradingDbStack extends pulumi.ComponentResource {
                 { name: "primary", endpoint: this.postgres.primary.network },
                 ...this.postgres.replicas.map((r, i) => ({ name: `replica ${i + 1}`, endpoint: r.network })),
               ],
-              postgresSuperuserPassword: secrets.postgres.superuser,
+              postgresLogin: this.postgres.adminLogin,
               mongoMembers: this.mongo.rsMembers,
               mongoRootPassword: secrets.mongo.root,
               pgadminEntrypoint: args.plan.pgadminEntrypoint,
@@ -159,11 +159,11 @@ export class TradingDbStack extends pulumi.ComponentResource {
     };
     this.adminConnections = pulumi.secret(
       pulumi
-        .all([secrets.postgres.superuser, secrets.mongo.root, secrets.redis.admin, this.influxdb.operatorToken])
-        .apply(([superuser, root, redisAdmin, influxToken]) => ({
+        .all([this.postgres.adminLogin.password, secrets.mongo.root, secrets.redis.admin, this.influxdb.operatorToken])
+        .apply(([pgAdmin, root, redisAdmin, influxToken]) => ({
           postgres: {
-            primary: postgresUri("postgresql", POSTGRES_ROLES.superuser, superuser, this.postgres.primary.host, "postgres"),
-            replicas: this.postgres.replicas.map((r) => postgresUri("postgresql", POSTGRES_ROLES.superuser, superuser, r.host, "postgres")),
+            primary: postgresUri("postgresql", this.postgres.adminLogin.user, pgAdmin, this.postgres.primary.host, "postgres"),
+            replicas: this.postgres.replicas.map((r) => postgresUri("postgresql", this.postgres.adminLogin.user, pgAdmin, r.host, "postgres")),
           },
           mongo: { members: this.mongo.members.map((m) => mongoDirectUri({ user: MONGO_USERS.root, password: root, database: "admin" }, m.host)) },
           redis: { url: redisUrl(REDIS_USERS.admin, redisAdmin, this.redis.host) },

@@ -47,12 +47,14 @@ async function verifyPostgres(outputs: VerifiedOutputs, timeoutMs: number): Prom
   const { primary, replicas } = outputs.adminConnections.postgres;
   const results: CheckResult[] = [];
   // The primary's view of each replica: its state, and how far behind it replays, in bytes and seconds.
-  let senders: Array<{ application_name: string; state: string; lag_bytes: string | null; replay_lag_seconds: number | null }> | undefined;
+  let senders: Array<{ slot_name: string | null; state: string; lag_bytes: string | null; replay_lag_seconds: number | null }> | undefined;
   try {
     const info = await withPostgres(primary, timeoutMs, async (c) => {
       senders = (
         await c.query(
-          "SELECT application_name, state, pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::text AS lag_bytes, EXTRACT(EPOCH FROM replay_lag)::float8 AS replay_lag_seconds FROM pg_stat_replication",
+          // Each sender by the slot it streams through (its replica knows that slot's name too).
+          `SELECT s.slot_name, r.state, pg_wal_lsn_diff(pg_current_wal_lsn(), r.replay_lsn)::text AS lag_bytes, EXTRACT(EPOCH FROM r.replay_lag)::float8 AS replay_lag_seconds
+           FROM pg_stat_replication r LEFT JOIN pg_replication_slots s ON s.active_pid = r.pid`,
         )
       ).rows;
       return (await c.query("SELECT pg_is_in_recovery() AS recovery, current_setting('server_version') AS version")).rows[0];
@@ -69,11 +71,12 @@ async function verifyPostgres(outputs: VerifiedOutputs, timeoutMs: number): Prom
     results.push({ component: "postgres", target: `primary ${withoutCredentials(primary)}`, ok: false, detail: `cannot connect: ${message(error)}` });
   }
   for (const [i, uri] of replicas.entries()) {
-    const slot = outputs.postgresReplicas[i]?.slot;
     const target = `replica ${i + 1} ${withoutCredentials(uri)}`;
     try {
-      const row = await withPostgres(uri, timeoutMs, async (c) => (await c.query("SELECT pg_is_in_recovery() AS recovery")).rows[0]);
-      const sender = senders?.find((s) => s.application_name === slot);
+      const row = await withPostgres(uri, timeoutMs, async (c) => (await c.query("SELECT pg_is_in_recovery() AS recovery, (SELECT slot_name FROM pg_stat_wal_receiver) AS slot")).rows[0]);
+      // The stack's slot on Docker; on Kubernetes the operator's, which the replica reports.
+      const slot = outputs.postgresReplicas[i]?.slot || row.slot;
+      const sender = senders?.find((s) => s.slot_name === slot);
       const lagBytes = sender?.lag_bytes == null ? null : Number(sender.lag_bytes);
       const problems: string[] = [];
       if (row.recovery !== true) problems.push("not in recovery: it is not a standby");

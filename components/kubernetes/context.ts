@@ -8,6 +8,12 @@ import { formerlyNamed } from "../names";
 
 export interface KubernetesContext {
   provider: k8s.Provider;
+  /**
+   * The provider of an object a destroy with retainData keeps (the PostgreSQL Cluster): it takes
+   * over one that exists already (upsert), as the next stack's `up` finds it. One provider whatever
+   * retainData says, so that turning retainData on or off never replaces what it manages.
+   */
+  adoptingProvider: k8s.Provider;
   namespace: string;
   /** `dependsOn` of every object in the namespace: the namespace, when the stack creates it. */
   namespaceReady: pulumi.Resource[];
@@ -64,6 +70,7 @@ export class KubernetesCluster extends pulumi.ComponentResource {
     // between would miss them); each pod template's hashes roll the pods that mount them.
     const provider = new k8s.Provider(`${name}-provider`, { ...cluster, namespace: config.namespace, enableConfigMapMutable: true, enableSecretMutable: true }, { parent: this });
     const stackLabels = { "app.kubernetes.io/part-of": PART_OF, "app.kubernetes.io/instance": common.namePrefix };
+    const adoptingProvider = new k8s.Provider(`${name}-adopting-provider`, { ...cluster, namespace: config.namespace, upsertExistingObjects: true }, { parent: this });
     const namespaceResource = config.createNamespace
       ? new k8s.core.v1.Namespace(
           `${name}-namespace`,
@@ -79,6 +86,7 @@ export class KubernetesCluster extends pulumi.ComponentResource {
       : undefined;
     this.context = {
       provider,
+      adoptingProvider,
       namespace: config.namespace,
       namespaceReady: namespaceResource ? [namespaceResource] : [],
       storageClass: config.storageClass,

@@ -2,7 +2,8 @@
 // the primary is healthy. Runs inside the serialised dynamic provider (see init/hook.ts).
 //
 // Safe to re-run at any point: a cluster-wide advisory lock serialises concurrent runs; roles and
-// databases are created only when missing; each migration and seed file runs in its own
+// databases are created only when missing (on Kubernetes the CloudNativePG operator makes them, and
+// the hook logs in as each database's owner only); each migration and seed file runs in its own
 // transaction together with its record in schema_migrations, so a run killed half-way leaves
 // either the whole file applied and recorded, or nothing.
 import type { Client } from "pg";
@@ -25,12 +26,19 @@ export interface PostgresInitInputs extends Record<string, unknown> {
   port: number;
   /** Under Kubernetes: the primary's pod, reached through a port-forward to `port` (init/access.ts). */
   kubernetes?: KubernetesTarget;
-  superuser: string;
-  superuserPassword: string;
-  replicationRole: string;
-  replicationPassword: string;
+  /**
+   * "cloudnative-pg": the operator made the roles (with their passwords) and the databases, and the
+   * superuser has no network login; the hook only works as each owner, waiting for the operator
+   * to have applied a role or a new password.
+   */
+  managedBy?: "cloudnative-pg";
+  /** The roles and databases are made as the superuser (not when managedBy). */
+  superuser?: string;
+  superuserPassword?: string;
+  replicationRole?: string;
+  replicationPassword?: string;
   readonlyRole: string;
-  readonlyPassword: string;
+  readonlyPassword?: string;
   /** Owner password per database name. */
   ownerPasswords: Record<string, string>;
   databases: PostgresInitDatabase[];
@@ -63,9 +71,14 @@ export function postgresInitServer(inputs: PostgresInitInputs): ServerAccess {
 }
 
 async function initialise(inputs: PostgresInitInputs, server: OpenedAccess): Promise<PostgresInitResult> {
+  if (inputs.managedBy) return runScripts(inputs, server);
   const { host, port, label } = server;
+  const { superuser, superuserPassword, replicationRole, replicationPassword, readonlyPassword } = inputs;
+  if (!superuser || !superuserPassword || !replicationRole || !replicationPassword || !readonlyPassword) {
+    throw new Error("the PostgreSQL init hook makes the roles as the superuser: superuser, replication and read-only credentials are needed");
+  }
   const admin = await connectPostgres(
-    { host, port, label, user: inputs.superuser, password: inputs.superuserPassword, database: "postgres" },
+    { host, port, label, user: superuser, password: superuserPassword, database: "postgres" },
     inputs.connectTimeoutSeconds,
     "trading-db-stack init",
   );
@@ -74,8 +87,8 @@ async function initialise(inputs: PostgresInitInputs, server: OpenedAccess): Pro
 
     await inTransaction(admin, async () => {
       const service = { login: true, replication: false };
-      await ensureRole(admin, inputs.replicationRole, { login: true, replication: true }, inputs.replicationPassword);
-      await ensureRole(admin, inputs.readonlyRole, service, inputs.readonlyPassword);
+      await ensureRole(admin, replicationRole, { login: true, replication: true }, replicationPassword);
+      await ensureRole(admin, inputs.readonlyRole, service, readonlyPassword);
       for (const db of inputs.databases) {
         const password = inputs.ownerPasswords[db.name];
         if (!password) throw new Error(`no owner password given for database ${db.name}`);
@@ -99,7 +112,11 @@ async function runScripts(inputs: PostgresInitInputs, { host, port, label }: Ope
         { host, port, label, user: db.owner, password: inputs.ownerPasswords[db.name], database: db.name },
         inputs.connectTimeoutSeconds,
         "trading-db-stack migrations",
+        // The operator makes the owner and the database after the Cluster is up, and applies a new password in a moment.
+        { waitForOperator: inputs.managedBy !== undefined },
       );
+      // The owner admits only itself and the read-only role (the superuser made the database when not managed).
+      if (inputs.managedBy) await restrictConnect(client, db.name, inputs.readonlyRole);
       sessions.push({ db, client, plan: { migrations: [], seeds: [] } });
       await takeSessionLock(client, MIGRATION_LOCK, inputs.lockTimeoutSeconds);
       await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -220,22 +237,26 @@ async function ensureRole(admin: Client, name: string, wanted: RoleAttributes, p
 
 async function ensureDatabase(admin: Client, db: PostgresInitDatabase, readonlyRole: string): Promise<void> {
   const name = quoteIdent(db.name);
-  const { rows } = await admin.query<{ owner: string; public_connect: boolean; readonly_connect: boolean }>(
-    `SELECT pg_get_userbyid(datdba) AS owner,
-            has_database_privilege('public', oid, 'CONNECT') AS public_connect,
-            has_database_privilege($2, oid, 'CONNECT') AS readonly_connect
-     FROM pg_database WHERE datname = $1`,
-    [db.name, readonlyRole],
-  );
+  const { rows } = await admin.query<{ owner: string }>("SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1", [db.name]);
   if (rows.length === 0) {
     // CREATE DATABASE cannot run in a transaction; a run killed right after it finds the database next time.
     await admin.query(`CREATE DATABASE ${name} OWNER ${quoteIdent(db.owner)} TEMPLATE template0 ENCODING 'UTF8'`);
   } else if (rows[0].owner !== db.owner) {
     await admin.query(`ALTER DATABASE ${name} OWNER TO ${quoteIdent(db.owner)}`);
   }
-  // Only the owner and the read-only role may connect: other roles of the cluster see nothing here.
-  if (rows.length === 0 || rows[0].public_connect) await admin.query(`REVOKE ALL ON DATABASE ${name} FROM PUBLIC`);
-  if (rows.length === 0 || !rows[0].readonly_connect) await admin.query(`GRANT CONNECT ON DATABASE ${name} TO ${quoteIdent(readonlyRole)}`);
+  await restrictConnect(admin, db.name, readonlyRole);
+}
+
+/** Only the owner and the read-only role may connect: other roles of the cluster see nothing here. Changes only what differs. */
+async function restrictConnect(client: Client, database: string, readonlyRole: string): Promise<void> {
+  const { rows } = await client.query<{ public_connect: boolean; readonly_connect: boolean }>(
+    `SELECT has_database_privilege('public', oid, 'CONNECT') AS public_connect, has_database_privilege($2, oid, 'CONNECT') AS readonly_connect
+     FROM pg_database WHERE datname = $1`,
+    [database, readonlyRole],
+  );
+  const name = quoteIdent(database);
+  if (rows[0].public_connect) await client.query(`REVOKE ALL ON DATABASE ${name} FROM PUBLIC`);
+  if (!rows[0].readonly_connect) await client.query(`GRANT CONNECT ON DATABASE ${name} TO ${quoteIdent(readonlyRole)}`);
 }
 
 async function takeSessionLock(client: Client, lock: string, timeoutSeconds: number): Promise<void> {

@@ -14,12 +14,15 @@ export interface PgConnection {
 
 /**
  * Connects, retrying while the server is not yet accepting connections, for at most
- * `timeoutSeconds`. Authentication and other errors fail at once: waiting will not fix them.
+ * `timeoutSeconds`. Authentication and other errors fail at once: waiting will not fix them, unless
+ * an operator makes the role or database, or applies its password (`waitForOperator`).
  */
-export async function connectPostgres({ label, ...conn }: PgConnection, timeoutSeconds: number, applicationName = "trading-db-stack"): Promise<Client> {
+export async function connectPostgres({ label, ...conn }: PgConnection, timeoutSeconds: number, applicationName = "trading-db-stack", options: { waitForOperator?: boolean } = {}): Promise<Client> {
   const pg = require("pg") as typeof import("pg");
   // Worth another try while a server is starting or restarting; anything else (bad password...) is final.
   const retryable = ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EAI_AGAIN", "57P03" /* cannot_connect_now */, "53300" /* too_many_connections */];
+  // An operator makes roles and databases, and applies changed passwords, a moment after it is asked.
+  if (options.waitForOperator) retryable.push("28P01" /* invalid_password: the role or its password not there yet */, "3D000" /* invalid_catalog_name */);
   const deadline = Date.now() + timeoutSeconds * 1000;
   for (let attempt = 1; ; attempt++) {
     const client = new pg.Client({

@@ -1,4 +1,4 @@
-// The Kubernetes liveness probes (each spec's `alive` check) against real servers: they pass on
+// The Kubernetes liveness probes (each spec's `alive` check; PostgreSQL's is CloudNativePG's own) against real servers: they pass on
 // a server that answers, and fail on a wedged one, which a TCP probe (what they replace) still
 // passes, since the kernel completes the handshake for a process that answers nothing. Each runs
 // as the kubelet runs it, `sh -c` with its timeout; only ports and file paths differ from the pod's.
@@ -9,7 +9,6 @@ import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { programKeyfile, startMembers, stopMembers, type MongoMember } from "../support/mongo";
-import { pgBinDir, removeServerDir, startPrimary, type PgServer } from "../support/postgres";
 import { mockPassword, plain, requireBuilt, ROOT, runProgram } from "../support/pulumi";
 import { startRedisFromUploads, type RedisTestServer } from "../support/redis";
 
@@ -18,7 +17,6 @@ interface Check {
   timeoutSeconds: number;
 }
 
-let postgres: PgServer;
 let redis: RedisTestServer;
 let mongo: MongoMember[] = [];
 let mongoshBin: string;
@@ -47,24 +45,18 @@ function tcpConnects(port: number): Promise<boolean> {
   });
 }
 
-/**
- * Runs `work` while the process is stopped (SIGSTOP): it holds its port and answers nothing.
- * `parent`: a runuser above it, which stops itself when its child stops (util-linux su does) and
- * is continued too.
- */
-async function whileWedged<T>(pid: number, work: () => Promise<T>, parent?: number): Promise<T> {
+/** Runs `work` while the process is stopped (SIGSTOP): it holds its port and answers nothing. */
+async function whileWedged<T>(pid: number, work: () => Promise<T>): Promise<T> {
   process.kill(pid, "SIGSTOP");
   try {
     return await work();
   } finally {
     process.kill(pid, "SIGCONT");
-    if (parent !== undefined) process.kill(parent, "SIGCONT");
   }
 }
 
 beforeAll(async () => {
   const run = await runProgram("dev");
-  postgres = await startPrimary("liveness-superuser-password");
   const container = plain(run.byName("trading-redis-server").inputs);
   redis = await startRedisFromUploads(container.uploads, "/usr/local/etc/redis/redis.conf", "/data");
   mongo = await startMembers(1, programKeyfile(run), mockPassword("trading-secrets-mongo-root-password", 32));
@@ -73,8 +65,6 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await postgres?.stop();
-  if (postgres) removeServerDir(postgres);
   await redis?.stop();
   if (redis) fs.rmSync(redis.dir, { recursive: true, force: true });
   await stopMembers(mongo);
@@ -82,53 +72,6 @@ afterAll(async () => {
 });
 
 describe("liveness asks the server itself", () => {
-  test("PostgreSQL: pg_isready answered (accepting, or rejecting while it starts or recovers); a wedged postmaster fails it", async () => {
-    const alive: Check = requireBuilt("components/postgres-spec.js").postgresAliveCheck();
-    const local: Array<[string, string]> = [["-p 5432", `-p ${postgres.port}`]];
-    const env = { PATH: `${pgBinDir()}:${process.env.PATH}` };
-    expect(await passes(alive, local, env)).toBe(true);
-    // The postmaster itself (the harness starts it through runuser): its pid is postmaster.pid's first line.
-    const postmaster = Number(fs.readFileSync(path.join(postgres.dataDir, "postmaster.pid"), "utf8").split("\n")[0]);
-    await whileWedged(
-      postmaster,
-      async () => {
-        expect(await tcpConnects(postgres.port)).toBe(true);
-        expect(await passes(alive, local, env)).toBe(false);
-      },
-      postgres.process.pid,
-    );
-    expect(await passes(alive, local, env)).toBe(true);
-  });
-
-  test("PostgreSQL: a server that is shutting down still counts as alive, one that is gone does not", async () => {
-    const alive: Check = requireBuilt("components/postgres-spec.js").postgresAliveCheck();
-    // pg_isready's own verdicts, which the probe maps: 1 (rejecting) alive, 2 (no response) not.
-    const fake = net.createServer((socket) => {
-      socket.on("data", (packet) => {
-        // libpq asks for GSS encryption and TLS first (8-byte requests): "N", not offered.
-        const code = packet.length === 8 ? packet.readInt32BE(4) : 0;
-        if (code === 80877104 || code === 80877103) return void socket.write("N");
-        // The startup packet, answered with "the database system is shutting down" (SQLSTATE 57P03).
-        const fields = Buffer.from("SFATAL\0C57P03\0Mthe database system is shutting down\0\0");
-        const header = Buffer.alloc(5);
-        header.write("E", 0);
-        header.writeInt32BE(fields.length + 4, 1);
-        socket.end(Buffer.concat([header, fields]));
-      });
-    });
-    await new Promise<void>((resolve) => fake.listen(0, "127.0.0.1", resolve));
-    const port = (fake.address() as net.AddressInfo).port;
-    const env = { PATH: `${pgBinDir()}:${process.env.PATH}` };
-    try {
-      const verdict = await new Promise<number | null>((resolve) => execFile(path.join(pgBinDir(), "pg_isready"), ["-h", "127.0.0.1", "-p", String(port)], (error) => resolve(error ? (error.code as number) : 0)));
-      expect(verdict).toBe(1);
-      expect(await passes(alive, [["-p 5432", `-p ${port}`]], env)).toBe(true);
-    } finally {
-      await new Promise((resolve) => fake.close(resolve));
-    }
-    expect(await passes(alive, [["-p 5432", `-p ${port}`]], env)).toBe(false);
-  });
-
   test("Redis: PING as the health user; a wedged server fails it", async () => {
     const alive: Check = requireBuilt("components/redis-spec.js").redisAliveCheck();
     const passwordFile = "/run/secrets/redis-healthcheck-password";

@@ -67,6 +67,8 @@ export interface ResourceOptionsSeen {
   urn: string;
   /** The parent's URN ("" at the top). */
   parentUrn: string;
+  /** The provider reference ("<provider URN>::<id>"); "" for the default provider. */
+  provider: string;
   /** The aliases sent with the registration (alias specs, or full URNs). */
   aliases: AliasSent[];
 }
@@ -97,6 +99,7 @@ MockMonitor.prototype.registerResource = function (req: any, callback: unknown) 
   engineUrnByMockUrn.set(mockUrn, urn);
   optionsByName.set(req.getName(), {
     retainOnDelete: req.getRetainondelete() === true,
+    provider: req.getProvider(),
     deleteBeforeReplace: req.getDeletebeforereplace() === true,
     dependsOn: req.getDependenciesList().map(urnName),
     additionalSecretOutputs: req.getAdditionalsecretoutputsList(),

@@ -62,7 +62,7 @@ describe("npm run env", () => {
     fs.writeFileSync(file, JSON.stringify(Object.fromEntries(Object.entries(run.outputs).map(([k, v]) => [k, v.value]))));
     const inCluster = env("--consumer", "trading-simulation", "--target", "network", "--out", path.join(dir, "cluster.env"), "--from-json", file);
     expect(inCluster.status, inCluster.stderr).toBe(0);
-    expect(readDotenv(fs.readFileSync(path.join(dir, "cluster.env"), "utf8")).POSTGRES_HOST).toBe("trading-postgres.trading-db.svc.cluster.local");
+    expect(readDotenv(fs.readFileSync(path.join(dir, "cluster.env"), "utf8")).POSTGRES_HOST).toBe("trading-postgres-rw.trading-db.svc.cluster.local");
     expect(inCluster.stderr).not.toContain("npm run forward");
     const host = env("--consumer", "trading-simulation", "--out", path.join(dir, "laptop.env"), "--from-json", file);
     expect(host.status, host.stderr).toBe(0);

@@ -2,6 +2,7 @@
 // the program runs under mocks before and after, and every object whose inputs differ, appears or
 // disappears is listed. A changed pod template rolls that StatefulSet's pods: downtime for a
 // single-pod server, so only the server whose files or credentials changed may be touched.
+// PostgreSQL is one CloudNativePG Cluster: the operator rolls its instances itself, one at a time.
 import { beforeAll, describe, expect, test } from "vitest";
 import { kubeconfigYaml } from "../support/kube-port-forward-server";
 import { graphChanges as changes, plain, requireBuilt, runProgram, type ProgramRun } from "../support/pulumi";
@@ -20,67 +21,54 @@ describe("prod on Kubernetes: which objects a setting change touches", () => {
     expect(changes(base, await runProgram("prod"))).toEqual({ added: [], removed: [], changed: [] });
   });
 
-  test("replicas 2 -> 3 adds replica 3's objects and hooks only; the read-only Service and the replicas' budget select it by label", async () => {
-    const change = changes(base, await runProgram("prod", { postgresReplicas: "3" }));
-    expect(change.removed).toEqual([]);
-    expect(change.changed).toEqual([]);
-    expect(change.added).toEqual(
-      [
-        "trading-postgres-replica-3",
-        "trading-postgres-replica-3-clients",
-        "trading-postgres-replica-3-files",
-        "trading-postgres-replica-3-headless",
-        "trading-postgres-replica-3-secrets",
-        "trading-postgres-replica-3-service",
-        "trading-postgres-replica-3-check",
-        "trading-postgres-replica-3-slot",
-      ].sort(),
-    );
+  test("replicas 2 -> 3 changes the Cluster's instances only: the operator adds the replica (no StatefulSet, slot or check of the stack's)", async () => {
+    const after = await runProgram("prod", { postgresReplicas: "3" });
+    expect(changes(base, after)).toEqual({ added: [], removed: [], changed: ["trading-postgres-cluster"] });
+    const now = inputsByName(after).get("trading-postgres-cluster");
+    expect(now.spec.instances).toBe(4);
+    now.spec.instances = 3;
+    expect(now).toEqual(inputsByName(base).get("trading-postgres-cluster"));
   });
 
-  test("a new superuser password rolls the primary only (its Secret and pod-template hash), and re-runs the hooks that log in with it", async () => {
-    const after = await runProgram("prod", { postgresSuperuserPassword: "a-new-superuser-password-1" });
+  test("a role's new password changes only its Secret (the operator applies it in place, no restart), the hook that logs in with it and the consumers' env", async () => {
+    const after = await runProgram("prod", { postgresPlatformOwnerPassword: "a-new-owner-password-0001" });
     const change = changes(base, after);
     expect(change.added).toEqual([]);
     // The user's own replaces the generated one.
-    expect(change.removed).toEqual(["trading-secrets-postgres-postgres-password"]);
-    expect(change.changed).toEqual(
-      ["trading-postgres-primary", "trading-postgres-primary-secrets", "trading-postgres-init", "trading-postgres-replica-1-slot", "trading-postgres-replica-2-slot", "trading-postgres-replica-1-check", "trading-postgres-replica-2-check"].sort(),
-    );
-    // The StatefulSet differs only in its template's secrets hash: a rolling restart, same volume claims.
-    const before = inputsByName(base).get("trading-postgres-primary");
-    const now = inputsByName(after).get("trading-postgres-primary");
-    const annotations = (sts: any) => sts.spec.template.metadata.annotations;
-    expect(annotations(now)["trading-db-stack/secrets-hash"]).not.toBe(annotations(before)["trading-db-stack/secrets-hash"]);
-    now.spec.template.metadata.annotations = annotations(before);
-    expect(now).toEqual(before);
+    expect(change.removed).toEqual(["trading-secrets-postgres-trading-platform-owner-password"]);
+    expect(change.changed).toEqual(["trading-postgres-init", "trading-postgres-trading-platform-owner-secret", "trading-advanced-trading-platform-env"].sort());
+    expect(inputsByName(after).get("trading-postgres-trading-platform-owner-secret").stringData).toEqual({ username: "trading_platform_owner", password: "a-new-owner-password-0001" });
   });
-
   test("a retention change reaches only the InfluxDB hook; an election timeout only the Mongo hook", async () => {
     expect(changes(base, await runProgram("prod", { influxdbRetentionDays: "30" })).changed).toEqual(["trading-influxdb-init"]);
     expect(changes(base, await runProgram("prod", { mongoElectionTimeoutMs: "5000" })).changed).toEqual(["trading-mongo-init"]);
   });
 
-  test("a storage size changes only the volume claim templates of that database's StatefulSets (a replacement: documented, data kept only with retainData)", async () => {
+  test("a storage size changes only that database's volumes: the Cluster's storage size in place (the operator grows the claims where the class allows), another database's claim templates (a replacement)", async () => {
     const after = await runProgram("prod", { postgresStorageGb: "200" });
-    const change = changes(base, after);
-    expect(change).toEqual({ added: [], removed: [], changed: ["trading-postgres-primary", "trading-postgres-replica-1", "trading-postgres-replica-2"] });
-    for (const name of change.changed) {
-      const now = inputsByName(after).get(name);
-      expect(now.spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe("200Gi");
-      now.spec.volumeClaimTemplates = inputsByName(base).get(name).spec.volumeClaimTemplates;
-      expect(now, name).toEqual(inputsByName(base).get(name));
-    }
+    expect(changes(base, after)).toEqual({ added: [], removed: [], changed: ["trading-postgres-cluster"] });
+    const now = inputsByName(after).get("trading-postgres-cluster");
+    expect(now.spec.storage).toEqual({ size: "200Gi", resizeInUseVolumes: true });
+    now.spec.storage = inputsByName(base).get("trading-postgres-cluster").spec.storage;
+    expect(now).toEqual(inputsByName(base).get("trading-postgres-cluster"));
+
+    const redis = await runProgram("prod", { redisStorageGb: "20" });
+    expect(changes(base, redis)).toEqual({ added: [], removed: [], changed: ["trading-redis-server"] });
+    expect(inputsByName(redis).get("trading-redis-server").spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe("20Gi");
   });
 
-  test("retainData off changes only the StatefulSets' claim retention policy (a field Kubernetes updates in place)", async () => {
+  test("retainData off changes only the StatefulSets' claim retention policy (a field Kubernetes updates in place) and whether a destroy keeps the Cluster", async () => {
     const after = await runProgram("prod", { retainData: "false" });
     const change = changes(base, after);
-    expect(change.changed).toEqual(["trading-influxdb-server", "trading-mongo-members", "trading-postgres-primary", "trading-postgres-replica-1", "trading-postgres-replica-2", "trading-redis-server"]);
+    expect(change.changed).toEqual(["trading-influxdb-server", "trading-mongo-members", "trading-redis-server"]);
     const sts = inputsByName(after).get("trading-redis-server");
     expect(sts.spec.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: "Delete", whenScaled: "Delete" });
     sts.spec.persistentVolumeClaimRetentionPolicy = inputsByName(base).get("trading-redis-server").spec.persistentVolumeClaimRetentionPolicy;
     expect(sts).toEqual(inputsByName(base).get("trading-redis-server"));
+    // The same provider either way: the Cluster is never replaced for it.
+    const [cluster, clusterAfter] = [base, after].map((run) => run.byName("trading-postgres-cluster").options);
+    expect([cluster.retainOnDelete, clusterAfter.retainOnDelete]).toEqual([true, false]);
+    expect(clusterAfter.provider.split("::")[3]).toBe(cluster.provider.split("::")[3]);
   });
 
   test("a kubeconfig whose token rotated updates the provider and the hooks only, and each hook finds its work done; another API server is new work", async () => {
@@ -91,7 +79,7 @@ describe("prod on Kubernetes: which objects a setting change touches", () => {
     const tuesday = await runProgram("prod", { kubernetesKubeconfig: kubeconfig("token-of-tuesday") });
     const hooks = monday.resources.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic/trading:")).map((r) => r.name);
     const providers = monday.ofType("pulumi:providers:kubernetes").map((r) => r.name);
-    expect(hooks.length).toBeGreaterThanOrEqual(6);
+    expect(hooks.length).toBe(4);
     expect(changes(monday, tuesday)).toEqual({ added: [], removed: [], changed: [...providers, ...hooks].sort() });
     const work = async (run: ProgramRun, hook: string) => workFingerprint(plain(run.byName(hook).inputs));
     for (const hook of hooks) expect(await work(tuesday, hook), hook).toBe(await work(monday, hook));

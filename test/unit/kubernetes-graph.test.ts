@@ -1,8 +1,20 @@
 // The prod stack on Kubernetes, under Pulumi mocks with its real Pulumi.prod.yaml: what objects it
 // declares, each validated against the official Kubernetes OpenAPI schema (kubernetes-models,
-// Kubernetes 1.34), and the rules every object must follow.
+// Kubernetes 1.34; CloudNativePG's objects against the operator's CRDs), and the rules every
+// object must follow.
 import { beforeAll, describe, expect, test } from "vitest";
+import { crdErrors, loadCrdValidators } from "../support/crds";
 import { isSecretInput, mockPassword, plain, runProgram, type MockedResource, type ProgramRun } from "../support/pulumi";
+
+const crds = loadCrdValidators();
+const isCustomResource = (r: MockedResource) => r.type.startsWith("kubernetes:postgresql.cnpg.io/");
+
+/** Valid against the official schema, or for an operator object against its CRD. */
+async function expectValid(r: MockedResource): Promise<void> {
+  if (isCustomResource(r)) return void expect(crdErrors(crds, value(r)), `${r.type} ${r.name}`).toEqual([]);
+  const Model = await modelFor(r.type);
+  expect(() => new Model(value(r)).validate(), `${r.type} ${r.name}`).not.toThrow();
+}
 
 /** kubernetes:apps/v1:StatefulSet -> StatefulSet of kubernetes-models/apps/v1 (the core group is plain v1). */
 async function modelFor(type: string): Promise<new (data: unknown) => { validate(): void }> {
@@ -31,13 +43,14 @@ describe("prod on Kubernetes", () => {
   test("realises only Kubernetes objects, through the stack's provider (and the namespace's own), in the configured namespace", () => {
     const types = new Set(run.resources.map((r) => r.type));
     expect([...types].filter((t) => t.startsWith("docker:"))).toEqual([]);
-    expect(run.ofType("pulumi:providers:kubernetes").map((p) => p.name).sort()).toEqual(["trading-kubernetes-namespace-provider", "trading-kubernetes-provider"]);
+    expect(run.ofType("pulumi:providers:kubernetes").map((p) => p.name).sort()).toEqual(["trading-kubernetes-adopting-provider", "trading-kubernetes-namespace-provider", "trading-kubernetes-provider"]);
     expect(plain(run.byName("trading-kubernetes-provider").inputs)).toMatchObject({ namespace: "trading-db" });
     expect(ofKind(run, "Namespace").map((r) => value(r).metadata.name)).toEqual(["trading-db"]);
     for (const r of k8sObjects(run).filter((o) => !o.type.endsWith(":Namespace"))) expect(value(r).metadata.namespace, r.name).toBe("trading-db");
-    expect(ofKind(run, "StatefulSet").map((r) => value(r).metadata.name).sort()).toEqual(
-      ["trading-influxdb", "trading-mongodb", "trading-postgres", "trading-postgres-replica-1", "trading-postgres-replica-2", "trading-redis"].sort(),
-    );
+    // PostgreSQL is CloudNativePG's: a Cluster and its Databases, no StatefulSet of the stack's own.
+    expect(ofKind(run, "StatefulSet").map((r) => value(r).metadata.name).sort()).toEqual(["trading-influxdb", "trading-mongodb", "trading-redis"]);
+    expect(ofKind(run, "Cluster").map((r) => value(r).metadata.name)).toEqual(["trading-postgres"]);
+    expect(ofKind(run, "Database").map((r) => value(r).spec.name).sort()).toEqual(["trading_platform", "trading_results"]);
     expect(ofKind(run, "Deployment")).toEqual([]);
   });
 
@@ -59,15 +72,28 @@ describe("prod on Kubernetes", () => {
     expect(names.filter((n, i) => names.indexOf(n) !== i)).toEqual([]);
   });
 
-  test("every object is valid against the Kubernetes 1.34 OpenAPI schema", async () => {
+  test("every object is valid against the Kubernetes 1.34 OpenAPI schema, and each operator object against its CRD", async () => {
     const objects = k8sObjects(run);
     expect(objects.length).toBeGreaterThan(20);
+    expect(objects.filter(isCustomResource).length).toBe(3);
     for (const r of objects) {
-      const Model = await modelFor(r.type);
       const { apiVersion, kind } = value(r);
       expect(`${apiVersion}/${kind}`, r.name).toMatch(/\/[A-Z]/);
-      expect(() => new Model(value(r)).validate(), `${r.type} ${r.name}`).not.toThrow();
+      await expectValid(r);
     }
+  });
+
+  test("the CRD check catches a misspelt field, a wrong enum value and a number given as a string (the validator is live)", () => {
+    const cluster = named(run, "Cluster", "trading-postgres");
+    const broken = (change: (spec: any) => void) => {
+      const copy = structuredClone(cluster);
+      change(copy.spec);
+      return crdErrors(crds, copy).join("; ");
+    };
+    expect(broken((spec) => (spec.primaryUpdateMethods = "switchover"))).toMatch(/must NOT have additional properties: primaryUpdateMethods/);
+    expect(broken((spec) => (spec.primaryUpdateStrategy = "automatic"))).toMatch(/\/spec\/primaryUpdateStrategy must be equal to one of the allowed values/);
+    expect(broken((spec) => (spec.instances = "3"))).toMatch(/\/spec\/instances must be integer/);
+    expect(broken((spec) => (spec.probes.readiness.type = "lagging"))).toMatch(/\/spec\/probes\/readiness\/type must be equal to one of the allowed values/);
   });
 
   test("the schema check catches a broken object (the validator is live)", async () => {
@@ -98,21 +124,20 @@ describe("prod on Kubernetes", () => {
       expect(pod.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm.topologyKey, name).toBe("kubernetes.io/hostname");
       expect(pod.topologySpreadConstraints[0].topologyKey, name).toBe("kubernetes.io/hostname");
     }
-    // Startup lasts as long as a start may: a replica's base backup is never cut short, a primary's crash recovery up to an hour.
+    // Startup lasts as long as a start may (10 minutes by default; PostgreSQL's is the operator's startDelay).
     const startup = (sts: string) => { const p = named(run, "StatefulSet", sts).spec.template.spec.containers[0].startupProbe; return p.periodSeconds * p.failureThreshold; };
-    expect([startup("trading-postgres-replica-1"), startup("trading-postgres"), startup("trading-redis")]).toEqual([86400, 3600, 600]);
+    expect([startup("trading-redis"), startup("trading-mongodb"), startup("trading-influxdb")]).toEqual([600, 600, 600]);
     // A Mongo member serves only as primary or secondary (or before the set is formed), not while it syncs.
     const mongo = named(run, "StatefulSet", "trading-mongodb").spec.template.spec.containers[0];
     expect(mongo.readinessProbe.exec.command[2]).toContain("(h.ismaster && h.setName) || h.secondary");
     expect(mongo.startupProbe.exec.command[2]).toContain("HOME=/tmp mongosh");
-    // Liveness asks each server itself: mongosh ping, PING as the health user (LOADING counts), pg_isready answering at all.
+    // Liveness asks each server itself: mongosh ping, PING as the health user (LOADING counts), influx ping (PostgreSQL: the operator's instance manager).
     const liveness = (sts: string) => named(run, "StatefulSet", sts).spec.template.spec.containers[0].livenessProbe.exec.command[2];
     expect(liveness("trading-mongodb")).toContain("db.adminCommand({ ping: 1 })");
     expect(liveness("trading-redis")).toMatch(/redis-cli .*--user healthcheck .* ping \| grep -qE '\^\(PONG\|LOADING\)'$/);
-    expect(liveness("trading-postgres")).toMatch(/^pg_isready .*; \[ \$\? -le 1 \]$/);
     expect(liveness("trading-influxdb")).toMatch(/^influx ping /);
     const uid = (sts: string) => named(run, "StatefulSet", sts).spec.template.spec.securityContext.runAsUser;
-    expect([uid("trading-postgres"), uid("trading-postgres-replica-1"), uid("trading-mongodb"), uid("trading-redis")]).toEqual([999, 999, 999, 999]);
+    expect([uid("trading-mongodb"), uid("trading-redis")]).toEqual([999, 999]);
     expect(uid("trading-influxdb")).toBe(1000);
   });
 
@@ -133,21 +158,20 @@ describe("prod on Kubernetes", () => {
   });
 
   test("credentials are mounted as files from the server's Secret, scripts and config from its ConfigMap; the pod template carries their hashes", () => {
-    const primary = named(run, "StatefulSet", "trading-postgres").spec.template;
-    const mounts = primary.spec.containers[0].volumeMounts;
+    const influx = named(run, "StatefulSet", "trading-influxdb").spec.template;
+    const mounts = influx.spec.containers[0].volumeMounts;
     expect(mounts).toEqual(
       expect.arrayContaining([
-        { name: "secrets", mountPath: "/run/secrets/postgres-password", subPath: "run-secrets-postgres-password", readOnly: true },
-        { name: "files", mountPath: "/etc/trading-db-stack/pg_hba.conf", subPath: "etc-trading-db-stack-pg_hba.conf", readOnly: true },
-        { name: "data", mountPath: "/var/lib/postgresql" },
+        { name: "secrets", mountPath: "/run/secrets/influxdb-admin-password", subPath: "run-secrets-influxdb-admin-password", readOnly: true },
+        { name: "data", mountPath: "/var/lib/influxdb2" },
       ]),
     );
-    const volumes = Object.fromEntries(primary.spec.volumes.map((v: any) => [v.name, v]));
-    expect(volumes.secrets.secret.secretName).toBe("trading-postgres-secrets");
-    expect(volumes.files.configMap.items.find((i: any) => i.key === "usr-local-bin-trading-primary-entrypoint.sh").mode).toBe(0o555);
-    expect(Object.keys(named(run, "Secret", "trading-postgres-secrets").stringData)).toEqual(["run-secrets-postgres-password"]);
-    expect(primary.metadata.annotations["trading-db-stack/files-hash"]).toMatch(/^[0-9a-f]{64}$/);
-    expect(primary.metadata.annotations["trading-db-stack/secrets-hash"]).toMatch(/^[0-9a-f]{64}$/);
+    const volumes = Object.fromEntries(influx.spec.volumes.map((v: any) => [v.name, v]));
+    expect(volumes.secrets.secret.secretName).toBe("trading-influxdb-secrets");
+    expect(volumes.files.configMap.items.find((i: any) => i.key === "usr-local-bin-trading-influxdb-entrypoint.sh").mode).toBe(0o555);
+    expect(Object.keys(named(run, "Secret", "trading-influxdb-secrets").stringData).sort()).toEqual(["run-secrets-influxdb-admin-password", "run-secrets-influxdb-admin-token"]);
+    expect(influx.metadata.annotations["trading-db-stack/files-hash"]).toMatch(/^[0-9a-f]{64}$/);
+    expect(influx.metadata.annotations["trading-db-stack/secrets-hash"]).toMatch(/^[0-9a-f]{64}$/);
     // MongoDB's keyfile: group-readable from the Secret, so the wrapper copies it into a scratch folder as 0400.
     const mongo = named(run, "StatefulSet", "trading-mongodb").spec.template.spec;
     expect(mongo.containers[0].volumeMounts).toEqual(expect.arrayContaining([{ name: "scratch-0", mountPath: "/etc/mongo-keyfile" }]));
@@ -158,26 +182,73 @@ describe("prod on Kubernetes", () => {
     for (const sts of ofKind(run, "StatefulSet").map(value)) {
       expect(sts.spec.persistentVolumeClaimRetentionPolicy, sts.metadata.name).toEqual({ whenDeleted: "Retain", whenScaled: "Retain" });
     }
-    const pg = named(run, "StatefulSet", "trading-postgres").spec;
-    expect(pg.volumeClaimTemplates[0].spec.resources.requests.storage).toBe("100Gi");
-    expect(pg.volumeClaimTemplates[0].spec.storageClassName).toBeUndefined();
+    const influx = named(run, "StatefulSet", "trading-influxdb").spec;
+    expect(influx.volumeClaimTemplates[0].spec.resources.requests.storage).toBe("100Gi");
+    expect(influx.volumeClaimTemplates[0].spec.storageClassName).toBeUndefined();
     const mongo = named(run, "StatefulSet", "trading-mongodb").spec;
     expect(mongo).toMatchObject({ replicas: 3, podManagementPolicy: "Parallel", serviceName: "trading-mongodb-headless" });
     expect(mongo.volumeClaimTemplates.map((t: any) => [t.metadata.name, t.spec.resources.requests.storage])).toEqual([["data", "50Gi"], ["config", "1Gi"]]);
   });
 
-  test("Services: read-write on the primary, read-only on the replicas, headless per StatefulSet; ClusterIP only", () => {
+  test("Services: headless per StatefulSet, a client one per server; ClusterIP only; PostgreSQL's are the operator's (-rw, -ro)", () => {
     for (const s of ofKind(run, "Service").map(value)) expect(["ClusterIP", undefined], s.metadata.name).toContain(s.spec.type);
-    expect(named(run, "Service", "trading-postgres").spec.selector).toMatchObject({ "app.kubernetes.io/name": "postgres" });
-    expect(named(run, "Service", "trading-postgres-ro").spec.selector).toMatchObject({ "trading-db-stack/group": "trading-postgres-replicas" });
     for (const sts of ofKind(run, "StatefulSet").map(value)) {
       const headless = named(run, "Service", sts.spec.serviceName).spec;
       expect(headless.clusterIP, sts.metadata.name).toBe("None");
       expect(headless.selector).toEqual(sts.spec.selector.matchLabels);
     }
-    const replica = named(run, "StatefulSet", "trading-postgres-replica-2").spec.template;
-    expect(replica.metadata.labels["trading-db-stack/group"]).toBe("trading-postgres-replicas");
-    expect(replica.spec.containers[0].env).toEqual(expect.arrayContaining([{ name: "PRIMARY_HOST", value: "trading-postgres" }, { name: "REPLICATION_SLOT", value: "trading_replica_2" }]));
+    expect(ofKind(run, "Service").map((s) => value(s).metadata.name).filter((n) => n.includes("postgres"))).toEqual([]);
+  });
+
+  test("the PostgreSQL Cluster: 1 + postgresReplicas instances, the pinned operand image, storage, resources and the Docker settings", () => {
+    const spec = named(run, "Cluster", "trading-postgres").spec;
+    expect(spec).toMatchObject({
+      instances: 3,
+      imageName: "ghcr.io/cloudnative-pg/postgresql:18.7-minimal-trixie",
+      storage: { size: "100Gi" },
+      resources: { requests: { memory: "4096Mi", cpu: "2" }, limits: { memory: "4096Mi", cpu: "2" } },
+      affinity: { enablePodAntiAffinity: true, podAntiAffinityType: "preferred", topologyKey: "kubernetes.io/hostname" },
+      topologySpreadConstraints: [{ topologyKey: "kubernetes.io/hostname", labelSelector: { matchLabels: { "cnpg.io/cluster": "trading-postgres" } } }],
+    });
+    expect(spec.storage.storageClass).toBeUndefined();
+    // The same server settings as Docker's, as strings, less those the operator owns.
+    expect(spec.postgresql.parameters).toMatchObject({ max_connections: "300", shared_buffers: "1024MB", max_slot_wal_keep_size: "16384MB", password_encryption: "scram-sha-256", hot_standby_feedback: "on" });
+    for (const fixed of ["listen_addresses", "hba_file", "hot_standby", "port"]) expect(spec.postgresql.parameters[fixed], fixed).toBeUndefined();
+    expect(Object.values(spec.postgresql.parameters).every((v) => typeof v === "string")).toBe(true);
+    expect(spec.postgresql.pg_hba).toEqual(["host replication all all reject", "host all postgres all reject"]);
+  });
+
+  test("the Cluster fails over, updates and reads the way the README says", () => {
+    const spec = named(run, "Cluster", "trading-postgres").spec;
+    expect(spec).toMatchObject({
+      replicationSlots: { highAvailability: { enabled: true } },
+      probes: { readiness: { type: "streaming", maximumLag: "64Mi" } },
+      failoverDelay: 0,
+      primaryUpdateStrategy: "unsupervised",
+      primaryUpdateMethod: "restart",
+      startDelay: 3600,
+      enablePDB: true,
+      enableSuperuserAccess: false,
+    });
+    expect(spec.superuserSecret).toBeUndefined();
+  });
+
+  test("roles: each owner, the read-only and the monitoring role managed by the operator, each with a basic-auth Secret named by its username", () => {
+    const spec = named(run, "Cluster", "trading-postgres").spec;
+    expect(spec.managed.roles.map((r: any) => r.name)).toEqual(["trading_platform_owner", "trading_results_owner", "trading_readonly", "trading_monitor"]);
+    for (const role of spec.managed.roles) {
+      expect(role).toMatchObject({ ensure: "present", login: true });
+      const secret = ofKind(run, "Secret").find((s) => value(s).metadata.name === role.passwordSecret.name)!;
+      expect(value(secret).type, role.name).toBe("kubernetes.io/basic-auth");
+      expect(value(secret).stringData.username, role.name).toBe(role.name);
+      expect(value(secret).stringData.password, role.name).toMatch(/^[A-Za-z0-9]{32}$/);
+      expect(value(secret).metadata.labels["cnpg.io/reload"]).toBe("true");
+      expect(isSecretInput(secret.inputs.stringData)).toBe(true);
+    }
+    expect(spec.managed.roles.find((r: any) => r.name === "trading_monitor").inRoles).toEqual(["pg_monitor"]);
+    // initdb makes the first database with its owner; the operator's Database objects both, kept when the object goes.
+    expect(spec.bootstrap.initdb).toMatchObject({ database: "trading_platform", owner: "trading_platform_owner", secret: { name: "trading-postgres-trading-platform-owner" } });
+    for (const db of ofKind(run, "Database").map(value)) expect(db.spec).toMatchObject({ cluster: { name: "trading-postgres" }, ensure: "present", databaseReclaimPolicy: "retain" });
   });
 
   test("NetworkPolicies: default deny, and each database admits only the stack's pods and pods with the client label", () => {
@@ -185,7 +256,7 @@ describe("prod on Kubernetes", () => {
     const deny = policies.find((p) => p.metadata.name === "trading-default-deny-ingress");
     expect(deny.spec).toEqual({ podSelector: { matchLabels: { "app.kubernetes.io/part-of": "trading-db-stack", "app.kubernetes.io/instance": "trading" } }, policyTypes: ["Ingress"] });
     const admitted = policies.filter((p) => p.spec.ingress);
-    expect(admitted.map((p) => p.spec.ingress[0].ports[0].port).sort()).toEqual([27017, 5432, 5432, 5432, 6379, 8086].sort());
+    expect(admitted.map((p) => p.spec.ingress[0].ports[0].port).sort()).toEqual([27017, 5432, 6379, 8086].sort());
     for (const p of admitted) {
       expect(p.spec.ingress[0].from).toEqual([
         { podSelector: { matchLabels: { "app.kubernetes.io/part-of": "trading-db-stack", "app.kubernetes.io/instance": "trading" } } },
@@ -194,10 +265,18 @@ describe("prod on Kubernetes", () => {
     }
   });
 
-  test("a PodDisruptionBudget per replicated database: a Mongo majority, one PostgreSQL replica at a time; a crashing pod never blocks a drain", () => {
+  test("the PostgreSQL instances admit the stack, the consumers, each other (replication, status) and the operator, by the operator's pod labels", () => {
+    const policy = named(run, "NetworkPolicy", "trading-postgres-instances").spec;
+    expect(policy.podSelector).toEqual({ matchLabels: { "cnpg.io/cluster": "trading-postgres" } });
+    expect(policy.ingress[1]).toEqual({ from: [{ podSelector: { matchLabels: { "cnpg.io/cluster": "trading-postgres" } } }], ports: [{ protocol: "TCP", port: 5432 }, { protocol: "TCP", port: 8000 }] });
+    expect(policy.ingress[2].from).toEqual([{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "cnpg-system" } }, podSelector: { matchLabels: { "app.kubernetes.io/name": "cloudnative-pg" } } }]);
+    expect(policy.ingress[2].ports.map((p: any) => p.port)).toEqual([5432, 8000]);
+  });
+
+  test("a PodDisruptionBudget per replicated database: a Mongo majority (PostgreSQL's are the operator's); a crashing pod never blocks a drain", () => {
     const budgets = Object.fromEntries(ofKind(run, "PodDisruptionBudget").map(value).map((b) => [b.metadata.name, b.spec]));
     expect(budgets["trading-mongodb-majority"]).toMatchObject({ minAvailable: 2, unhealthyPodEvictionPolicy: "AlwaysAllow" });
-    expect(budgets["trading-postgres-replicas"]).toMatchObject({ maxUnavailable: 1, selector: { matchLabels: { "trading-db-stack/group": "trading-postgres-replicas" } } });
+    expect(Object.keys(budgets)).toEqual(["trading-mongodb-majority"]);
   });
 
   test("the provider updates ConfigMaps and Secrets in place; a retained namespace is taken over again by the next stack", () => {
@@ -210,17 +289,30 @@ describe("prod on Kubernetes", () => {
     expect(namespace.options).toMatchObject({ retainOnDelete: true });
     // The workloads do not adopt anything: a name taken by someone else's object fails the up.
     expect(main.upsertExistingObjects).toBeUndefined();
+    // The PostgreSQL Cluster alone does, kept by a destroy with retainData (the operator would take its claims with it).
+    const cluster = ofKind(run, "Cluster")[0];
+    expect(cluster.options).toMatchObject({ retainOnDelete: true });
+    expect(cluster.options.provider).toContain("trading-kubernetes-adopting-provider");
+    expect(providers.find(([name]) => name === "trading-kubernetes-adopting-provider")![1]).toMatchObject({ upsertExistingObjects: "true", namespace: "trading-db" });
   });
 
   test("client Services do not hold up the up waiting for endpoints (the read-only one has none until the replicas' base backups are done)", () => {
-    for (const name of ["trading-postgres", "trading-postgres-ro", "trading-redis"]) expect(named(run, "Service", name).metadata.annotations).toEqual({ "pulumi.com/skipAwait": "true" });
-    expect(named(run, "Service", "trading-postgres-headless").metadata.annotations).toBeUndefined();
+    for (const name of ["trading-mongodb", "trading-redis", "trading-influxdb"]) expect(named(run, "Service", name).metadata.annotations).toEqual({ "pulumi.com/skipAwait": "true" });
+    expect(named(run, "Service", "trading-redis-headless").metadata.annotations).toBeUndefined();
+    // The Cluster and its Databases are waited for by what the operator reports.
+    expect(named(run, "Cluster", "trading-postgres").metadata.annotations).toEqual({ "pulumi.com/waitFor": "condition=Ready" });
+    for (const db of ofKind(run, "Database").map(value)) expect(db.metadata.annotations).toEqual({ "pulumi.com/waitFor": "jsonpath={.status.applied}=true" });
   });
 
   test("outputs: in-cluster DNS names, the read-only endpoint, and a Secret per consumer with its env map", () => {
     const env = run.outputs.serviceEnv;
     expect(env.secret).toBe(true);
-    expect(env.value.inNetwork["trading-simulation"].POSTGRES_HOST).toBe("trading-postgres.trading-db.svc.cluster.local");
+    expect(env.value.inNetwork["trading-simulation"].POSTGRES_HOST).toBe("trading-postgres-rw.trading-db.svc.cluster.local");
+    expect(env.value.inNetwork["advanced-trading-platform"].DATABASE_URL).toContain("@trading-postgres-rw.trading-db.svc.cluster.local:5432/trading_platform");
+    for (const [db, uris] of Object.entries<any>(run.outputs.postgresUris.value)) {
+      expect(uris.ownerInNetwork, db).toContain("@trading-postgres-rw.trading-db.svc.cluster.local:5432/");
+      expect(uris.readonlyInNetwork, db).toContain("@trading-postgres-ro.trading-db.svc.cluster.local:5432/");
+    }
     expect(env.value.inNetwork["advanced-trading-platform"].REDIS_URL).toMatch(/@trading-redis\.trading-db\.svc\.cluster\.local:6379\/0$/);
     expect(env.value.inNetwork["trading-simulation"].MONGODB_URL).toContain("trading-mongodb-0.trading-mongodb-headless.trading-db.svc.cluster.local:27017,");
     expect(run.outputs.postgresUris.value.trading_platform.readonlyInNetwork).toContain("@trading-postgres-ro.trading-db.svc.cluster.local:5432/");
@@ -234,14 +326,25 @@ describe("prod on Kubernetes", () => {
     expect(value(secret).stringData).toEqual(env.value.inNetwork["trading-simulation"]);
   });
 
-  test("hooks reach each server through a port-forward to its pod", () => {
+  test("hooks reach each server through a port-forward to its pod; PostgreSQL's to whichever is primary, as each owner", () => {
     const init = plain(run.byName("trading-postgres-init").inputs);
-    expect(init).toMatchObject({ host: "trading-postgres.trading-db.svc.cluster.local", port: 5432, kubernetes: { namespace: "trading-db", pod: "trading-postgres-0" } });
+    expect(init).toMatchObject({
+      host: "trading-postgres-rw.trading-db.svc.cluster.local",
+      port: 5432,
+      managedBy: "cloudnative-pg",
+      kubernetes: { namespace: "trading-db", selector: { labels: "cnpg.io/cluster=trading-postgres,cnpg.io/instanceRole=primary" } },
+    });
+    expect(init.kubernetes.pod).toBeUndefined();
+    for (const key of ["superuser", "superuserPassword", "replicationPassword"]) expect(init[key], key).toBeUndefined();
+    expect(run.resources.filter((r) => /postgres-replica-\d+-(slot|check)$/.test(r.name))).toEqual([]);
+    expect(run.outputs.adminConnections.value.access.postgres.replicas.map((a: any) => a.kubernetes.selector)).toEqual([
+      { labels: "cnpg.io/cluster=trading-postgres,cnpg.io/instanceRole=replica" },
+      { labels: "cnpg.io/cluster=trading-postgres,cnpg.io/instanceRole=replica", index: 1 },
+    ]);
+    expect(run.outputs.adminConnections.value.postgres.primary).toMatch(/^postgresql:\/\/trading_monitor:[A-Za-z0-9]+@127\.0\.0\.1:5432\/postgres$/);
     const mongo = plain(run.byName("trading-mongo-init").inputs);
     expect(mongo.clientEndpoints.map((e: any) => e.kubernetes.pod)).toEqual(["trading-mongodb-0", "trading-mongodb-1", "trading-mongodb-2"]);
     expect(mongo.members.map((m: any) => m.host)).toEqual([0, 1, 2].map((i) => `trading-mongodb-${i}.trading-mongodb-headless.trading-db.svc.cluster.local:27017`));
-    const check = plain(run.byName("trading-postgres-replica-2-check").inputs);
-    expect(check).toMatchObject({ primaryKubernetes: { pod: "trading-postgres-0" }, replicaKubernetes: { pod: "trading-postgres-replica-2-0" } });
   });
 });
 
@@ -256,7 +359,7 @@ describe("prod with a kubeconfig and another cluster domain", () => {
     expect(isSecretInput(run.byName("trading-postgres-init").inputs.kubernetes)).toBe(true);
     expect(plain(run.byName("trading-postgres-init").inputs.kubernetes)).toMatchObject({ context: "prod-eu", kubeconfig });
     for (const r of k8sObjects(run)) expect(JSON.stringify(plain(r.inputs)), r.name).not.toContain("very-secret-token");
-    expect(run.outputs.serviceEnv.value.inNetwork["trading-simulation"].POSTGRES_HOST).toBe("trading-postgres.trading-db.svc.corp.internal");
+    expect(run.outputs.serviceEnv.value.inNetwork["trading-simulation"].POSTGRES_HOST).toBe("trading-postgres-rw.trading-db.svc.corp.internal");
     expect(plain(run.byName("trading-mongo-init").inputs).members[0].host).toBe("trading-mongodb-0.trading-mongodb-headless.trading-db.svc.corp.internal:27017");
   });
 });
@@ -274,11 +377,11 @@ describe("dev with platform kubernetes", () => {
     const pgadmin = named(run, "Deployment", "trading-pgadmin").spec.template.spec;
     expect(pgadmin.containers[0].securityContext).toMatchObject({ runAsUser: 5050, allowPrivilegeEscalation: true, capabilities: { drop: ["ALL"], add: ["NET_BIND_SERVICE"] } });
     expect(named(run, "Deployment", "trading-mongo-express").spec.template.spec.containers[0].securityContext).toMatchObject({ allowPrivilegeEscalation: false });
-    // retainData false: the namespace goes with the stack, through the stack's own provider.
-    expect(run.ofType("pulumi:providers:kubernetes")).toHaveLength(1);
-    for (const r of k8sObjects(run)) {
-      const Model = await modelFor(r.type);
-      expect(() => new Model(value(r)).validate(), `${r.type} ${r.name}`).not.toThrow();
-    }
+    // retainData false: the namespace goes with the stack, through the stack's own provider; the Cluster too.
+    expect(run.ofType("pulumi:providers:kubernetes").map((p) => p.name).sort()).toEqual(["trading-kubernetes-adopting-provider", "trading-kubernetes-provider"]);
+    const cluster = ofKind(run, "Cluster")[0];
+    expect(cluster.options.retainOnDelete).toBe(false);
+    expect(value(cluster).spec).toMatchObject({ instances: 2, storage: { size: "20Gi", storageClass: "fast-ssd" } });
+    for (const r of k8sObjects(run)) await expectValid(r);
   });
 });

@@ -1,0 +1,272 @@
+// PostgreSQL on Kubernetes: one CloudNativePG `Cluster` (postgresql.cnpg.io/v1). The operator, a
+// cluster prerequisite installed once per cluster, runs the instances: failover through a
+// Lease-backed election, switchover before a node drain, replicas updated one at a time and the
+// primary last, passwords changed in place from their Secrets, in-place major upgrades.
+//
+// The manifests are built by pure functions (tested against the operator's CRDs); cloudNativePg()
+// declares them: the roles' basic-auth Secrets, the Cluster, a Database per stack database, and the
+// NetworkPolicy of the instance pods. The stack's own hooks then apply migrations and seeds as each
+// database's owner, on whichever pod is primary when they run.
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { PostgresConfig } from "../config";
+import { POSTGRES_CONTAINER_PORT, POSTGRES_DATABASES, POSTGRES_ROLES, serverSettings } from "../postgres-spec";
+import type { Endpoint } from "../server-spec";
+import { PART_OF, type KubernetesContext } from "./context";
+
+export const CNPG_API_VERSION = "postgresql.cnpg.io/v1";
+/** The operator release this stack is built and tested against (../shared/contracts/cloudnative-pg). */
+export const CNPG_RELEASE = "1.29.2";
+export const CNPG_INSTALL_COMMAND = `kubectl apply --server-side -f https://raw.githubusercontent.com/cloudnative-pg/cloudnative-pg/release-1.29/releases/cnpg-${CNPG_RELEASE}.yaml`;
+/** Label of the operator's own pods (its release manifest and Helm chart). */
+export const CNPG_OPERATOR_POD_LABELS = { "app.kubernetes.io/name": "cloudnative-pg" };
+/** The instance manager's HTTPS port: the operator's and the instances' own status calls. */
+export const CNPG_STATUS_PORT = 8000;
+
+/** The labels the operator puts on an instance pod: of the cluster, and of its role in it. */
+export function instanceLabels(cluster: string, role?: "primary" | "replica"): Record<string, string> {
+  return { "cnpg.io/cluster": cluster, ...(role ? { "cnpg.io/instanceRole": role } : {}) };
+}
+
+/** A label selector as the API takes it: k=v,k=v. */
+export function selectorText(labels: Record<string, string>): string {
+  return Object.entries(labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(",");
+}
+
+/** The operator's Services: -rw on the primary, -ro on the replicas, -r on any instance. */
+export function clusterServices(cluster: string, namespace: string, clusterDomain: string): { rw: Endpoint; ro: Endpoint; r: Endpoint } {
+  const at = (suffix: string) => ({ host: `${cluster}-${suffix}.${namespace}.svc.${clusterDomain}`, port: POSTGRES_CONTAINER_PORT });
+  return { rw: at("rw"), ro: at("ro"), r: at("r") };
+}
+
+/** A role the operator manages: login with the password of its basic-auth Secret. */
+export interface ManagedRole {
+  name: string;
+  /** The Secret holding its username and password. */
+  secretName: string;
+  inRoles: string[];
+}
+
+/** The stack's login roles: each database's owner, the read-only role, the monitoring role. */
+export function managedRoles(cluster: string): ManagedRole[] {
+  const secret = (role: string) => `${cluster}-${role.replace(/_/g, "-")}`;
+  return [
+    ...POSTGRES_DATABASES.map((db) => ({ name: db.owner, secretName: secret(db.owner), inRoles: [] })),
+    { name: POSTGRES_ROLES.readonly, secretName: secret(POSTGRES_ROLES.readonly), inRoles: [] },
+    // npm run verify reads pg_stat_replication, whose details only pg_monitor's members see.
+    { name: POSTGRES_ROLES.monitor, secretName: secret(POSTGRES_ROLES.monitor), inRoles: ["pg_monitor"] },
+  ];
+}
+
+/** Settings the operator sets itself, or refuses in `postgresql.parameters` (CloudNativePG's fixed parameters). */
+const OPERATOR_SETTINGS = ["hba_file", "listen_addresses", "hot_standby", "port"];
+
+/** The server settings Docker gets, as the operator takes them: strings, without those it owns. */
+export function clusterParameters(pg: PostgresConfig): Record<string, string> {
+  return Object.fromEntries(Object.entries(serverSettings(pg)).filter(([name]) => !OPERATOR_SETTINGS.includes(name)));
+}
+
+/**
+ * pg_hba rules, placed by the operator after its own (local peer for postgres, TLS certificates
+ * for streaming_replica) and before its catch-all `host all all all scram-sha-256`: nobody else
+ * replicates, and the superuser never logs in over the network (it has no password either).
+ */
+export function clusterHbaRules(): string[] {
+  return [`host replication all all reject`, `host all ${POSTGRES_ROLES.superuser} all reject`];
+}
+
+export interface ClusterSpecArgs {
+  pg: PostgresConfig;
+  cluster: string;
+  storageClass: string | undefined;
+  /** Labels the operator copies to every object it makes (pods, claims, Services). */
+  labels: Record<string, string>;
+}
+
+/** The database initdb makes (the first of the stack's), owned by its owner. */
+const BOOTSTRAP_DATABASE = POSTGRES_DATABASES[0];
+
+/** The Cluster's spec. Every choice is one the operator documents; the reasons are beside each. */
+export function clusterSpec({ pg, cluster, storageClass, labels }: ClusterSpecArgs): Record<string, unknown> {
+  const memory = `${pg.memoryMb}Mi`;
+  const owner = managedRoles(cluster).find((r) => r.name === BOOTSTRAP_DATABASE.owner)!;
+  return {
+    instances: 1 + pg.replicas,
+    imageName: pg.operandImage,
+    // Requests equal limits (Guaranteed QoS): never the first evicted or throttled.
+    resources: { requests: { memory, cpu: pg.cpus }, limits: { memory, cpu: pg.cpus } },
+    storage: { size: `${pg.storageGb}Gi`, ...(storageClass ? { storageClass } : {}), resizeInUseVolumes: true },
+    // Instances on different nodes where the cluster has them (required would leave pods Pending on a small one).
+    affinity: { enablePodAntiAffinity: true, podAntiAffinityType: "preferred", topologyKey: "kubernetes.io/hostname" },
+    topologySpreadConstraints: [{ maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: instanceLabels(cluster) } }],
+    inheritedMetadata: { labels },
+    postgresql: { parameters: clusterParameters(pg), pg_hba: clusterHbaRules() },
+    // One slot per replica on the primary, and the slots kept on the replicas too, so a promoted
+    // replica has them: the operator's, instead of the stack's own slot hooks.
+    replicationSlots: { highAvailability: { enabled: true }, updateInterval: 30 },
+    // A replica serves reads (is ready, behind -ro) only while it streams within the lag; one
+    // that fell behind or lost its slot leaves the Service instead of serving stale reads.
+    probes: { readiness: { type: "streaming", maximumLag: `${pg.replicaMaxLagMb}Mi` } },
+    // Crash recovery of a large cluster may take an hour before the instance is started.
+    startDelay: 3600,
+    // Fail over as soon as the primary is unhealthy: the readiness and liveness thresholds already
+    // wait out a blip, and every second of delay is a second without writes.
+    failoverDelay: 0,
+    // Rolling updates finish by themselves: replicas one at a time, then the primary, restarted in
+    // place where it can be (a setting that needs a restart: seconds, no promotion), switched over
+    // to the most advanced replica where it cannot (a new image).
+    primaryUpdateStrategy: "unsupervised",
+    primaryUpdateMethod: "restart",
+    // The superuser stays off the network: the hooks log in as each database's owner.
+    enableSuperuserAccess: false,
+    enablePDB: true,
+    bootstrap: {
+      initdb: { database: BOOTSTRAP_DATABASE.name, owner: BOOTSTRAP_DATABASE.owner, secret: { name: owner.secretName }, encoding: "UTF8", dataChecksums: true },
+    },
+    managed: {
+      roles: managedRoles(cluster).map((r) => ({
+        name: r.name,
+        ensure: "present",
+        login: true,
+        inherit: true,
+        connectionLimit: -1,
+        inRoles: r.inRoles,
+        passwordSecret: { name: r.secretName },
+      })),
+    },
+  };
+}
+
+/** A stack database as the operator's Database object: created when missing, kept when the object goes. */
+export function databaseSpec(cluster: string, db: { name: string; owner: string }): Record<string, unknown> {
+  return { cluster: { name: cluster }, name: db.name, owner: db.owner, ensure: "present", databaseReclaimPolicy: "retain", encoding: "UTF8" };
+}
+
+export interface CloudNativePgArgs {
+  pg: PostgresConfig;
+  /** Password per managed role name. */
+  passwords: Record<string, pulumi.Input<string>>;
+  /** Pulumi names derive from it: `${component}-cluster`, `${component}-<role>-secret`. */
+  resourceName: string;
+  context: KubernetesContext;
+}
+
+export interface CloudNativePg {
+  cluster: k8s.apiextensions.CustomResource;
+  databases: k8s.apiextensions.CustomResource[];
+  /** The Cluster's name: the base of its pods' (<name>-<serial>) and Services' names. */
+  name: string;
+  services: { rw: Endpoint; ro: Endpoint; r: Endpoint };
+  /** What `pulumi up` waits for before the hooks: the Cluster healthy, every database applied. */
+  ready: pulumi.Resource[];
+  /** Changes when the Cluster is made anew (the hooks then check the new data again). */
+  revision: pulumi.Output<string>;
+}
+
+/** Declares the Cluster and what goes with it. */
+export function cloudNativePg(args: CloudNativePgArgs, opts: pulumi.ComponentResourceOptions & { parent: pulumi.Resource }): CloudNativePg {
+  const { context, pg } = args;
+  const name = context.objectName("postgres");
+  // Only labels of the stack's own keys: the operator sets app.kubernetes.io/name and instance itself.
+  const labels = { "app.kubernetes.io/part-of": PART_OF, "trading-db-stack/kind": "postgres" };
+  const child = { parent: opts.parent, provider: context.provider, dependsOn: context.namespaceReady };
+  const wait = `${context.waitTimeoutSeconds}s`;
+
+  const secrets = managedRoles(name).map((role) => {
+    const password = args.passwords[role.name];
+    if (password === undefined) throw new Error(`no password for the PostgreSQL role ${role.name}`);
+    return new k8s.core.v1.Secret(
+      `${args.resourceName}-${role.name.replace(/_/g, "-")}-secret`,
+      {
+        // The operator reads a role's password from it, and applies a new one in place (no restart).
+        metadata: { name: role.secretName, namespace: context.namespace, labels: { ...context.stackLabels, "cnpg.io/reload": "true" } },
+        type: "kubernetes.io/basic-auth",
+        stringData: { username: role.name, password },
+      },
+      child,
+    );
+  });
+
+  // retainData: CloudNativePG deletes a Cluster's volume claims with it, so a destroy that keeps
+  // the data leaves the Cluster itself running in the kept namespace, and the next `up` takes it over.
+  const cluster = new k8s.apiextensions.CustomResource(
+    `${args.resourceName}-cluster`,
+    {
+      apiVersion: CNPG_API_VERSION,
+      kind: "Cluster",
+      metadata: {
+        name,
+        namespace: context.namespace,
+        labels: context.stackLabels,
+        // Ready once the operator says so (every instance up, the primary elected), within waitTimeoutSeconds.
+        annotations: { "pulumi.com/waitFor": "condition=Ready" },
+      },
+      spec: clusterSpec({ pg, cluster: name, storageClass: context.storageClass, labels }),
+    },
+    {
+      ...child,
+      provider: context.adoptingProvider,
+      retainOnDelete: context.retainData,
+      dependsOn: [...context.namespaceReady, ...secrets],
+      customTimeouts: { create: wait, update: wait },
+    },
+  );
+  const databases = POSTGRES_DATABASES.map(
+    (db) =>
+      new k8s.apiextensions.CustomResource(
+        `${args.resourceName}-${db.name.replace(/_/g, "-")}-database`,
+        {
+          apiVersion: CNPG_API_VERSION,
+          kind: "Database",
+          metadata: {
+            name: `${name}-${db.name.replace(/_/g, "-")}`,
+            namespace: context.namespace,
+            labels: context.stackLabels,
+            annotations: { "pulumi.com/waitFor": "jsonpath={.status.applied}=true" },
+          },
+          spec: databaseSpec(name, db),
+        },
+        { ...child, dependsOn: [cluster], customTimeouts: { create: wait, update: wait } },
+      ),
+  );
+
+  // The instances: PostgreSQL from the stack's pods and the consumers; replication and the status
+  // port among themselves; the operator on both.
+  const port = (number: number) => ({ protocol: "TCP", port: number });
+  new k8s.networking.v1.NetworkPolicy(
+    `${args.resourceName}-instances`,
+    {
+      metadata: { name: `${name}-instances`, namespace: context.namespace, labels: context.stackLabels },
+      spec: {
+        podSelector: { matchLabels: instanceLabels(name) },
+        policyTypes: ["Ingress"],
+        ingress: [
+          {
+            from: [
+              { podSelector: { matchLabels: context.stackLabels } },
+              { namespaceSelector: {}, podSelector: { matchLabels: { [context.config.clientLabel.key]: context.config.clientLabel.value } } },
+            ],
+            ports: [port(POSTGRES_CONTAINER_PORT)],
+          },
+          { from: [{ podSelector: { matchLabels: instanceLabels(name) } }], ports: [port(POSTGRES_CONTAINER_PORT), port(CNPG_STATUS_PORT)] },
+          {
+            from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": context.config.operatorNamespace } }, podSelector: { matchLabels: CNPG_OPERATOR_POD_LABELS } }],
+            ports: [port(POSTGRES_CONTAINER_PORT), port(CNPG_STATUS_PORT)],
+          },
+        ],
+      },
+    },
+    child,
+  );
+
+  return {
+    cluster,
+    databases,
+    name,
+    services: clusterServices(name, context.namespace, context.config.clusterDomain),
+    ready: [cluster, ...databases],
+    revision: pulumi.interpolate`${cluster.metadata.uid}`,
+  };
+}
