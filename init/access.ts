@@ -262,6 +262,12 @@ export async function targetCluster(target: KubernetesTarget): Promise<Record<st
   return { namespace: target.namespace, ...pod, cluster: { server, caData, caFile, tlsServerName, skipTLSVerify } };
 }
 
+/** The kubeconfig a target names, loaded and with its context selected, for the API calls a hook makes besides port-forwards. */
+export async function targetKubeconfig(target: Pick<KubernetesTarget, "namespace" | "context" | "kubeconfig">, label: string): Promise<KubeConfig> {
+  const k8s = await import("@kubernetes/client-node");
+  return loadKubeconfig(k8s, target as KubernetesTarget, label);
+}
+
 /** One line that is not a JSON or YAML flow mapping: a path (a kubeconfig's contents have several lines). */
 function isKubeconfigPath(kubeconfig: string): boolean {
   return !kubeconfig.includes("\n") && !kubeconfig.trimStart().startsWith("{");

@@ -5,6 +5,8 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { CommonConfig, KubernetesConfig } from "../config";
 import { formerlyNamed } from "../names";
+import { PostgresOperatorCheck } from "../../init/postgres/resources";
+import { CNPG_INSTALL_COMMAND, CNPG_RELEASE } from "./cloudnative-pg";
 
 export interface KubernetesContext {
   provider: k8s.Provider;
@@ -70,6 +72,19 @@ export class KubernetesCluster extends pulumi.ComponentResource {
     // between would miss them); each pod template's hashes roll the pods that mount them.
     const provider = new k8s.Provider(`${name}-provider`, { ...cluster, namespace: config.namespace, enableConfigMapMutable: true, enableSecretMutable: true }, { parent: this });
     const stackLabels = { "app.kubernetes.io/part-of": PART_OF, "app.kubernetes.io/instance": common.namePrefix };
+    // Nothing is made before the cluster is known to run CloudNativePG (PostgreSQL is its Cluster).
+    const operatorCheck = new PostgresOperatorCheck(
+      `${name}-cloudnative-pg-check`,
+      {
+        kubernetes: pulumi.secret({ namespace: config.namespace, ...(config.context ? { context: config.context } : {}), ...(config.kubeconfig ? { kubeconfig: config.kubeconfig } : {}) }),
+        crd: "clusters.postgresql.cnpg.io",
+        needs: { path: "probes.readiness.type", since: "1.26" },
+        release: CNPG_RELEASE,
+        installCommand: CNPG_INSTALL_COMMAND,
+        formerStatefulSet: `${common.namePrefix}-postgres`,
+      },
+      { parent: this },
+    );
     const adoptingProvider = new k8s.Provider(`${name}-adopting-provider`, { ...cluster, namespace: config.namespace, upsertExistingObjects: true }, { parent: this });
     const namespaceResource = config.createNamespace
       ? new k8s.core.v1.Namespace(
@@ -79,6 +94,7 @@ export class KubernetesCluster extends pulumi.ComponentResource {
           // kept, and then taken over again by the next `up` of a new stack (where the claims wait).
           {
             parent: this,
+            dependsOn: [operatorCheck],
             retainOnDelete: common.retainData,
             provider: common.retainData ? new k8s.Provider(`${name}-namespace-provider`, { ...cluster, upsertExistingObjects: true }, { parent: this }) : provider,
           },
@@ -88,7 +104,7 @@ export class KubernetesCluster extends pulumi.ComponentResource {
       provider,
       adoptingProvider,
       namespace: config.namespace,
-      namespaceReady: namespaceResource ? [namespaceResource] : [],
+      namespaceReady: [operatorCheck, ...(namespaceResource ? [namespaceResource] : [])],
       storageClass: config.storageClass,
       retainData: common.retainData,
       waitTimeoutSeconds: common.waitTimeoutSeconds,

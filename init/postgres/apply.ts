@@ -115,8 +115,12 @@ async function runScripts(inputs: PostgresInitInputs, { host, port, label }: Ope
         // The operator makes the owner and the database after the Cluster is up, and applies a new password in a moment.
         { waitForOperator: inputs.managedBy !== undefined },
       );
-      // The owner admits only itself and the read-only role (the superuser made the database when not managed).
-      if (inputs.managedBy) await restrictConnect(client, db.name, inputs.readonlyRole);
+      // The owner admits only itself and the read-only role (the superuser made the database when not
+      // managed), once the operator has made that role too.
+      if (inputs.managedBy) {
+        await waitForRole(client, inputs.readonlyRole, inputs.connectTimeoutSeconds);
+        await restrictConnect(client, db.name, inputs.readonlyRole);
+      }
       sessions.push({ db, client, plan: { migrations: [], seeds: [] } });
       await takeSessionLock(client, MIGRATION_LOCK, inputs.lockTimeoutSeconds);
       await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -247,10 +251,21 @@ async function ensureDatabase(admin: Client, db: PostgresInitDatabase, readonlyR
   await restrictConnect(admin, db.name, readonlyRole);
 }
 
+/** Waits for a role the operator makes after the cluster is up (its managed roles come a moment later). */
+async function waitForRole(client: Client, role: string, timeoutSeconds: number): Promise<void> {
+  const deadline = Date.now() + timeoutSeconds * 1000;
+  while ((await client.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [role])).rowCount === 0) {
+    if (Date.now() > deadline) throw new Error(`the role ${role} does not exist after ${timeoutSeconds}s: is the operator reconciling the Cluster's managed roles? (kubectl get cluster -o jsonpath='{.status.managedRolesStatus}')`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
 /** Only the owner and the read-only role may connect: other roles of the cluster see nothing here. Changes only what differs. */
 async function restrictConnect(client: Client, database: string, readonlyRole: string): Promise<void> {
   const { rows } = await client.query<{ public_connect: boolean; readonly_connect: boolean }>(
-    `SELECT has_database_privilege('public', oid, 'CONNECT') AS public_connect, has_database_privilege($2, oid, 'CONNECT') AS readonly_connect
+    // The read-only role's own grant, not one it has through PUBLIC (revoked here).
+    `SELECT has_database_privilege('public', oid, 'CONNECT') AS public_connect,
+            EXISTS (SELECT 1 FROM aclexplode(datacl) a WHERE a.grantee = $2::regrole AND a.privilege_type = 'CONNECT') AS readonly_connect
      FROM pg_database WHERE datname = $1`,
     [database, readonlyRole],
   );

@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { hookProvider } from "../hook";
 import { hookInputs, type HookArgs } from "../hook-resource";
 import { applyPostgresInit, postgresInitServer, type PostgresInitInputs } from "./apply";
+import { operatorCheckProvider, type OperatorCheckInputs } from "./operator";
 import { checkReplica, dropReplicationSlot, ensureReplicationSlot, primaryAccess, replicaCheckServers, type ReplicaCheckInputs, type ReplicationSlotInputs } from "./replication";
 
 export const postgresInitProvider = hookProvider<PostgresInitInputs>({
@@ -61,5 +62,12 @@ export class PostgresReplicaCheck extends pulumi.dynamic.Resource {
       ...opts,
       additionalSecretOutputs: ["superuserPassword", "primaryKubernetes", "replicaKubernetes", "fingerprint", "workFingerprint"],
     }, "trading", "PostgresReplicaCheck");
+  }
+}
+
+/** The CloudNativePG operator installed and new enough, and no earlier release's PostgreSQL in the way (checked in every preview and up). */
+export class PostgresOperatorCheck extends pulumi.dynamic.Resource {
+  constructor(name: string, args: { [K in keyof OperatorCheckInputs]: pulumi.Input<OperatorCheckInputs[K]> }, opts?: pulumi.CustomResourceOptions) {
+    super(operatorCheckProvider, name, args, { ...opts, additionalSecretOutputs: ["kubernetes"] }, "trading", "PostgresOperatorCheck");
   }
 }

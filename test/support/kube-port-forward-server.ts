@@ -49,6 +49,8 @@ export interface PortForwardServerOptions {
   notReady?: string[];
   /** CustomResourceDefinitions by name (GET /apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}); 404 for others. */
   customResourceDefinitions?: Record<string, unknown>;
+  /** "namespace/name" of the StatefulSets that exist (GET /apis/apps/v1/namespaces/{namespace}/statefulsets/{name}); 404 for others. */
+  statefulSets?: string[];
 }
 
 export interface LookupRequest {
@@ -89,10 +91,16 @@ export async function startPortForwardServer(options: PortForwardServerOptions):
     };
     const pods = /^\/api\/v1\/namespaces\/([^/]+)\/pods$/.exec(url.pathname);
     const crd = /^\/apis\/apiextensions\.k8s\.io\/v1\/customresourcedefinitions\/([^/]+)$/.exec(url.pathname);
-    if (req.method !== "GET" || (!pods && !crd)) return answer(404, statusBody(404, "NotFound", "the page could not be found"));
+    const sts = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/statefulsets\/([^/]+)$/.exec(url.pathname);
+    if (req.method !== "GET" || (!pods && !crd && !sts)) return answer(404, statusBody(404, "NotFound", "the page could not be found"));
     server.lookups.push(lookup);
     if (token === undefined || (token !== options.token && !options.forbiddenTokens?.includes(token))) return answer(401, statusBody(401, "Unauthorized", "Unauthorized"));
-    if (token !== options.token) return answer(403, statusBody(403, "Forbidden", `User "test" cannot ${pods ? "list resource \"pods\"" : "get resource \"customresourcedefinitions\""}`));
+    if (token !== options.token) return answer(403, statusBody(403, "Forbidden", `User "test" cannot ${pods ? "list resource \"pods\"" : sts ? "get resource \"statefulsets\"" : "get resource \"customresourcedefinitions\""}`));
+    if (sts) {
+      const [, namespace, name] = sts;
+      if (!options.statefulSets?.includes(`${namespace}/${name}`)) return answer(404, statusBody(404, "NotFound", `statefulsets.apps "${name}" not found`));
+      return answer(200, JSON.stringify({ kind: "StatefulSet", apiVersion: "apps/v1", metadata: { name, namespace }, spec: { replicas: 1, selector: { matchLabels: {} }, template: {} } }));
+    }
     if (crd) {
       const found = options.customResourceDefinitions?.[crd[1]];
       return found ? answer(200, JSON.stringify(found)) : answer(404, statusBody(404, "NotFound", `customresourcedefinitions.apiextensions.k8s.io "${crd[1]}" not found`));

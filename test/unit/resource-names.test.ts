@@ -25,7 +25,7 @@ const released: { scenarios: ReleasedScenario[] } = JSON.parse(fs.readFileSync(p
 const PINNED_BY_THE_RELEASE = { postgresImage: "postgres:18.1", mongoImage: "mongo:8.0.4", redisImage: "redis:7.4.2", influxdbImage: "influxdb:2.7.11", pgadminImage: "dpage/pgadmin4:9.10" };
 
 /** What PostgreSQL on Kubernetes is made of since it is a CloudNativePG Cluster: new to a stack made before. */
-const CLOUDNATIVE_PG = /^trading-(postgres-(cluster|instances|trading-[a-z-]+-(secret|database))|secrets-postgres-trading-monitor-password|kubernetes-adopting-provider)$/;
+const CLOUDNATIVE_PG = /^trading-(postgres-(cluster|instances|trading-[a-z-]+-(secret|database))|secrets-postgres-trading-monitor-password|kubernetes-(adopting-provider|cloudnative-pg-check))$/;
 const onKubernetes = (scenario: ReleasedScenario) => (scenario.overrides.platform ?? (scenario.stack === "prod" ? "kubernetes" : "docker")) === "kubernetes";
 
 const urnName = (urn: string) => urn.split("::").pop() ?? "";
