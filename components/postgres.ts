@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { PostgresInit, PostgresReplicaCheck, PostgresReplicationSlot } from "../init/postgres/resources";
+import { PostgresInit, PostgresMajorGuard, PostgresReplicaCheck, PostgresReplicationSlot } from "../init/postgres/resources";
 import { scriptsChecksum, type DatabaseScripts } from "../init/postgres/scripts";
 import type { CommonConfig, PostgresConfig } from "./config";
 import { LOOPBACK } from "./config";
@@ -159,6 +159,8 @@ function inContainers(parent: pulumi.Resource, name: string, args: PostgresClust
   const names = postgresNames(common.namePrefix);
   const ownerPasswords = pulumi.all(secrets.owners) as pulumi.Output<Record<string, string>>;
   const image = serverImage(engine, `${name}-image`, pg.image, parent);
+  // Another major than the data's is refused before the primary is replaced.
+  const major = new PostgresMajorGuard(`${name}-data-major`, { majorVersion: pg.majorVersion, image: pg.image, volume: names.primaryVolume }, { parent });
   const primary = placeServer(
     engine,
     {
@@ -166,6 +168,7 @@ function inContainers(parent: pulumi.Resource, name: string, args: PostgresClust
       secrets: { superuser: secrets.superuser },
       hostPort: pg.port,
       docker: { image, resourceNames: { container: `${name}-primary`, volumes: { data: `${name}-data` } }, containerName: names.primaryContainer, volumeNames: { data: names.primaryVolume } },
+      dependsOn: [major],
     },
     parent,
   );

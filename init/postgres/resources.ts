@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { hookProvider } from "../hook";
 import { hookInputs, type HookArgs } from "../hook-resource";
 import { applyPostgresInit, postgresInitServer, type PostgresInitInputs } from "./apply";
+import { majorGuardProvider, type MajorGuardInputs } from "./major";
 import { operatorCheckProvider, type OperatorCheckInputs } from "./operator";
 import { checkReplica, dropReplicationSlot, ensureReplicationSlot, primaryAccess, replicaCheckServers, type ReplicaCheckInputs, type ReplicationSlotInputs } from "./replication";
 
@@ -69,5 +70,12 @@ export class PostgresReplicaCheck extends pulumi.dynamic.Resource {
 export class PostgresOperatorCheck extends pulumi.dynamic.Resource {
   constructor(name: string, args: { [K in keyof OperatorCheckInputs]: pulumi.Input<OperatorCheckInputs[K]> }, opts?: pulumi.CustomResourceOptions) {
     super(operatorCheckProvider, name, args, { ...opts, additionalSecretOutputs: ["kubernetes"] }, "trading", "PostgresOperatorCheck");
+  }
+}
+
+/** The PostgreSQL major the data is in: an image of another major is refused in the preview (Docker). */
+export class PostgresMajorGuard extends pulumi.dynamic.Resource {
+  constructor(name: string, args: { [K in keyof MajorGuardInputs]: pulumi.Input<MajorGuardInputs[K]> }, opts?: pulumi.CustomResourceOptions) {
+    super(majorGuardProvider, name, args, opts, "trading", "PostgresMajorGuard");
   }
 }

@@ -33,6 +33,17 @@ as_postgres() { if $as_root; then gosu postgres "$@"; else "$@"; fi; }
 [ -s "$POSTGRES_PASSWORD_FILE" ] || die "POSTGRES_PASSWORD_FILE ($POSTGRES_PASSWORD_FILE) is missing or empty"
 wanted="$(sha256sum <"$POSTGRES_PASSWORD_FILE" | cut -d' ' -f1)"
 
+# PGDATA is a folder per major (/var/lib/postgresql/18/docker): a server of another major than the
+# data's would initdb an empty cluster beside it, and the hooks would seed that. Refuse instead.
+if [ ! -s "$PGDATA/PG_VERSION" ]; then
+  volume="$(dirname "$(dirname "$PGDATA")")"
+  this_major="$(basename "$(dirname "$PGDATA")")"
+  for other in "$volume"/*/*/PG_VERSION; do
+    [ -s "$other" ] || continue
+    die "the volume holds the data of PostgreSQL $(cat "$other") in $(dirname "$other"), and this server is PostgreSQL $this_major: it would start an empty cluster beside it. Set postgresImage back to a $(cat "$other").x tag, or move the data to PostgreSQL $this_major first (docs/high-availability.md, \"PostgreSQL major on Docker\"); nothing was changed"
+  done
+fi
+
 mkdir -p "$(dirname "$PGDATA")"
 if $as_root; then chown postgres:postgres "$(dirname "$PGDATA")"; fi
 

@@ -77,4 +77,19 @@ describe.each(ENGINES)("primary wrapper entrypoint started as on %s", (engine) =
     expect(server.log().split(APPLYING).length - 1).toBe(1);
     expect(await accepts(second)).toBe(true);
   });
+
+  test("the volume holds another major's data (an image of a new major): the wrapper refuses to start an empty cluster beside it, and changes nothing", async () => {
+    await server!.stop();
+    server = undefined;
+    // The kept cluster, as the data of PostgreSQL 14 would lie: /var/lib/postgresql/14/docker.
+    const older = path.join(c.volume, "14", "docker");
+    fs.renameSync(path.dirname(c.pgdata), path.dirname(older));
+    fs.writeFileSync(path.join(older, "PG_VERSION"), "14\n");
+    const before = fs.readdirSync(c.volume).sort();
+    await expect(startPrimaryContainer(c, second)).rejects.toThrow(
+      /primary-entrypoint: error: the volume holds the data of PostgreSQL 14 in .*\/14\/docker, and this server is PostgreSQL 15: it would start an empty cluster beside it\. Set postgresImage back to a 14\.x tag, or move the data to PostgreSQL 15 first .*nothing was changed/,
+    );
+    expect(fs.readdirSync(c.volume).sort()).toEqual(before);
+    expect(fs.existsSync(c.pgdata)).toBe(false);
+  });
 });

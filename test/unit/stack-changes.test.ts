@@ -70,7 +70,7 @@ describe("dev stack: which resources a setting change touches", () => {
   test("a server's image pin replaces its image and its containers only, on their kept volumes; no hook re-runs", async () => {
     expect(changes(base, await runProgram("dev", { redisImage: "redis:7.4.10" }))).toEqual({ added: [], removed: [], changed: ["trading-redis-image", "trading-redis-server"] });
     expect(changes(base, await runProgram("dev", { mongoImage: "mongo:8.0.31" }))).toEqual({ added: [], removed: [], changed: ["trading-mongo-1", "trading-mongo-2", "trading-mongo-3", "trading-mongo-image"] });
-    expect(changes(base, await runProgram("dev", { postgresImage: "postgres:18.6" }))).toEqual({ added: [], removed: [], changed: ["trading-postgres-image", "trading-postgres-primary", "trading-postgres-replica-1"] });
+    expect(changes(base, await runProgram("dev", { postgresImage: "postgres:18.6" }))).toEqual({ added: [], removed: [], changed: ["trading-postgres-data-major", "trading-postgres-image", "trading-postgres-primary", "trading-postgres-replica-1"] });
     expect(changes(base, await runProgram("dev", { influxdbImage: "influxdb:2.7.11" }))).toEqual({ added: [], removed: [], changed: ["trading-influxdb-image", "trading-influxdb-server"] });
   });
 });
