@@ -156,7 +156,7 @@ export const CONFIG_KEYS = {
   postgresReplicaMaxLagMb: {
     type: "integer",
     default: 64,
-    description: "Kubernetes: a replica serves reads (is ready, behind the -ro Service) only while it streams within this many MiB of the primary's WAL (1-1048576).",
+    description: "Kubernetes: a replica serves reads (is ready, behind the -ro Service) only while it streams and has at most this many MiB of received WAL not yet replayed (1-1048576).",
   },
   mongoImage: {
     type: "string",
@@ -658,7 +658,7 @@ class KeyReader {
 
   /**
    * A database server's pinned image: its tag must start with a version the stack's files serve
-   * (MINIMUM_VERSIONS); a version with known vulnerabilities is allowed, with a warning naming them.
+   * (SERVED_VERSIONS); a version with known vulnerabilities is allowed, with a warning naming them.
    */
   serverImage(name: ConfigKeyName, server: ServerImage): string | undefined {
     const image = this.pinnedImage(name);

@@ -1,7 +1,7 @@
 // Which versions of the database images the stack can serve, and which are known to be vulnerable.
 //
 // A pinned tag such as `mongo:8.0.17-noble` is read as the version it starts with (8.0.17). The
-// stack's own files set the floor (MINIMUM_VERSIONS: below it they do not load); the table of
+// stack's own files set the floor (SERVED_VERSIONS: below it they do not load); the table of
 // known vulnerabilities says, per series, the first release that fixed each one. A unit test
 // keeps every default pin at or above all of them, so no later change can go back to a
 // vulnerable default; a user's pin below a fix is named in a warning at `pulumi up`.

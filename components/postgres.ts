@@ -4,7 +4,7 @@ import { scriptsChecksum, type DatabaseScripts } from "../init/postgres/scripts"
 import type { CommonConfig, PostgresConfig } from "./config";
 import { LOOPBACK } from "./config";
 import { hookAccess, placeServer, serverImage, type Engine } from "./engine";
-import { cloudNativePg, instanceLabels, managedRoles, selectorText } from "./kubernetes/cloudnative-pg";
+import { cloudNativePg, instanceLabels, selectorText } from "./kubernetes/cloudnative-pg";
 import type { KubernetesContext } from "./kubernetes/context";
 import {
   advancedTradingPlatformPostgresEnv,
@@ -261,7 +261,6 @@ function onCloudNativePg(parent: pulumi.Resource, name: string, args: PostgresCl
   const passwords: Record<string, pulumi.Input<string>> = { [POSTGRES_ROLES.readonly]: secrets.readonly, [POSTGRES_ROLES.monitor]: monitor };
   for (const db of POSTGRES_DATABASES) passwords[db.owner] = secrets.owners[db.name];
   const cnpg = cloudNativePg({ pg, passwords, resourceName: name, context }, { parent });
-  if (managedRoles(cnpg.name).some((r) => passwords[r.name] === undefined)) throw new Error("a managed PostgreSQL role has no password");
 
   const { config } = context;
   const target = (role: "primary" | "replica", index?: number): ServerAccess => ({

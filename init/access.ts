@@ -21,7 +21,8 @@ export interface KubernetesTarget {
    * The pod by its labels, looked up each time a connection is opened, so a hook that retries
    * follows a pod that moved (CloudNativePG's primary after a failover): a label selector such as
    * `cnpg.io/cluster=trading-postgres,cnpg.io/instanceRole=primary`. `index` takes the n-th
-   * (from 0) of the ready matching pods in name order (one of several replicas); the first when absent.
+   * (from 0) of the ready matching pods in name order, numbers by value (one of several replicas);
+   * the first when absent.
    */
   selector?: PodSelector;
   /** The kubeconfig context to use; the kubeconfig's current context when absent. */
@@ -145,7 +146,8 @@ async function openPortForward(target: KubernetesTarget, port: number, listenPor
     const ready = list.items
       .filter((p) => p.status?.phase === "Running" && !p.metadata?.deletionTimestamp && (p.status?.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True"))
       .map((p) => p.metadata?.name ?? "")
-      .sort();
+      // In name order, a number in it by its value (CloudNativePG's serials: trading-postgres-10 after -9).
+      .sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
     if (ready[index] === undefined) {
       // A failover or a rollout in progress, or pods still starting: worth waiting for.
       const why = `no ready pod labelled ${labels} in namespace ${target.namespace}${index ? ` to be number ${index + 1} (${ready.length} ready)` : ""}`;

@@ -1,6 +1,6 @@
 // PostgreSQL on Kubernetes: one CloudNativePG `Cluster` (postgresql.cnpg.io/v1). The operator, a
-// cluster prerequisite installed once per cluster, runs the instances: failover through a
-// Lease-backed election, switchover before a node drain, replicas updated one at a time and the
+// cluster prerequisite installed once per cluster, runs the instances: failover to the most
+// advanced replica, switchover before a node drain, replicas updated one at a time and the
 // primary last, passwords changed in place from their Secrets, in-place major upgrades.
 //
 // The manifests are built by pure functions (tested against the operator's CRDs); cloudNativePg()
@@ -106,22 +106,27 @@ export function clusterSpec({ pg, cluster, storageClass, labels }: ClusterSpecAr
     // One slot per replica on the primary, and the slots kept on the replicas too, so a promoted
     // replica has them: the operator's, instead of the stack's own slot hooks.
     replicationSlots: { highAvailability: { enabled: true }, updateInterval: 30 },
-    // A replica serves reads (is ready, behind -ro) only while it streams within the lag; one
-    // that fell behind or lost its slot leaves the Service instead of serving stale reads.
-    probes: { readiness: { type: "streaming", maximumLag: `${pg.replicaMaxLagMb}Mi` } },
+    // A replica serves reads (is ready, behind -ro) only while it streams within the lag (WAL it
+    // received but has not replayed yet); one that fell behind or lost its slot leaves the Service
+    // instead of serving stale reads. Only after two minutes: the operator promotes only a ready
+    // replica, and when the primary's node dies its pod stays ready for 40-55 s while the replicas
+    // stop streaming at once; a shorter threshold would leave no replica to promote.
+    probes: { readiness: { type: "streaming", maximumLag: `${pg.replicaMaxLagMb}Mi`, periodSeconds: 10, failureThreshold: 12 } },
     // Crash recovery of a large cluster may take an hour before the instance is started.
     startDelay: 3600,
     // Fail over as soon as the primary is unhealthy: the readiness and liveness thresholds already
     // wait out a blip, and every second of delay is a second without writes.
     failoverDelay: 0,
-    // Rolling updates finish by themselves: replicas one at a time, then the primary, restarted in
-    // place where it can be (a setting that needs a restart: seconds, no promotion), switched over
-    // to the most advanced replica where it cannot (a new image).
+    // Rolling updates finish by themselves: replicas one at a time, then the primary, switched
+    // over to the most advanced (already updated) replica, so writes stop for seconds, not for a
+    // pod's re-creation. (The operator then refuses an image change and a setting change in one
+    // update: make them in two.) Without replicas there is no one to switch to: restarted.
     primaryUpdateStrategy: "unsupervised",
-    primaryUpdateMethod: "restart",
+    primaryUpdateMethod: pg.replicas > 0 ? "switchover" : "restart",
     // The superuser stays off the network: the hooks log in as each database's owner.
     enableSuperuserAccess: false,
-    enablePDB: true,
+    // A budget on a lone primary would block every node drain.
+    enablePDB: pg.replicas > 0,
     bootstrap: {
       initdb: { database: BOOTSTRAP_DATABASE.name, owner: BOOTSTRAP_DATABASE.owner, secret: { name: owner.secretName }, encoding: "UTF8", dataChecksums: true },
     },
@@ -200,8 +205,13 @@ export function cloudNativePg(args: CloudNativePgArgs, opts: pulumi.ComponentRes
         name,
         namespace: context.namespace,
         labels: context.stackLabels,
-        // Ready once the operator says so (every instance up, the primary elected), within waitTimeoutSeconds.
-        annotations: { "pulumi.com/waitFor": "condition=Ready" },
+        annotations: {
+          // Ready once the operator says so and every instance is: the Ready condition alone carries no
+          // generation, so after a change (more instances) it would still say Ready from before.
+          "pulumi.com/waitFor": JSON.stringify(["condition=Ready", `jsonpath={.status.readyInstances}=${1 + pg.replicas}`]),
+          // A stack that takes over a Cluster a destroy kept is another field manager: it owns the spec all the same.
+          "pulumi.com/patchForce": "true",
+        },
       },
       spec: clusterSpec({ pg, cluster: name, storageClass: context.storageClass, labels }),
     },
@@ -235,6 +245,7 @@ export function cloudNativePg(args: CloudNativePgArgs, opts: pulumi.ComponentRes
   // The instances: PostgreSQL from the stack's pods and the consumers; replication and the status
   // port among themselves; the operator on both.
   const port = (number: number) => ({ protocol: "TCP", port: number });
+  // Kept with the Cluster by a destroy with retainData: the instances still run, and stay closed.
   new k8s.networking.v1.NetworkPolicy(
     `${args.resourceName}-instances`,
     {
@@ -258,7 +269,7 @@ export function cloudNativePg(args: CloudNativePgArgs, opts: pulumi.ComponentRes
         ],
       },
     },
-    child,
+    { ...child, provider: context.adoptingProvider, retainOnDelete: context.retainData },
   );
 
   return {
@@ -267,6 +278,6 @@ export function cloudNativePg(args: CloudNativePgArgs, opts: pulumi.ComponentRes
     name,
     services: clusterServices(name, context.namespace, context.config.clusterDomain),
     ready: [cluster, ...databases],
-    revision: pulumi.interpolate`${cluster.metadata.uid}`,
+    revision: cluster.metadata.uid,
   };
 }

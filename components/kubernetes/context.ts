@@ -6,7 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { CommonConfig, KubernetesConfig } from "../config";
 import { formerlyNamed } from "../names";
 import { PostgresOperatorCheck } from "../../init/postgres/resources";
-import { CNPG_INSTALL_COMMAND, CNPG_RELEASE } from "./cloudnative-pg";
+import { CNPG_INSTALL_COMMAND, CNPG_OPERATOR_POD_LABELS, CNPG_RELEASE, selectorText } from "./cloudnative-pg";
 
 export interface KubernetesContext {
   provider: k8s.Provider;
@@ -81,7 +81,9 @@ export class KubernetesCluster extends pulumi.ComponentResource {
         needs: { path: "probes.readiness.type", since: "1.26" },
         release: CNPG_RELEASE,
         installCommand: CNPG_INSTALL_COMMAND,
+        operator: { namespace: config.operatorNamespace, labels: selectorText(CNPG_OPERATOR_POD_LABELS) },
         formerStatefulSet: `${common.namePrefix}-postgres`,
+        formerService: `${common.namePrefix}-postgres-ro`,
       },
       { parent: this },
     );

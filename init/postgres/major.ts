@@ -38,4 +38,6 @@ export const majorGuardProvider: pulumi.dynamic.ResourceProvider = {
   async update(_id: string, _olds: MajorGuardInputs, news: MajorGuardInputs) {
     return { outs: news };
   },
+  // Only a record in the state: nothing to remove anywhere.
+  async delete() {},
 };

@@ -51,6 +51,10 @@ export interface PortForwardServerOptions {
   customResourceDefinitions?: Record<string, unknown>;
   /** "namespace/name" of the StatefulSets that exist (GET /apis/apps/v1/namespaces/{namespace}/statefulsets/{name}); 404 for others. */
   statefulSets?: string[];
+  /** "namespace/name" -> the Service's metadata (GET /api/v1/namespaces/{namespace}/services/{name}); 404 for others. */
+  services?: Record<string, Record<string, unknown>>;
+  /** namespace -> Deployments (their manifests) listed by GET /apis/apps/v1/namespaces/{namespace}/deployments, filtered by label selector. */
+  deployments?: Record<string, Array<{ metadata: { name: string; labels: Record<string, string> }; spec: unknown }>>;
 }
 
 export interface LookupRequest {
@@ -92,10 +96,26 @@ export async function startPortForwardServer(options: PortForwardServerOptions):
     const pods = /^\/api\/v1\/namespaces\/([^/]+)\/pods$/.exec(url.pathname);
     const crd = /^\/apis\/apiextensions\.k8s\.io\/v1\/customresourcedefinitions\/([^/]+)$/.exec(url.pathname);
     const sts = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/statefulsets\/([^/]+)$/.exec(url.pathname);
-    if (req.method !== "GET" || (!pods && !crd && !sts)) return answer(404, statusBody(404, "NotFound", "the page could not be found"));
+    const svc = /^\/api\/v1\/namespaces\/([^/]+)\/services\/([^/]+)$/.exec(url.pathname);
+    const deploys = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/deployments$/.exec(url.pathname);
+    if (req.method !== "GET" || (!pods && !crd && !sts && !svc && !deploys)) return answer(404, statusBody(404, "NotFound", "the page could not be found"));
     server.lookups.push(lookup);
     if (token === undefined || (token !== options.token && !options.forbiddenTokens?.includes(token))) return answer(401, statusBody(401, "Unauthorized", "Unauthorized"));
-    if (token !== options.token) return answer(403, statusBody(403, "Forbidden", `User "test" cannot ${pods ? "list resource \"pods\"" : sts ? "get resource \"statefulsets\"" : "get resource \"customresourcedefinitions\""}`));
+    if (token !== options.token) return answer(403, statusBody(403, "Forbidden", `User "test" cannot read ${url.pathname}`));
+    const matches = (labels: Record<string, string> | undefined) =>
+      (url.searchParams.get("labelSelector") ?? "").split(",").filter(Boolean).every((term) => {
+        const [k, v] = term.split("=");
+        return labels?.[k] === v;
+      });
+    if (deploys) {
+      const items = (options.deployments?.[deploys[1]] ?? []).filter((d) => matches(d.metadata.labels)).map((d) => ({ ...d, metadata: { ...d.metadata, namespace: deploys[1] } }));
+      return answer(200, JSON.stringify({ kind: "DeploymentList", apiVersion: "apps/v1", metadata: {}, items }));
+    }
+    if (svc) {
+      const found = options.services?.[`${svc[1]}/${svc[2]}`];
+      if (!found) return answer(404, statusBody(404, "NotFound", `services "${svc[2]}" not found`));
+      return answer(200, JSON.stringify({ kind: "Service", apiVersion: "v1", metadata: { name: svc[2], namespace: svc[1], ...found }, spec: { ports: [{ port: 5432 }] } }));
+    }
     if (sts) {
       const [, namespace, name] = sts;
       if (!options.statefulSets?.includes(`${namespace}/${name}`)) return answer(404, statusBody(404, "NotFound", `statefulsets.apps "${name}" not found`));

@@ -13,11 +13,15 @@ const SERVERS = Object.keys(IMAGE_KEYS) as ServerImage[];
 
 /** The pins a stack starts with: the schema's defaults and what Pulumi.dev.yaml / Pulumi.prod.yaml set. */
 function defaultPins(server: ServerImage): Array<[string, string]> {
-  const key = IMAGE_KEYS[server];
-  const pins: Array<[string, string]> = [["default", String(CONFIG_KEYS[key].default)]];
-  for (const stack of ["dev", "prod"]) {
-    const value = stackConfig(stack)[`trading-db-stack:${key}`];
-    if (value !== undefined) pins.push([`Pulumi.${stack}.yaml`, value]);
+  // PostgreSQL on Kubernetes runs CloudNativePG's operand image, validated against the same table.
+  const keys: ConfigKeyName[] = server === "postgres" ? [IMAGE_KEYS.postgres, "kubernetesPostgresImage"] : [IMAGE_KEYS[server]];
+  const pins: Array<[string, string]> = [];
+  for (const key of keys) {
+    pins.push([`${key} default`, String(CONFIG_KEYS[key].default)]);
+    for (const stack of ["dev", "prod"]) {
+      const value = stackConfig(stack)[`trading-db-stack:${key}`];
+      if (value !== undefined) pins.push([`Pulumi.${stack}.yaml ${key}`, value]);
+    }
   }
   return pins;
 }

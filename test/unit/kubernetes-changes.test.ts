@@ -26,7 +26,10 @@ describe("prod on Kubernetes: which objects a setting change touches", () => {
     expect(changes(base, after)).toEqual({ added: [], removed: [], changed: ["trading-postgres-cluster"] });
     const now = inputsByName(after).get("trading-postgres-cluster");
     expect(now.spec.instances).toBe(4);
+    // And what `up` waits for: four ready instances.
+    expect(now.metadata.annotations["pulumi.com/waitFor"]).toBe(JSON.stringify(["condition=Ready", "jsonpath={.status.readyInstances}=4"]));
     now.spec.instances = 3;
+    now.metadata.annotations = inputsByName(base).get("trading-postgres-cluster").metadata.annotations;
     expect(now).toEqual(inputsByName(base).get("trading-postgres-cluster"));
   });
 

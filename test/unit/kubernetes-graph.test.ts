@@ -222,15 +222,21 @@ describe("prod on Kubernetes", () => {
     const spec = named(run, "Cluster", "trading-postgres").spec;
     expect(spec).toMatchObject({
       replicationSlots: { highAvailability: { enabled: true } },
-      probes: { readiness: { type: "streaming", maximumLag: "64Mi" } },
+      // Two minutes before a lagging replica leaves -ro: longer than a lost node's primary stays ready, so a replica is there to promote.
+      probes: { readiness: { type: "streaming", maximumLag: "64Mi", periodSeconds: 10, failureThreshold: 12 } },
       failoverDelay: 0,
       primaryUpdateStrategy: "unsupervised",
-      primaryUpdateMethod: "restart",
+      primaryUpdateMethod: "switchover",
       startDelay: 3600,
       enablePDB: true,
       enableSuperuserAccess: false,
     });
     expect(spec.superuserSecret).toBeUndefined();
+  });
+
+  test("without replicas: the primary restarts in place (nobody to switch over to) and has no budget (it would block every drain)", async () => {
+    const single = await runProgram("prod", { postgresReplicas: "0" });
+    expect(named(single, "Cluster", "trading-postgres").spec).toMatchObject({ instances: 1, primaryUpdateMethod: "restart", enablePDB: false });
   });
 
   test("roles: each owner, the read-only and the monitoring role managed by the operator, each with a basic-auth Secret named by its username", () => {
@@ -293,6 +299,10 @@ describe("prod on Kubernetes", () => {
     const cluster = ofKind(run, "Cluster")[0];
     expect(cluster.options).toMatchObject({ retainOnDelete: true });
     expect(cluster.options.provider).toContain("trading-kubernetes-adopting-provider");
+    // Its policy too: the instances a destroy leaves running stay closed.
+    const policy = run.byName("trading-postgres-instances").options;
+    expect(policy).toMatchObject({ retainOnDelete: true });
+    expect(policy.provider).toContain("trading-kubernetes-adopting-provider");
     expect(providers.find(([name]) => name === "trading-kubernetes-adopting-provider")![1]).toMatchObject({ upsertExistingObjects: "true", namespace: "trading-db" });
   });
 
@@ -300,7 +310,11 @@ describe("prod on Kubernetes", () => {
     for (const name of ["trading-mongodb", "trading-redis", "trading-influxdb"]) expect(named(run, "Service", name).metadata.annotations).toEqual({ "pulumi.com/skipAwait": "true" });
     expect(named(run, "Service", "trading-redis-headless").metadata.annotations).toBeUndefined();
     // The Cluster and its Databases are waited for by what the operator reports.
-    expect(named(run, "Cluster", "trading-postgres").metadata.annotations).toEqual({ "pulumi.com/waitFor": "condition=Ready" });
+    // Ready by the operator's word and with every instance ready (the condition alone carries no generation); the spec owned even if a kept Cluster was another stack's.
+    expect(named(run, "Cluster", "trading-postgres").metadata.annotations).toEqual({
+      "pulumi.com/waitFor": JSON.stringify(["condition=Ready", "jsonpath={.status.readyInstances}=3"]),
+      "pulumi.com/patchForce": "true",
+    });
     for (const db of ofKind(run, "Database").map(value)) expect(db.metadata.annotations).toEqual({ "pulumi.com/waitFor": "jsonpath={.status.applied}=true" });
   });
 
