@@ -110,14 +110,7 @@ afterAll(async () => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-async function asSuperuser<T>(database: string, work: (c: Client) => Promise<T>): Promise<T> {
-  const client = await primary.connect(database);
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
+const asSuperuser = <T>(database: string, work: (c: Client) => Promise<T>): Promise<T> => primary.asSuperuser(database, work);
 
 describe("PostgreSQL hooks through the port-forward", () => {
   test("the init hook creates roles, databases, schema and seed data on the pod's server, one tunnel per connection", async () => {

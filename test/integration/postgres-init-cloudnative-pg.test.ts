@@ -17,14 +17,7 @@ function inputs(overrides: Record<string, unknown> = {}): Record<string, any> {
   return { ...rest, host: "127.0.0.1", port: server.port, connectTimeoutSeconds: 15, lockTimeoutSeconds: 30, ...overrides };
 }
 
-async function asSuperuser<T>(database: string, work: (c: Client) => Promise<T>): Promise<T> {
-  const client = await server.connect(database);
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
+const asSuperuser = <T>(database: string, work: (c: Client) => Promise<T>): Promise<T> => server.asSuperuser(database, work);
 
 /** What CloudNativePG does for a managed role with a passwordSecret, and for a Database object. */
 async function operatorMakes(role: string, password: string, database?: string): Promise<void> {

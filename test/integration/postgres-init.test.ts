@@ -56,14 +56,7 @@ async function asOwner<T>(database: string, work: (c: Client) => Promise<T>): Pr
   }
 }
 
-async function asSuperuser<T>(database: string, work: (c: Client) => Promise<T>): Promise<T> {
-  const client = await server.connect(database);
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
+const asSuperuser = <T>(database: string, work: (c: Client) => Promise<T>): Promise<T> => server.asSuperuser(database, work);
 
 /** Drops what the hook made, so a test starts from a fresh cluster. */
 async function reset(): Promise<void> {

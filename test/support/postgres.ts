@@ -90,6 +90,8 @@ export interface PgServer {
   process: ChildProcess;
   /** A connected client as the superuser (caller ends it). */
   connect(database?: string, user?: string, password?: string): Promise<Client>;
+  /** Runs `work` with a superuser client of `database`, and ends it. */
+  asSuperuser<T>(database: string, work: (client: Client) => Promise<T>): Promise<T>;
   stop(): Promise<void>;
   log(): string;
 }
@@ -160,6 +162,14 @@ export function serverHandle(child: ChildProcess, port: number, dir: string, dat
       const client = new Client({ host: "127.0.0.1", port, user, password, database });
       await client.connect();
       return client;
+    },
+    async asSuperuser(database, work) {
+      const client = await server.connect(database);
+      try {
+        return await work(client);
+      } finally {
+        await client.end();
+      }
     },
     async stop() {
       // pg_ctl, not a signal to our child: that child is runuser (as root) or env, not postgres itself.
