@@ -7,7 +7,7 @@
 // including its code version and content checksums: code changes reach an existing stack only
 // through changed inputs.
 import type * as pulumi from "@pulumi/pulumi";
-import { targetCluster, withAccesses, type KubernetesTarget, type ServerAccess } from "./access";
+import { openAccess, targetCluster, withAccesses, type KubernetesTarget, type ServerAccess } from "./access";
 
 export interface HookSpec<I> {
   /** Runs on create and on update; its result is merged into the resource's outputs. */
@@ -27,6 +27,8 @@ export interface HookSpec<I> {
    * the cluster refuses fail this `up` rather than a later `destroy`.
    */
   servers(inputs: I): ServerAccess[];
+  /** The servers are members of a replicated set: a majority of them answering is enough (the others are reported by the run). */
+  majorityOfServers?: boolean;
 }
 
 /** sha256 over the inputs (not Pulumi's own "__" keys), the key to "has anything changed". */
@@ -90,7 +92,7 @@ export function hookProvider<I extends Record<string, unknown>>(spec: HookSpec<I
         // Only the credentials that reach the servers changed: nothing to do there once they are
         // known to work, but the outputs take the new inputs, so that a later delete (which gets
         // only the outputs) can still reach them.
-        await withAccesses(spec.servers(news), async () => undefined);
+        await checkAccess(spec.servers(news), spec.majorityOfServers ?? false);
         const given = Object.fromEntries(Object.entries(news).filter(([, value]) => value !== undefined));
         return { outs: { ...olds, ...given, fingerprint: inputFingerprint(news), workFingerprint: work } };
       }
@@ -101,4 +103,21 @@ export function hookProvider<I extends Record<string, unknown>>(spec: HookSpec<I
       if (spec.remove) await spec.remove(olds);
     },
   };
+}
+
+/**
+ * Opens each server once (the new credentials let in?) and closes it. With `majority`, servers
+ * that cannot be reached are fine while more than half can be (a member being recreated).
+ */
+async function checkAccess(servers: ServerAccess[], majority: boolean): Promise<void> {
+  if (!majority) return withAccesses(servers, async () => undefined);
+  const failures: string[] = [];
+  for (const server of servers) {
+    try {
+      await (await openAccess(server)).close();
+    } catch (error) {
+      failures.push((error as Error).message);
+    }
+  }
+  if (servers.length - failures.length <= servers.length / 2) throw new Error(`only ${servers.length - failures.length} of ${servers.length} members can be reached, no majority: ${failures.join("; ")}`);
 }

@@ -10,7 +10,7 @@
 // Every step is idempotent. If the primary steps down in the middle, the run waits for the new
 // primary and goes through step 2 again, so it converges instead of leaving half a setup.
 import type { Db, Document, MongoClient } from "mongodb";
-import { withAccesses, type OpenedAccess, type ServerAccess } from "../access";
+import { openAccess, type OpenedAccess, type ServerAccess } from "../access";
 import { planVersionedFiles, type RecordedFile, type VersionedFile } from "../versioned-files";
 
 export interface MongoMember {
@@ -22,6 +22,8 @@ export interface MongoMember {
 
 /** A member as this process reaches it: host:port to connect to, and what messages call it. */
 type MongoEndpoint = Pick<OpenedAccess, "host" | "port" | "label">;
+/** A member this run could not reach at all (its pod gone or not scheduled): `undefined` in its place. */
+type MemberEndpoint = MongoEndpoint | undefined;
 
 export interface MongoUserSpec {
   name: string;
@@ -76,14 +78,39 @@ export interface MongoInitResult extends Record<string, unknown> {
   primaryChanges: number;
   /** Whether this run set root's password (or created root) through __system. */
   rootReset: boolean;
+  /** Members this run could not reach (a pod gone or Pending), and why: a formed set goes on with a majority. */
+  unreachable: string[];
 }
 
 export async function applyMongoInit(inputs: MongoInitInputs): Promise<MongoInitResult> {
-  return withAccesses(inputs.clientEndpoints, (endpoints) => initialise(inputs, endpoints));
+  // Each member on its own: one whose pod is gone or not scheduled yet (a port-forward refused at
+  // once) is left out and reported; the set, once formed, needs only its primary and a majority.
+  const opened: OpenedAccess[] = [];
+  const unreachable: string[] = [];
+  const endpoints: MemberEndpoint[] = [];
+  try {
+    for (const access of inputs.clientEndpoints) {
+      try {
+        const member = await openAccess(access);
+        opened.push(member);
+        endpoints.push(member);
+      } catch (error) {
+        unreachable.push((error as Error).message);
+        endpoints.push(undefined);
+      }
+    }
+    const reachable = endpoints.filter((e) => e !== undefined).length;
+    if (reachable <= endpoints.length / 2) {
+      throw new Error(`MongoDB replica set ${inputs.replicaSetName}: only ${reachable} of ${endpoints.length} members can be reached, no majority: ${unreachable.join("; ")}`);
+    }
+    return { ...(await initialise(inputs, endpoints)), unreachable };
+  } finally {
+    await Promise.all(opened.map((o) => o.close()));
+  }
 }
 
 /** The run, with `endpoints` the members as this process reaches them, in the order of `members`. */
-async function initialise(inputs: MongoInitInputs, endpoints: MongoEndpoint[]): Promise<MongoInitResult> {
+async function initialise(inputs: MongoInitInputs, endpoints: MemberEndpoint[]): Promise<MongoInitResult> {
   const deadline = Date.now() + inputs.timeoutSeconds * 1000;
   const result: MongoInitResult = {
     initiated: false,
@@ -94,6 +121,7 @@ async function initialise(inputs: MongoInitInputs, endpoints: MongoEndpoint[]): 
     usersChanged: [],
     primaryChanges: 0,
     rootReset: false,
+    unreachable: [],
   };
 
   // A set that exists needs only its primary: a re-run goes on while some other member is down.
@@ -122,8 +150,12 @@ async function initialise(inputs: MongoInitInputs, endpoints: MongoEndpoint[]): 
 }
 
 /** Initiates the set on member 1 unless it already is one. Returns whether this call initiated it. */
-async function initiateOnce(inputs: MongoInitInputs, endpoints: MongoEndpoint[], deadline: number): Promise<boolean> {
-  const client = await connect(endpoints[0], { user: inputs.rootUser, password: inputs.rootPassword }, deadline);
+async function initiateOnce(inputs: MongoInitInputs, endpoints: MemberEndpoint[], deadline: number): Promise<boolean> {
+  const missing = endpoints.map((e, i) => (e ? undefined : inputs.members[i].host)).filter((h) => h !== undefined);
+  // A set is initiated with every member: its quorum check asks them all.
+  if (missing.length > 0) throw new Error(`MongoDB replica set ${inputs.replicaSetName} is not formed yet, and initiating it needs every member; not reachable: ${missing.join(", ")}`);
+  const members = endpoints as MongoEndpoint[];
+  const client = await connect(members[0], { user: inputs.rootUser, password: inputs.rootPassword }, deadline);
   try {
     const admin = client.db("admin");
     return await waitFor(deadline, inputs, "the replica set to be initiated", async () => {
@@ -134,7 +166,7 @@ async function initiateOnce(inputs: MongoInitInputs, endpoints: MongoEndpoint[],
         if (codeOf(error) !== 94 /* NotYetInitialized */) throw error;
       }
       // The initiate's quorum check needs every member up.
-      for (const endpoint of endpoints.slice(1)) await hello(endpoint);
+      for (const endpoint of members.slice(1)) await hello(endpoint);
       try {
         await admin.command({
           replSetInitiate: { _id: inputs.replicaSetName, members: inputs.members, settings: { electionTimeoutMillis: inputs.electionTimeoutMs } },
@@ -424,16 +456,18 @@ async function hello(endpoint: MongoEndpoint): Promise<Document> {
   }
 }
 
-async function someMemberInSet(inputs: MongoInitInputs, endpoints: MongoEndpoint[]): Promise<boolean> {
+async function someMemberInSet(inputs: MongoInitInputs, endpoints: MemberEndpoint[]): Promise<boolean> {
   for (const endpoint of endpoints) {
+    if (!endpoint) continue;
     const reply = await hello(endpoint).catch(() => undefined);
     if (reply?.setName === inputs.replicaSetName) return true;
   }
   return false;
 }
 
-async function findPrimary(inputs: MongoInitInputs, endpoints: MongoEndpoint[]): Promise<MongoEndpoint | undefined> {
+async function findPrimary(inputs: MongoInitInputs, endpoints: MemberEndpoint[]): Promise<MongoEndpoint | undefined> {
   for (const endpoint of endpoints) {
+    if (!endpoint) continue;
     const reply = await hello(endpoint).catch(() => undefined);
     if (reply?.ismaster === true && reply.setName === inputs.replicaSetName) return endpoint;
   }

@@ -337,6 +337,34 @@ describe("Redis, InfluxDB and MongoDB hooks through the port-forward", () => {
     expect(await login("root", declared)).toBe("ok");
     expect((await create("trading-mongo-init", base)).rootReset).toBe(true);
     expect(await login("root", mockPassword("trading-secrets-mongo-root-password", 32))).toBe("ok");
+
+    // A member's pod gone (being recreated, or Pending): the formed set goes on with a majority,
+    // and the run says which member it could not reach; so does an update that only checks access.
+    const gone = `${NAMESPACE}/trading-mongodb-2`;
+    const kept = pods[gone];
+    delete pods[gone];
+    try {
+      const withTwo = await create("trading-mongo-init", base);
+      expect(withTwo.unreachable).toEqual([expect.stringMatching(/found no pod trading-mongodb-2 in namespace trading \(404 Not Found\)/)]);
+      expect(withTwo.appliedThisRun).toEqual([]);
+      // The same work (an update whose inputs differ at most in credentials): only the access check, which a majority passes.
+      const hook = hooks["trading-mongo-init"];
+      kube.requests = [];
+      const updated = await hook.provider.update("rs0", withTwo, { ...structuredClone(hook.inputs), ...base });
+      expect(updated.outs.workFingerprint).toBe(withTwo.workFingerprint);
+      expect(kube.requests.filter((r) => r.status === 101)).toHaveLength(2);
+      // Two of three gone: no majority, and it says so.
+      const alsoGone = `${NAMESPACE}/trading-mongodb-1`;
+      const second = pods[alsoGone];
+      delete pods[alsoGone];
+      try {
+        await expect(create("trading-mongo-init", base)).rejects.toThrow(/only 1 of 3 members can be reached, no majority: .*trading-mongodb-1.*trading-mongodb-2/);
+      } finally {
+        pods[alsoGone] = second;
+      }
+    } finally {
+      pods[gone] = kept;
+    }
   }, 180_000);
 });
 
