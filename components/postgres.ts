@@ -94,7 +94,7 @@ export class PostgresCluster extends pulumi.ComponentResource {
     super("trading:postgres:Cluster", name, {}, opts);
     const { engine, secrets } = args;
     const ownerPasswords = pulumi.all(secrets.owners) as pulumi.Output<Record<string, string>>;
-    const placed = engine.kind === "kubernetes" ? onCloudNativePg(this, name, args, engine.kubernetes) : inContainers(this, name, args, engine);
+    const placed = engine.kind === "kubernetes" ? onCloudNativePg(this, name, args, ownerPasswords, engine.kubernetes) : inContainers(this, name, args, ownerPasswords, engine);
     this.primary = placed.primary;
     this.replicas = placed.replicas;
     this.init = placed.init;
@@ -154,10 +154,9 @@ function initDatabases(args: PostgresClusterArgs) {
 }
 
 /** Docker (and a Docker host for prod): the stack's own primary and replica containers, slots and checks. */
-function inContainers(parent: pulumi.Resource, name: string, args: PostgresClusterArgs, engine: Engine): Placement {
+function inContainers(parent: pulumi.Resource, name: string, args: PostgresClusterArgs, ownerPasswords: pulumi.Output<Record<string, string>>, engine: Engine): Placement {
   const { postgres: pg, common, secrets } = args;
   const names = postgresNames(common.namePrefix);
-  const ownerPasswords = pulumi.all(secrets.owners) as pulumi.Output<Record<string, string>>;
   const image = serverImage(engine, `${name}-image`, pg.image, parent);
   // Another major than the data's is refused before the primary is replaced.
   const major = new PostgresMajorGuard(`${name}-data-major`, { majorVersion: pg.majorVersion, image: pg.image, volume: names.primaryVolume }, { parent });
@@ -253,11 +252,10 @@ function inContainers(parent: pulumi.Resource, name: string, args: PostgresClust
 }
 
 /** Kubernetes: one CloudNativePG Cluster; the hook follows the primary by its label. */
-function onCloudNativePg(parent: pulumi.Resource, name: string, args: PostgresClusterArgs, context: KubernetesContext): Placement {
+function onCloudNativePg(parent: pulumi.Resource, name: string, args: PostgresClusterArgs, ownerPasswords: pulumi.Output<Record<string, string>>, context: KubernetesContext): Placement {
   const { postgres: pg, common, secrets } = args;
   const monitor = secrets.monitor;
   if (!monitor) throw new Error("PostgreSQL on Kubernetes needs the monitoring role's password (StackSecrets with kubernetes)");
-  const ownerPasswords = pulumi.all(secrets.owners) as pulumi.Output<Record<string, string>>;
   const passwords: Record<string, pulumi.Input<string>> = { [POSTGRES_ROLES.readonly]: secrets.readonly, [POSTGRES_ROLES.monitor]: monitor };
   for (const db of POSTGRES_DATABASES) passwords[db.owner] = secrets.owners[db.name];
   const cnpg = cloudNativePg({ pg, passwords, resourceName: name, context }, { parent });

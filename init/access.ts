@@ -81,6 +81,30 @@ export async function openAccess(access: ServerAccess, options: { localPort?: nu
   return openPortForward(access.kubernetes, access.port, options.localPort ?? 0);
 }
 
+/**
+ * Opens each member of a replicated set on its own: one that cannot be reached at all (its pod
+ * gone or Pending) is undefined in its place, with the reason in `failures`. Fails unless more than
+ * half are open (`what` names the set in that message). The caller closes what is open.
+ */
+export async function openMajority(accesses: ServerAccess[], what: string): Promise<{ members: Array<OpenedAccess | undefined>; failures: string[] }> {
+  const members: Array<OpenedAccess | undefined> = [];
+  const failures: string[] = [];
+  for (const access of accesses) {
+    try {
+      members.push(await openAccess(access));
+    } catch (error) {
+      failures.push((error as Error).message);
+      members.push(undefined);
+    }
+  }
+  const open = members.filter((m) => m !== undefined);
+  if (open.length <= accesses.length / 2) {
+    await Promise.all(open.map((m) => m.close()));
+    throw new Error(`${what}: only ${open.length} of ${accesses.length} members can be reached, no majority: ${failures.join("; ")}`);
+  }
+  return { members, failures };
+}
+
 /** Runs `work` with the server opened, and closes it afterwards. */
 export async function withAccess<T>(access: ServerAccess, work: (server: OpenedAccess) => Promise<T>): Promise<T> {
   return withAccesses([access], ([server]) => work(server));

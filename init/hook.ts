@@ -7,7 +7,7 @@
 // including its code version and content checksums: code changes reach an existing stack only
 // through changed inputs.
 import type * as pulumi from "@pulumi/pulumi";
-import { openAccess, targetCluster, withAccesses, type KubernetesTarget, type ServerAccess } from "./access";
+import { openMajority, targetCluster, withAccesses, type KubernetesTarget, type ServerAccess } from "./access";
 
 export interface HookSpec<I> {
   /** Runs on create and on update; its result is merged into the resource's outputs. */
@@ -111,13 +111,6 @@ export function hookProvider<I extends Record<string, unknown>>(spec: HookSpec<I
  */
 async function checkAccess(servers: ServerAccess[], majority: boolean): Promise<void> {
   if (!majority) return withAccesses(servers, async () => undefined);
-  const failures: string[] = [];
-  for (const server of servers) {
-    try {
-      await (await openAccess(server)).close();
-    } catch (error) {
-      failures.push((error as Error).message);
-    }
-  }
-  if (servers.length - failures.length <= servers.length / 2) throw new Error(`only ${servers.length - failures.length} of ${servers.length} members can be reached, no majority: ${failures.join("; ")}`);
+  const { members } = await openMajority(servers, "the set's members");
+  await Promise.all(members.map((m) => m?.close()));
 }

@@ -10,7 +10,7 @@
 // Every step is idempotent. If the primary steps down in the middle, the run waits for the new
 // primary and goes through step 2 again, so it converges instead of leaving half a setup.
 import type { Db, Document, MongoClient } from "mongodb";
-import { openAccess, type OpenedAccess, type ServerAccess } from "../access";
+import { openMajority, type OpenedAccess, type ServerAccess } from "../access";
 import { planVersionedFiles, type RecordedFile, type VersionedFile } from "../versioned-files";
 
 export interface MongoMember {
@@ -85,27 +85,11 @@ export interface MongoInitResult extends Record<string, unknown> {
 export async function applyMongoInit(inputs: MongoInitInputs): Promise<MongoInitResult> {
   // Each member on its own: one whose pod is gone or not scheduled yet (a port-forward refused at
   // once) is left out and reported; the set, once formed, needs only its primary and a majority.
-  const opened: OpenedAccess[] = [];
-  const unreachable: string[] = [];
-  const endpoints: MemberEndpoint[] = [];
+  const { members, failures } = await openMajority(inputs.clientEndpoints, `MongoDB replica set ${inputs.replicaSetName}`);
   try {
-    for (const access of inputs.clientEndpoints) {
-      try {
-        const member = await openAccess(access);
-        opened.push(member);
-        endpoints.push(member);
-      } catch (error) {
-        unreachable.push((error as Error).message);
-        endpoints.push(undefined);
-      }
-    }
-    const reachable = endpoints.filter((e) => e !== undefined).length;
-    if (reachable <= endpoints.length / 2) {
-      throw new Error(`MongoDB replica set ${inputs.replicaSetName}: only ${reachable} of ${endpoints.length} members can be reached, no majority: ${unreachable.join("; ")}`);
-    }
-    return { ...(await initialise(inputs, endpoints)), unreachable };
+    return { ...(await initialise(inputs, members)), unreachable: failures };
   } finally {
-    await Promise.all(opened.map((o) => o.close()));
+    await Promise.all(members.map((m) => m?.close()));
   }
 }
 
