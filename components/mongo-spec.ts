@@ -11,7 +11,10 @@ export const MONGO_DATABASE = "trading_configs";
 
 /** Users, all in the admin database (authSource=admin). */
 export const MONGO_USERS = {
-  /** Created by the image's init phase on member 1; the init hook uses it. */
+  /**
+   * Created, and its password set, by the init hook through __system (the members' key): no member
+   * carries its password, so a rotation is the hook's updateUser, with no restart.
+   */
   root: "root",
   /** What the services connect as: readWrite on trading_configs only. */
   app: "trading_app",
@@ -27,7 +30,6 @@ export const MONGO_PATHS = {
   keyfileSource: "/run/secrets/mongo-keyfile",
   /** Where mongod reads it: owned by uid 999 with mode 0400, as mongod demands. */
   keyfile: "/etc/mongo-keyfile/keyfile",
-  rootPasswordFile: "/run/secrets/mongo-root-password",
   entrypoint: "/usr/local/bin/trading-mongo-entrypoint.sh",
 } as const;
 
@@ -75,33 +77,25 @@ export function mongodCommand(mongo: MongoConfig): string[] {
     // 8.0.17). Defence in depth beside the pin; clients that ask for zlib get no compression.
     "--networkMessageCompressors",
     MONGO_NETWORK_COMPRESSORS.join(","),
+    // No user exists until the hook makes root (through __system): without this, a connection from
+    // the member's loopback (where a Kubernetes port-forward arrives) could meanwhile make the first.
+    "--setParameter",
+    "enableLocalhostAuthBypass=false",
   ];
 }
 
 /** What mongod offers clients to compress the wire with (its default adds zlib). */
 export const MONGO_NETWORK_COMPRESSORS = ["snappy", "zstd"];
 
-/**
- * Who creates the root user. Only one member may: the image's init phase creates it on an empty
- * data folder, and the other members receive users by initial sync from the primary. On Docker
- * that is member 1 (`this member`) and the others get nothing (`none`); the identical pods of a
- * Kubernetes StatefulSet all carry it, and the wrapper keeps it only on the named pod.
- */
-export type MongoRootUser = "this member" | "none" | { onlyOnHostname: string };
-
-/** Environment of a member: the wrapper's keyfile paths, and the root user where `root` says. */
-export function mongoEnv(root: MongoRootUser): Record<string, string> {
-  const wrapper = { MONGO_KEYFILE_SOURCE: MONGO_PATHS.keyfileSource, MONGO_KEYFILE: MONGO_PATHS.keyfile };
-  if (root === "none") return wrapper;
-  const rootUser = { MONGO_INITDB_ROOT_USERNAME: MONGO_USERS.root, MONGO_INITDB_ROOT_PASSWORD_FILE: MONGO_PATHS.rootPasswordFile };
-  if (root === "this member") return { ...wrapper, ...rootUser };
-  return { ...wrapper, ...rootUser, MONGO_ROOT_MEMBER_HOSTNAME: root.onlyOnHostname };
+/** Environment of a member: the wrapper's keyfile paths. No root user: the hook creates it. */
+export function mongoEnv(): Record<string, string> {
+  return { MONGO_KEYFILE_SOURCE: MONGO_PATHS.keyfileSource, MONGO_KEYFILE: MONGO_PATHS.keyfile };
 }
 
 /**
- * Ready when the real mongod answers on the container's own address. The image's init phase runs
- * a temporary mongod bound to 127.0.0.1 only, so asking via $HOSTNAME (the container's IP) is not
- * fooled by it. ping needs no authentication, and answers before the replica set is formed (the
+ * Ready when the real mongod answers on the container's own address (an image's init phase, were
+ * it given a root user, would run a temporary mongod bound to 127.0.0.1 only: asking via $HOSTNAME
+ * is not fooled by it). ping needs no authentication, and answers before the replica set is formed (the
  * hook forms it once every member is ready).
  */
 export function mongoReadyCheck(): ReadyCheck {
@@ -123,19 +117,16 @@ export function mongoServingCheck(): ReadyCheck {
 }
 
 /** A member: the wrapper copies the keyfile with mode 0400, then the image's entrypoint starts mongod. */
-export function mongoMemberSpec(mongo: MongoConfig, service: string, role: string, root: MongoRootUser, entrypoint: string): ServerSpec {
+export function mongoMemberSpec(mongo: MongoConfig, service: string, role: string, entrypoint: string): ServerSpec {
   return {
     service,
     role,
     image: mongo.image,
     entrypoint: [MONGO_PATHS.entrypoint],
     command: mongodCommand(mongo),
-    env: mongoEnv(root),
+    env: mongoEnv(),
     files: [{ path: MONGO_PATHS.entrypoint, content: entrypoint, executable: true }],
-    secretFiles: [
-      { path: MONGO_PATHS.keyfileSource, credential: "keyfile" },
-      ...(root === "none" ? [] : [{ path: MONGO_PATHS.rootPasswordFile, credential: "root" }]),
-    ],
+    secretFiles: [{ path: MONGO_PATHS.keyfileSource, credential: "keyfile" }],
     port: { name: "mongodb", number: MONGO_CONTAINER_PORT },
     ready: mongoReadyCheck(),
     serving: mongoServingCheck(),
@@ -180,8 +171,9 @@ export function mongoReplicaSetUri(o: MongoUriOptions, members: ReplicaSetMember
 }
 
 /**
- * Host URI: member host names resolve only inside Docker, so a client on the host talks to one
- * member directly (member 1, the preferred primary) instead of discovering the set.
+ * Host URI: member host names resolve only inside Docker (or the cluster), so a client on the host
+ * talks to one port directly instead of discovering the set: member 1, the preferred primary, on
+ * Docker; on Kubernetes `npm run forward` routes that port to whichever member is primary.
  */
 export function mongoDirectUri(o: MongoUriOptions, endpoint: Endpoint): string {
   return `mongodb://${encodeURIComponent(o.user)}:${encodeURIComponent(o.password)}@${endpoint.host}:${endpoint.port}/${o.database}?directConnection=true&authSource=admin`;

@@ -46,7 +46,11 @@ export interface MongoMemberServer {
 export interface MongoUris {
   /** readWrite on trading_configs, every member, replicaSet=: for containers on the app network. */
   app: string;
-  /** readWrite, directConnection to member 1 on 127.0.0.1: for processes on the Docker host. */
+  /**
+   * readWrite, direct (directConnection=true) to 127.0.0.1:mongoFirstPort, for processes on the
+   * operator's machine, where the set's member names do not resolve: Docker's member 1 (the
+   * preferred primary); on Kubernetes whichever member is primary, through `npm run forward`.
+   */
   appHost: string;
   readonly: string;
   readonlyHost: string;
@@ -73,13 +77,18 @@ export class MongoReplicaSet extends pulumi.ComponentResource {
     super("trading:mongo:ReplicaSet", name, {}, opts);
     const { mongo, common, engine, secrets } = args;
     const names = mongoNames(common.namePrefix);
-    const memberSecrets = { keyfile: secrets.keyfile, root: secrets.root };
+    // The key only: root's password reaches no member (the hook sets it), so its change restarts none.
+    const memberSecrets = { keyfile: secrets.keyfile };
     const placed: PlacedServer[] = [];
     if (engine.kind === "docker") {
       const image = serverImage(engine, `${name}-image`, mongo.image, this);
-      for (let n = 1; n <= mongo.members; n++) {
+      // Each member waits for the one after it: a change that replaces them all (an image, the
+      // keyfile) replaces one at a time, each healthy before the next goes, from the last to
+      // member 1, the preferred primary (mongod 5.0+ steps down on SIGTERM). A majority stays up.
+      let next: pulumi.Resource | undefined;
+      for (let n = mongo.members; n >= 1; n--) {
         const member: PlaceServerArgs = {
-          spec: mongoMemberSpec(mongo, names.host(n), `mongodb-member-${n}`, n === 1 ? "this member" : "none", args.entrypoint),
+          spec: mongoMemberSpec(mongo, names.host(n), `mongodb-member-${n}`, args.entrypoint),
           secrets: memberSecrets,
           hostPort: mongo.firstPort + n - 1,
           docker: {
@@ -88,8 +97,11 @@ export class MongoReplicaSet extends pulumi.ComponentResource {
             containerName: names.container(n),
             volumeNames: { data: names.dataVolume(n), config: names.configVolume(n) },
           },
+          dependsOn: next ? [next] : [],
         };
-        placed.push(placeServer(engine, member, this));
+        const server = placeServer(engine, member, this);
+        placed.unshift(server);
+        next = server.resource;
       }
     } else {
       const context = engine.kubernetes;
@@ -97,11 +109,18 @@ export class MongoReplicaSet extends pulumi.ComponentResource {
       const set = placeServer(
         engine,
         {
-          spec: mongoMemberSpec(mongo, service, "mongodb-member", { onlyOnHostname: `${context.objectName(service)}-0` }, args.entrypoint),
+          spec: mongoMemberSpec(mongo, service, "mongodb-member", args.entrypoint),
           secrets: memberSecrets,
           hostPort: mongo.firstPort,
-          // The wrapper writes the 0400 keyfile copy mongod demands into this folder.
-          kubernetes: { resourceName: `${name}-members`, storageGb: mongo.storageGb, replicas: mongo.members, scratchPaths: [MONGO_PATHS.keyfile.slice(0, MONGO_PATHS.keyfile.lastIndexOf("/"))] },
+          // The wrapper writes the 0400 keyfile copy mongod demands into this folder. No client
+          // Service: it would round-robin over primary and secondaries; clients list the pods.
+          kubernetes: {
+            resourceName: `${name}-members`,
+            storageGb: mongo.storageGb,
+            replicas: mongo.members,
+            scratchPaths: [MONGO_PATHS.keyfile.slice(0, MONGO_PATHS.keyfile.lastIndexOf("/"))],
+            clientService: false,
+          },
         },
         this,
       );

@@ -3,6 +3,8 @@
 // outputs name (postgresPort, postgresReplicaFirstPort + N - 1, mongoFirstPort + N - 1, redisPort,
 // influxdbPort on 127.0.0.1), until Ctrl-C. While it runs, `serviceEnv.host` (npm run env) and
 // `adminConnections` work from this machine as they do on Docker. Uses the hooks' access layer.
+// mongoFirstPort reaches whichever member is primary (tools/mongo-primary-router.ts): the host
+// URIs name it, so their writes follow a failover.
 import { parseArgs } from "util";
 import { reachStack } from "./reach";
 import { readStackOutputs, ToolError } from "./stack-outputs";
@@ -11,7 +13,7 @@ export async function main(argv: string[], stop: Promise<void> = signalled()): P
   const { values } = parseArgs({ args: argv, options: { "from-json": { type: "string" }, stack: { type: "string" } } });
   const { adminConnections } = readStackOutputs({ fromJson: values["from-json"], stack: values.stack }, ["adminConnections"]);
   if (!adminConnections.access) throw new ToolError("this stack runs on Docker: its ports are already published on 127.0.0.1, nothing to forward");
-  const reached = await reachStack(adminConnections, { localPorts: true });
+  const reached = await reachStack(adminConnections, { localPorts: true, followMongoPrimary: true });
   try {
     for (const [uri, label] of reached.labels) process.stdout.write(`forwarding ${new URL(uri).host} -> ${label}\n`);
     process.stdout.write("ready; Ctrl-C stops\n");

@@ -3,6 +3,7 @@
 // opened through a port-forward to its pod (init/access.ts, the hooks' own access layer), and its
 // URI is pointed at the tunnel's local end.
 import { openAccess, type OpenedAccess, type ServerAccess } from "../init/access";
+import { routeToPrimary } from "./mongo-primary-router";
 import type { AdminConnections } from "../components/outputs";
 
 export interface Reached {
@@ -28,21 +29,45 @@ export function uriPort(uri: string): number {
   return defaults[url.protocol] ?? 0;
 }
 
-/**
- * Opens every server of the stack. `localPorts`: listen on the port each URI names (npm run
- * forward), else on any free port (npm run verify, which then connects through them itself).
- */
-export async function reachStack(connections: AdminConnections, options: { localPorts?: boolean } = {}): Promise<Reached> {
+export interface ReachOptions {
+  /** Listen on the port each URI names (npm run forward), else on any free port (npm run verify, which then connects through them itself). */
+  localPorts?: boolean;
+  /**
+   * MongoDB member 1's port routes each connection to whichever member is primary (npm run
+   * forward): the stack's host URIs name that port, and a direct connection to one member would
+   * not follow an election. Member 1 itself is then reached only as the primary.
+   */
+  followMongoPrimary?: boolean;
+}
+
+/** Opens every server of the stack. */
+export async function reachStack(connections: AdminConnections, options: ReachOptions = {}): Promise<Reached> {
   const labels = new Map<string, string>();
   const access = connections.access;
   if (!access) return { connections, labels, close: async () => undefined };
-  const opened: OpenedAccess[] = [];
-  const through = async (uri: string, server: ServerAccess): Promise<string> => {
-    const tunnel = await openAccess(server, options.localPorts ? { localPort: uriPort(uri) } : {});
+  const opened: Array<{ close(): Promise<void> }> = [];
+  const open = async (uri: string, server: ServerAccess, localPort: boolean): Promise<OpenedAccess> => {
+    const tunnel = await openAccess(server, localPort ? { localPort: uriPort(uri) } : {});
     opened.push(tunnel);
+    return tunnel;
+  };
+  const through = async (uri: string, server: ServerAccess): Promise<string> => {
+    const tunnel = await open(uri, server, options.localPorts ?? false);
     const reached = pointAt(uri, tunnel.host, tunnel.port);
     labels.set(reached, tunnel.label);
     return reached;
+  };
+  const mongoMembers = async (uris: string[]): Promise<string[]> => {
+    if (!options.followMongoPrimary) return Promise.all(uris.map((uri, i) => through(uri, access.mongo.members[i])));
+    // Member 1 through a tunnel of its own on any port; the others on theirs, as without routing.
+    const first = await open(uris[0], access.mongo.members[0], false);
+    const others = await Promise.all(uris.slice(1).map((uri, i) => through(uri, access.mongo.members[i + 1])));
+    const routed = [first, ...others.map((uri, i) => ({ host: new URL(uri).hostname, port: uriPort(uri), label: labels.get(uri) ?? `member ${i + 2}` }))];
+    const router = await routeToPrimary(routed, { host: first.host, port: options.localPorts ? uriPort(uris[0]) : 0 });
+    opened.push(router);
+    const reached = pointAt(uris[0], router.host, router.port);
+    labels.set(reached, `the replica set's primary, whichever member (${routed.map((m) => m.label).join(", ")})`);
+    return [reached, ...others];
   };
   try {
     const pg = connections.postgres;
@@ -51,7 +76,7 @@ export async function reachStack(connections: AdminConnections, options: { local
         primary: await through(pg.primary, access.postgres.primary),
         replicas: await Promise.all(pg.replicas.map((uri, i) => through(uri, access.postgres.replicas[i]))),
       },
-      mongo: { members: await Promise.all(connections.mongo.members.map((uri, i) => through(uri, access.mongo.members[i]))) },
+      mongo: { members: await mongoMembers(connections.mongo.members) },
       redis: { url: await through(connections.redis.url, access.redis) },
       influxdb: { url: (await through(connections.influxdb.url, access.influxdb)).replace(/\/$/, ""), token: connections.influxdb.token },
     };

@@ -1,6 +1,6 @@
 // The Kubernetes realisation of a ServerSpec: a StatefulSet (or, for the stateless admin tools, a
 // Deployment) with its ConfigMap of files, its Secret of credentials, a headless Service for
-// stable pod names and a ClusterIP Service for clients. Nothing is exposed outside the cluster.
+// stable pod names and (but for the MongoDB members) a ClusterIP Service for clients. Nothing is exposed outside the cluster.
 import * as crypto from "crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
@@ -27,6 +27,11 @@ export interface KubernetesWorkloadArgs {
   podLabels?: Record<string, string>;
   /** Writable scratch folders (emptyDir), e.g. where the Mongo wrapper puts the 0400 keyfile. */
   scratchPaths?: string[];
+  /**
+   * A ClusterIP Service for clients (default). Off for the MongoDB members: one would round-robin
+   * over primary and secondaries, and a driver finds the primary from the members' own names.
+   */
+  clientService?: boolean;
   context: KubernetesContext;
   dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
@@ -37,7 +42,7 @@ export interface KubernetesWorkload {
   name: string;
   /** Pod names, in order (StatefulSet only). */
   pods: string[];
-  /** The ClusterIP Service's in-cluster address. */
+  /** The ClusterIP Service's in-cluster address (without one, the headless Service's: every pod). */
   endpoint: Endpoint;
   /** Pod i's stable DNS name through the headless Service. */
   podHost(i: number): string;
@@ -175,12 +180,15 @@ export function kubernetesWorkload(args: KubernetesWorkloadArgs, opts: pulumi.Cu
     },
     { ...child, ...formerly("-headless") },
   );
-  new k8s.core.v1.Service(
-    // The object is named like the workload; its resource takes a suffix (two resources, one name each).
-    resource("-service"),
-    { metadata: clientServiceMetadata(metadata(objectName)), spec: { type: "ClusterIP", selector, ports: [{ name: spec.port.name, port: spec.port.number, targetPort: spec.port.name }] } },
-    { ...child, ...formerly("-service") },
-  );
+  const clientService = args.clientService ?? true;
+  if (clientService) {
+    new k8s.core.v1.Service(
+      // The object is named like the workload; its resource takes a suffix (two resources, one name each).
+      resource("-service"),
+      { metadata: clientServiceMetadata(metadata(objectName)), spec: { type: "ClusterIP", selector, ports: [{ name: spec.port.name, port: spec.port.number, targetPort: spec.port.name }] } },
+      { ...child, ...formerly("-service") },
+    );
+  }
 
   const dependsOn = [...context.namespaceReady, configMap, secret, headlessService, ...(args.dependsOn ?? [])];
   // Fixed names: an immutable change (selector, volume templates) must delete the old object first.
@@ -227,7 +235,7 @@ export function kubernetesWorkload(args: KubernetesWorkloadArgs, opts: pulumi.Cu
     workload,
     name: objectName,
     pods: kind === "StatefulSet" ? Array.from({ length: replicas }, (_, i) => `${objectName}-${i}`) : [],
-    endpoint: { host: `${objectName}.${domain}`, port: spec.port.number },
+    endpoint: { host: `${clientService ? objectName : headless}.${domain}`, port: spec.port.number },
     podHost: (i) => `${objectName}-${i}.${headless}.${domain}`,
     revision: pulumi.interpolate`${workload.metadata.uid}/${sha256(filesHash)}/${secretsHash}`,
     selector,

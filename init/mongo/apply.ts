@@ -2,11 +2,13 @@
 // serialised dynamic provider (see init/hook.ts): npm packages are required inside functions.
 //
 //   1. unless a member already belongs to the set: wait until every member answers and initiate
-//      the set on member 1 (the only member holding the root user before the set exists);
+//      the set with member 1 alone, logged in as __system with the members' key (no member has a
+//      user yet): a set of one elects itself at once, with no election timeout to wait out;
 //      "already initialized" is fine;
-//   2. on the primary: bring the set's config to the wanted members and election timeout (one
-//      voting member added or removed per reconfig, as MongoDB requires), create or correct the
-//      users, apply the versioned migrations and seeds. All writes use writeConcern majority.
+//   2. on the primary: create root, or set its declared password, through __system; bring the
+//      set's config to the wanted members and election timeout (the others added one voting member
+//      per reconfig, as MongoDB requires), create or correct the users, apply the versioned
+//      migrations and seeds. All writes use writeConcern majority.
 // Every step is idempotent. If the primary steps down in the middle, the run waits for the new
 // primary and goes through step 2 again, so it converges instead of leaving half a setup.
 import type { Db, Document, MongoClient } from "mongodb";
@@ -45,8 +47,8 @@ export interface MongoInitInputs extends Record<string, unknown> {
   rootUser: string;
   rootPassword: string;
   /**
-   * The members' shared key. It logs in as MongoDB's internal __system user, the privileged path
-   * that sets the declared root password on data kept from an earlier stack.
+   * The members' shared key. It logs in as MongoDB's internal __system user: to initiate the set
+   * (no member has a user before), and to create root or set its declared password.
    */
   keyfile: string;
   database: string;
@@ -133,13 +135,17 @@ async function initialise(inputs: MongoInitInputs, endpoints: MemberEndpoint[]):
   }
 }
 
-/** Initiates the set on member 1 unless it already is one. Returns whether this call initiated it. */
+/**
+ * Initiates the set with member 1 alone unless it already is one; returns whether this call did.
+ * The others join by reconfig (reconcileConfig), one at a time, each syncing from the primary.
+ */
 async function initiateOnce(inputs: MongoInitInputs, endpoints: MemberEndpoint[], deadline: number): Promise<boolean> {
   const missing = endpoints.map((e, i) => (e ? undefined : inputs.members[i].host)).filter((h) => h !== undefined);
-  // A set is initiated with every member: its quorum check asks them all.
-  if (missing.length > 0) throw new Error(`MongoDB replica set ${inputs.replicaSetName} is not formed yet, and initiating it needs every member; not reachable: ${missing.join(", ")}`);
+  // Adding a member needs a majority of the new config up: forming the set waits for every member.
+  if (missing.length > 0) throw new Error(`MongoDB replica set ${inputs.replicaSetName} is not formed yet, and forming it needs every member; not reachable: ${missing.join(", ")}`);
   const members = endpoints as MongoEndpoint[];
-  const client = await connect(members[0], { user: inputs.rootUser, password: inputs.rootPassword }, deadline);
+  for (const endpoint of members) await waitFor(deadline, inputs, `${endpoint.label} to answer`, async () => ((await hello(endpoint).catch(() => undefined)) ? true : undefined));
+  const client = await connectAsSystem(members[0], inputs.keyfile, deadline);
   try {
     const admin = client.db("admin");
     return await waitFor(deadline, inputs, "the replica set to be initiated", async () => {
@@ -149,17 +155,13 @@ async function initiateOnce(inputs: MongoInitInputs, endpoints: MemberEndpoint[]
       } catch (error) {
         if (codeOf(error) !== 94 /* NotYetInitialized */) throw error;
       }
-      // The initiate's quorum check needs every member up.
-      for (const endpoint of members.slice(1)) await hello(endpoint);
       try {
         await admin.command({
-          replSetInitiate: { _id: inputs.replicaSetName, members: inputs.members, settings: { electionTimeoutMillis: inputs.electionTimeoutMs } },
+          replSetInitiate: { _id: inputs.replicaSetName, members: [inputs.members[0]], settings: { electionTimeoutMillis: inputs.electionTimeoutMs } },
         });
         return true;
       } catch (error) {
         if (codeOf(error) === 23 /* AlreadyInitialized */) return false;
-        // NodeNotFound: a member did not answer the quorum check yet; try again until the deadline.
-        if (codeOf(error) === 74) return undefined;
         throw error;
       }
     });
@@ -169,31 +171,33 @@ async function initiateOnce(inputs: MongoInitInputs, endpoints: MemberEndpoint[]
 }
 
 /**
- * The declared root password wins: the image creates root only on an empty data folder, so a set
- * whose volumes outlived the stack that made it still has the old password (or, if member 1's
- * volume went, no root at all). Logged in as __system with the members' key, this sets the password,
- * or creates root, on the primary. Returns whether it changed anything.
+ * The declared root password wins. No member is given it: logged in as __system with the members'
+ * key, this creates root on a new set, sets a rotated password, and sets the declared one on data
+ * kept from an earlier stack, all on the primary. Returns whether it changed anything.
  */
 async function ensureRootLogin(primary: MongoEndpoint, inputs: MongoInitInputs, deadline: number): Promise<boolean> {
   const root = { name: inputs.rootUser, password: inputs.rootPassword, roles: [{ role: "root", db: "admin" }] };
   if (await canLogIn(primary, root)) return false;
-  const { MongoClient } = require("mongodb") as typeof import("mongodb");
-  // mongod takes the key with its whitespace removed as __system's password.
-  const key = inputs.keyfile.replace(/\s+/g, "");
-  const system = new MongoClient(uri(primary, { user: "__system", password: key }).replace("authSource=admin", "authSource=local"), clientOptions());
+  const system = await connectAsSystem(primary, inputs.keyfile, deadline);
   try {
-    await system.connect();
     const admin = system.db("admin");
     const writeConcern = { w: "majority", wtimeout: Math.max(1000, deadline - Date.now()) };
     const info = await admin.command({ usersInfo: { user: root.name, db: "admin" } });
     if ((info.users as Document[]).length === 0) await admin.command({ createUser: root.name, pwd: root.password, roles: root.roles, writeConcern });
     else await admin.command({ updateUser: root.name, pwd: root.password, writeConcern });
     return true;
-  } catch (error) {
-    if (codeOf(error) === 18) throw new Error(`MongoDB ${primary.label}: neither ${root.name} nor __system can log in; the members run with another keyfile than the one in the stack's state`);
-    throw error;
   } finally {
     await system.close().catch(() => undefined);
+  }
+}
+
+/** A client logged in as MongoDB's internal __system user with the members' key (mongod takes it with its whitespace removed). */
+async function connectAsSystem(endpoint: MongoEndpoint, keyfile: string, deadline: number): Promise<MongoClient> {
+  try {
+    return await connect(endpoint, { user: "__system", password: keyfile.replace(/\s+/g, ""), authSource: "local" }, deadline);
+  } catch (error) {
+    if (codeOf((error as Error).cause) === 18) throw new Error(`MongoDB ${endpoint.label}: __system cannot log in with the stack's key; the members run with another keyfile than the one in the stack's state`);
+    throw error;
   }
 }
 
@@ -399,9 +403,16 @@ async function applyStep(db: Db, step: MigrationStep): Promise<void> {
 
 // ---- connections -------------------------------------------------------------------------
 
-function uri(endpoint: MongoEndpoint, auth?: { user: string; password: string }): string {
+interface Login {
+  user: string;
+  password: string;
+  /** Where the user is defined: admin, or local for __system. */
+  authSource?: string;
+}
+
+function uri(endpoint: MongoEndpoint, auth?: Login): string {
   const credentials = auth ? `${encodeURIComponent(auth.user)}:${encodeURIComponent(auth.password)}@` : "";
-  return `mongodb://${credentials}${endpoint.host}:${endpoint.port}/?directConnection=true&authSource=admin`;
+  return `mongodb://${credentials}${endpoint.host}:${endpoint.port}/?directConnection=true&authSource=${auth?.authSource ?? "admin"}`;
 }
 
 function clientOptions() {
@@ -409,7 +420,7 @@ function clientOptions() {
 }
 
 /** A client talking to exactly this member, connected, retrying while it does not answer. */
-async function connect(endpoint: MongoEndpoint, auth: { user: string; password: string }, deadline: number): Promise<MongoClient> {
+async function connect(endpoint: MongoEndpoint, auth: Login, deadline: number): Promise<MongoClient> {
   const { MongoClient } = require("mongodb") as typeof import("mongodb");
   let lastError: unknown;
   for (let attempt = 1; ; attempt++) {
@@ -420,9 +431,7 @@ async function connect(endpoint: MongoEndpoint, auth: { user: string; password: 
     } catch (error) {
       await client.close().catch(() => undefined);
       lastError = error;
-      if (codeOf(error) === 18) {
-        throw new Error(`MongoDB ${endpoint.label}: ${auth.user} cannot log in (authentication failed). Before the set is initiated this means member 1's data folder was first started with another root password (remove its volumes to start over); afterwards the hook sets the declared one through __system first`);
-      }
+      if (codeOf(error) === 18) throw new Error(`MongoDB ${endpoint.label}: ${auth.user} cannot log in (authentication failed)`, { cause: error });
       if (Date.now() > deadline) throw new Error(`MongoDB ${endpoint.label}: cannot connect after ${attempt} attempt(s): ${(lastError as Error).message}`);
       await sleep(Math.min(100 * attempt, 1000));
     }

@@ -31,10 +31,6 @@ else
 fi
 mv -f "$MONGO_KEYFILE.tmp" "$MONGO_KEYFILE"
 
-# Kubernetes: every pod of the StatefulSet carries the root user's settings, but only the named pod
-# may create it on its empty data folder; the others receive users by initial sync from the primary.
-if [ -n "${MONGO_ROOT_MEMBER_HOSTNAME:-}" ] && [ "$(cat /proc/sys/kernel/hostname)" != "$MONGO_ROOT_MEMBER_HOSTNAME" ]; then
-  unset MONGO_INITDB_ROOT_USERNAME MONGO_INITDB_ROOT_PASSWORD MONGO_INITDB_ROOT_PASSWORD_FILE
-fi
-
+# No MONGO_INITDB_ROOT_*: the image's init phase is skipped, and the init hook creates root through
+# __system with this key (a root-password rotation restarts no member).
 exec docker-entrypoint.sh "$@"

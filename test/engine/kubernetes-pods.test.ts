@@ -175,11 +175,11 @@ describe(`prod's Kubernetes pods on a real container engine (${[STAND_IN_SERVERS
     // Every hook went through the API server's port-forward, to the pods it names.
     const reached = new Set(api.requests.filter((r) => r.status === 101).map((r) => r.pod));
     expect([...reached].sort()).toEqual(["trading-influxdb-0", "trading-mongodb-0", "trading-mongodb-1", "trading-mongodb-2", "trading-postgres-1", "trading-redis-0"]);
-    // Only pod 0 ran the image's init phase (which creates root); pods 1 and 2 had the same
-    // settings and dropped them (MONGO_ROOT_MEMBER_HOSTNAME), then took users from the primary.
+    // No pod ran the image's init phase (no pod has root's password): the hook made root through
+    // __system, and the secondaries took it from the primary.
     const log = async (pod: string) => (await pods.pods.get(pod)!.container.logs({ stdout: true, stderr: true })).toString("utf8");
-    expect(await log("trading-mongodb-0")).toContain("MongoDB init process complete");
-    for (const pod of ["trading-mongodb-1", "trading-mongodb-2"]) expect(await log(pod), pod).not.toContain("MongoDB init process complete");
+    for (const pod of ["trading-mongodb-0", "trading-mongodb-1", "trading-mongodb-2"]) expect(await log(pod), pod).not.toContain("MongoDB init process complete");
+    expect(mongoOuts.rootReset).toBe(true);
   });
 
   test("3. npm run verify, from the stack's outputs, reaches every pod through port-forwards (PostgreSQL's by their labels, as the monitoring role) and finds the stack whole", async () => {

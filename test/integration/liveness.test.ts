@@ -9,7 +9,7 @@ import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { programKeyfile, startMembers, stopMembers, type MongoMember } from "../support/mongo";
-import { mockPassword, plain, requireBuilt, ROOT, runProgram } from "../support/pulumi";
+import { plain, requireBuilt, ROOT, runProgram } from "../support/pulumi";
 import { startRedisFromUploads, type RedisTestServer } from "../support/redis";
 
 interface Check {
@@ -59,7 +59,7 @@ beforeAll(async () => {
   const run = await runProgram("dev");
   const container = plain(run.byName("trading-redis-server").inputs);
   redis = await startRedisFromUploads(container.uploads, "/usr/local/etc/redis/redis.conf", "/data");
-  mongo = await startMembers(1, programKeyfile(run), mockPassword("trading-secrets-mongo-root-password", 32));
+  mongo = await startMembers(1, programKeyfile(run));
   mongoshBin = fs.mkdtempSync(path.join(os.tmpdir(), "tdbs-mongosh-"));
   fs.writeFileSync(path.join(mongoshBin, "mongosh"), `#!/bin/sh\nexec "${process.execPath}" "${path.join(ROOT, "test/engine/images/mongo/mongosh.js")}" "$@"\n`, { mode: 0o755 });
 }, 120_000);

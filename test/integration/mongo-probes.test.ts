@@ -42,7 +42,7 @@ beforeAll(async () => {
   const run = await runProgram("dev");
   spec = requireBuilt("components/mongo-spec.js");
   const hook = serializedHook(run.byName("trading-mongo-init"));
-  members = await startMembers(3, programKeyfile(run), rootPassword);
+  members = await startMembers(3, programKeyfile(run));
   bin = fs.mkdtempSync(path.join(os.tmpdir(), "tdbs-mongosh-"));
   fs.writeFileSync(path.join(bin, "mongosh"), `#!/bin/sh\nexec "${process.execPath}" "${path.join(ROOT, "test/engine/images/mongo/mongosh.js")}" "$@"\n`, { mode: 0o755 });
   initiate = () =>

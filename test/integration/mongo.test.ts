@@ -82,7 +82,7 @@ beforeAll(async () => {
   const run = await runProgram("dev");
   hook = serializedHook(run.byName("trading-mongo-init"));
   keyfile = programKeyfile(run);
-  members = await startMembers(3, keyfile, rootPassword, [3]);
+  members = await startMembers(3, keyfile, [3]);
 }, 120_000);
 
 afterAll(async () => {
@@ -167,6 +167,8 @@ describe("MongoDB init hook (serialised provider) on a real replica set", () => 
     await anonymous.connect();
     expect((await anonymous.db("admin").command({ isMaster: 1 })).ismaster).toBe(false); // not initiated yet
     expect(await codeOf(anonymous.db("admin").command({ listDatabases: 1 }))).toBe(13); // Unauthorized
+    // No user exists yet, and the localhost exception is off: a loopback client cannot make the first.
+    expect(await codeOf(anonymous.db("admin").command({ createUser: "intruder", pwd: "intruder-password", roles: ["root"] }))).toBe(13);
   });
 
   test("a member started with the program's arguments agrees to snappy and never to zlib (the way CVE-2025-14847 leaked memory)", async () => {
@@ -183,6 +185,8 @@ describe("MongoDB init hook (serialised provider) on a real replica set", () => 
   test("initiates once as a one-member set, then adds the other members one reconfig at a time", async () => {
     const first = await runHook(inputsFor(1));
     expect(first.initiated).toBe(true);
+    // No member was given a user: root is the hook's, made through __system.
+    expect(first.rootReset).toBe(true);
     expect(first.memberStates).toEqual([`127.0.0.1:${members[0].port} PRIMARY`]);
     expect(first.appliedThisRun).toEqual(["migration 0001_collections", "seed 0001_defaults"]);
     expect(first.usersChanged).toEqual(["created trading_app", "created trading_readonly"]);
@@ -342,7 +346,7 @@ describe("MongoDB init hook (serialised provider) on a real replica set", () => 
     }
   }, 180_000);
 
-  test("the declared root password wins over the set's (volumes kept from an earlier stack): set through __system with the members' key", async () => {
+  test("a rotated root password, or the declared one on volumes kept from an earlier stack, is set by the hook through __system with the members' key (no member restarts)", async () => {
     const rootLogin = (password: string) =>
       codeOf(
         (async () => {
@@ -365,7 +369,7 @@ describe("MongoDB init hook (serialised provider) on a real replica set", () => 
 
   test("a root password and a key that both fail: fails at once, saying so", async () => {
     const started = Date.now();
-    await expect(runHook(inputsFor(3, { rootPassword: "wrong", keyfile: "k".repeat(756) }))).rejects.toThrow(/neither root nor __system can log in/);
+    await expect(runHook(inputsFor(3, { rootPassword: "wrong", keyfile: "k".repeat(756) }))).rejects.toThrow(/__system cannot log in with the stack's key; the members run with another keyfile/);
     expect(Date.now() - started).toBeLessThan(10_000);
   });
 });

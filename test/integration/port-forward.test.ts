@@ -65,7 +65,7 @@ beforeAll(async () => {
     startPrimary(hooks["trading-postgres-init"].inputs.superuserPassword, "port-forward"),
     startRedisFromUploads(plain(run.byName("trading-redis-server").inputs).uploads, "/usr/local/etc/redis/redis.conf", "/data"),
     startInfluxStub({ adminToken: mockPassword("trading-secrets-influxdb-admin-token", 64), org: "trading-platform", bucket: "market-data", retentionSeconds: 7 * 86400 }),
-    startMembers(3, keyfile, mockPassword("trading-secrets-mongo-root-password", 32)),
+    startMembers(3, keyfile),
   ]);
   Object.assign(pods, {
     [`${NAMESPACE}/trading-postgres-0`]: { 5432: primary.port },
@@ -364,6 +364,51 @@ describe("Redis, InfluxDB and MongoDB hooks through the port-forward", () => {
       }
     } finally {
       pods[gone] = kept;
+    }
+  }, 180_000);
+
+  test("npm run forward: MongoDB member 1's local port reaches whichever member is primary, so the host URI's writes follow an election", async () => {
+    const { reachStack } = requireBuilt("tools/reach.js");
+    const rootPassword = mockPassword("trading-secrets-mongo-root-password", 32);
+    const local = { pg: await reservedPort(), redis: await reservedPort(), influx: await reservedPort(), mongo: await Promise.all(members.map(() => reservedPort())) };
+    const pod = (name: string, port: number) => ({ host: `${name}.trading.svc`, port, kubernetes: target(name) });
+    const memberUri = (port: number) => `mongodb://root:${rootPassword}@127.0.0.1:${port}/admin?directConnection=true&authSource=admin`;
+    const connections = {
+      postgres: { primary: `postgresql://postgres:unused@127.0.0.1:${local.pg}/postgres`, replicas: [] },
+      mongo: { members: local.mongo.map(memberUri) },
+      redis: { url: `redis://admin:unused@127.0.0.1:${local.redis}/0` },
+      influxdb: { url: `http://127.0.0.1:${local.influx}`, token: "unused" },
+      access: {
+        postgres: { primary: pod("trading-postgres-0", 5432), replicas: [] },
+        mongo: { members: members.map((_, i) => pod(`trading-mongodb-${i}`, 27017)) },
+        redis: pod("trading-redis-0", 6379),
+        influxdb: pod("trading-influxdb-0", 8086),
+      },
+    };
+    const forwarded = await reachStack(connections, { localPorts: true, followMongoPrimary: true });
+    // The host URI: direct, to member 1's port, as the stack's outputs give it.
+    const client = new MongoClient(memberUri(local.mongo[0]), { serverSelectionTimeoutMS: 20_000 });
+    const reachedMember = async () => (await client.db("admin").command({ isMaster: 1 })).me as string;
+    const write = (n: number) => client.db("forward_routing").collection("writes").insertOne({ n }, { writeConcern: { w: "majority" } });
+    const direct = new MongoClient(`mongodb://root:${rootPassword}@127.0.0.1:${members[0].port}/admin?directConnection=true&authSource=admin`);
+    try {
+      expect([...forwarded.labels.values()]).toContain("the replica set's primary, whichever member (trading/trading-mongodb-0:27017, trading/trading-mongodb-1:27017, trading/trading-mongodb-2:27017)");
+      await waitUntil(async () => (await reachedMember()) === `127.0.0.1:${members[0].port}`, 60_000, () => "member 1 never became primary again", 500);
+      await write(1);
+
+      // Member 1 steps down and may not stand again for a minute: another member is elected.
+      await direct.db("admin").command({ replSetStepDown: 60, secondaryCatchUpPeriodSecs: 10 }).catch(() => undefined); // it closes its connections
+      // The same client, the same URI: once elected, the new primary takes the writes.
+      await waitUntil(() => write(2).then(() => true, () => false), 60_000, () => "no write went through after the step-down", 250);
+      expect(await reachedMember()).not.toBe(`127.0.0.1:${members[0].port}`);
+      // Where a plain tunnel to member 1 would have led: a secondary, which refuses the write.
+      await expect(direct.db("forward_routing").collection("writes").insertOne({ n: 3 })).rejects.toThrow(/not master|NotWritablePrimary|not primary/i);
+      expect(await client.db("forward_routing").collection("writes").countDocuments({})).toBe(2);
+    } finally {
+      await direct.db("admin").command({ replSetFreeze: 0 }).catch(() => undefined); // member 1 may stand again
+      await client.close();
+      await direct.close();
+      await forwarded.close();
     }
   }, 180_000);
 });

@@ -51,7 +51,7 @@ beforeAll(async () => {
   replica = await startReplica({ primary, slot: slot.inputs.slotName, replicationUser: pgInit.inputs.replicationRole, replicationPassword: pgInit.inputs.replicationPassword });
 
   const rootPassword = mockPassword("trading-secrets-mongo-root-password", 32);
-  [mongo] = await startMembers(1, programKeyfile(run), rootPassword);
+  [mongo] = await startMembers(1, programKeyfile(run));
   const mongoInit = hook("trading-mongo-init");
   await mongoInit.provider.create({
     ...mongoInit.inputs,

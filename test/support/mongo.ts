@@ -3,9 +3,9 @@
 // the image's entrypoint, here test/support/docker-entrypoint.sh, which drops to uid 999 as the
 // image does. A member started as on Kubernetes runs the wrapper as uid 999 itself (runAsNonRoot,
 // fsGroup 999): its keyfile is a Secret file root:999 0440, the keyfile's folder an emptyDir
-// root:999 2777, its data volume root:999 2775. The mongod arguments are the program's own (components/mongo-spec.ts), with only
-// paths, bind address and port changed. Member 1 first goes through the image's init phase: a
-// mongod without auth creates the root user, then stops.
+// root:999 2777, its data volume root:999 2775. The mongod arguments are the program's own
+// (components/mongo-spec.ts), with only paths, bind address and port changed. No member is given a
+// root user (the image's init phase does not run): the init hook creates it through __system.
 import { spawn, spawnSync, type ChildProcess } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
@@ -105,35 +105,10 @@ async function answers(port: number): Promise<boolean> {
   }
 }
 
-/** What the image's init phase does on an empty member 1: start without auth, create root, stop. */
-async function createRootUser(dir: string, user: string, password: string): Promise<void> {
-  const port = await reservedPort();
-  const logFile = path.join(dir, "init-phase.log");
-  const log = fs.openSync(logFile, "a");
-  const child = spawn("setpriv", ["--reuid=999", "--regid=999", "--clear-groups", mongodBin(), "--dbpath", path.join(dir, "db"), "--bind_ip", "127.0.0.1", "--port", String(port), "--unixSocketPrefix", dir], {
-    stdio: ["ignore", log, log],
-  });
-  fs.closeSync(log);
-  running.add(child);
-  const exited = new Promise((r) => child.once("exit", r));
-  await waitUntil(() => answers(port), 30_000, () => `init-phase mongod did not start:\n${fs.readFileSync(logFile, "utf8")}`, 100);
-  const client = new MongoClient(`mongodb://127.0.0.1:${port}/?directConnection=true`);
-  try {
-    await client.db("admin").command({ createUser: user, pwd: password, roles: [{ role: "root", db: "admin" }] });
-    await client.db("admin").command({ shutdown: 1 }).catch(() => undefined); // the server closes the connection
-  } finally {
-    await client.close().catch(() => undefined);
-  }
-  await exited;
-  running.delete(child);
-}
-
 export interface StartMemberOptions {
   n: number;
   /** The keyfile text the program uploads. */
   keyfile: string;
-  /** For member 1: the root user the image's init phase creates. */
-  root?: { user: string; password: string };
   /** How the container is started: as root (docker, the default) or as uid 999 (kubernetes). */
   engine?: Engine;
 }
@@ -157,7 +132,6 @@ export async function startMember(options: StartMemberOptions): Promise<MongoMem
     chownToMongo(path.join(dir, "db"));
   }
   chownToMongo(dir); // mongod puts its unix socket here
-  if (options.root) await createRootUser(dir, options.root.user, options.root.password);
 
   const keyfile = path.join(dir, "mongo-keyfile", "keyfile");
   const keyfileSource = mountKeyfile(dir, engine, options.keyfile);
@@ -253,14 +227,12 @@ export function programKeyfile(run: ProgramRun): string {
 const MONGO_KEYFILE_UPLOAD = "/run/secrets/mongo-keyfile";
 
 /**
- * `count` members as the containers start: member 1 through the image's init phase (root user), the
- * others empty; the members numbered in `onKubernetes` are started as on Kubernetes (as uid 999).
+ * `count` members as the containers start: empty, with no user (the init hook creates root through
+ * __system); the members numbered in `onKubernetes` are started as on Kubernetes (as uid 999).
  */
-export async function startMembers(count: number, keyfile: string, rootPassword: string, onKubernetes: number[] = []): Promise<MongoMember[]> {
+export async function startMembers(count: number, keyfile: string, onKubernetes: number[] = []): Promise<MongoMember[]> {
   const engine = (n: number): Engine => (onKubernetes.includes(n) ? "kubernetes" : "docker");
-  const first = await startMember({ n: 1, keyfile, root: { user: "root", password: rootPassword }, engine: engine(1) });
-  const others = await Promise.all(Array.from({ length: count - 1 }, (_, i) => startMember({ n: i + 2, keyfile, engine: engine(i + 2) })));
-  return [first, ...others];
+  return Promise.all(Array.from({ length: count }, (_, i) => startMember({ n: i + 1, keyfile, engine: engine(i + 1) })));
 }
 
 /** Stops the members and removes their folders. */

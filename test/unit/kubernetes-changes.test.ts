@@ -42,6 +42,11 @@ describe("prod on Kubernetes: which objects a setting change touches", () => {
     expect(change.changed).toEqual(["trading-postgres-init", "trading-postgres-trading-platform-owner-secret", "trading-advanced-trading-platform-env"].sort());
     expect(inputsByName(after).get("trading-postgres-trading-platform-owner-secret").stringData).toEqual({ username: "trading_platform_owner", password: "a-new-owner-password-0001" });
   });
+  test("a MongoDB root password rotation changes only the Mongo hook (updateUser through __system): no pod of the StatefulSet rolls", async () => {
+    const change = changes(base, await runProgram("prod", { mongoRootPassword: "Users0Own0Mongo0Root0Password" }));
+    expect(change).toEqual({ added: [], removed: ["trading-secrets-mongo-root-password"], changed: ["trading-mongo-init"] });
+  });
+
   test("a retention change reaches only the InfluxDB hook; an election timeout only the Mongo hook", async () => {
     expect(changes(base, await runProgram("prod", { influxdbRetentionDays: "30" })).changed).toEqual(["trading-influxdb-init"]);
     expect(changes(base, await runProgram("prod", { mongoElectionTimeoutMs: "5000" })).changed).toEqual(["trading-mongo-init"]);

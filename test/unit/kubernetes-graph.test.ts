@@ -187,7 +187,9 @@ describe("prod on Kubernetes", () => {
     // MongoDB's keyfile: group-readable from the Secret, so the wrapper copies it into a scratch folder as 0400.
     const mongo = named(run, "StatefulSet", "trading-mongodb").spec.template.spec;
     expect(mongo.containers[0].volumeMounts).toEqual(expect.arrayContaining([{ name: "scratch-0", mountPath: "/etc/mongo-keyfile" }]));
-    expect(mongo.containers[0].env).toEqual(expect.arrayContaining([{ name: "MONGO_ROOT_MEMBER_HOSTNAME", value: "trading-mongodb-0" }]));
+    // No pod carries root's password: the hook creates root through __system, so its rotation restarts none.
+    expect(mongo.containers[0].env.map((e: any) => e.name).sort()).toEqual(["MONGO_KEYFILE", "MONGO_KEYFILE_SOURCE"]);
+    expect(Object.keys(named(run, "Secret", "trading-mongodb-secrets").stringData)).toEqual(["run-secrets-mongo-keyfile"]);
   });
 
   test("StatefulSets keep their volume claims on destroy and scale-down (retainData), sized and classed from config", () => {
@@ -320,8 +322,19 @@ describe("prod on Kubernetes", () => {
     expect(providers.find(([name]) => name === "trading-kubernetes-adopting-provider")![1]).toMatchObject({ upsertExistingObjects: "true", namespace: "trading-db" });
   });
 
+  test("MongoDB has no client Service to round-robin over primary and secondaries: only the members' headless one, which every URI's pod names resolve through", () => {
+    const services = ofKind(run, "Service").map((r) => value(r).metadata.name);
+    expect(services.filter((n: string) => n.startsWith("trading-mongodb"))).toEqual(["trading-mongodb-headless"]);
+    expect(named(run, "Service", "trading-mongodb-headless").spec).toMatchObject({ clusterIP: "None", publishNotReadyAddresses: true });
+    const uris = plain(run.outputs.mongoUris.value);
+    for (const uri of [uris.app, uris.readonly]) {
+      expect(uri).toContain([0, 1, 2].map((i) => `trading-mongodb-${i}.trading-mongodb-headless.trading-db.svc.cluster.local:27017`).join(","));
+      expect(uri).toContain("replicaSet=rs0");
+    }
+  });
+
   test("client Services do not hold up the up waiting for endpoints (the read-only one has none until the replicas' base backups are done)", () => {
-    for (const name of ["trading-mongodb", "trading-redis", "trading-influxdb"]) expect(named(run, "Service", name).metadata.annotations).toEqual({ "pulumi.com/skipAwait": "true" });
+    for (const name of ["trading-redis", "trading-influxdb"]) expect(named(run, "Service", name).metadata.annotations).toEqual({ "pulumi.com/skipAwait": "true" });
     expect(named(run, "Service", "trading-redis-headless").metadata.annotations).toBeUndefined();
     // The Cluster and its Databases are waited for by what the operator reports.
     // Ready by the operator's word and with every instance ready (the condition alone carries no generation); the spec owned even if a kept Cluster was another stack's.

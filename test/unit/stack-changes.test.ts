@@ -63,6 +63,13 @@ describe("dev stack: which resources a setting change touches", () => {
     expect(run.outputs.adminConnections.value.postgres.primary).toContain(encodeURIComponent(own));
   });
 
+  test("a MongoDB root password the user sets restarts no member: the hook sets it through __system; mongo-express, which logs in as root, is replaced", async () => {
+    const run = await runProgram("dev", { mongoRootPassword: "Users0Own0Mongo0Root0Password" });
+    const change = changes(base, run);
+    expect(change).toEqual({ added: [], removed: ["trading-secrets-mongo-root-password"], changed: ["trading-admin-tools-mongo-express", "trading-mongo-init"] });
+    expect(plain(run.byName("trading-mongo-init").inputs).rootPassword).toBe("Users0Own0Mongo0Root0Password");
+  });
+
   test("an election timeout touches only the MongoDB hook (it reconfigures the set)", async () => {
     expect(changes(base, await runProgram("dev", { mongoElectionTimeoutMs: "2000" }))).toEqual({ added: [], removed: [], changed: ["trading-mongo-init"] });
   });

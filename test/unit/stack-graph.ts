@@ -288,17 +288,24 @@ export function describeStackGraph(expected: StackExpectations): void {
         keyfiles.add(keyfile);
         const envs: string[] = value(member, "envs");
         expect(envs).toContain("MONGO_KEYFILE=/etc/mongo-keyfile/keyfile");
-        expect(envs.some((e) => e.startsWith("MONGO_INITDB_ROOT_PASSWORD="))).toBe(false);
-        // Only member 1 creates the root user; the others get it by initial sync.
-        expect(envs.includes("MONGO_INITDB_ROOT_PASSWORD_FILE=/run/secrets/mongo-root-password"), `member ${n}`).toBe(n === 1);
-        expect(uploads.some((u) => u.file === "/run/secrets/mongo-root-password"), `member ${n}`).toBe(n === 1);
+        // No member carries root's password (the hook creates root, and rotates it, through __system).
+        expect(envs.filter((e) => e.startsWith("MONGO_INITDB_")), `member ${n}`).toEqual([]);
+        expect(uploads.map((u) => u.file).sort(), `member ${n}`).toEqual(["/run/secrets/mongo-keyfile", "/usr/local/bin/trading-mongo-entrypoint.sh"]);
         expect(value(member, "volumes").map((v: any) => v.containerPath)).toEqual(["/data/db", "/data/configdb"]);
         expect(value(member, "networksAdvanced")[0].aliases).toEqual([n === 1 ? "mongodb" : `mongodb-${n}`]);
         expect(value(member, "ports")).toEqual([{ internal: 27017, external: 27016 + n, ip: "127.0.0.1" }]);
-        // The image's init phase binds 127.0.0.1 only: asking via $HOSTNAME waits for the real server.
+        // Asked via $HOSTNAME: an init phase's temporary server (bound to 127.0.0.1) would not count.
         expect(value(member, "healthcheck").tests.join(" ")).toContain('mongosh --quiet --norc --host "$HOSTNAME"');
       });
       expect(keyfiles.size).toBe(1); // one key shared by every member
+    });
+
+    test("MongoDB members wait for one another, the last first and member 1 (the preferred primary) last: a change that replaces them all goes one at a time", () => {
+      const count = expected.mongoMembers;
+      for (let n = 1; n <= count; n++) {
+        const dependsOn: string[] = run.byName(`trading-mongo-${n}`).options.dependsOn ?? [];
+        expect(dependsOn.filter((d) => /^trading-mongo-\d+$/.test(d)), `member ${n}`).toEqual(n === count ? [] : [`trading-mongo-${n + 1}`]);
+      }
     });
 
     test("MongoDB init hook: after every member, with the set's members, election timeout, users and files; passwords secret", () => {
