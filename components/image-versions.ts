@@ -48,7 +48,7 @@ export function isFloating(image: ServerImage, v: Version): boolean {
  */
 export const SERVED_VERSIONS: Record<ServerImage, { minimum: string; why: string; majorBelow?: number; whyNotNewer?: string }> = {
   postgres: { minimum: "15", why: "the hooks' grants and the replica entrypoint use PostgreSQL 15 features" },
-  mongo: { minimum: "6.0", why: "the healthcheck and the image's init phase use mongosh (MongoDB 6+), and the zstd network compressor needs 4.2+" },
+  mongo: { minimum: "6.0", why: "the healthcheck uses mongosh (MongoDB 6+), and the zstd network compressor needs 4.2+" },
   redis: { minimum: "6.2", why: "the ACL file's channel rules (&*, resetchannels) need Redis 6.2" },
   influxdb: {
     minimum: "2.1",

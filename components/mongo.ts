@@ -83,8 +83,9 @@ export class MongoReplicaSet extends pulumi.ComponentResource {
     if (engine.kind === "docker") {
       const image = serverImage(engine, `${name}-image`, mongo.image, this);
       // Each member waits for the one after it: a change that replaces them all (an image, the
-      // keyfile) replaces one at a time, each healthy before the next goes, from the last to
-      // member 1, the preferred primary (mongod 5.0+ steps down on SIGTERM). A majority stays up.
+      // keyfile) replaces one at a time, each serving again (a secondary, caught up) before the
+      // next goes, from the last to member 1, the preferred primary (mongod 5.0+ steps down on
+      // SIGTERM). A majority stays up. The price: a new stack starts its members one by one.
       let next: pulumi.Resource | undefined;
       for (let n = mongo.members; n >= 1; n--) {
         const member: PlaceServerArgs = {

@@ -54,7 +54,7 @@ export interface ServerSpec {
   port: { name: string; number: number };
   /** Up: Docker's healthcheck, Kubernetes' startup probe. */
   ready: ReadyCheck;
-  /** Able to serve its share (Kubernetes' readiness): a replica-set member that is syncing is up but not serving. Default: `ready`. */
+  /** Able to serve its share (Kubernetes' readiness, Docker's healthcheck): a replica-set member that is syncing is up but not serving. Default: `ready`. */
   serving?: ReadyCheck;
   /**
    * Alive (Kubernetes' liveness): the server answers a request, whatever it answers. A wedged

@@ -172,7 +172,9 @@ export function dockerServer(args: DockerServerArgs, opts: pulumi.CustomResource
         role: spec.role,
         waitTimeoutSeconds: context.waitTimeoutSeconds,
         stopGraceSeconds: spec.stopGraceSeconds,
-        healthcheck: healthcheck(spec.ready.command, { checkTimeoutSeconds: spec.ready.timeoutSeconds }),
+        // Healthy once serving its share: a replaced Mongo member counts only when it is a
+        // secondary again, so the next in line (components/mongo.ts) waits until it has caught up.
+        healthcheck: healthcheck((spec.serving ?? spec.ready).command, { checkTimeoutSeconds: (spec.serving ?? spec.ready).timeoutSeconds }),
       }),
       name: args.containerName,
       image: args.image,

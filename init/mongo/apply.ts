@@ -144,7 +144,12 @@ async function initiateOnce(inputs: MongoInitInputs, endpoints: MemberEndpoint[]
   // Adding a member needs a majority of the new config up: forming the set waits for every member.
   if (missing.length > 0) throw new Error(`MongoDB replica set ${inputs.replicaSetName} is not formed yet, and forming it needs every member; not reachable: ${missing.join(", ")}`);
   const members = endpoints as MongoEndpoint[];
-  for (const endpoint of members) await waitFor(deadline, inputs, `${endpoint.label} to answer`, async () => ((await hello(endpoint).catch(() => undefined)) ? true : undefined));
+  for (const endpoint of members) {
+    const reply = await waitFor(deadline, inputs, `${endpoint.label} to answer`, async () => (await hello(endpoint).catch(() => undefined)) ?? undefined);
+    // A member that holds a config already (its hello failed a moment ago, when we asked who is in
+    // the set): the set exists. Initiating member 1 alone would make a second set of that name.
+    if (reply.setName !== undefined) return false;
+  }
   const client = await connectAsSystem(members[0], inputs.keyfile, deadline);
   try {
     const admin = client.db("admin");
@@ -196,7 +201,7 @@ async function connectAsSystem(endpoint: MongoEndpoint, keyfile: string, deadlin
   try {
     return await connect(endpoint, { user: "__system", password: keyfile.replace(/\s+/g, ""), authSource: "local" }, deadline);
   } catch (error) {
-    if (codeOf((error as Error).cause) === 18) throw new Error(`MongoDB ${endpoint.label}: __system cannot log in with the stack's key; the members run with another keyfile than the one in the stack's state`);
+    if (codeOf((error as Error).cause) === 18) throw new Error(`MongoDB ${endpoint.label}: __system cannot log in with the stack's key; the members run with another keyfile than the one in the stack's state`, { cause: error });
     throw error;
   }
 }

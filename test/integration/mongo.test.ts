@@ -367,6 +367,18 @@ describe("MongoDB init hook (serialised provider) on a real replica set", () => 
     expect(await rootLogin(rootPassword)).toBe("ok");
   });
 
+  test("a new member started with another key than the stack's: forming the set fails at once, naming the keyfile", async () => {
+    const [stranger] = await startMembers(1, "s".repeat(756));
+    try {
+      const started = Date.now();
+      const inputs = { ...inputsFor(1), members: [{ _id: 0, host: `127.0.0.1:${stranger.port}`, priority: 2 }], clientEndpoints: [{ host: "127.0.0.1", port: stranger.port }] };
+      await expect(runHook(inputs)).rejects.toThrow(/__system cannot log in with the stack's key; the members run with another keyfile/);
+      expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      await stopMembers([stranger]);
+    }
+  });
+
   test("a root password and a key that both fail: fails at once, saying so", async () => {
     const started = Date.now();
     await expect(runHook(inputsFor(3, { rootPassword: "wrong", keyfile: "k".repeat(756) }))).rejects.toThrow(/__system cannot log in with the stack's key; the members run with another keyfile/);

@@ -296,6 +296,9 @@ export function describeStackGraph(expected: StackExpectations): void {
         expect(value(member, "ports")).toEqual([{ internal: 27017, external: 27016 + n, ip: "127.0.0.1" }]);
         // Asked via $HOSTNAME: an init phase's temporary server (bound to 127.0.0.1) would not count.
         expect(value(member, "healthcheck").tests.join(" ")).toContain('mongosh --quiet --norc --host "$HOSTNAME"');
+        // Healthy when serving (primary, secondary, or not in a set yet), not merely answering: a
+        // replaced member holds up the next one's replacement until it has caught up.
+        expect(value(member, "healthcheck").tests.join(" ")).toContain("h.secondary");
       });
       expect(keyfiles.size).toBe(1); // one key shared by every member
     });
