@@ -51,23 +51,27 @@ export async function reachStack(connections: AdminConnections, options: ReachOp
     opened.push(tunnel);
     return tunnel;
   };
+  /** The URI pointed at `at` (a tunnel or the router), remembered with what it reaches. */
+  const pointThrough = (uri: string, at: { host: string; port: number }, label: string): string => {
+    const reached = pointAt(uri, at.host, at.port);
+    labels.set(reached, label);
+    return reached;
+  };
   const through = async (uri: string, server: ServerAccess): Promise<string> => {
     const tunnel = await open(uri, server, options.localPorts ?? false);
-    const reached = pointAt(uri, tunnel.host, tunnel.port);
-    labels.set(reached, tunnel.label);
-    return reached;
+    return pointThrough(uri, tunnel, tunnel.label);
   };
   const mongoMembers = async (uris: string[]): Promise<string[]> => {
     if (!options.followMongoPrimary) return Promise.all(uris.map((uri, i) => through(uri, access.mongo.members[i])));
-    // Member 1 through a tunnel of its own on any port; the others on theirs, as without routing.
-    const first = await open(uris[0], access.mongo.members[0], false);
-    const others = await Promise.all(uris.slice(1).map((uri, i) => through(uri, access.mongo.members[i + 1])));
-    const routed = [first, ...others.map((uri, i) => ({ host: new URL(uri).hostname, port: uriPort(uri), label: labels.get(uri) ?? `member ${i + 2}` }))];
-    const router = await routeToPrimary(routed, { host: first.host, port: options.localPorts ? uriPort(uris[0]) : 0 });
+    // Member 1 through a tunnel on any port (only the router uses it); the others on their own, as without routing.
+    const tunnels = await Promise.all(uris.map((uri, i) => open(uri, access.mongo.members[i], i > 0 && (options.localPorts ?? false))));
+    const router = await routeToPrimary(tunnels, { host: tunnels[0].host, port: options.localPorts ? uriPort(uris[0]) : 0 });
     opened.push(router);
-    const reached = pointAt(uris[0], router.host, router.port);
-    labels.set(reached, `the replica set's primary, whichever member (${routed.map((m) => m.label).join(", ")})`);
-    return [reached, ...others];
+    return uris.map((uri, i) =>
+      i === 0
+        ? pointThrough(uri, router, `the replica set's primary, whichever member (${tunnels.map((t) => t.label).join(", ")})`)
+        : pointThrough(uri, tunnels[i], tunnels[i].label),
+    );
   };
   try {
     const pg = connections.postgres;

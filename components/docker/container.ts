@@ -162,6 +162,7 @@ export function dockerServer(args: DockerServerArgs, opts: pulumi.CustomResource
     if (value === undefined) throw new Error(`${spec.service}: no value for secret file ${name}`);
     return pulumi.secret(value);
   };
+  const serving = spec.serving ?? spec.ready;
   return new docker.Container(
     names.container,
     {
@@ -174,7 +175,7 @@ export function dockerServer(args: DockerServerArgs, opts: pulumi.CustomResource
         stopGraceSeconds: spec.stopGraceSeconds,
         // Healthy once serving its share: a replaced Mongo member counts only when it is a
         // secondary again, so the next in line (components/mongo.ts) waits until it has caught up.
-        healthcheck: healthcheck((spec.serving ?? spec.ready).command, { checkTimeoutSeconds: (spec.serving ?? spec.ready).timeoutSeconds }),
+        healthcheck: healthcheck(serving.command, { checkTimeoutSeconds: serving.timeoutSeconds }),
       }),
       name: args.containerName,
       image: args.image,

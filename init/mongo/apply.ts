@@ -110,8 +110,7 @@ async function initialise(inputs: MongoInitInputs, endpoints: MemberEndpoint[]):
     unreachable: [],
   };
 
-  // A set that exists needs only its primary: a re-run goes on while some other member is down.
-  if (!(await someMemberInSet(inputs, endpoints))) result.initiated = await initiateOnce(inputs, endpoints, deadline);
+  result.initiated = await initiateOnce(inputs, endpoints, deadline);
 
   for (;;) {
     const primary = await waitFor(deadline, inputs, "a writable primary", () => findPrimary(inputs, endpoints));
@@ -136,19 +135,22 @@ async function initialise(inputs: MongoInitInputs, endpoints: MemberEndpoint[]):
 }
 
 /**
- * Initiates the set with member 1 alone unless it already is one; returns whether this call did.
- * The others join by reconfig (reconcileConfig), one at a time, each syncing from the primary.
+ * Initiates the set with member 1 alone unless a member already holds a config; returns whether
+ * this call did. The others join by reconfig (reconcileConfig), one at a time, each syncing from the primary.
  */
 async function initiateOnce(inputs: MongoInitInputs, endpoints: MemberEndpoint[], deadline: number): Promise<boolean> {
+  // A member that holds a config: the set exists, and needs only its primary (a re-run goes on
+  // while some other member is down). Initiating member 1 alone beside it would make a second set.
+  const holdsConfig = (reply: Document | undefined) => reply?.setName !== undefined;
+  for (const endpoint of endpoints) if (endpoint && holdsConfig(await hello(endpoint).catch(() => undefined))) return false;
   const missing = endpoints.map((e, i) => (e ? undefined : inputs.members[i].host)).filter((h) => h !== undefined);
   // Adding a member needs a majority of the new config up: forming the set waits for every member.
   if (missing.length > 0) throw new Error(`MongoDB replica set ${inputs.replicaSetName} is not formed yet, and forming it needs every member; not reachable: ${missing.join(", ")}`);
   const members = endpoints as MongoEndpoint[];
   for (const endpoint of members) {
+    // Asked again once it answers: a member whose hello failed above may hold a config.
     const reply = await waitFor(deadline, inputs, `${endpoint.label} to answer`, async () => (await hello(endpoint).catch(() => undefined)) ?? undefined);
-    // A member that holds a config already (its hello failed a moment ago, when we asked who is in
-    // the set): the set exists. Initiating member 1 alone would make a second set of that name.
-    if (reply.setName !== undefined) return false;
+    if (holdsConfig(reply)) return false;
   }
   const client = await connectAsSystem(members[0], inputs.keyfile, deadline);
   try {
@@ -452,15 +454,6 @@ async function hello(endpoint: MongoEndpoint): Promise<Document> {
   } finally {
     await client.close().catch(() => undefined);
   }
-}
-
-async function someMemberInSet(inputs: MongoInitInputs, endpoints: MemberEndpoint[]): Promise<boolean> {
-  for (const endpoint of endpoints) {
-    if (!endpoint) continue;
-    const reply = await hello(endpoint).catch(() => undefined);
-    if (reply?.setName === inputs.replicaSetName) return true;
-  }
-  return false;
 }
 
 async function findPrimary(inputs: MongoInitInputs, endpoints: MemberEndpoint[]): Promise<MongoEndpoint | undefined> {
