@@ -566,6 +566,17 @@ function imageTag(image: string): string | undefined {
   return colon === -1 ? undefined : lastSegment.slice(colon + 1);
 }
 
+/** What kind of character a refused credential holds, never the value itself. */
+function describeRefusedCharacters(value: string): string {
+  const kinds = [
+    /\s/.test(value) && "whitespace",
+    /[\x00-\x1f\x7f]/.test(value) && "a control character",
+    value.includes("'") && "a single quote",
+    /[^\x00-\x7f]/.test(value) && "a non-ASCII character",
+  ].filter(Boolean);
+  return kinds.length ? `, holding ${kinds.join(" and ")}` : "";
+}
+
 function key(name: ConfigKeyName | SecretKeyName): string {
   return `${PROJECT}:${name}`;
 }
@@ -641,14 +652,21 @@ class KeyReader {
     return allowed.map(String).includes(value) ? Number(value) : this.fail(name, `one of ${allowed.join(", ")} (an odd number of members)`, value, allowed[0]);
   }
 
-  /** The credentials that are set, each 16-128 characters without whitespace; a problem never shows the value. */
+  /**
+   * The credentials that are set: 16-128 printable ASCII characters, no space and no single quote.
+   * ASCII because PostgreSQL's and MongoDB's SCRAM SASLprep non-ASCII passwords and not every client
+   * does; no `'` because the consumers' .env files single-quote every value (tools/env.ts), and no
+   * quoting carries a `'` exactly for both bash and the dotenv package. A problem never shows the value.
+   */
   userSecrets(): UserSecrets {
     const secrets: UserSecrets = {};
     for (const name of Object.keys(SECRET_CONFIG_KEYS) as SecretKeyName[]) {
       const value = this.lookup(name);
       if (value === undefined) continue;
-      if (value.length < 16 || value.length > 128 || /[\s\x00-\x1f\x7f]/.test(value)) {
-        this.problems.push(`${key(name)}: must be 16-128 characters without whitespace or control characters; got ${value.length} characters (value not shown)`);
+      if (value.length < 16 || value.length > 128 || !/^[\x21-\x26\x28-\x7e]*$/.test(value)) {
+        this.problems.push(
+          `${key(name)}: must be 16-128 printable ASCII characters without spaces or single quotes ('); got ${value.length} characters${describeRefusedCharacters(value)} (value not shown)`,
+        );
       } else {
         secrets[name] = value;
       }

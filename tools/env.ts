@@ -10,13 +10,20 @@ import { readStackOutputs, ToolError } from "./stack-outputs";
 
 const TARGETS = { host: "host", network: "inNetwork" } as const;
 
-/** One KEY=value line per variable; values with anything beyond a plain URL's characters are double-quoted and escaped. */
+/**
+ * One KEY='value' line per variable. Inside single quotes bash (`set -a; . file`) runs nothing and
+ * expands nothing, and the dotenv package takes the text as it stands, so both read the exact
+ * value. A single quote is the one character that cannot be carried that way for both (bash wants
+ * '\'' and dotenv keeps the backslash), so a value holding one is refused, naming the variable;
+ * the stack's passwords never hold one (components/config.ts refuses it in a password the user sets).
+ */
 export function formatDotenv(variables: Record<string, string>): string {
   const lines = Object.entries(variables).map(([name, value]) => {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new ToolError(`variable name ${JSON.stringify(name)} is not a valid environment variable name`);
-    const plain = /^[A-Za-z0-9_./:@+,%=?&-]*$/.test(value);
-    const quoted = `"${value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\$/g, "\\$").replace(/\n/g, "\\n")}"`;
-    return `${name}=${plain ? value : quoted}`;
+    if (value.includes("'") || /[\r\n]/.test(value)) {
+      throw new ToolError(`${name}: its value holds a single quote or a line break, which a .env file cannot carry exactly for both bash and dotenv`);
+    }
+    return `${name}='${value}'`;
   });
   return `${lines.join("\n")}\n`;
 }

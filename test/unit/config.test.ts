@@ -46,14 +46,22 @@ describe("Pulumi.yaml config schema", () => {
     for (const key of named) expect(keys, `README names ${key}`).toContain(key);
   });
 
-  test("a credential the user set must be 16-128 characters without whitespace; the error never shows it", () => {
-    const found = problems({ postgresSuperuserPassword: "short pw", redisAppPassword: "x".repeat(129) });
+  test("a credential the user set must be 16-128 printable ASCII characters, no space or '; the error says what it holds, never the value", () => {
+    const found = problems({
+      postgresSuperuserPassword: "short pw",
+      redisAppPassword: "x".repeat(129),
+      mongoAppPassword: "it's-my-own-password",
+      postgresReadonlyPassword: "pässwort-pässwort-1",
+    });
+    const rule = "must be 16-128 printable ASCII characters without spaces or single quotes (')";
     expect(found).toEqual([
-      "trading-db-stack:postgresSuperuserPassword: must be 16-128 characters without whitespace or control characters; got 8 characters (value not shown)",
-      "trading-db-stack:redisAppPassword: must be 16-128 characters without whitespace or control characters; got 129 characters (value not shown)",
+      `trading-db-stack:postgresSuperuserPassword: ${rule}; got 8 characters, holding whitespace (value not shown)`,
+      `trading-db-stack:postgresReadonlyPassword: ${rule}; got 19 characters, holding a non-ASCII character (value not shown)`,
+      `trading-db-stack:mongoAppPassword: ${rule}; got 20 characters, holding a single quote (value not shown)`,
+      `trading-db-stack:redisAppPassword: ${rule}; got 129 characters (value not shown)`,
     ]);
-    expect(found.join("\n")).not.toContain("short pw");
-    expect(parse({ mongoRootPassword: "My:own/pa$$word-1234" }).userSecrets).toEqual({ mongoRootPassword: "My:own/pa$$word-1234" });
+    expect(found.join("\n")).not.toMatch(/short pw|it's|pässwort/);
+    expect(parse({ mongoRootPassword: 'My:own/pa$$word-1234`"\\#' }).userSecrets).toEqual({ mongoRootPassword: 'My:own/pa$$word-1234`"\\#' });
     expect(parse({}).userSecrets).toEqual({});
   });
 

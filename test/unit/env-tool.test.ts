@@ -5,6 +5,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import * as dotenv from "dotenv";
+import { SECRET_CONFIG_KEYS } from "../../components/config";
 import { formatDotenv } from "../../tools/env";
 import { mockPassword, ROOT, runProgram } from "../support/pulumi";
 
@@ -23,17 +25,19 @@ function env(...args: string[]) {
   return spawnSync(process.execPath, [path.join(ROOT, "bin/tools/env.js"), ...args], { cwd: dir, encoding: "utf8" });
 }
 
-/** Parses KEY=value / KEY="escaped" lines back, as a dotenv reader would. */
+/** The file as the dotenv package reads it. */
 function readDotenv(text: string): Record<string, string> {
-  return Object.fromEntries(
-    text
-      .trim()
-      .split("\n")
-      .map((line) => {
-        const [, name, value] = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line)!;
-        return [name, value.startsWith('"') ? JSON.parse(value.replace(/\\\$/g, "$")) : value];
-      }),
-  );
+  return dotenv.parse(text);
+}
+
+/** The file as `set -a; . file` in bash leaves the environment, read back NUL-separated (run in `cwd`). */
+function sourceInBash(file: string, cwd: string): Record<string, string> {
+  const names = Object.keys(readDotenv(fs.readFileSync(file, "utf8")));
+  const script = `set -a; . "$1"; set +a; for n in ${names.join(" ")}; do printf '%s=%s\\0' "$n" "\${!n}"; done`;
+  const result = spawnSync("bash", ["--norc", "--noprofile", "-c", script, "bash", file], { cwd, encoding: "utf8", env: { PATH: process.env.PATH } });
+  expect(result.status, result.stderr).toBe(0);
+  expect(result.stderr).toBe("");
+  return Object.fromEntries(result.stdout.split("\0").filter(Boolean).map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)]));
 }
 
 describe("npm run env", () => {
@@ -103,10 +107,48 @@ describe("npm run env", () => {
     expect(env("--consumer", "trading-simulation", "--from-json", other).stderr).toMatch(/output "serviceEnv" is missing; is this the output of a trading-db-stack stack/);
   });
 
-  test("values that a dotenv reader could misread are quoted and escaped", () => {
-    expect(formatDotenv({ PLAIN: "postgresql://u:p@h:5432/db?x=1&y=2", ODD: 'a "b" $HOME\\n' })).toBe(
-      'PLAIN=postgresql://u:p@h:5432/db?x=1&y=2\nODD="a \\"b\\" \\$HOME\\\\n"\n',
+  test("every value is single-quoted; a value no quoting carries for both readers is refused by name", () => {
+    expect(formatDotenv({ PLAIN: "postgresql://u:p@h:5432/db?x=1&y=2", ODD: 'a "b" $HOME\\n`x`' })).toBe(
+      "PLAIN='postgresql://u:p@h:5432/db?x=1&y=2'\nODD='a \"b\" $HOME\\n`x`'\n",
     );
     expect(() => formatDotenv({ "BAD-NAME": "x" })).toThrow(/not a valid environment variable name/);
+    expect(() => formatDotenv({ QUOTED: "it's" })).toThrow(/QUOTED: its value holds a single quote or a line break/);
+  });
+
+  // Every printable ASCII character a password may hold (all but space and '), spread over every
+  // password the user may set, with commands that would leave a file behind if anything ran them.
+  const HOSTILE = [
+    "`touch${IFS}ran-backtick`#x\\",
+    "$(touch${IFS}ran-subshell)$HOME",
+    ";touch${IFS}ran-semicolon;&&|<>",
+    '"\\"\\n!*?[a-z]~{a,b}%^()=+',
+    "&touch${IFS}ran-ampersand&:/@,.-_",
+  ];
+  const hostileSecrets = Object.fromEntries(Object.keys(SECRET_CONFIG_KEYS).map((name, i) => [name, `${HOSTILE[i % HOSTILE.length]}Aa1${i}`.padEnd(16, "z")]));
+
+  test.each(["dev", "prod"])("%s: passwords holding every character allowed come back exact from bash and dotenv, for both consumers and targets, and nothing runs", async (stack) => {
+    const run = await runProgram(stack, hostileSecrets);
+    const outputs = Object.fromEntries(Object.entries(run.outputs).map(([k, v]) => [k, v.value]));
+    const file = path.join(dir, `hostile-${stack}.json`);
+    fs.writeFileSync(file, JSON.stringify(outputs));
+    const serviceEnv = outputs.serviceEnv as Record<"host" | "inNetwork", Record<string, Record<string, string>>>;
+    const seen = new Set<string>();
+    for (const [target, key] of [["host", "host"], ["network", "inNetwork"]] as const) {
+      for (const consumer of ["advanced-trading-platform", "trading-simulation"]) {
+        const workdir = fs.mkdtempSync(path.join(dir, "source-"));
+        const out = path.join(workdir, ".env");
+        const result = env("--consumer", consumer, "--target", target, "--out", out, "--from-json", file);
+        expect(result.status, result.stderr).toBe(0);
+        const expected = serviceEnv[key][consumer];
+        const text = fs.readFileSync(out, "utf8");
+        expect(readDotenv(text), `dotenv, ${consumer} ${target}`).toEqual(expected);
+        expect(dotenv.parse(text, { fast: true } as dotenv.DotenvParseOptions), `dotenv fast, ${consumer} ${target}`).toEqual(expected);
+        expect(sourceInBash(out, workdir), `bash, ${consumer} ${target}`).toEqual(expected);
+        expect(fs.readdirSync(workdir), "a command in a value ran").toEqual([".env"]);
+        for (const value of Object.values(expected)) seen.add(value);
+      }
+    }
+    // The test could fail: the raw hostile passwords are among the values compared.
+    expect([...seen].filter((value) => Object.values(hostileSecrets).includes(value)).length).toBeGreaterThan(0);
   });
 });
