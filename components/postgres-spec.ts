@@ -18,6 +18,8 @@ export const POSTGRES_ROLES = {
   readonly: "trading_readonly",
   /** Kubernetes (CloudNativePG): member of pg_monitor, for `npm run verify` and operators. */
   monitor: "trading_monitor",
+  /** Docker: pgAdmin's login, a member of pg_read_all_data (never the superuser, which logs in from no container). */
+  adminTools: "trading_admin_tools",
 } as const;
 
 export interface PostgresDatabase {
@@ -40,7 +42,11 @@ export const POSTGRES_DATABASES: readonly PostgresDatabase[] = [
 export const POSTGRES_PATHS = {
   /** The volume is mounted here; the data directory is a versioned folder below it (as postgres:18 does). */
   volumeMount: "/var/lib/postgresql",
-  hbaFile: "/etc/trading-db-stack/pg_hba.conf",
+  /** The rules as uploaded, with the two addresses init/scripts/postgres-hba.sh fills in at start. */
+  hbaTemplate: "/etc/trading-db-stack/pg_hba.conf.template",
+  /** The rules the server reads (hba_file), written at every start. */
+  hbaFile: "/var/run/postgresql/pg_hba.conf",
+  hbaScript: "/usr/local/bin/trading-postgres-hba.sh",
   superuserPasswordFile: "/run/secrets/postgres-password",
   replicationPasswordFile: "/run/secrets/replication-password",
   replicationPassfile: "/var/run/postgresql/replication.pgpass",
@@ -58,6 +64,8 @@ export interface PostgresNames {
   primaryContainer: string;
   /** DNS name of the primary on both Docker networks (seed 000: postgres:5432). */
   primaryHost: string;
+  /** The primary's name on the internal network only: the replicas stream from there, where pg_hba admits replication. */
+  primaryInternalHost: string;
   primaryVolume: string;
   replicaContainer(n: number): string;
   replicaHost(n: number): string;
@@ -70,6 +78,7 @@ export function postgresNames(prefix: string): PostgresNames {
   return {
     primaryContainer: `${prefix}-postgres`,
     primaryHost: "postgres",
+    primaryInternalHost: "postgres-internal",
     primaryVolume: `${prefix}_postgres_data`,
     replicaContainer: (n) => `${prefix}-postgres-replica-${n}`,
     replicaHost: (n) => `postgres-replica-${n}`,
@@ -110,21 +119,36 @@ export function postgresCommand(settings: Record<string, string>): string[] {
 }
 
 /**
- * pg_hba.conf for the primary and the replicas. The image's default has no replication line and
- * trusts local connections; this one asks every network client for a SCRAM password and lets only
- * the replication role stream WAL.
+ * pg_hba.conf for the primary and the replicas, as a template: init/scripts/postgres-hba.sh puts in
+ * the host's address on the app network (@HOST_GATEWAY@, where connections to the 127.0.0.1
+ * published port come from) and the internal network's subnet (@DB_NETWORK@). The superuser logs
+ * in from inside the server (socket, loopback) and from the host only, never from a container;
+ * only the replication role streams WAL, and only from the internal network the stack's own
+ * containers share; every other network client needs its SCRAM password.
  */
-export function pgHbaConf(): string {
+export function pgHbaTemplate(): string {
+  const rule = (type: string, database: string, user: string, address: string, method: string) =>
+    `${type.padEnd(7)} ${database.padEnd(12)} ${user.padEnd(12)} ${address.padEnd(16)} ${method}`.trimEnd();
+  const { superuser, replication } = POSTGRES_ROLES;
   return [
-    "# Managed by trading-db-stack (components/postgres-spec.ts); replaced on every `pulumi up`.",
-    "# TYPE  DATABASE     USER                          ADDRESS  METHOD",
-    `local   all          ${POSTGRES_ROLES.superuser.padEnd(29)} peer`,
-    "local   all          all                                    scram-sha-256",
-    `host    replication  ${POSTGRES_ROLES.replication.padEnd(29)} all      scram-sha-256`,
-    "host    replication  all                           all      reject",
-    "host    all          all                           all      scram-sha-256",
+    "# Managed by trading-db-stack (components/postgres-spec.ts); written again at every start.",
+    rule("# TYPE", "DATABASE", "USER", "ADDRESS", "METHOD"),
+    rule("local", "all", superuser, "", "peer"),
+    rule("local", "all", "all", "", "scram-sha-256"),
+    rule("host", "all", superuser, "127.0.0.1/32", "scram-sha-256"),
+    rule("host", "all", superuser, "::1/128", "scram-sha-256"),
+    rule("host", "all", superuser, "@HOST_GATEWAY@", "scram-sha-256"),
+    rule("host", "all", superuser, "all", "reject"),
+    rule("host", "replication", replication, "@DB_NETWORK@", "scram-sha-256"),
+    rule("host", "replication", "all", "all", "reject"),
+    rule("host", "all", "all", "all", "scram-sha-256"),
     "",
   ].join("\n");
+}
+
+/** Where pg_hba.conf comes from at start (read by init/scripts/postgres-hba.sh). */
+function hbaEnv(): Record<string, string> {
+  return { HBA_TEMPLATE: POSTGRES_PATHS.hbaTemplate, HBA_FILE: POSTGRES_PATHS.hbaFile, HBA_SCRIPT: POSTGRES_PATHS.hbaScript };
 }
 
 /**
@@ -142,6 +166,7 @@ export function primaryEnv(pg: PostgresConfig): Record<string, string> {
     POSTGRES_USER: POSTGRES_ROLES.superuser,
     POSTGRES_PASSWORD_FILE: POSTGRES_PATHS.superuserPasswordFile,
     POSTGRES_INITDB_ARGS: "--auth-local=peer --auth-host=scram-sha-256 --data-checksums",
+    ...hbaEnv(),
   };
 }
 
@@ -158,6 +183,7 @@ export function replicaEnv(pg: PostgresConfig, primaryHost: string, slot: string
     REPLICATION_PASSWORD_FILE: POSTGRES_PATHS.replicationPasswordFile,
     REPLICATION_PASSFILE: POSTGRES_PATHS.replicationPassfile,
     REPLICATION_SLOT: slot,
+    ...hbaEnv(),
   };
 }
 
@@ -184,16 +210,25 @@ function postgresServer(pg: PostgresConfig, service: string, role: string) {
   };
 }
 
+/** The hba template and the script that writes pg_hba.conf from it. */
+function hbaFiles(hbaScript: string) {
+  return [
+    { path: POSTGRES_PATHS.hbaTemplate, content: pgHbaTemplate() },
+    { path: POSTGRES_PATHS.hbaScript, content: hbaScript, executable: true },
+  ];
+}
+
 /** The primary: the wrapper applies the declared superuser password to kept data, then the image's entrypoint runs. */
-export function primarySpec(pg: PostgresConfig, service: string, primaryEntrypoint: string): ServerSpec {
+export function primarySpec(pg: PostgresConfig, service: string, internalAlias: string, primaryEntrypoint: string, hbaScript: string): ServerSpec {
   return {
     ...postgresServer(pg, service, "primary"),
+    internalAlias,
     // Crash recovery of a large cluster after an unclean stop.
     startSeconds: 3600,
     entrypoint: [POSTGRES_PATHS.primaryEntrypoint],
     env: primaryEnv(pg),
     files: [
-      { path: POSTGRES_PATHS.hbaFile, content: pgHbaConf() },
+      ...hbaFiles(hbaScript),
       { path: POSTGRES_PATHS.primaryEntrypoint, content: primaryEntrypoint, executable: true },
     ],
     secretFiles: [{ path: POSTGRES_PATHS.superuserPasswordFile, credential: "superuser" }],
@@ -201,7 +236,7 @@ export function primarySpec(pg: PostgresConfig, service: string, primaryEntrypoi
 }
 
 /** Replica n: base backup from the primary through its slot, then streaming (init/scripts/postgres-replica-entrypoint.sh). */
-export function replicaSpec(pg: PostgresConfig, service: string, n: number, primaryHost: string, slot: string, replicaEntrypoint: string): ServerSpec {
+export function replicaSpec(pg: PostgresConfig, service: string, n: number, primaryHost: string, slot: string, replicaEntrypoint: string, hbaScript: string): ServerSpec {
   return {
     ...postgresServer(pg, service, `replica-${n}`),
     // A first start copies the whole primary (pg_basebackup) before it answers: never cut that short.
@@ -209,7 +244,7 @@ export function replicaSpec(pg: PostgresConfig, service: string, n: number, prim
     entrypoint: [POSTGRES_PATHS.replicaEntrypoint],
     env: replicaEnv(pg, primaryHost, slot),
     files: [
-      { path: POSTGRES_PATHS.hbaFile, content: pgHbaConf() },
+      ...hbaFiles(hbaScript),
       { path: POSTGRES_PATHS.replicaEntrypoint, content: replicaEntrypoint, executable: true },
     ],
     secretFiles: [{ path: POSTGRES_PATHS.replicationPasswordFile, credential: "replication" }],

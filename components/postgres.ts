@@ -42,6 +42,8 @@ export interface PostgresClusterArgs {
   replicaEntrypoint: string;
   /** Text of init/scripts/postgres-primary-entrypoint.sh. */
   primaryEntrypoint: string;
+  /** Text of init/scripts/postgres-hba.sh. */
+  hbaScript: string;
 }
 
 export interface PostgresUris {
@@ -83,8 +85,10 @@ export class PostgresCluster extends pulumi.ComponentResource {
   readonly readOnlyEndpoint: Endpoint | undefined;
   /** How the hooks and `npm run verify` reach the primary and each replica. */
   readonly access: { primary: ServerAccess; replicas: ServerAccess[] };
-  /** Whom `npm run verify` and operators log in as: the superuser on Docker; on Kubernetes the monitoring role (the operator keeps the superuser off the network). */
+  /** Whom `npm run verify` and operators log in as: the superuser on Docker (from the host only); on Kubernetes the monitoring role (the operator keeps the superuser off the network). */
   readonly adminLogin: { user: string; password: pulumi.Output<string> };
+  /** Whom pgAdmin logs in as (a container, so never the superuser): on Docker its own role (pg_read_all_data); on Kubernetes the monitoring role. */
+  readonly toolsLogin: { user: string; password: pulumi.Output<string> } | undefined;
   /** Connection URIs per database (secret). */
   readonly uris: pulumi.Output<Record<string, PostgresUris>>;
   /** Env maps with each seed's variable names, for containers on the app network and for host processes (secret). */
@@ -102,6 +106,7 @@ export class PostgresCluster extends pulumi.ComponentResource {
     this.readOnlyEndpoint = placed.readOnlyEndpoint;
     this.access = placed.access;
     this.adminLogin = placed.adminLogin;
+    this.toolsLogin = placed.toolsLogin;
     const replicas = this.replicas;
 
     // Reads that tolerate lag go to the replicas: the read-only Service on Kubernetes, replica 1 on Docker.
@@ -143,6 +148,7 @@ interface Placement {
   readOnlyEndpoint: Endpoint | undefined;
   access: { primary: ServerAccess; replicas: ServerAccess[] };
   adminLogin: { user: string; password: pulumi.Output<string> };
+  toolsLogin: { user: string; password: pulumi.Output<string> } | undefined;
 }
 
 function initDatabases(args: PostgresClusterArgs) {
@@ -163,7 +169,7 @@ function inContainers(parent: pulumi.Resource, name: string, args: PostgresClust
   const primary = placeServer(
     engine,
     {
-      spec: primarySpec(pg, names.primaryHost, args.primaryEntrypoint),
+      spec: primarySpec(pg, names.primaryHost, names.primaryInternalHost, args.primaryEntrypoint, args.hbaScript),
       secrets: { superuser: secrets.superuser },
       hostPort: pg.port,
       docker: { image, resourceNames: { container: `${name}-primary`, volumes: { data: `${name}-data` } }, containerName: names.primaryContainer, volumeNames: { data: names.primaryVolume } },
@@ -182,6 +188,8 @@ function inContainers(parent: pulumi.Resource, name: string, args: PostgresClust
       replicationPassword: secrets.replication,
       readonlyRole: POSTGRES_ROLES.readonly,
       readonlyPassword: secrets.readonly,
+      adminToolsRole: POSTGRES_ROLES.adminTools,
+      ...(secrets.adminTools ? { adminToolsPassword: secrets.adminTools } : {}),
       ownerPasswords,
       databases: initDatabases(args),
       connectTimeoutSeconds: common.waitTimeoutSeconds,
@@ -207,7 +215,7 @@ function inContainers(parent: pulumi.Resource, name: string, args: PostgresClust
     const replica = placeServer(
       engine,
       {
-        spec: replicaSpec(pg, names.replicaHost(n), n, names.primaryHost, slotName, args.replicaEntrypoint),
+        spec: replicaSpec(pg, names.replicaHost(n), n, names.primaryInternalHost, slotName, args.replicaEntrypoint, args.hbaScript),
         secrets: { replication: secrets.replication },
         hostPort: pg.replicaFirstPort + n - 1,
         docker: {
@@ -248,6 +256,7 @@ function inContainers(parent: pulumi.Resource, name: string, args: PostgresClust
     readOnlyEndpoint: undefined,
     access: { primary: primary.access, replicas: replicaAccess },
     adminLogin: { user: POSTGRES_ROLES.superuser, password: secrets.superuser },
+    toolsLogin: secrets.adminTools ? { user: POSTGRES_ROLES.adminTools, password: secrets.adminTools } : undefined,
   };
 }
 
@@ -298,6 +307,7 @@ function onCloudNativePg(parent: pulumi.Resource, name: string, args: PostgresCl
     readOnlyEndpoint: pg.replicas > 0 ? cnpg.services.ro : undefined,
     access: { primary: primaryAccess, replicas: Array.from({ length: pg.replicas }, (_, i) => target("replica", i)) },
     adminLogin: { user: POSTGRES_ROLES.monitor, password: monitor },
+    toolsLogin: { user: POSTGRES_ROLES.monitor, password: monitor },
   };
 }
 

@@ -27,6 +27,8 @@ export interface PostgresSecrets {
   readonly: pulumi.Output<string>;
   /** Kubernetes: the monitoring role (pg_monitor) that `npm run verify` and operators log in as; CloudNativePG keeps the superuser off the network. */
   monitor?: pulumi.Output<string>;
+  /** pgAdmin's own role (only with the admin tools). */
+  adminTools?: pulumi.Output<string>;
 }
 
 export interface MongoSecrets {
@@ -91,6 +93,8 @@ export class StackSecrets extends pulumi.ComponentResource {
       owners,
       readonly: password(`postgres-${POSTGRES_ROLES.readonly.replace(/_/g, "-")}-password`, "postgresReadonlyPassword"),
       ...(args.kubernetes ? { monitor: generated(`postgres-${POSTGRES_ROLES.monitor.replace(/_/g, "-")}-password`) } : {}),
+      // On Kubernetes pgAdmin logs in as the monitoring role (the operator's managed roles).
+      ...(args.adminTools && !args.kubernetes ? { adminTools: generated(`postgres-${POSTGRES_ROLES.adminTools.replace(/_/g, "-")}-password`) } : {}),
     };
     this.mongo = {
       root: password("mongo-root-password", "mongoRootPassword"),

@@ -41,6 +41,8 @@ export const DEFAULT_START_SECONDS = 600;
 export interface ServerSpec {
   /** The server's name on the Docker networks (postgres, mongodb-2) and the base of its Kubernetes names. */
   service: string;
+  /** Docker: a second name on the internal network only, for peers that must arrive from there (PostgreSQL's replicas). */
+  internalAlias?: string;
   /** What it is in the stack (primary, replica-1, mongodb-member-1, redis...): a label on both engines. */
   role: string;
   image: string;

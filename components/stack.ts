@@ -31,6 +31,7 @@ export interface StackPlan {
   postgresScripts: DatabaseScripts[];
   replicaEntrypoint: string;
   primaryEntrypoint: string;
+  postgresHbaScript: string;
   mongoFiles: MongoDatabaseFiles;
   mongoEntrypoint: string;
   influxdbEntrypoint: string;
@@ -59,6 +60,7 @@ export function loadStackPlan(lookup: ConfigLookup, root = projectRoot()): Stack
     postgresScripts,
     replicaEntrypoint: script("postgres-replica-entrypoint.sh"),
     primaryEntrypoint: script("postgres-primary-entrypoint.sh"),
+    postgresHbaScript: script("postgres-hba.sh"),
     mongoFiles: loadMongoFiles(root, MONGO_DATABASE, `init/mongo/${MONGO_DATABASE}`),
     mongoEntrypoint: script("mongo-entrypoint.sh"),
     influxdbEntrypoint: script("influxdb-entrypoint.sh"),
@@ -111,6 +113,7 @@ export class TradingDbStack extends pulumi.ComponentResource {
         scripts: args.plan.postgresScripts,
         replicaEntrypoint: args.plan.replicaEntrypoint,
         primaryEntrypoint: args.plan.primaryEntrypoint,
+        hbaScript: args.plan.postgresHbaScript,
       },
       part("postgres").opts,
     );
@@ -126,7 +129,7 @@ export class TradingDbStack extends pulumi.ComponentResource {
       part("influxdb").opts,
     );
     this.adminTools =
-      config.adminTools && secrets.adminTools
+      config.adminTools && secrets.adminTools && this.postgres.toolsLogin
         ? new AdminTools(
             part("admin-tools").name,
             {
@@ -138,7 +141,7 @@ export class TradingDbStack extends pulumi.ComponentResource {
                 { name: "primary", endpoint: this.postgres.primary.network },
                 ...this.postgres.replicas.map((r, i) => ({ name: `replica ${i + 1}`, endpoint: r.network })),
               ],
-              postgresLogin: this.postgres.adminLogin,
+              postgresLogin: this.postgres.toolsLogin,
               mongoMembers: this.mongo.rsMembers,
               mongoRootPassword: secrets.mongo.root,
               pgadminEntrypoint: args.plan.pgadminEntrypoint,

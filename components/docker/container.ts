@@ -89,6 +89,8 @@ export interface ServiceContainerOptions {
   labels: docker.types.input.ContainerLabel[];
   /** The container's DNS name on both networks (postgres, mongodb-2, redis...). */
   alias: string;
+  /** A name on the internal network only (ServerSpec.internalAlias). */
+  internalAlias?: string;
   /** Value of the com.trading-db-stack.role label. */
   role: string;
   waitTimeoutSeconds: number;
@@ -121,7 +123,7 @@ export function serviceContainerArgs(o: ServiceContainerOptions) {
     labels: [...o.labels, { label: "com.trading-db-stack.role", value: o.role }, { label: SPEC_HASH_LABEL, value: specHash({ healthcheck: o.healthcheck }) }],
     networksAdvanced: [
       { name: o.networks.app.name, aliases: [o.alias] },
-      { name: o.networks.db.name, aliases: [o.alias] },
+      { name: o.networks.db.name, aliases: [o.alias, ...(o.internalAlias ? [o.internalAlias] : [])] },
     ],
   };
 }
@@ -170,6 +172,7 @@ export function dockerServer(args: DockerServerArgs, opts: pulumi.CustomResource
         networks: context.networks,
         labels: context.labels,
         alias: spec.service,
+        internalAlias: spec.internalAlias,
         role: spec.role,
         waitTimeoutSeconds: context.waitTimeoutSeconds,
         stopGraceSeconds: spec.stopGraceSeconds,

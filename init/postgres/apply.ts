@@ -39,6 +39,12 @@ export interface PostgresInitInputs extends Record<string, unknown> {
   replicationPassword?: string;
   readonlyRole: string;
   readonlyPassword?: string;
+  /**
+   * The admin tools' role (not when managedBy): a login with pg_read_all_data and CONNECT on every
+   * database; without a password (the admin tools turned off) an existing one is set to NOLOGIN.
+   */
+  adminToolsRole?: string;
+  adminToolsPassword?: string;
   /** Owner password per database name. */
   ownerPasswords: Record<string, string>;
   databases: PostgresInitDatabase[];
@@ -94,8 +100,10 @@ async function initialise(inputs: PostgresInitInputs, server: OpenedAccess): Pro
         if (!password) throw new Error(`no owner password given for database ${db.name}`);
         await ensureRole(admin, db.owner, service, password);
       }
+      if (inputs.adminToolsRole) await ensureAdminToolsRole(admin, inputs.adminToolsRole, inputs.adminToolsPassword);
     });
-    for (const db of inputs.databases) await ensureDatabase(admin, db, inputs.readonlyRole);
+    const readers = [inputs.readonlyRole, ...(inputs.adminToolsRole && inputs.adminToolsPassword ? [inputs.adminToolsRole] : [])];
+    for (const db of inputs.databases) await ensureDatabase(admin, db, readers);
 
     return await runScripts(inputs, server);
   } finally {
@@ -239,7 +247,21 @@ async function ensureRole(admin: Client, name: string, wanted: RoleAttributes, p
   }
 }
 
-async function ensureDatabase(admin: Client, db: PostgresInitDatabase, readonlyRole: string): Promise<void> {
+/**
+ * pgAdmin's role: reads every table through pg_read_all_data (PostgreSQL 14+), writes nothing,
+ * owns nothing. Turned off (no password): kept, without login, so nothing that refers to it breaks.
+ */
+async function ensureAdminToolsRole(admin: Client, role: string, password: string | undefined): Promise<void> {
+  if (password === undefined) {
+    await admin.query(`DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = ${quoteLiteral(role)} AND rolcanlogin) THEN ALTER ROLE ${quoteIdent(role)} NOLOGIN; END IF; END $$`);
+    return;
+  }
+  await ensureRole(admin, role, { login: true, replication: false }, password);
+  const { rows } = await admin.query<{ member: boolean }>("SELECT pg_has_role($1, 'pg_read_all_data', 'MEMBER') AS member", [role]);
+  if (!rows[0].member) await admin.query(`GRANT pg_read_all_data TO ${quoteIdent(role)}`);
+}
+
+async function ensureDatabase(admin: Client, db: PostgresInitDatabase, readers: string[]): Promise<void> {
   const name = quoteIdent(db.name);
   const { rows } = await admin.query<{ owner: string }>("SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1", [db.name]);
   if (rows.length === 0) {
@@ -248,7 +270,7 @@ async function ensureDatabase(admin: Client, db: PostgresInitDatabase, readonlyR
   } else if (rows[0].owner !== db.owner) {
     await admin.query(`ALTER DATABASE ${name} OWNER TO ${quoteIdent(db.owner)}`);
   }
-  await restrictConnect(admin, db.name, readonlyRole);
+  for (const reader of readers) await restrictConnect(admin, db.name, reader);
 }
 
 /** Waits for a role the operator makes after the cluster is up (its managed roles come a moment later). */
@@ -260,7 +282,7 @@ async function waitForRole(client: Client, role: string, timeoutSeconds: number)
   }
 }
 
-/** Only the owner and the read-only role may connect: other roles of the cluster see nothing here. Changes only what differs. */
+/** Only the owner and the reading roles (read-only, admin tools) may connect: other roles of the cluster see nothing here. Changes only what differs. */
 async function restrictConnect(client: Client, database: string, readonlyRole: string): Promise<void> {
   const { rows } = await client.query<{ public_connect: boolean; readonly_connect: boolean }>(
     // The read-only role's own grant, not one it has through PUBLIC (revoked here).

@@ -13,7 +13,8 @@
 # POSTGRES_INITDB_ARGS), ALTER ROLE, stop. A hash of the applied password is kept beside the
 # data folder, so a start with an unchanged password skips all that.
 #
-# Environment: PGDATA, POSTGRES_USER (postgres), POSTGRES_PASSWORD_FILE. Arguments: the server
+# Environment: PGDATA, POSTGRES_USER (postgres), POSTGRES_PASSWORD_FILE; HBA_TEMPLATE, HBA_FILE and
+# HBA_SCRIPT (pg_hba.conf written at start, init/scripts/postgres-hba.sh). Arguments: the server
 # command, handed to docker-entrypoint.sh unchanged.
 set -Eeuo pipefail
 
@@ -65,5 +66,8 @@ fi
 printf '%s\n' "$wanted" >"$marker"
 if $as_root; then chown postgres:postgres "$marker"; fi
 chmod 600 "$marker"
+
+# The access rules, with the addresses only the running container knows.
+if [ -n "${HBA_TEMPLATE:-}" ]; then "${HBA_SCRIPT:?HBA_SCRIPT must be set with HBA_TEMPLATE}"; fi
 
 exec docker-entrypoint.sh "$@"

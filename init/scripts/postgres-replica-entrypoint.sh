@@ -10,7 +10,8 @@
 #
 # Environment: PGDATA, PRIMARY_HOST, PRIMARY_PORT (5432), PRIMARY_WAIT_SECONDS (120),
 # REPLICATION_USER, REPLICATION_PASSWORD_FILE, REPLICATION_SLOT,
-# REPLICATION_PASSFILE (/var/run/postgresql/replication.pgpass).
+# REPLICATION_PASSFILE (/var/run/postgresql/replication.pgpass); HBA_TEMPLATE, HBA_FILE and
+# HBA_SCRIPT when pg_hba.conf is written at start (init/scripts/postgres-hba.sh).
 # Arguments: the server command, e.g. postgres -c hba_file=...; anything else is run as given.
 set -Eeuo pipefail
 
@@ -102,6 +103,7 @@ check_same_cluster() {
 }
 
 if [ "${1:-}" = postgres ]; then
+  if [ -n "${HBA_TEMPLATE:-}" ]; then "${HBA_SCRIPT:?HBA_SCRIPT must be set with HBA_TEMPLATE}"; fi
   write_passfile
   export PGPASSFILE="$REPLICATION_PASSFILE"
   if [ ! -s "$PGDATA/PG_VERSION" ]; then base_backup; else check_same_cluster; fi

@@ -62,7 +62,7 @@ const asSuperuser = <T>(database: string, work: (c: Client) => Promise<T>): Prom
 async function reset(): Promise<void> {
   await asSuperuser("postgres", async (c) => {
     for (const db of baseInputs.databases) await c.query(`DROP DATABASE IF EXISTS ${db.name} WITH (FORCE)`);
-    for (const role of [...baseInputs.databases.map((d: any) => d.owner), baseInputs.readonlyRole, baseInputs.replicationRole]) {
+    for (const role of [...baseInputs.databases.map((d: any) => d.owner), baseInputs.readonlyRole, baseInputs.replicationRole, baseInputs.adminToolsRole]) {
       await c.query(`DROP ROLE IF EXISTS ${role}`);
     }
   });
@@ -113,6 +113,37 @@ async function holdGate(): Promise<{ release(): Promise<void> }> {
 const GATED_SQL = "CREATE TABLE gated_step (id int);\nSELECT pg_advisory_xact_lock(4242);\nINSERT INTO gated_step VALUES (1);\n";
 
 describe("postgres init hook, as pulumi up runs it", () => {
+  test("pgAdmin's role reads every database and changes nothing; with the admin tools off it can no longer log in, and back on it can", async () => {
+    await reset();
+    expect(baseInputs.adminToolsRole).toBe("trading_admin_tools");
+    await provider.create(inputs());
+    const asTools = async <T>(database: string, work: (c: Client) => Promise<T>, password = baseInputs.adminToolsPassword): Promise<T> => {
+      const client = await server.connect(database, baseInputs.adminToolsRole, password);
+      try {
+        return await work(client);
+      } finally {
+        await client.end();
+      }
+    };
+    await asTools("trading_platform", async (c) => {
+      expect(Number((await c.query("SELECT count(*) FROM strategies")).rows[0].count)).toBe(4);
+      await expect(c.query("UPDATE strategies SET name = name")).rejects.toMatchObject({ code: "42501" });
+      await expect(c.query("CREATE TABLE mine (id int)")).rejects.toMatchObject({ code: "42501" });
+      await expect(c.query("DELETE FROM schema_migrations")).rejects.toMatchObject({ code: "42501" });
+    });
+    await asTools("trading_results", async (c) => {
+      await expect(c.query("SELECT count(*) FROM simulation_runs")).resolves.toBeDefined();
+    });
+    const { rolsuper, rolcreaterole, rolcreatedb } = await asSuperuser("postgres", async (c) => (await c.query("SELECT * FROM pg_roles WHERE rolname = $1", [baseInputs.adminToolsRole])).rows[0]);
+    expect({ rolsuper, rolcreaterole, rolcreatedb }).toEqual({ rolsuper: false, rolcreaterole: false, rolcreatedb: false });
+
+    const { adminToolsPassword: _, ...withoutTools } = inputs();
+    await provider.create(withoutTools);
+    await expect(asTools("trading_platform", async () => true)).rejects.toThrow(/not permitted to log in/);
+    await provider.create(inputs());
+    expect(await asTools("trading_platform", async () => true)).toBe(true);
+  });
+
   test("the serialised provider creates roles, databases, schema and seed data", async () => {
     await reset();
     const result = await provider.create(inputs());

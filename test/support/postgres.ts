@@ -96,14 +96,46 @@ export interface PgServer {
   log(): string;
 }
 
+export const HBA_SCRIPT = path.join(ROOT, "init/scripts/postgres-hba.sh");
+
+/**
+ * A route table as a container on the stack's two networks sees it: the default route through the
+ * host's address on the app network (172.30.0.1), and the internal network, here 127.0.0.0/8 so the
+ * test replicas (on 127.0.0.1) stream from "the internal network" and the tests' superuser logins
+ * (from 127.0.0.1) count as from inside the server.
+ */
+export const TEST_ROUTES = [
+  "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT",
+  "eth0\t00000000\t01001EAC\t0003\t0\t0\t0\t00000000\t0\t0\t0",
+  "eth0\t00001EAC\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0",
+  "eth1\t0000007F\t00000000\t0001\t0\t0\t0\t000000FF\t0\t0\t0",
+  "",
+].join("\n");
+
+/** The environment init/scripts/postgres-hba.sh gets in a test folder: the template, the output, TEST_ROUTES. */
+export function testHbaEnv(dir: string): Record<string, string> {
+  const template = path.join(dir, "pg_hba.conf.template");
+  fs.writeFileSync(template, requireBuilt("components/postgres-spec.js").pgHbaTemplate());
+  const routes = path.join(dir, "routes");
+  fs.writeFileSync(routes, TEST_ROUTES);
+  return { HBA_TEMPLATE: template, HBA_FILE: path.join(dir, "pg_hba.conf"), HBA_SCRIPT: HBA_SCRIPT, PROC_NET_ROUTE: routes };
+}
+
+/** pg_hba.conf written by the containers' own script (init/scripts/postgres-hba.sh) from the template. */
+export function renderTestHba(dir: string): string {
+  const env = testHbaEnv(dir);
+  const result = spawnSync("bash", [HBA_SCRIPT], { env: { PATH: process.env.PATH, ...env }, encoding: "utf8" });
+  if (result.status !== 0) throw new Error(`postgres-hba.sh failed: ${result.stderr}`);
+  chownForServer(env.HBA_FILE);
+  return env.HBA_FILE;
+}
+
 /** Settings the containers get (components/postgres-spec.ts), adjusted to a test folder and port. */
 export function testServerSettings(dir: string, port: number, extra: Record<string, string> = {}): string[] {
   const spec = requireBuilt("components/postgres-spec.js");
   const { parseStackConfig } = requireBuilt("components/config.js");
   const pgConfig = parseStackConfig((key: string) => (key === "postgresMemoryMb" ? "256" : undefined)).postgres;
-  const hbaFile = path.join(dir, "pg_hba.conf");
-  fs.writeFileSync(hbaFile, spec.pgHbaConf());
-  chownForServer(hbaFile);
+  const hbaFile = renderTestHba(dir);
   const settings = {
     ...spec.serverSettings(pgConfig),
     hba_file: hbaFile,
@@ -305,13 +337,24 @@ function installImageEntrypoint(c: PgContainer): void {
  * reach their temporary servers through the binaries' default socket folder.
  */
 function containerServerArgs(c: PgContainer): string[] {
-  const spec = requireBuilt("components/postgres-spec.js");
-  const hba = c.files.config("pg_hba.conf", spec.pgHbaConf());
-  const args = testServerSettings(c.files.dir, c.port, { hba_file: hba });
+  const args = testServerSettings(c.files.dir, c.port, { hba_file: containerHbaEnv(c).HBA_FILE });
   const socketAt = args.findIndex((a) => a.startsWith("unix_socket_directories="));
   if (socketAt < 1) throw new Error(`testServerSettings no longer sets unix_socket_directories: ${args.join(" ")}`);
   args.splice(socketAt - 1, 2);
   return args;
+}
+
+/**
+ * What the engine gives a container for its pg_hba.conf: the template and init/scripts/postgres-hba.sh
+ * as uploads, TEST_ROUTES for its route table; the wrapper writes the file in the run folder at start.
+ */
+function containerHbaEnv(c: PgContainer): Record<string, string> {
+  return {
+    HBA_TEMPLATE: c.files.config("pg_hba.conf.template", requireBuilt("components/postgres-spec.js").pgHbaTemplate()),
+    HBA_FILE: path.join(c.run, "pg_hba.conf"),
+    HBA_SCRIPT: c.files.script(HBA_SCRIPT, "trading-postgres-hba.sh"),
+    PROC_NET_ROUTE: c.files.config("routes", TEST_ROUTES),
+  };
 }
 
 /**
@@ -331,6 +374,7 @@ export async function startPrimaryContainer(c: PgContainer, superuserPassword: s
   const env = {
     ...programEnv,
     ...c.env,
+    ...containerHbaEnv(c),
     POSTGRES_PASSWORD_FILE: path.join(c.files.dir, "secrets", "postgres-password"),
     // The temporary servers (the image's init phase, the wrapper's password reset) listen on a Unix
     // socket only, in the default folder: on this machine other servers may be there, so not 5432.
@@ -345,14 +389,15 @@ export async function startPrimaryContainer(c: PgContainer, superuserPassword: s
 /** Runs init/scripts/postgres-replica-entrypoint.sh as the engine starts it, and waits for the standby. */
 export async function startReplicaContainer(c: PgContainer, options: ReplicaOptions): Promise<PgServer> {
   const script = c.files.script(REPLICA_ENTRYPOINT, "trading-replica-entrypoint.sh");
+  const hba = containerHbaEnv(c);
   const passwordFile = c.files.secret("replication-password", options.replicationPassword);
   const env = {
     ...c.env,
     ...replicaScriptEnv(options, c.files.dir, c.pgdata, passwordFile),
     REPLICATION_PASSFILE: path.join(c.run, "replication.pgpass"),
+    ...hba,
   };
-  const hba = c.files.config("pg_hba.conf", requireBuilt("components/postgres-spec.js").pgHbaConf());
-  const args = testServerSettings(c.files.dir, c.port, { hba_file: hba, unix_socket_directories: c.run });
+  const args = testServerSettings(c.files.dir, c.port, { hba_file: hba.HBA_FILE, unix_socket_directories: c.run });
   const child = c.files.spawn(script, ["postgres", ...args], env, c.logFile);
   const server = serverHandle(child, c.port, c.files.dir, c.pgdata, c.logFile, options.primary.superuserPassword);
   await waitForServer(server);

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
 import { parseStackConfig } from "../../components/config";
-import { dataDirectory, pgHbaConf, postgresCommand, postgresUri, serverSettings, tradingSimulationPostgresEnv } from "../../components/postgres-spec";
+import { dataDirectory, pgHbaTemplate, postgresCommand, postgresUri, serverSettings, tradingSimulationPostgresEnv } from "../../components/postgres-spec";
 
 describe("postgres specs", () => {
   test("URIs percent-encode the user and password", () => {
@@ -19,15 +19,19 @@ describe("postgres specs", () => {
     });
   });
 
-  test("pg_hba: SCRAM everywhere on the network, replication only for the replication role, never trust", () => {
-    const rules = pgHbaConf()
+  test("pg_hba: the superuser only from inside the server and the host, replication only for the replication role from the internal network, SCRAM elsewhere, never trust", () => {
+    const rules = pgHbaTemplate()
       .split("\n")
       .filter((line) => line && !line.startsWith("#"))
       .map((line) => line.split(/\s+/));
     expect(rules).toEqual([
       ["local", "all", "postgres", "peer"],
       ["local", "all", "all", "scram-sha-256"],
-      ["host", "replication", "replicator", "all", "scram-sha-256"],
+      ["host", "all", "postgres", "127.0.0.1/32", "scram-sha-256"],
+      ["host", "all", "postgres", "::1/128", "scram-sha-256"],
+      ["host", "all", "postgres", "@HOST_GATEWAY@", "scram-sha-256"],
+      ["host", "all", "postgres", "all", "reject"],
+      ["host", "replication", "replicator", "@DB_NETWORK@", "scram-sha-256"],
       ["host", "replication", "all", "all", "reject"],
       ["host", "all", "all", "all", "scram-sha-256"],
     ]);

@@ -94,12 +94,18 @@ export function describeStackGraph(expected: StackExpectations): void {
       expect(value(primary, "entrypoints")).toEqual(["/usr/local/bin/trading-primary-entrypoint.sh"]);
       const command: string[] = value(primary, "command");
       expect(command[0]).toBe("postgres");
-      expect(command).toEqual(expect.arrayContaining(["hba_file=/etc/trading-db-stack/pg_hba.conf", "wal_level=replica", "hot_standby=on"]));
+      expect(command).toEqual(expect.arrayContaining(["hba_file=/var/run/postgresql/pg_hba.conf", "wal_level=replica", "hot_standby=on"]));
+      // pg_hba.conf is written at start from the uploaded template, by the uploaded script.
+      expect(envs).toEqual(
+        expect.arrayContaining(["HBA_TEMPLATE=/etc/trading-db-stack/pg_hba.conf.template", "HBA_FILE=/var/run/postgresql/pg_hba.conf", "HBA_SCRIPT=/usr/local/bin/trading-postgres-hba.sh"]),
+      );
       // The password file makes the whole uploads property a secret in the state.
       expect(isSecretInput(primary.inputs.uploads)).toBe(true);
       const uploads: any[] = value(primary, "uploads");
-      const hba = uploads.find((u) => u.file === "/etc/trading-db-stack/pg_hba.conf").content as string;
-      expect(hba).toMatch(/^host\s+replication\s+replicator\s+all\s+scram-sha-256$/m);
+      const hba = uploads.find((u) => u.file === "/etc/trading-db-stack/pg_hba.conf.template").content as string;
+      expect(hba).toMatch(/^host\s+replication\s+replicator\s+@DB_NETWORK@\s+scram-sha-256$/m);
+      expect(hba).toMatch(/^host\s+all\s+postgres\s+all\s+reject$/m);
+      expect(uploads.find((u) => u.file === "/usr/local/bin/trading-postgres-hba.sh").content).toContain("/proc/net/route");
       expect(hba).not.toMatch(/\btrust\b/);
       expect(uploads.find((u) => u.file === "/run/secrets/postgres-password").content).toMatch(/^[A-Za-z0-9]{32}$/);
       expect(value(primary, "volumes")).toEqual([{ volumeName: "trading_postgres_data", containerPath: "/var/lib/postgresql" }]);
@@ -115,7 +121,8 @@ export function describeStackGraph(expected: StackExpectations): void {
       const attached = value(primary, "networksAdvanced");
       expect(attached.map((a: any) => [a.name, a.aliases])).toEqual([
         ["trading-network", ["postgres"]],
-        ["trading-db-network", ["postgres"]],
+        // The replicas stream from the internal network's address, the one pg_hba admits replication from.
+        ["trading-db-network", ["postgres", "postgres-internal"]],
       ]);
     });
 
@@ -143,7 +150,7 @@ export function describeStackGraph(expected: StackExpectations): void {
         const replica = run.byName(`trading-postgres-replica-${n}`);
         expect(value(replica, "entrypoints")).toEqual(["/usr/local/bin/trading-replica-entrypoint.sh"]);
         const envs: string[] = value(replica, "envs");
-        expect(envs).toEqual(expect.arrayContaining([`REPLICATION_SLOT=trading_replica_${n}`, "PRIMARY_HOST=postgres", "REPLICATION_USER=replicator"]));
+        expect(envs).toEqual(expect.arrayContaining([`REPLICATION_SLOT=trading_replica_${n}`, "PRIMARY_HOST=postgres-internal", "REPLICATION_USER=replicator"]));
         expect(isSecretInput(replica.inputs.uploads)).toBe(true); // it holds the replication password
         const uploads: any[] = value(replica, "uploads");
         const script = uploads.find((u) => u.file === "/usr/local/bin/trading-replica-entrypoint.sh");
@@ -208,7 +215,7 @@ export function describeStackGraph(expected: StackExpectations): void {
           "redis-healthcheck-password",
           "influxdb-admin-password",
           "influxdb-admin-token",
-          ...(expected.adminTools ? ["pgadmin-password", "mongo-express-password", "mongo-express-session-secret", "mongo-express-cookie-secret"] : []),
+          ...(expected.adminTools ? ["postgres-trading-admin-tools-password", "pgadmin-password", "mongo-express-password", "mongo-express-session-secret", "mongo-express-cookie-secret"] : []),
         ]
           .map((id) => `trading-secrets-${id}`)
           .sort(),
@@ -443,13 +450,13 @@ export function describeStackGraph(expected: StackExpectations): void {
       const uploads: any[] = value(pgadmin, "uploads");
       const servers = JSON.parse(uploads.find((u) => u.file === "/pgadmin4/servers.json").content).Servers;
       expect(Object.values(servers).map((s: any) => [s.Host, s.Port, s.Username, s.PassFile])).toEqual([
-        ["postgres", 5432, "postgres", "/pgpass"],
-        ...Array.from({ length: expected.replicas }, (_, i) => [`postgres-replica-${i + 1}`, 5432, "postgres", "/pgpass"]),
+        ["postgres", 5432, "trading_admin_tools", "/pgpass"],
+        ...Array.from({ length: expected.replicas }, (_, i) => [`postgres-replica-${i + 1}`, 5432, "trading_admin_tools", "/pgpass"]),
       ]);
       const pgpass: string = uploads.find((u) => u.file === "/run/secrets/pgadmin-pgpass").content;
       expect(pgpass.trim().split("\n")).toEqual([
-        `postgres:5432:*:postgres:${mockPassword("trading-secrets-postgres-postgres-password", 32)}`,
-        ...Array.from({ length: expected.replicas }, (_, i) => `postgres-replica-${i + 1}:5432:*:postgres:${mockPassword("trading-secrets-postgres-postgres-password", 32)}`),
+        `postgres:5432:*:trading_admin_tools:${mockPassword("trading-secrets-postgres-trading-admin-tools-password", 32)}`,
+        ...Array.from({ length: expected.replicas }, (_, i) => `postgres-replica-${i + 1}:5432:*:trading_admin_tools:${mockPassword("trading-secrets-postgres-trading-admin-tools-password", 32)}`),
       ]);
 
       const mongoExpress = run.byName("trading-admin-tools-mongo-express");
