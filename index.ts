@@ -7,7 +7,8 @@ import { loadStackPlan, TradingDbStack } from "./components/stack";
 
 const config = new pulumi.Config();
 // Secret keys are read as text here and become Pulumi secrets in components/secrets.ts.
-const plan = loadStackPlan((key: ConfigKeyName | SecretKeyName) => config.get(key));
+// Every key set, of every namespace: a key of this project's that the stack does not read is refused.
+const plan = loadStackPlan((key: ConfigKeyName | SecretKeyName) => config.get(key), Object.keys(pulumi.runtime.allConfig()));
 const stack = new TradingDbStack("trading", { plan });
 const outputs = stackOutputs(stack, plan.config);
 

@@ -6,7 +6,7 @@
 // any resource is created.
 
 import { compareVersions, knownVulnerabilities, SERVED_VERSIONS, type ServerImage, tagVersion, versionText } from "./image-versions";
-import { POSTGRES_MAX_REPLICAS } from "./postgres-spec";
+import { POSTGRES_MAX_REPLICAS, sharedBuffersMb } from "./postgres-spec";
 
 export const PROJECT = "trading-db-stack";
 
@@ -55,7 +55,7 @@ export const CONFIG_KEYS = {
   kubernetesStorageClass: {
     type: "string",
     default: "",
-    description: "Kubernetes: storage class of the data volumes. Empty: the cluster's default class.",
+    description: "Kubernetes: storage class of the data volumes, a DNS subdomain (RFC 1123: at most 253 lowercase letters, digits, - and ., each dot-separated part starting and ending with a letter or digit). Empty: the cluster's default class.",
   },
   kubernetesClientLabel: {
     type: "string",
@@ -146,12 +146,12 @@ export const CONFIG_KEYS = {
   postgresMaxConnections: {
     type: "integer",
     default: 100,
-    description: "max_connections of the primary and replicas (20-5000).",
+    description: "max_connections of the primary and replicas (20-5000), at most what postgresMemoryMb holds: shared_buffers (a quarter of it) plus 2 MiB per connection.",
   },
   postgresMaxSlotWalKeepMb: {
     type: "integer",
     default: 1024,
-    description: "max_slot_wal_keep_size in MiB: the most WAL a lagging or lost replica may hold back on the primary (64-10485760).",
+    description: "max_slot_wal_keep_size in MiB: the most WAL a lagging or lost replica may hold back on the primary (64-10485760). Kubernetes: at most half of the data volume (postgresStorageGb), so the WAL fits beside the data.",
   },
   postgresReplicaMaxLagMb: {
     type: "integer",
@@ -416,8 +416,13 @@ export class ConfigError extends Error {
 /** Looks up a raw config value (as the Pulumi CLI hands it over: a string) or undefined when unset. */
 export type ConfigLookup = (key: ConfigKeyName | SecretKeyName) => string | undefined;
 
-export function parseStackConfig(lookup: ConfigLookup): StackConfig {
-  const problems: string[] = [];
+/**
+ * `keysSet`: every key of the stack's config as the CLI hands them over, namespaced
+ * ("trading-db-stack:postgresReplicas", "docker:host"; pulumi.runtime.allConfig()'s keys). A key of
+ * this project the stack does not read is refused: a typo would otherwise leave the default in place.
+ */
+export function parseStackConfig(lookup: ConfigLookup, keysSet: readonly string[] = []): StackConfig {
+  const problems: string[] = unknownKeyProblems(keysSet);
   const reader = new KeyReader(lookup, problems);
   const userSecrets = reader.userSecrets();
 
@@ -428,7 +433,7 @@ export function parseStackConfig(lookup: ConfigLookup): StackConfig {
     namespace: reader.matching("kubernetesNamespace", /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "a DNS label: 1-63 lowercase letters, digits and -, starting and ending with a letter or digit"),
     createNamespace: reader.boolean("kubernetesCreateNamespace"),
     clusterDomain: reader.matching("kubernetesClusterDomain", /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/, "a DNS domain (e.g. cluster.local)"),
-    storageClass: reader.optional("kubernetesStorageClass"),
+    storageClass: reader.storageClass("kubernetesStorageClass"),
     clientLabel: reader.label("kubernetesClientLabel"),
     operatorNamespace: reader.matching("kubernetesOperatorNamespace", /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "a DNS label: 1-63 lowercase letters, digits and -, starting and ending with a letter or digit"),
   };
@@ -496,6 +501,12 @@ export function parseStackConfig(lookup: ConfigLookup): StackConfig {
   reader.requireMajor("mongoExpressImage", tools.mongoExpressImage || undefined, (major) => major === 1, "mongo-express major version 1 (e.g. mongo-express:1.0.2-20-alpine3.19)");
   const adminToolsConfig = adminTools ? tools : undefined;
 
+  // Rules between keys, each only when its keys are good on their own (a bad one is reported already).
+  const good = (...names: ConfigKeyName[]) => names.every((name) => !problems.some((p) => p.startsWith(`${key(name)}:`)));
+  if (good("postgresMemoryMb", "postgresMaxConnections")) problems.push(...connectionMemoryProblems(postgres));
+  // Docker volumes have no size: nothing to hold the WAL against there.
+  if (platform === "kubernetes" && good("postgresStorageGb", "postgresMaxSlotWalKeepMb")) problems.push(...slotWalProblems(postgres));
+
   if (problems.length === 0) problems.push(...portProblems(hostPorts({ postgres, mongo, redis, influxdb, adminTools: adminToolsConfig })));
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -513,6 +524,75 @@ export function parseStackConfig(lookup: ConfigLookup): StackConfig {
     influxdb,
     warnings: reader.warnings,
   };
+}
+
+/** Memory each PostgreSQL connection needs at least, in MiB: an idle backend's own memory, before any work_mem. */
+export const POSTGRES_MIB_PER_CONNECTION = 2;
+
+/** The most connections a server of this memory holds: what shared_buffers leaves, at 2 MiB each. */
+export function postgresMaxConnectionsFor(memoryMb: number): number {
+  return Math.floor((memoryMb - sharedBuffersMb(memoryMb)) / POSTGRES_MIB_PER_CONNECTION);
+}
+
+/** max_connections the memory limit cannot hold: the server would be killed for memory under load instead of refusing connections. */
+function connectionMemoryProblems(pg: PostgresConfig): string[] {
+  const most = postgresMaxConnectionsFor(pg.memoryMb);
+  if (pg.maxConnections <= most) return [];
+  return [
+    `${key("postgresMaxConnections")}: must be at most ${most} with ${key("postgresMemoryMb")} = ${pg.memoryMb}: shared_buffers takes ${sharedBuffersMb(pg.memoryMb)} MiB (a quarter) and each connection needs at least ${POSTGRES_MIB_PER_CONNECTION} MiB of the rest; got "${pg.maxConnections}" (lower it or raise the memory)`,
+  ];
+}
+
+/**
+ * Kubernetes: the WAL a replica's slot may hold back lives on the primary's data volume, beside the
+ * data; at most half the volume, so a lost replica cannot fill the disk and stop the primary.
+ */
+function slotWalProblems(pg: PostgresConfig): string[] {
+  const most = (pg.storageGb * 1024) / 2;
+  if (pg.maxSlotWalKeepMb <= most) return [];
+  return [
+    `${key("postgresMaxSlotWalKeepMb")}: must be at most ${most} MiB (half of ${key("postgresStorageGb")} = ${pg.storageGb} GiB): the WAL a lost replica's slot holds back sits on the primary's data volume and must leave room for the data; got "${pg.maxSlotWalKeepMb}" (lower it or raise the volume size)`,
+  ];
+}
+
+/** Keys of this project's namespace that the stack does not read, each with the nearest known key when one is close. */
+function unknownKeyProblems(keysSet: readonly string[]): string[] {
+  const known = [...Object.keys(CONFIG_KEYS), ...Object.keys(SECRET_CONFIG_KEYS)];
+  const problems: string[] = [];
+  for (const fullKey of keysSet) {
+    // Other namespaces (docker:, kubernetes:, pulumi:) belong to providers and Pulumi itself.
+    if (!fullKey.startsWith(`${PROJECT}:`)) continue;
+    const name = fullKey.slice(PROJECT.length + 1);
+    if (known.includes(name)) continue;
+    const nearest = nearestKey(name, known);
+    const hint = nearest ? `did you mean \`${nearest}\`?` : "the keys are listed in Pulumi.yaml and the README's Configuration section";
+    problems.push(`${fullKey}: is not a setting of this stack, so it would be ignored; ${hint}`);
+  }
+  return problems;
+}
+
+/** The known key closest to `name` (ignoring case), if a typo could explain the difference: at most a third of it, and at least 2, edits. */
+function nearestKey(name: string, known: string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Math.max(2, Math.floor(name.length / 3)) + 1;
+  for (const candidate of known) {
+    const distance = editDistance(name.toLowerCase(), candidate.toLowerCase());
+    if (distance < bestDistance) [best, bestDistance] = [candidate, distance];
+  }
+  return best;
+}
+
+/** Levenshtein distance: the fewest inserted, deleted or changed characters from a to b. */
+export function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length];
 }
 
 /** A host port and the setting it comes from, for error messages. */
@@ -616,6 +696,19 @@ class KeyReader {
   optional(name: ConfigKeyName): string | undefined {
     const value = this.raw(name);
     return value === "" ? undefined : value;
+  }
+
+  /**
+   * A storage class name, or undefined for the cluster's default. Kubernetes names storage classes
+   * as DNS subdomains (RFC 1123) and refuses a volume claim naming anything else, by then with part
+   * of the stack created.
+   */
+  storageClass(name: ConfigKeyName): string | undefined {
+    const value = this.optional(name);
+    if (value === undefined) return undefined;
+    const subdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+    if (value.length <= 253 && subdomain.test(value)) return value;
+    return this.fail(name, "a DNS subdomain (RFC 1123): at most 253 characters, lowercase letters, digits, - and ., each dot-separated part starting and ending with a letter or digit", value, undefined);
   }
 
   /** key=value, as a Kubernetes label: a qualified name and a label value. */

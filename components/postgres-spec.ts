@@ -87,18 +87,22 @@ export function postgresNames(prefix: string): PostgresNames {
   };
 }
 
+/** shared_buffers in MiB: a quarter of the memory limit (config.ts counts it when it checks max_connections). */
+export function sharedBuffersMb(memoryMb: number): number {
+  return Math.max(32, Math.floor(memoryMb / 4));
+}
+
 /**
  * Server settings shared by the primary and the replicas. A hot standby refuses to start when
  * max_connections, max_wal_senders and friends are lower than on its primary, so both get the same.
  */
 export function serverSettings(pg: PostgresConfig): Record<string, string> {
-  const sharedBuffersMb = Math.max(32, Math.floor(pg.memoryMb / 4));
   return {
     hba_file: POSTGRES_PATHS.hbaFile,
     listen_addresses: "*",
     password_encryption: "scram-sha-256",
     max_connections: String(pg.maxConnections),
-    shared_buffers: `${sharedBuffersMb}MB`,
+    shared_buffers: `${sharedBuffersMb(pg.memoryMb)}MB`,
     effective_cache_size: `${Math.floor((pg.memoryMb * 3) / 4)}MB`,
     wal_level: "replica",
     // Room for the most replicas the config allows, plus base backups and one spare each: fixed, so

@@ -51,8 +51,9 @@ export function projectRoot(): string {
   return dir;
 }
 
-export function loadStackPlan(lookup: ConfigLookup, root = projectRoot()): StackPlan {
-  const config = parseStackConfig(lookup);
+/** `keysSet`: every key of the stack's config, namespaced (see parseStackConfig). */
+export function loadStackPlan(lookup: ConfigLookup, keysSet: readonly string[] = [], root = projectRoot()): StackPlan {
+  const config = parseStackConfig(lookup, keysSet);
   const postgresScripts = POSTGRES_DATABASES.map((db) => loadDatabaseScripts(root, db.name, `init/postgres/${db.folder}`));
   const script = (name: string) => fs.readFileSync(path.join(root, "init/scripts", name), "utf8");
   return {

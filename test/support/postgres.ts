@@ -134,7 +134,9 @@ export function renderTestHba(dir: string): string {
 export function testServerSettings(dir: string, port: number, extra: Record<string, string> = {}): string[] {
   const spec = requireBuilt("components/postgres-spec.js");
   const { parseStackConfig } = requireBuilt("components/config.js");
-  const pgConfig = parseStackConfig((key: string) => (key === "postgresMemoryMb" ? "256" : undefined)).postgres;
+  // The smallest server; 256 MiB holds at most 96 connections (config.ts), fewer than the default 100.
+  const small: Record<string, string> = { postgresMemoryMb: "256", postgresMaxConnections: "96" };
+  const pgConfig = parseStackConfig((key: string) => small[key]).postgres;
   const hbaFile = renderTestHba(dir);
   const settings = {
     ...spec.serverSettings(pgConfig),

@@ -2,14 +2,14 @@ import * as fs from "fs";
 import * as path from "path";
 import { describe, expect, test } from "vitest";
 import YAML from "yaml";
-import { CONFIG_KEYS, ConfigError, hostPorts, parseStackConfig, SECRET_CONFIG_KEYS, type ConfigKeyName, type SecretKeyName } from "../../components/config";
+import { CONFIG_KEYS, ConfigError, editDistance, hostPorts, parseStackConfig, postgresMaxConnectionsFor, SECRET_CONFIG_KEYS, type ConfigKeyName, type SecretKeyName } from "../../components/config";
 import { ROOT, stackConfig } from "../support/pulumi";
 
-const parse = (values: Partial<Record<ConfigKeyName | SecretKeyName, string>>) => parseStackConfig((key) => values[key]);
+const parse = (values: Partial<Record<ConfigKeyName | SecretKeyName, string>>, keysSet: string[] = []) => parseStackConfig((key) => values[key], keysSet);
 
-function problems(values: Partial<Record<ConfigKeyName | SecretKeyName, string>>): string[] {
+function problems(values: Partial<Record<ConfigKeyName | SecretKeyName, string>>, keysSet: string[] = []): string[] {
   try {
-    parse(values);
+    parse(values, keysSet);
   } catch (error) {
     expect(error).toBeInstanceOf(ConfigError);
     return (error as ConfigError).problems;
@@ -19,7 +19,7 @@ function problems(values: Partial<Record<ConfigKeyName | SecretKeyName, string>>
 
 function fromStack(stack: string) {
   const config = stackConfig(stack);
-  return parseStackConfig((key) => config[`trading-db-stack:${key}`]);
+  return parseStackConfig((key) => config[`trading-db-stack:${key}`], Object.keys(config));
 }
 
 describe("Pulumi.yaml config schema", () => {
@@ -191,5 +191,111 @@ describe("bad config is refused before any resource, naming the key and what is 
     }
     expect(message).toMatch(/^Invalid configuration for stack of trading-db-stack:\n/);
     expect(message.split("\n  - ")).toHaveLength(4);
+  });
+});
+
+describe("a key of this project the stack does not read is refused, with the nearest known key", () => {
+  test("a typo of postgresReplicas", () => {
+    expect(problems({}, ["trading-db-stack:postgresReplica"])).toEqual([
+      "trading-db-stack:postgresReplica: is not a setting of this stack, so it would be ignored; did you mean `postgresReplicas`?",
+    ]);
+  });
+
+  test("a typo of a secret key is named without its value; case does not hide the nearest key", () => {
+    expect(problems({}, ["trading-db-stack:postgresSuperuserPasword", "trading-db-stack:PostgresReplicas"])).toEqual([
+      "trading-db-stack:postgresSuperuserPasword: is not a setting of this stack, so it would be ignored; did you mean `postgresSuperuserPassword`?",
+      "trading-db-stack:PostgresReplicas: is not a setting of this stack, so it would be ignored; did you mean `postgresReplicas`?",
+    ]);
+  });
+
+  test("a key near no known key gets no guess", () => {
+    expect(problems({}, ["trading-db-stack:colour"])).toEqual([
+      "trading-db-stack:colour: is not a setting of this stack, so it would be ignored; the keys are listed in Pulumi.yaml and the README's Configuration section",
+    ]);
+  });
+
+  test("reported with the other problems, before any of them", () => {
+    expect(problems({ postgresReplicas: "9" }, ["trading-db-stack:postgresReplica"])).toEqual([
+      "trading-db-stack:postgresReplica: is not a setting of this stack, so it would be ignored; did you mean `postgresReplicas`?",
+      'trading-db-stack:postgresReplicas: must be a whole number from 0 to 5; got "9"',
+    ]);
+  });
+
+  test("every known key, and keys of other namespaces, are accepted", () => {
+    const known = [...Object.keys(CONFIG_KEYS), ...Object.keys(SECRET_CONFIG_KEYS)].map((k) => `trading-db-stack:${k}`);
+    expect(() => parse({}, [...known, "docker:host", "kubernetes:context", "pulumi:tags", "aws:region"])).not.toThrow();
+  });
+
+  test("edit distance", () => {
+    expect(editDistance("postgresreplica", "postgresreplicas")).toBe(1);
+    expect(editDistance("kitten", "sitting")).toBe(3);
+    expect(editDistance("", "abc")).toBe(3);
+    expect(editDistance("same", "same")).toBe(0);
+  });
+});
+
+describe("kubernetesStorageClass must be a DNS subdomain", () => {
+  const rule = "must be a DNS subdomain (RFC 1123): at most 253 characters, lowercase letters, digits, - and ., each dot-separated part starting and ending with a letter or digit";
+
+  test.each(["Fast_SSD", "-ssd", "ssd-", "fast..ssd", "fast.-ssd", `${"a".repeat(250)}.bcd`])("refused: %s", (name) => {
+    expect(problems({ platform: "kubernetes", kubernetesStorageClass: name })).toEqual([`trading-db-stack:kubernetesStorageClass: ${rule}; got "${name}"`]);
+  });
+
+  test.each(["standard", "fast-ssd", "ebs.csi.aws.com", "gp3", `${"a".repeat(249)}.bcd`])("accepted: %s", (name) => {
+    expect(parse({ platform: "kubernetes", kubernetesStorageClass: name }).kubernetes?.storageClass).toBe(name);
+  });
+
+  test("empty: the cluster's default class", () => {
+    expect(parse({ platform: "kubernetes", kubernetesStorageClass: "" }).kubernetes?.storageClass).toBeUndefined();
+  });
+});
+
+describe("postgresMaxSlotWalKeepMb must fit on the data volume with room for the data (Kubernetes)", () => {
+  test("more than half of postgresStorageGb is refused, naming both keys", () => {
+    expect(problems({ platform: "kubernetes", postgresStorageGb: "20", postgresMaxSlotWalKeepMb: "10241" })).toEqual([
+      'trading-db-stack:postgresMaxSlotWalKeepMb: must be at most 10240 MiB (half of trading-db-stack:postgresStorageGb = 20 GiB): the WAL a lost replica\'s slot holds back sits on the primary\'s data volume and must leave room for the data; got "10241" (lower it or raise the volume size)',
+    ]);
+  });
+
+  test("exactly half is accepted", () => {
+    expect(parse({ platform: "kubernetes", postgresStorageGb: "20", postgresMaxSlotWalKeepMb: "10240" }).postgres.maxSlotWalKeepMb).toBe(10240);
+  });
+
+  test("Docker volumes have no size: nothing to check", () => {
+    expect(parse({ platform: "docker", postgresStorageGb: "1", postgresMaxSlotWalKeepMb: "16384" }).postgres.maxSlotWalKeepMb).toBe(16384);
+  });
+
+  test("a bad volume size is reported alone, not also as too small", () => {
+    expect(problems({ platform: "kubernetes", postgresStorageGb: "0", postgresMaxSlotWalKeepMb: "16384" })).toEqual([
+      'trading-db-stack:postgresStorageGb: must be a whole number from 1 to 65536; got "0"',
+    ]);
+  });
+});
+
+describe("postgresMaxConnections must fit in postgresMemoryMb: shared_buffers (a quarter) plus 2 MiB per connection", () => {
+  test("one connection too many is refused, naming both keys and the largest allowed count", () => {
+    expect(problems({ postgresMemoryMb: "1024", postgresMaxConnections: "385" })).toEqual([
+      'trading-db-stack:postgresMaxConnections: must be at most 384 with trading-db-stack:postgresMemoryMb = 1024: shared_buffers takes 256 MiB (a quarter) and each connection needs at least 2 MiB of the rest; got "385" (lower it or raise the memory)',
+    ]);
+    expect(problems({ postgresMemoryMb: "256" })).toEqual([
+      'trading-db-stack:postgresMaxConnections: must be at most 96 with trading-db-stack:postgresMemoryMb = 256: shared_buffers takes 64 MiB (a quarter) and each connection needs at least 2 MiB of the rest; got "100" (lower it or raise the memory)',
+    ]);
+  });
+
+  test("the largest allowed count is accepted", () => {
+    expect(parse({ postgresMemoryMb: "1024", postgresMaxConnections: "384" }).postgres.maxConnections).toBe(384);
+    expect(parse({ postgresMemoryMb: "256", postgresMaxConnections: "96" }).postgres.maxConnections).toBe(96);
+    expect(postgresMaxConnectionsFor(4096)).toBe(1536);
+  });
+
+  test("a bad memory size is reported alone", () => {
+    expect(problems({ postgresMemoryMb: "100", postgresMaxConnections: "5000" })).toEqual([
+      'trading-db-stack:postgresMemoryMb: must be a whole number from 256 to 262144; got "100"',
+    ]);
+  });
+
+  test("the dev and prod stacks pass every rule", () => {
+    expect(fromStack("dev").postgres).toMatchObject({ memoryMb: 1024, maxConnections: 100 });
+    expect(fromStack("prod").postgres).toMatchObject({ memoryMb: 4096, maxConnections: 300, storageGb: 100, maxSlotWalKeepMb: 16384 });
   });
 });
