@@ -18,7 +18,7 @@ import { DockerEngine, type OperationRecord, type UpResult } from "../support/en
 import { DEV_STACK as STACK, devStackOverrides, removeLeftovers } from "../support/engine/dev-stack";
 import { STAND_IN_SERVERS } from "../support/engine/images";
 import { holdDockerDaemon } from "../support/engine/lock";
-import { ROOT } from "../support/pulumi";
+import { plain, ROOT } from "../support/pulumi";
 import { waitUntil } from "../support/wait";
 
 const PREFIX = "enginetest";
@@ -78,6 +78,12 @@ async function influxBuckets(url: string, token: string): Promise<string[]> {
 }
 
 const touched = (ops: OperationRecord[]) => ops.filter((o) => o.operation !== "same").map((o) => `${o.operation} ${o.name}`).sort();
+/** psql in a throwaway container of the PostgreSQL image on one of the stack's networks: where a service, or an intruder there, connects from. */
+function psqlFrom(network: string, conninfo: string, sql: string) {
+  const run = spawnSync("docker", ["run", "--rm", "--network", `${PREFIX}-${network}`, "--entrypoint", "psql", overrides.postgresImage, "-XAt", "-d", conninfo, "-c", sql], { encoding: "utf8" });
+  return { ok: run.status === 0, out: `${run.stdout}${run.stderr}` };
+}
+
 /** A container's log, stdout and stderr together. */
 const logText = (name: string) => execFileSync("sh", ["-c", `docker logs ${name} 2>&1`], { encoding: "utf8" });
 
@@ -120,6 +126,23 @@ describe(`dev stack on a real Docker daemon (${Object.values(STAND_IN_SERVERS).j
     expect(first.outputs.postgresReplicas[0].streamingState).toBe("streaming");
     await expect(query(uris.replicas[0], "CREATE TABLE nope (id int)")).rejects.toThrow(/read-only/);
 
+    // The superuser logs in from the host (the hooks, npm run verify) but from no container, on
+    // either network, with its own password; replication only from the internal network.
+    const superuserPassword = decodeURIComponent(new URL(first.outputs.adminConnections.postgres.primary).password);
+    expect((await query(first.outputs.adminConnections.postgres.primary, "SELECT current_user AS u"))[0].u).toBe("postgres");
+    for (const network of ["network", "db-network"]) {
+      const attempt = psqlFrom(network, `host=postgres user=postgres password=${superuserPassword} dbname=postgres`, "SELECT 1");
+      expect(attempt, network).toMatchObject({ ok: false, out: expect.stringMatching(/pg_hba\.conf rejects connection for host "[0-9.]+", user "postgres"/) });
+    }
+    // A wrong password shows which rule answered: reject before any password, or the password asked for.
+    expect(psqlFrom("network", "host=postgres user=replicator password=wrong-password replication=true", "IDENTIFY_SYSTEM").out).toMatch(/rejects replication connection/);
+    expect(psqlFrom("db-network", "host=postgres-internal user=replicator password=wrong-password replication=true", "IDENTIFY_SYSTEM").out).toMatch(/password authentication failed for user "replicator"/);
+    // pgAdmin's own role, from the app network: reads every table, writes none.
+    const toolsPassword: string = plain(first.run.byName("trading-postgres-init").inputs).adminToolsPassword;
+    const tools = `host=postgres user=trading_admin_tools password=${toolsPassword} dbname=trading_platform`;
+    expect(psqlFrom("network", tools, "SELECT count(*) > 0 FROM strategies")).toMatchObject({ ok: true, out: "t\n" });
+    expect(psqlFrom("network", tools, "DELETE FROM strategies").out).toMatch(/permission denied for table strategies/);
+
     expect(first.outputs.mongoReplicaSet.memberStates.map((s: string) => s.split(" ")[1]).sort()).toEqual(["PRIMARY", "SECONDARY", "SECONDARY"]);
     await withMongo(first.outputs.mongoUris.appHost, async (client) => {
       const configs = client.db("trading_configs");
@@ -138,7 +161,7 @@ describe(`dev stack on a real Docker daemon (${Object.values(STAND_IN_SERVERS).j
     const passfile = "/var/lib/pgadmin/storage/admin_trading.example.com/pgpass";
     expect(execFileSync("docker", ["exec", `${PREFIX}-pgadmin`, "stat", "-c", "%u %a", passfile], { encoding: "utf8" }).trim()).toBe("5050 600");
     const pgpass = execFileSync("docker", ["exec", `${PREFIX}-pgadmin`, "cat", passfile], { encoding: "utf8" });
-    expect(pgpass.split("\n").filter(Boolean).map((l) => l.split(":").slice(0, 4).join(":"))).toEqual(["postgres:5432:*:postgres", "postgres-replica-1:5432:*:postgres"]);
+    expect(pgpass.split("\n").filter(Boolean).map((l) => l.split(":").slice(0, 4).join(":"))).toEqual(["postgres:5432:*:trading_admin_tools", "postgres-replica-1:5432:*:trading_admin_tools"]);
     // mongo-express: basic auth, then the replica set's databases.
     const { url, user } = first.outputs.adminTools.mongoExpress;
     expect((await fetch(url)).status).toBe(401);
