@@ -1,5 +1,6 @@
 // Pure builders for the admin tools: pgAdmin (servers.json, passfile, environment) and
 // mongo-express (environment), their names and healthchecks.
+import type { AdminToolsAccess } from "./config";
 import { shellCommand, type Endpoint, type ReadyCheck, type ServerSpec } from "./server-spec";
 
 export const PGADMIN_CONTAINER_PORT = 80;
@@ -84,13 +85,15 @@ export function pgadminEnv(): Record<string, string> {
   };
 }
 
-export function mongoExpressEnv(): Record<string, string> {
+export function mongoExpressEnv(access: AdminToolsAccess): Record<string, string> {
   return {
     // Turned into ME_CONFIG_MONGODB_URL, ME_CONFIG_SITE_* by the wrapper: mongo-express reads them from env only.
     ME_CONFIG_MONGODB_URL_FILE: ADMIN_PATHS.mongoExpressUrlFile,
     ME_CONFIG_SITE_SESSIONSECRET_FILE: ADMIN_PATHS.mongoExpressSessionSecretFile,
     ME_CONFIG_SITE_COOKIESECRET_FILE: ADMIN_PATHS.mongoExpressCookieSecretFile,
     ME_CONFIG_MONGODB_ENABLE_ADMIN: "true",
+    // Read-only access (readAnyDatabase): the UI offers no edits the server would refuse.
+    ME_CONFIG_OPTIONS_READONLY: String(access === "read-only"),
     ME_CONFIG_BASICAUTH: "true",
     ME_CONFIG_BASICAUTH_USERNAME: MONGO_EXPRESS_USER,
     // mongo-express reads this one from the file itself.
@@ -150,7 +153,7 @@ export function pgadminSpec(image: string, servers: PgadminServer[], superuser: 
 }
 
 /** mongo-express on the replica-set URI (secret "url"), behind basic auth. */
-export function mongoExpressSpec(image: string, entrypoint: string): ServerSpec {
+export function mongoExpressSpec(image: string, entrypoint: string, access: AdminToolsAccess): ServerSpec {
   return {
     service: "mongo-express",
     role: "mongo-express",
@@ -158,7 +161,7 @@ export function mongoExpressSpec(image: string, entrypoint: string): ServerSpec 
     // The image's entrypoint stays: the wrapper runs first and then hands over to it.
     entrypoint: ["/sbin/tini", "--", ADMIN_PATHS.mongoExpressEntrypoint],
     command: ["/docker-entrypoint.sh", "mongo-express"],
-    env: mongoExpressEnv(),
+    env: mongoExpressEnv(access),
     files: [{ path: ADMIN_PATHS.mongoExpressEntrypoint, content: entrypoint, executable: true }],
     secretFiles: [
       { path: ADMIN_PATHS.mongoExpressUrlFile, credential: "url" },

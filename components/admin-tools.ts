@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { MONGO_EXPRESS_USER, PGADMIN_EMAIL, adminToolNames, mongoExpressSpec, pgadminSpec, pgpassFile, type PgadminServer } from "./admin-tools-spec";
 import type { AdminToolsConfig, CommonConfig } from "./config";
 import { placeServer, serverImage, type Engine } from "./engine";
-import { MONGO_USERS, mongoReplicaSetUri, type ReplicaSetMember } from "./mongo-spec";
+import { mongoReplicaSetUri, type ReplicaSetMember } from "./mongo-spec";
 import type { AdminToolSecrets } from "./secrets";
 
 // pgAdmin (every PostgreSQL server pre-registered, logging in through a passfile) and
@@ -20,7 +20,8 @@ export interface AdminToolsArgs {
   /** Whom pgAdmin logs in as: the superuser on Docker, the monitoring role on Kubernetes (PostgresCluster.adminLogin). */
   postgresLogin: { user: string; password: pulumi.Output<string> };
   mongoMembers: ReplicaSetMember[];
-  mongoRootPassword: pulumi.Output<string>;
+  /** mongo-express's own MongoDB user (readAnyDatabase), made by the MongoDB hook. */
+  mongoLogin: { user: string; password: pulumi.Output<string> };
   /** Texts of init/scripts/pgadmin-entrypoint.sh and mongo-express-entrypoint.sh. */
   pgadminEntrypoint: string;
   mongoExpressEntrypoint: string;
@@ -70,11 +71,11 @@ export class AdminTools extends pulumi.ComponentResource {
       this,
     );
 
-    const mongoUrl = args.mongoRootPassword.apply((password) => mongoReplicaSetUri({ user: MONGO_USERS.root, password, database: "admin" }, args.mongoMembers));
+    const mongoUrl = args.mongoLogin.password.apply((password) => mongoReplicaSetUri({ user: args.mongoLogin.user, password, database: "admin" }, args.mongoMembers));
     const mongoExpress = placeServer(
       engine,
       {
-        spec: mongoExpressSpec(tools.mongoExpressImage, args.mongoExpressEntrypoint),
+        spec: mongoExpressSpec(tools.mongoExpressImage, args.mongoExpressEntrypoint, tools.access),
         secrets: { url: mongoUrl, password: secrets.mongoExpressPassword, sessionSecret: secrets.mongoExpressSessionSecret, cookieSecret: secrets.mongoExpressCookieSecret },
         hostPort: tools.mongoExpressPort,
         docker: {

@@ -253,6 +253,11 @@ export const CONFIG_KEYS = {
     default: 5050,
     description: "Host port of pgAdmin, published on 127.0.0.1 (1024-65535).",
   },
+  adminToolsAccess: {
+    type: "string",
+    default: "read-only",
+    description: "What pgAdmin and mongo-express may do in the databases: read-only (pg_read_all_data, readAnyDatabase) or read-write (also pg_write_all_data, readWriteAnyDatabase); never a superuser.",
+  },
   mongoExpressImage: {
     type: "string",
     default: "mongo-express:1.0.2-20-alpine3.19",
@@ -355,7 +360,12 @@ export interface InfluxdbConfig {
   storageGb: number;
 }
 
+export const ADMIN_TOOLS_ACCESS = ["read-only", "read-write"] as const;
+export type AdminToolsAccess = (typeof ADMIN_TOOLS_ACCESS)[number];
+
 export interface AdminToolsConfig {
+  /** The tools' database roles: read-only (the default) or read-write; never a superuser. */
+  access: AdminToolsAccess;
   pgadminImage: string;
   pgadminPort: number;
   mongoExpressImage: string;
@@ -493,6 +503,7 @@ export function parseStackConfig(lookup: ConfigLookup, keysSet: readonly string[
   };
 
   const tools: AdminToolsConfig = {
+    access: reader.oneOf("adminToolsAccess", [...ADMIN_TOOLS_ACCESS]) as AdminToolsAccess,
     pgadminImage: reader.pinnedImage("pgadminImage") ?? "",
     pgadminPort: reader.integer("pgadminPort", 1024, 65535),
     mongoExpressImage: reader.pinnedImage("mongoExpressImage") ?? "",

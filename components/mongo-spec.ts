@@ -18,6 +18,8 @@ export const MONGO_USERS = {
   root: "root",
   /** What the services connect as: readWrite on trading_configs only. */
   app: "trading_app",
+  /** mongo-express's login (with the admin tools only): readAnyDatabase, never root. */
+  adminTools: "trading_admin_tools",
   /** read on trading_configs only. */
   readonly: "trading_readonly",
 } as const;

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { MongoDatabaseFiles } from "../init/mongo/files";
 import { MongoInit } from "../init/mongo/resources";
 import { scriptsChecksum } from "../init/versioned-files";
-import type { CommonConfig, MongoConfig } from "./config";
+import type { AdminToolsAccess, CommonConfig, MongoConfig } from "./config";
 import { hookAccess, placeServer, serverImage, type Engine, type PlaceServerArgs, type PlacedServer, type ServerAccess } from "./engine";
 import { disruptionBudget } from "./kubernetes/context";
 import {
@@ -35,6 +35,8 @@ export interface MongoReplicaSetArgs {
   files: MongoDatabaseFiles;
   /** Text of init/scripts/mongo-entrypoint.sh. */
   entrypoint: string;
+  /** What mongo-express's user may do, when the admin tools are deployed. */
+  adminToolsAccess?: AdminToolsAccess;
 }
 
 export interface MongoMemberServer {
@@ -147,10 +149,13 @@ export class MongoReplicaSet extends pulumi.ComponentResource {
         rootPassword: secrets.root,
         keyfile: secrets.keyfile,
         database: MONGO_DATABASE,
-        users: pulumi.all([secrets.app, secrets.readonly]).apply(([app, readonly]) => [
+        users: pulumi.all([secrets.app, secrets.readonly, secrets.adminTools]).apply(([app, readonly, adminTools]) => [
           { name: MONGO_USERS.app, password: app, roles: dbRoles("readWrite") },
           { name: MONGO_USERS.readonly, password: readonly, roles: dbRoles("read") },
+          ...(adminTools === undefined ? [] : [{ name: MONGO_USERS.adminTools, password: adminTools, roles: adminToolsRoles(args.adminToolsAccess) }]),
         ]),
+        // Dropped when declared no more (the admin tools turned off): nobody keeps a login it had.
+        retiredUsers: secrets.adminTools === undefined ? [MONGO_USERS.adminTools] : [],
         migrations: args.files.migrations,
         seeds: args.files.seeds,
         timeoutSeconds: Math.max(INIT_TIMEOUT_FLOOR_SECONDS, common.waitTimeoutSeconds),
@@ -181,4 +186,15 @@ export class MongoReplicaSet extends pulumi.ComponentResource {
     );
     this.registerOutputs({ members: this.members, uris: this.uris, env: this.env });
   }
+}
+
+/**
+ * mongo-express's roles: every database read (or read and written), and clusterMonitor for the
+ * server status its admin page shows (serverStatus, replSetGetStatus: read-only); never root.
+ */
+export function adminToolsRoles(access: AdminToolsAccess | undefined): Array<{ role: string; db: string }> {
+  return [
+    { role: access === "read-write" ? "readWriteAnyDatabase" : "readAnyDatabase", db: "admin" },
+    { role: "clusterMonitor", db: "admin" },
+  ];
 }

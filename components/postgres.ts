@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { PostgresInit, PostgresMajorGuard, PostgresReplicaCheck, PostgresReplicationSlot } from "../init/postgres/resources";
 import { scriptsChecksum, type DatabaseScripts } from "../init/postgres/scripts";
-import type { CommonConfig, PostgresConfig } from "./config";
+import type { AdminToolsAccess, CommonConfig, PostgresConfig } from "./config";
 import { LOOPBACK } from "./config";
 import { hookAccess, placeServer, serverImage, type Engine } from "./engine";
 import { cloudNativePg, instanceLabels, selectorText } from "./kubernetes/cloudnative-pg";
@@ -44,6 +44,8 @@ export interface PostgresClusterArgs {
   primaryEntrypoint: string;
   /** Text of init/scripts/postgres-hba.sh. */
   hbaScript: string;
+  /** What the admin tools' role may do, when they are deployed. */
+  adminToolsAccess?: AdminToolsAccess;
 }
 
 export interface PostgresUris {
@@ -190,6 +192,7 @@ function inContainers(parent: pulumi.Resource, name: string, args: PostgresClust
       readonlyPassword: secrets.readonly,
       adminToolsRole: POSTGRES_ROLES.adminTools,
       ...(secrets.adminTools ? { adminToolsPassword: secrets.adminTools } : {}),
+      adminToolsGrants: ["pg_read_all_data", ...(args.adminToolsAccess === "read-write" ? ["pg_write_all_data"] : [])],
       ownerPasswords,
       databases: initDatabases(args),
       connectTimeoutSeconds: common.waitTimeoutSeconds,

@@ -53,17 +53,22 @@ export interface RedisPasswordHashes {
   healthcheck: string;
 }
 
+/** Commands of the app user's categories that reach beyond its own keys in database 0 (see redisAclFile). */
+export const REDIS_APP_REFUSED = ["scan", "randomkey", "dbsize", "select", "move", "swapdb", "copy"] as const;
+
 /**
  * The ACL file. `default` is switched off, so a connection that does not log in can do nothing.
  * The app user may read and write its key patterns only; dangerous commands (FLUSHALL, KEYS,
- * CONFIG, DEBUG...) are refused even there.
+ * CONFIG, DEBUG...) are refused even there. So are the commands that reach past its keys: SCAN
+ * and RANDOMKEY name keys of any pattern (they take no key, so the patterns do not limit them),
+ * SELECT, MOVE, SWAPDB and COPY reach other databases, DBSIZE counts everyone's keys.
  */
 export function redisAclFile(hashes: RedisPasswordHashes): string {
   const appKeys = REDIS_APP_KEY_PATTERNS.map((p) => `~${p}`).join(" ");
   return [
     "user default off resetpass resetkeys resetchannels -@all",
     `user ${REDIS_USERS.admin} on #${hashes.admin} ~* &* +@all`,
-    `user ${REDIS_USERS.app} on #${hashes.app} resetkeys ${appKeys} resetchannels -@all +@read +@write +@keyspace +@connection +@transaction -@dangerous`,
+    `user ${REDIS_USERS.app} on #${hashes.app} resetkeys ${appKeys} resetchannels -@all +@read +@write +@keyspace +@connection +@transaction -@dangerous ${REDIS_APP_REFUSED.map((c) => `-${c}`).join(" ")}`,
     `user ${REDIS_USERS.healthcheck} on #${hashes.healthcheck} resetkeys resetchannels -@all +ping`,
     "",
   ].join("\n");

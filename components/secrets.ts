@@ -37,6 +37,8 @@ export interface MongoSecrets {
   readonly: pulumi.Output<string>;
   /** Shared key the members authenticate each other with (keyFile): 756 base64-alphabet characters. */
   keyfile: pulumi.Output<string>;
+  /** mongo-express's own user (only with the admin tools). */
+  adminTools?: pulumi.Output<string>;
 }
 
 export interface RedisSecrets {
@@ -102,6 +104,7 @@ export class StackSecrets extends pulumi.ComponentResource {
       readonly: password("mongo-readonly-password", "mongoReadonlyPassword"),
       // MongoDB accepts 6-1024 characters of the base64 alphabet; letters and digits qualify.
       keyfile: generated("mongo-keyfile", 756),
+      ...(args.adminTools ? { adminTools: generated("mongo-admin-tools-password") } : {}),
     };
     this.redis = {
       admin: password("redis-admin-password", "redisAdminPassword"),

@@ -115,12 +115,13 @@ export class TradingDbStack extends pulumi.ComponentResource {
         replicaEntrypoint: args.plan.replicaEntrypoint,
         primaryEntrypoint: args.plan.primaryEntrypoint,
         hbaScript: args.plan.postgresHbaScript,
+        adminToolsAccess: config.adminTools?.access,
       },
       part("postgres").opts,
     );
     this.mongo = new MongoReplicaSet(
       part("mongo").name,
-      { mongo: config.mongo, common, engine, secrets: secrets.mongo, files: args.plan.mongoFiles, entrypoint: args.plan.mongoEntrypoint },
+      { mongo: config.mongo, common, engine, secrets: secrets.mongo, files: args.plan.mongoFiles, entrypoint: args.plan.mongoEntrypoint, adminToolsAccess: config.adminTools?.access },
       part("mongo").opts,
     );
     this.redis = new RedisServer(part("redis").name, { redis: config.redis, common, engine, secrets: secrets.redis, seeds: args.plan.redisSeeds }, part("redis").opts);
@@ -130,7 +131,7 @@ export class TradingDbStack extends pulumi.ComponentResource {
       part("influxdb").opts,
     );
     this.adminTools =
-      config.adminTools && secrets.adminTools && this.postgres.toolsLogin
+      config.adminTools && secrets.adminTools && this.postgres.toolsLogin && secrets.mongo.adminTools
         ? new AdminTools(
             part("admin-tools").name,
             {
@@ -144,7 +145,7 @@ export class TradingDbStack extends pulumi.ComponentResource {
               ],
               postgresLogin: this.postgres.toolsLogin,
               mongoMembers: this.mongo.rsMembers,
-              mongoRootPassword: secrets.mongo.root,
+              mongoLogin: { user: MONGO_USERS.adminTools, password: secrets.mongo.adminTools },
               pgadminEntrypoint: args.plan.pgadminEntrypoint,
               mongoExpressEntrypoint: args.plan.mongoExpressEntrypoint,
               dependsOn: [this.postgres.init, this.mongo.init],

@@ -54,6 +54,8 @@ export interface MongoInitInputs extends Record<string, unknown> {
   database: string;
   /** Users in the admin database besides root. */
   users: MongoUserSpec[];
+  /** Users of earlier declarations to drop when present (the admin tools' when they are turned off). */
+  retiredUsers?: string[];
   migrations: VersionedFile[];
   seeds: VersionedFile[];
   /** Upper bound for the whole run: members answering, the first primary, following a step-down. */
@@ -286,6 +288,11 @@ async function ensureUsers(client: MongoClient, primary: MongoEndpoint, inputs: 
       await admin.command({ updateUser: user.name, pwd: user.password, writeConcern });
       changed.push(`password of ${user.name}`);
     }
+  }
+  for (const name of inputs.retiredUsers ?? []) {
+    if ((((await admin.command({ usersInfo: { user: name, db: "admin" } })).users as Document[]) ?? []).length === 0) continue;
+    await admin.command({ dropUser: name, writeConcern });
+    changed.push(`dropped ${name}`);
   }
   return changed;
 }

@@ -45,6 +45,8 @@ export interface PostgresInitInputs extends Record<string, unknown> {
    */
   adminToolsRole?: string;
   adminToolsPassword?: string;
+  /** Its predefined roles: pg_read_all_data, and pg_write_all_data when the tools may write. */
+  adminToolsGrants?: string[];
   /** Owner password per database name. */
   ownerPasswords: Record<string, string>;
   databases: PostgresInitDatabase[];
@@ -100,7 +102,7 @@ async function initialise(inputs: PostgresInitInputs, server: OpenedAccess): Pro
         if (!password) throw new Error(`no owner password given for database ${db.name}`);
         await ensureRole(admin, db.owner, service, password);
       }
-      if (inputs.adminToolsRole) await ensureAdminToolsRole(admin, inputs.adminToolsRole, inputs.adminToolsPassword);
+      if (inputs.adminToolsRole) await ensureAdminToolsRole(admin, inputs.adminToolsRole, inputs.adminToolsPassword, inputs.adminToolsGrants ?? ["pg_read_all_data"]);
     });
     const readers = [inputs.readonlyRole, ...(inputs.adminToolsRole && inputs.adminToolsPassword ? [inputs.adminToolsRole] : [])];
     for (const db of inputs.databases) await ensureDatabase(admin, db, readers);
@@ -248,17 +250,22 @@ async function ensureRole(admin: Client, name: string, wanted: RoleAttributes, p
 }
 
 /**
- * pgAdmin's role: reads every table through pg_read_all_data (PostgreSQL 14+), writes nothing,
- * owns nothing. Turned off (no password): kept, without login, so nothing that refers to it breaks.
+ * pgAdmin's role: reads every table through pg_read_all_data (PostgreSQL 14+), and writes through
+ * pg_write_all_data only when granted (adminToolsAccess read-write); owns nothing, makes no DDL.
+ * Turned off (no password): kept, without login, so nothing that refers to it breaks.
  */
-async function ensureAdminToolsRole(admin: Client, role: string, password: string | undefined): Promise<void> {
+async function ensureAdminToolsRole(admin: Client, role: string, password: string | undefined, grants: string[]): Promise<void> {
   if (password === undefined) {
     await admin.query(`DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = ${quoteLiteral(role)} AND rolcanlogin) THEN ALTER ROLE ${quoteIdent(role)} NOLOGIN; END IF; END $$`);
     return;
   }
   await ensureRole(admin, role, { login: true, replication: false }, password);
-  const { rows } = await admin.query<{ member: boolean }>("SELECT pg_has_role($1, 'pg_read_all_data', 'MEMBER') AS member", [role]);
-  if (!rows[0].member) await admin.query(`GRANT pg_read_all_data TO ${quoteIdent(role)}`);
+  for (const predefined of ["pg_read_all_data", "pg_write_all_data"]) {
+    const { rows } = await admin.query<{ member: boolean }>("SELECT pg_has_role($1, $2, 'MEMBER') AS member", [role, predefined]);
+    const wanted = grants.includes(predefined);
+    if (wanted && !rows[0].member) await admin.query(`GRANT ${quoteIdent(predefined)} TO ${quoteIdent(role)}`);
+    if (!wanted && rows[0].member) await admin.query(`REVOKE ${quoteIdent(predefined)} FROM ${quoteIdent(role)}`);
+  }
 }
 
 async function ensureDatabase(admin: Client, db: PostgresInitDatabase, readers: string[]): Promise<void> {

@@ -22,6 +22,7 @@ const clients: MongoClient[] = [];
 const rootPassword = mockPassword("trading-secrets-mongo-root-password", 32);
 const appPassword = mockPassword("trading-secrets-mongo-app-password", 32);
 const readonlyPassword = mockPassword("trading-secrets-mongo-readonly-password", 32);
+const adminToolsPassword = mockPassword("trading-secrets-mongo-admin-tools-password", 32);
 
 /** The hook's inputs for the first `count` members, as the test servers are reached. */
 function inputsFor(count: number, overrides: Record<string, unknown> = {}) {
@@ -189,7 +190,7 @@ describe("MongoDB init hook (serialised provider) on a real replica set", () => 
     expect(first.rootReset).toBe(true);
     expect(first.memberStates).toEqual([`127.0.0.1:${members[0].port} PRIMARY`]);
     expect(first.appliedThisRun).toEqual(["migration 0001_collections", "seed 0001_defaults"]);
-    expect(first.usersChanged).toEqual(["created trading_app", "created trading_readonly"]);
+    expect(first.usersChanged).toEqual(["created trading_app", "created trading_readonly", "created trading_admin_tools"]);
 
     const grown = await runHook(inputsFor(3));
     expect(grown.initiated).toBe(false);
@@ -226,6 +227,24 @@ describe("MongoDB init hook (serialised provider) on a real replica set", () => 
     expect(await codeOf(ro.deleteOne({ config_id: "test-run-1" }))).toBe(13);
 
     await expect(setClient("trading_app", "wrong-password")).rejects.toThrow(/Authentication failed/);
+  });
+
+  test("mongo-express's user reads every database and writes none; with the admin tools off the hook drops it", async () => {
+    const tools = await setClient("trading_admin_tools", adminToolsPassword);
+    expect((await tools.db("admin").command({ listDatabases: 1, nameOnly: true })).databases.map((d: Document) => d.name)).toContain("trading_configs");
+    expect(await tools.db("trading_configs").collection("simulation_configs").countDocuments()).toBeGreaterThan(0);
+    expect(await codeOf(tools.db("trading_configs").collection("simulation_configs").insertOne({ config_id: "from-the-tool" }))).toBe(13);
+    expect(await codeOf(tools.db("admin").command({ createUser: "intruder", pwd: "x", roles: [] }))).toBe(13);
+    // The status mongo-express's admin page shows, and no more of the cluster's administration.
+    expect((await tools.db("admin").command({ serverStatus: 1 })).ok).toBe(1);
+    expect(await codeOf(tools.db("admin").command({ replSetStepDown: 60 }))).toBe(13);
+
+    const users = (hook.inputs.users as Array<{ name: string }>).filter((u) => u.name !== "trading_admin_tools");
+    const off = await runHook(inputsFor(3, { users, retiredUsers: ["trading_admin_tools"] }));
+    expect(off.usersChanged).toEqual(["dropped trading_admin_tools"]);
+    await expect(setClient("trading_admin_tools", adminToolsPassword)).rejects.toThrow(/Authentication failed/);
+    expect((await runHook(inputsFor(3, { users, retiredUsers: ["trading_admin_tools"] }))).usersChanged).toEqual([]);
+    expect((await runHook()).usersChanged).toEqual(["created trading_admin_tools"]);
   });
 
   test("the $jsonSchema validators reject bad documents", async () => {

@@ -63,6 +63,31 @@ describe("Redis ACL from the uploaded users.acl", () => {
     await expect(app.call("ACL", "LIST")).rejects.toThrow(/NOPERM/);
   });
 
+  test("the app user cannot see key names beyond its patterns, nor reach another database", async () => {
+    const admin = await login("admin", password("trading-secrets-redis-admin-password"));
+    await admin.set("secret:admin-only", "1");
+    await admin.select(1);
+    await admin.set("config:in-db-1", "1");
+    const app = await login("trading_app", password("trading-secrets-redis-app-password"));
+    expect(await app.set("session:mine", "1")).toBe("OK");
+    await expect(app.scan("0")).rejects.toThrow(/NOPERM/);
+    await expect(app.scan("0", "MATCH", "session:*")).rejects.toThrow(/NOPERM/);
+    await expect(app.randomkey()).rejects.toThrow(/NOPERM/);
+    await expect(app.dbsize()).rejects.toThrow(/NOPERM/);
+    await expect(app.select(1)).rejects.toThrow(/NOPERM/);
+    await expect(app.move("session:mine", 1)).rejects.toThrow(/NOPERM/);
+    await expect(app.copy("session:mine", "session:copy", "DB", 1)).rejects.toThrow(/NOPERM/);
+    await expect(app.swapdb(0, 1)).rejects.toThrow(/NOPERM/);
+    // What a service does with its own keys still works.
+    expect(await app.hset("exchanges:binance", "status", "up")).toBe(1);
+    expect(await app.expire("session:mine", 60)).toBe(1);
+    expect(await app.multi().incr("system:counter").get("system:counter").exec()).toEqual([[null, 1], [null, "1"]]);
+    await app.del("session:mine", "exchanges:binance", "system:counter");
+    await admin.del("config:in-db-1");
+    await admin.select(0);
+    await admin.del("secret:admin-only");
+  });
+
   test("a wrong app password is refused", async () => {
     await expect(login("trading_app", "not-the-password")).rejects.toThrow(/WRONGPASS|invalid username-password/);
   });

@@ -78,7 +78,7 @@ describe("stack settings", () => {
   test("dev: one replica, small containers, admin tools on, data not retained", () => {
     const dev = fromStack("dev");
     expect(dev).toMatchObject({ platform: "docker", namePrefix: "trading", retainData: false });
-    expect(dev.adminTools).toEqual({ pgadminImage: "dpage/pgadmin4:9.17", pgadminPort: 5050, mongoExpressImage: "mongo-express:1.0.2-20-alpine3.19", mongoExpressPort: 8081 });
+    expect(dev.adminTools).toEqual({ access: "read-only", pgadminImage: "dpage/pgadmin4:9.17", pgadminPort: 5050, mongoExpressImage: "mongo-express:1.0.2-20-alpine3.19", mongoExpressPort: 8081 });
     expect(dev.postgres).toMatchObject({ image: "postgres:18.7", majorVersion: 18, port: 5432, replicas: 1, replicaFirstPort: 5433, memoryMb: 1024 });
   });
 

@@ -64,11 +64,20 @@ describe("dev stack: which resources a setting change touches", () => {
     expect(run.outputs.adminConnections.value.postgres.primary).toContain(encodeURIComponent(own));
   });
 
-  test("a MongoDB root password the user sets restarts no member: the hook sets it through __system; mongo-express, which logs in as root, is replaced", async () => {
+  test("a MongoDB root password the user sets restarts no member: the hook sets it through __system; mongo-express has a user of its own", async () => {
     const run = await runProgram("dev", { mongoRootPassword: "Users0Own0Mongo0Root0Password" });
     const change = changes(base, run);
-    expect(change).toEqual({ added: [], removed: ["trading-secrets-mongo-root-password"], changed: ["trading-admin-tools-mongo-express", "trading-mongo-init"] });
+    expect(change).toEqual({ added: [], removed: ["trading-secrets-mongo-root-password"], changed: ["trading-mongo-init"] });
     expect(plain(run.byName("trading-mongo-init").inputs).rootPassword).toBe("Users0Own0Mongo0Root0Password");
+  });
+
+  test("adminToolsAccess read-write: the hooks grant the tools' logins writes (pg_write_all_data, readWriteAnyDatabase), mongo-express's UI allows edits; nothing else changes", async () => {
+    const run = await runProgram("dev", { adminToolsAccess: "read-write" });
+    expect(changes(base, run)).toEqual({ added: [], removed: [], changed: ["trading-admin-tools-mongo-express", "trading-mongo-init", "trading-postgres-init"] });
+    expect(plain(run.byName("trading-postgres-init").inputs).adminToolsGrants).toEqual(["pg_read_all_data", "pg_write_all_data"]);
+    expect(plain(run.byName("trading-mongo-init").inputs).users.find((u: { name: string }) => u.name === "trading_admin_tools").roles).toEqual([{ role: "readWriteAnyDatabase", db: "admin" }, { role: "clusterMonitor", db: "admin" }]);
+    expect(plain(run.byName("trading-admin-tools-mongo-express").inputs).envs).toContain("ME_CONFIG_OPTIONS_READONLY=false");
+    await expect(runProgram("dev", { adminToolsAccess: "admin" })).rejects.toThrow(/trading-db-stack:adminToolsAccess: must be one of: read-only, read-write; got "admin"/);
   });
 
   test("an election timeout touches only the MongoDB hook (it reconfigures the set)", async () => {

@@ -215,7 +215,7 @@ export function describeStackGraph(expected: StackExpectations): void {
           "redis-healthcheck-password",
           "influxdb-admin-password",
           "influxdb-admin-token",
-          ...(expected.adminTools ? ["postgres-trading-admin-tools-password", "pgadmin-password", "mongo-express-password", "mongo-express-session-secret", "mongo-express-cookie-secret"] : []),
+          ...(expected.adminTools ? ["postgres-trading-admin-tools-password", "mongo-admin-tools-password", "pgadmin-password", "mongo-express-password", "mongo-express-session-secret", "mongo-express-cookie-secret"] : []),
         ]
           .map((id) => `trading-secrets-${id}`)
           .sort(),
@@ -331,7 +331,10 @@ export function describeStackGraph(expected: StackExpectations): void {
       expect(inputs.users.map((u: any) => [u.name, u.roles])).toEqual([
         ["trading_app", [{ role: "readWrite", db: "trading_configs" }]],
         ["trading_readonly", [{ role: "read", db: "trading_configs" }]],
+        // mongo-express's own user, read-only unless adminToolsAccess says read-write.
+        ...(expected.adminTools ? [["trading_admin_tools", [{ role: "readAnyDatabase", db: "admin" }, { role: "clusterMonitor", db: "admin" }]]] : []),
       ]);
+      expect(inputs.retiredUsers).toEqual(expected.adminTools ? [] : ["trading_admin_tools"]);
       expect(inputs.migrations.map((m: any) => m.file)).toEqual(["init/mongo/trading_configs/migrations/0001_collections.json"]);
       expect(inputs.seeds.map((m: any) => m.file)).toEqual(["init/mongo/trading_configs/seeds/0001_defaults.json"]);
       expect(inputs.filesChecksum).toMatch(/^[0-9a-f]{64}$/);
@@ -467,8 +470,9 @@ export function describeStackGraph(expected: StackExpectations): void {
       expect(meEnvs.some((e) => /^ME_CONFIG_(MONGODB_URL|BASICAUTH_PASSWORD|SITE_SESSIONSECRET)=/.test(e))).toBe(false);
       const meUploads: any[] = value(mongoExpress, "uploads");
       expect(meUploads.find((u) => u.file === "/run/secrets/mongo-express-url").content).toBe(
-        `mongodb://root:${mockPassword("trading-secrets-mongo-root-password", 32)}@mongodb:27017,mongodb-2:27017,mongodb-3:27017/admin?replicaSet=rs0&authSource=admin`,
+        `mongodb://trading_admin_tools:${mockPassword("trading-secrets-mongo-admin-tools-password", 32)}@mongodb:27017,mongodb-2:27017,mongodb-3:27017/admin?replicaSet=rs0&authSource=admin`,
       );
+      expect(meEnvs).toContain("ME_CONFIG_OPTIONS_READONLY=true");
 
       expect(adminTools).toEqual({
         secret: false,
