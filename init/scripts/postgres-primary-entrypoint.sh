@@ -4,7 +4,8 @@
 # as the image's postgres user itself (Kubernetes: runAsNonRoot, fsGroup; the volume's root is then
 # root-owned but group-writable, so this only creates what it needs and chowns nothing).
 #
-# The image applies POSTGRES_PASSWORD_FILE only when it creates the cluster. A volume kept by
+# An empty volume: the wrapper makes the cluster with initdb, which reads the password file itself
+# (the image's entrypoint would export the password into the server's environment). A volume kept by
 # `pulumi destroy` (retainData) and found again by the next `pulumi up` holds the superuser
 # password of the stack that made it, while the new stack generated a new one: every hook would
 # fail to log in. So the declared password wins on every start, through the server's privileged
@@ -48,7 +49,20 @@ fi
 mkdir -p "$(dirname "$PGDATA")"
 if $as_root; then chown postgres:postgres "$(dirname "$PGDATA")"; fi
 
-if [ -s "$PGDATA/PG_VERSION" ] && [ "$(cat "$marker" 2>/dev/null)" != "$wanted" ]; then
+# A new cluster is made here, not by the image's entrypoint: that one exports the password as
+# POSTGRES_PASSWORD, which then stays in the server's environment for as long as it runs. initdb
+# reads it from the file itself; the image's entrypoint then finds the cluster made and only starts it.
+created=false
+if [ ! -s "$PGDATA/PG_VERSION" ]; then
+  log "creating the cluster in $PGDATA"
+  if $as_root; then mkdir -p "$PGDATA" && chown postgres:postgres "$PGDATA" && chmod 700 "$PGDATA"; fi
+  # POSTGRES_INITDB_ARGS is a list of flags, split as the image splits it.
+  # shellcheck disable=SC2086
+  as_postgres initdb --username="$superuser" --pwfile="$POSTGRES_PASSWORD_FILE" -D "$PGDATA" ${POSTGRES_INITDB_ARGS:-} || die "initdb failed; see its output above"
+  created=true
+fi
+
+if ! $created && [ "$(cat "$marker" 2>/dev/null)" != "$wanted" ]; then
   log "applying the declared password of $superuser to the existing cluster"
   # Stale after a crash: the temporary server would refuse to start. The real server is not running.
   rm -f "$PGDATA/postmaster.pid"
@@ -62,7 +76,7 @@ ALTER ROLE :"user" WITH PASSWORD :'password';
 EOSQL
   as_postgres pg_ctl -D "$PGDATA" -m fast -w stop || die "the temporary server did not stop; see its log above"
 fi
-# On an empty data folder the image's initdb sets this same password.
+# A cluster made above has this same password.
 printf '%s\n' "$wanted" >"$marker"
 if $as_root; then chown postgres:postgres "$marker"; fi
 chmod 600 "$marker"
@@ -70,4 +84,7 @@ chmod 600 "$marker"
 # The access rules, with the addresses only the running container knows.
 if [ -n "${HBA_TEMPLATE:-}" ]; then "${HBA_SCRIPT:?HBA_SCRIPT must be set with HBA_TEMPLATE}"; fi
 
+# Nothing left for the image's entrypoint to set a password for: it would only export the file's
+# contents into the server's environment.
+unset POSTGRES_PASSWORD POSTGRES_PASSWORD_FILE
 exec docker-entrypoint.sh "$@"

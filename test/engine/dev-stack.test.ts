@@ -134,6 +134,12 @@ describe(`dev stack on a real Docker daemon (${Object.values(STAND_IN_SERVERS).j
       const attempt = psqlFrom(network, `host=postgres user=postgres password=${superuserPassword} dbname=postgres`, "SELECT 1");
       expect(attempt, network).toMatchObject({ ok: false, out: expect.stringMatching(/pg_hba\.conf rejects connection for host "[0-9.]+", user "postgres"/) });
     }
+    // The running server (pid 1 after the wrapper's and the image's entrypoints exec'd) has no password in its environment.
+    const serverPid = (await docker.getContainer(`${PREFIX}-postgres`).inspect()).State.Pid;
+    const environ = fs.readFileSync(`/proc/${serverPid}/environ`, "utf8").split("\0");
+    expect(environ.some((e) => e.startsWith("PGDATA=/var/lib/postgresql/"))).toBe(true); // the server's own
+    // (The image's entrypoint exports an empty POSTGRES_PASSWORD: the wrapper left it nothing to read.)
+    expect(environ.filter((e) => (e.startsWith("POSTGRES_PASSWORD") && e !== "POSTGRES_PASSWORD=") || e.includes(superuserPassword))).toEqual([]);
     // A wrong password shows which rule answered: reject before any password, or the password asked for.
     expect(psqlFrom("network", "host=postgres user=replicator password=wrong-password replication=true", "IDENTIFY_SYSTEM").out).toMatch(/rejects replication connection/);
     expect(psqlFrom("db-network", "host=postgres-internal user=replicator password=wrong-password replication=true", "IDENTIFY_SYSTEM").out).toMatch(/password authentication failed for user "replicator"/);

@@ -205,6 +205,27 @@ describe(`prod's Kubernetes pods on a real container engine (${[STAND_IN_SERVERS
       expect(status).toMatch(/NoNewPrivs:\s+0/);
       // Only NET_BIND_SERVICE (bit 10) in the bounding set.
       expect(status).toMatch(/CapBnd:\s+0+400\n/);
+      // mongo-express logs in as its own user, which dev's MongoDB hook declares (prod's, which ran
+      // above, has no admin tools): made here as that hook would, with dev's password and roles.
+      const toolsUser = (plain(dev.byName("trading-mongo-init").inputs).users as Array<{ name: string; password: string; roles: unknown[] }>).find((u) => u.name === "trading_admin_tools")!;
+      const rootPassword = hook("trading-mongo-init").inputs.rootPassword;
+      await waitUntil(
+        async () => {
+          for (const i of [0, 1, 2]) {
+            const port = pods.pods.get(`trading-mongodb-${i}`)!.hostPort;
+            const uri = `mongodb://root:${encodeURIComponent(rootPassword)}@127.0.0.1:${port}/admin?directConnection=true&authSource=admin`;
+            const made = await withMongo(uri, async (c) => {
+              if (!(await c.db("admin").command({ isMaster: 1 })).ismaster) return false;
+              await c.db("admin").command({ createUser: toolsUser.name, pwd: toolsUser.password, roles: toolsUser.roles, writeConcern: { w: "majority" } });
+              return true;
+            }).catch(() => false);
+            if (made) return true;
+          }
+          return false;
+        },
+        30_000,
+        () => "no primary to make mongo-express's user on",
+      );
       // mongo-express is ready only once it has connected to the replica set, by the pods' DNS names.
       const mongoExpress = await tools.start("trading-mongo-express", 0, "Deployment");
       expect((await tools.exec(mongoExpress, ["id", "-u"])).trim()).toBe("1000");

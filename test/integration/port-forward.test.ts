@@ -311,7 +311,7 @@ describe("Redis, InfluxDB and MongoDB hooks through the port-forward", () => {
       timeoutSeconds: 90,
     };
     const outs = await create("trading-mongo-init", base);
-    expect(outs).toMatchObject({ initiated: true, appliedThisRun: ["migration 0001_collections", "seed 0001_defaults"], usersChanged: ["created trading_app", "created trading_readonly"] });
+    expect(outs).toMatchObject({ initiated: true, appliedThisRun: ["migration 0001_collections", "seed 0001_defaults"], usersChanged: ["created trading_app", "created trading_readonly", "created trading_admin_tools"] });
     expect(outs.memberStates).toHaveLength(3);
     expect(outs.memberStates.filter((s: string) => s.endsWith(" PRIMARY"))).toHaveLength(1);
     const used = new Set(kube.requests.map((r) => `${r.pod}:${r.ports.join(",")} ${r.status}`));

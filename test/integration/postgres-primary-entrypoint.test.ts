@@ -8,7 +8,7 @@ import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { afterAll, describe, expect, test } from "vitest";
-import { ENGINES, ownership, processUids } from "../support/container";
+import { ENGINES, ownership, processEnviron, processUids } from "../support/container";
 import { pgContainer, removeServerDir, serverUser, startPrimaryContainer, type PgContainer, type PgServer } from "../support/postgres";
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
@@ -37,13 +37,25 @@ describe.each(ENGINES)("primary wrapper entrypoint started as on %s", (engine) =
 
   const marker = () => path.join(path.dirname(c.pgdata), ".trading-db-stack-superuser-password.sha256");
 
+  /** The running server's environment holds the password nowhere: no POSTGRES_PASSWORD(_FILE) with a value. */
+  function expectNoPasswordInEnviron(password: string) {
+    const environ = processEnviron(server!.process.pid!);
+    expect(environ.PGDATA).toBe(c.pgdata); // it is the server's
+    // The image's entrypoint exports POSTGRES_PASSWORD whatever it finds: here, nothing.
+    expect(Object.entries(environ).filter(([k, v]) => k.startsWith("POSTGRES_PASSWORD") && v !== "")).toEqual([]);
+    expect(Object.values(environ).filter((v) => v.includes(password))).toEqual([]);
+  }
+
   test("an empty volume: the image's entrypoint creates the cluster with the declared password; the wrapper records it", async () => {
     c = await pgContainer("primary-wrapper", engine);
     c.files.secret("postgres-password", first);
     server = await startPrimaryContainer(c, first);
 
-    expect(server.log()).toContain("PostgreSQL init process complete; ready for start up.");
+    // The wrapper made the cluster (initdb read the password file); the image's entrypoint only started it.
+    expect(server.log()).toContain("primary-entrypoint: creating the cluster in");
+    expect(server.log()).toContain("PostgreSQL Database directory appears to contain a database; Skipping initialization");
     expect(server.log()).not.toContain(APPLYING);
+    expectNoPasswordInEnviron(first);
     expect(await accepts(first)).toBe(true);
     expect(fs.readFileSync(marker(), "utf8")).toBe(`${sha256(first)}\n`);
     expect(ownership(marker())).toMatchObject({ uid: user.uid, mode: "0600" });
@@ -69,6 +81,7 @@ describe.each(ENGINES)("primary wrapper entrypoint started as on %s", (engine) =
     expect(ownership(marker())).toMatchObject({ uid: user.uid, mode: "0600" });
     // The temporary server listened on no TCP port and is gone; the real one runs as postgres.
     expect(processUids(server.process.pid!)).toEqual([user.uid, user.uid, user.uid, user.uid]);
+    expectNoPasswordInEnviron(second);
   });
 
   test("a restart with the same password skips the temporary server", async () => {

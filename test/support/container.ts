@@ -93,6 +93,12 @@ export function ownership(file: string): { uid: number; gid: number; mode: strin
 }
 
 /** The real, effective, saved and filesystem uids of a running process. */
+/** A running process's environment, as /proc shows it to root. */
+export function processEnviron(pid: number): Record<string, string> {
+  const entries = fs.readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").filter(Boolean);
+  return Object.fromEntries(entries.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
+}
+
 export function processUids(pid: number): number[] {
   const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
   return status.match(/^Uid:\s+(.*)$/m)![1].trim().split(/\s+/).map(Number);
