@@ -57,6 +57,30 @@ async function withMongo<T>(uri: string, work: (client: MongoClient) => Promise<
   }
 }
 
+const rootUri = (password: string, port: number) => `mongodb://root:${encodeURIComponent(password)}@127.0.0.1:${port}/admin?directConnection=true&authSource=admin`;
+
+/** Runs `work` on whichever member is primary now, as root (pod 0 is preferred, but an election may be
+ * under way; a member still in its initial sync has no users yet, so it is not the one either). */
+function onMongoPrimary(rootPassword: string, work: (client: MongoClient) => Promise<unknown>, timeoutMs: number, what: string): Promise<void> {
+  return waitUntil(
+    async () => {
+      for (const i of [0, 1, 2]) {
+        const port = pods.pods.get(`trading-mongodb-${i}`)!.hostPort;
+        const done = await withMongo(rootUri(rootPassword, port), async (c) => {
+          if (!(await c.db("admin").command({ isMaster: 1 })).ismaster) return false;
+          await work(c);
+          return true;
+        }).catch(() => false);
+        if (done) return true;
+      }
+      return false;
+    },
+    timeoutMs,
+    () => what,
+    500,
+  );
+}
+
 async function startPod(sts: string, i: number) {
   const pod = await pods.start(sts, i);
   forwarded[`${NAMESPACE}/${pod.name}`] = { [pod.containerPort]: pod.hostPort };
@@ -208,23 +232,11 @@ describe(`prod's Kubernetes pods on a real container engine (${[STAND_IN_SERVERS
       // mongo-express logs in as its own user, which dev's MongoDB hook declares (prod's, which ran
       // above, has no admin tools): made here as that hook would, with dev's password and roles.
       const toolsUser = (plain(dev.byName("trading-mongo-init").inputs).users as Array<{ name: string; password: string; roles: unknown[] }>).find((u) => u.name === "trading_admin_tools")!;
-      const rootPassword = hook("trading-mongo-init").inputs.rootPassword;
-      await waitUntil(
-        async () => {
-          for (const i of [0, 1, 2]) {
-            const port = pods.pods.get(`trading-mongodb-${i}`)!.hostPort;
-            const uri = `mongodb://root:${encodeURIComponent(rootPassword)}@127.0.0.1:${port}/admin?directConnection=true&authSource=admin`;
-            const made = await withMongo(uri, async (c) => {
-              if (!(await c.db("admin").command({ isMaster: 1 })).ismaster) return false;
-              await c.db("admin").command({ createUser: toolsUser.name, pwd: toolsUser.password, roles: toolsUser.roles, writeConcern: { w: "majority" } });
-              return true;
-            }).catch(() => false);
-            if (made) return true;
-          }
-          return false;
-        },
+      await onMongoPrimary(
+        hook("trading-mongo-init").inputs.rootPassword,
+        (c) => c.db("admin").command({ createUser: toolsUser.name, pwd: toolsUser.password, roles: toolsUser.roles, writeConcern: { w: "majority" } }),
         30_000,
-        () => "no primary to make mongo-express's user on",
+        "no primary to make mongo-express's user on",
       );
       // mongo-express is ready only once it has connected to the replica set, by the pods' DNS names.
       const mongoExpress = await tools.start("trading-mongo-express", 0, "Deployment");
@@ -236,25 +248,11 @@ describe(`prod's Kubernetes pods on a real container engine (${[STAND_IN_SERVERS
 
   test("5. the stack destroyed with its claims kept, then a new stack with other credentials on them: the wrappers (as the images' users) and the hooks apply them; the data is there; the old ones fail (PostgreSQL: the operator's, with its Cluster kept)", async () => {
     const oldRoot = hook("trading-mongo-init").inputs.rootPassword;
-    const mongoUri = (password: string, port: number) => `mongodb://root:${encodeURIComponent(password)}@127.0.0.1:${port}/admin?directConnection=true&authSource=admin`;
-    // Written on whichever member is primary now (pod 0 is preferred, but an election may be under way).
-    await waitUntil(
-      async () => {
-        for (const i of [0, 1, 2]) {
-          const port = pods.pods.get(`trading-mongodb-${i}`)!.hostPort;
-          // A member still in its initial sync has no users yet: not the one to write to.
-          const written = await withMongo(mongoUri(oldRoot, port), async (c) => {
-            if (!(await c.db("admin").command({ isMaster: 1 })).ismaster) return false;
-            await c.db("trading_configs").collection("pods_marker").insertOne({ kept: true }, { writeConcern: { w: "majority" } });
-            return true;
-          }).catch(() => false);
-          if (written) return true;
-        }
-        return false;
-      },
+    await onMongoPrimary(
+      oldRoot,
+      (c) => c.db("trading_configs").collection("pods_marker").insertOne({ kept: true }, { writeConcern: { w: "majority" } }),
       60_000,
-      () => "no member became primary",
-      500,
+      "no member became primary",
     );
 
     // `pulumi destroy` with retainData: the StatefulSets go, their claims stay.
@@ -273,12 +271,12 @@ describe(`prod's Kubernetes pods on a real container engine (${[STAND_IN_SERVERS
     // The hook wrote the new password with a majority; pod 0 may be the member that has it a moment later.
     let kept = 0;
     await waitUntil(
-      async () => (kept = await withMongo(mongoUri(fresh.mongoRootPassword, newMember.hostPort), (c) => c.db("trading_configs").collection("pods_marker").countDocuments({ kept: true })).catch(() => -1)) === 1,
+      async () => (kept = await withMongo(rootUri(fresh.mongoRootPassword, newMember.hostPort), (c) => c.db("trading_configs").collection("pods_marker").countDocuments({ kept: true })).catch(() => -1)) === 1,
       30_000,
       () => `pod 0 never answered the new root password with the kept marker (last: ${kept})`,
       500,
     );
-    await expect(withMongo(mongoUri(oldRoot, newMember.hostPort), (c) => c.db("admin").command({ ping: 1 }))).rejects.toThrow(/Authentication failed/);
+    await expect(withMongo(rootUri(oldRoot, newMember.hostPort), (c) => c.db("admin").command({ ping: 1 }))).rejects.toThrow(/Authentication failed/);
     const influxLog = (await influx.container.logs({ stdout: true, stderr: true })).toString("utf8");
     expect(influxLog).toContain("applying the declared password of admin to the existing bolt file");
   });
