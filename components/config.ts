@@ -282,6 +282,8 @@ export const SECRET_CONFIG_KEYS = {
   postgresReadonlyPassword: "Password of the PostgreSQL role `trading_readonly`. Generated when unset.",
   postgresPlatformOwnerPassword: "Password of `trading_platform_owner`, owner of trading_platform. Generated when unset.",
   postgresResultsOwnerPassword: "Password of `trading_results_owner`, owner of trading_results. Generated when unset.",
+  postgresPlatformServicePassword: "Password of `trading_platform_app`, the services' role in trading_platform. Generated when unset.",
+  postgresResultsServicePassword: "Password of `trading_results_app`, the services' role in trading_results. Generated when unset.",
   mongoRootPassword: "Password of the MongoDB user `root`. Generated when unset.",
   mongoAppPassword: "Password of the MongoDB user `trading_app`. Generated when unset.",
   mongoReadonlyPassword: "Password of the MongoDB user `trading_readonly`. Generated when unset.",

@@ -56,7 +56,7 @@ export interface AdminConnections {
 export interface StackOutputs {
   postgresPrimary: PostgresServerOutput;
   postgresReplicas: PostgresReplicaOutput[];
-  postgresDatabases: Record<string, { owner: string; readonlyUser: string; migrations: string[] }>;
+  postgresDatabases: Record<string, { owner: string; serviceUser: string; readonlyUser: string; migrations: string[] }>;
   /** Secret. */
   postgresUris: Record<string, PostgresUris>;
   mongoReplicaSet: {
@@ -132,10 +132,10 @@ export function stackOutputs(stack: TradingDbStack, config: StackConfig): { [K i
     ),
     postgresDatabases: pulumi.output(
       Object.fromEntries(
-        POSTGRES_DATABASES.map((db) => [db.name, { owner: db.owner, readonlyUser: POSTGRES_ROLES.readonly, migrations: pg.init.migrations.apply((m) => m?.[db.name] ?? []) }]),
+        POSTGRES_DATABASES.map((db) => [db.name, { owner: db.owner, serviceUser: db.service, readonlyUser: POSTGRES_ROLES.readonly, migrations: pg.init.migrations.apply((m) => m?.[db.name] ?? []) }]),
       ),
     ),
-    // Connection URIs per database: owner (host and in-network), read-only (host, in-network), read-only per replica. Secret.
+    // Connection URIs per database: owner (host only), service role (host, in-network), read-only (host, in-network), read-only per replica. Secret.
     postgresUris: pg.uris,
     mongoReplicaSet: pulumi.output({
       name: mongo.replicaSetName,

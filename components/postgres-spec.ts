@@ -25,17 +25,24 @@ export const POSTGRES_ROLES = {
 export interface PostgresDatabase {
   /** Database name fixed by the seeds. */
   name: string;
-  /** Login role that owns the database and its schema; what the services connect as. */
+  /**
+   * Role that owns the database and its schema and runs the migrations: the hooks' and operators'
+   * login (from the host or inside the server only), never a service's.
+   */
   owner: string;
+  /** What the services connect as: DML on the tables (none on schema_migrations), USAGE on the sequences, no DDL. */
+  service: string;
+  /** Columns the read-only role may not read, per table (it reads every other column of them). */
+  privateColumns: Readonly<Record<string, readonly string[]>>;
   /** Folder under init/postgres holding migrations/ and seeds/. */
   folder: string;
 }
 
 export const POSTGRES_DATABASES: readonly PostgresDatabase[] = [
   // Seed 000 (advanced trading platform): trades, positions, strategies, users.
-  { name: "trading_platform", owner: "trading_platform_owner", folder: "trading_platform" },
+  { name: "trading_platform", owner: "trading_platform_owner", service: "trading_platform_app", privateColumns: { users: ["password_hash"] }, folder: "trading_platform" },
   // Seed 002 (trading simulation): simulation_runs, trades, positions.
-  { name: "trading_results", owner: "trading_results_owner", folder: "trading_results" },
+  { name: "trading_results", owner: "trading_results_owner", service: "trading_results_app", privateColumns: {}, folder: "trading_results" },
 ];
 
 /** Paths inside the containers. */
@@ -125,24 +132,26 @@ export function postgresCommand(settings: Record<string, string>): string[] {
 /**
  * pg_hba.conf for the primary and the replicas, as a template: init/scripts/postgres-hba.sh puts in
  * the host's address on the app network (@HOST_GATEWAY@, where connections to the 127.0.0.1
- * published port come from) and the internal network's subnet (@DB_NETWORK@). The superuser logs
- * in from inside the server (socket, loopback) and from the host only, never from a container;
- * only the replication role streams WAL, and only from the internal network the stack's own
- * containers share; every other network client needs its SCRAM password.
+ * published port come from) and the internal network's subnet (@DB_NETWORK@). The superuser and
+ * the databases' owners log in from inside the server (socket, loopback) and from the host only
+ * (where the hooks and operators run), never from a container; only the replication role streams
+ * WAL, and only from the internal network the stack's own containers share; every other network
+ * client needs its SCRAM password.
  */
 export function pgHbaTemplate(): string {
   const rule = (type: string, database: string, user: string, address: string, method: string) =>
     `${type.padEnd(7)} ${database.padEnd(12)} ${user.padEnd(12)} ${address.padEnd(16)} ${method}`.trimEnd();
   const { superuser, replication } = POSTGRES_ROLES;
+  const hostOnly = [superuser, ...POSTGRES_DATABASES.map((db) => db.owner)].join(",");
   return [
     "# Managed by trading-db-stack (components/postgres-spec.ts); written again at every start.",
     rule("# TYPE", "DATABASE", "USER", "ADDRESS", "METHOD"),
     rule("local", "all", superuser, "", "peer"),
     rule("local", "all", "all", "", "scram-sha-256"),
-    rule("host", "all", superuser, "127.0.0.1/32", "scram-sha-256"),
-    rule("host", "all", superuser, "::1/128", "scram-sha-256"),
-    rule("host", "all", superuser, "@HOST_GATEWAY@", "scram-sha-256"),
-    rule("host", "all", superuser, "all", "reject"),
+    rule("host", "all", hostOnly, "127.0.0.1/32", "scram-sha-256"),
+    rule("host", "all", hostOnly, "::1/128", "scram-sha-256"),
+    rule("host", "all", hostOnly, "@HOST_GATEWAY@", "scram-sha-256"),
+    rule("host", "all", hostOnly, "all", "reject"),
     rule("host", "replication", replication, "@DB_NETWORK@", "scram-sha-256"),
     rule("host", "replication", "all", "all", "reject"),
     rule("host", "all", "all", "all", "scram-sha-256"),
@@ -267,17 +276,17 @@ export function postgresUri(
 }
 
 /** Seed 000's variables (advanced trading platform, SQLAlchemy with asyncpg). */
-export function advancedTradingPlatformPostgresEnv(owner: string, password: string, endpoint: Endpoint): Record<string, string> {
-  return { DATABASE_URL: postgresUri("postgresql+asyncpg", owner, password, endpoint, "trading_platform") };
+export function advancedTradingPlatformPostgresEnv(user: string, password: string, endpoint: Endpoint): Record<string, string> {
+  return { DATABASE_URL: postgresUri("postgresql+asyncpg", user, password, endpoint, "trading_platform") };
 }
 
 /** Seed 002's variables (trading simulation). */
-export function tradingSimulationPostgresEnv(owner: string, password: string, endpoint: Endpoint): Record<string, string> {
+export function tradingSimulationPostgresEnv(user: string, password: string, endpoint: Endpoint): Record<string, string> {
   return {
     POSTGRES_HOST: endpoint.host,
     POSTGRES_PORT: String(endpoint.port),
     POSTGRES_DB: "trading_results",
-    POSTGRES_USER: owner,
+    POSTGRES_USER: user,
     POSTGRES_PASSWORD: password,
   };
 }

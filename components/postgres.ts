@@ -49,10 +49,12 @@ export interface PostgresClusterArgs {
 }
 
 export interface PostgresUris {
-  /** The owner on the primary, from the operator's machine. */
+  /** The owner on the primary, from the operator's machine (the only place it logs in from, with the server itself). */
   owner: string;
-  /** The owner on the primary, for the services. */
-  ownerInNetwork: string;
+  /** The service role on the primary, from the operator's machine. */
+  service: string;
+  /** The service role on the primary, for the services. */
+  serviceInNetwork: string;
   /** trading_readonly on the primary, from the operator's machine. */
   readonly: string;
   /** trading_readonly on the replicas, for the services (the primary when there is none). */
@@ -100,6 +102,7 @@ export class PostgresCluster extends pulumi.ComponentResource {
     super("trading:postgres:Cluster", name, {}, opts);
     const { engine, secrets } = args;
     const ownerPasswords = pulumi.all(secrets.owners) as pulumi.Output<Record<string, string>>;
+    const servicePasswords = pulumi.all(secrets.services) as pulumi.Output<Record<string, string>>;
     const placed = engine.kind === "kubernetes" ? onCloudNativePg(this, name, args, ownerPasswords, engine.kubernetes) : inContainers(this, name, args, ownerPasswords, engine);
     this.primary = placed.primary;
     this.replicas = placed.replicas;
@@ -114,13 +117,14 @@ export class PostgresCluster extends pulumi.ComponentResource {
     // Reads that tolerate lag go to the replicas: the read-only Service on Kubernetes, replica 1 on Docker.
     const readOnlyNetwork = this.readOnlyEndpoint ?? replicas[0]?.network ?? this.primary.network;
     this.uris = pulumi.secret(
-      pulumi.all([ownerPasswords, secrets.readonly]).apply(([owners, readonly]) =>
+      pulumi.all([ownerPasswords, servicePasswords, secrets.readonly]).apply(([owners, services, readonly]) =>
         Object.fromEntries(
           POSTGRES_DATABASES.map((db) => [
             db.name,
             {
               owner: postgresUri("postgresql", db.owner, owners[db.name], this.primary.host, db.name),
-              ownerInNetwork: postgresUri("postgresql", db.owner, owners[db.name], this.primary.network, db.name),
+              service: postgresUri("postgresql", db.service, services[db.name], this.primary.host, db.name),
+              serviceInNetwork: postgresUri("postgresql", db.service, services[db.name], this.primary.network, db.name),
               readonly: postgresUri("postgresql", POSTGRES_ROLES.readonly, readonly, this.primary.host, db.name),
               readonlyInNetwork: postgresUri("postgresql", POSTGRES_ROLES.readonly, readonly, readOnlyNetwork, db.name),
               replicas: replicas.map((r) => postgresUri("postgresql", POSTGRES_ROLES.readonly, readonly, r.host, db.name)),
@@ -131,11 +135,12 @@ export class PostgresCluster extends pulumi.ComponentResource {
     );
     const platform = databaseNamed("trading_platform");
     const results = databaseNamed("trading_results");
-    const envFor = (owners: Record<string, string>, where: "host" | "network") => ({
-      "advanced-trading-platform": advancedTradingPlatformPostgresEnv(platform.owner, owners[platform.name], this.primary[where]),
-      "trading-simulation": tradingSimulationPostgresEnv(results.owner, owners[results.name], this.primary[where]),
+    // The services connect as the service roles: DML on their tables, nothing on the schema.
+    const envFor = (services: Record<string, string>, where: "host" | "network") => ({
+      "advanced-trading-platform": advancedTradingPlatformPostgresEnv(platform.service, services[platform.name], this.primary[where]),
+      "trading-simulation": tradingSimulationPostgresEnv(results.service, services[results.name], this.primary[where]),
     });
-    this.env = pulumi.secret(ownerPasswords.apply((owners) => ({ inNetwork: envFor(owners, "network"), host: envFor(owners, "host") })));
+    this.env = pulumi.secret(servicePasswords.apply((services) => ({ inNetwork: envFor(services, "network"), host: envFor(services, "host") })));
 
     this.registerOutputs({ primary: this.primary, replicas: this.replicas, uris: this.uris, env: this.env });
   }
@@ -157,7 +162,7 @@ function initDatabases(args: PostgresClusterArgs) {
   return POSTGRES_DATABASES.map((db) => {
     const scripts = args.scripts.find((s) => s.database === db.name);
     if (!scripts) throw new Error(`no migrations loaded for database ${db.name}`);
-    return { name: db.name, owner: db.owner, migrations: scripts.migrations, seeds: scripts.seeds };
+    return { name: db.name, owner: db.owner, service: db.service, privateColumns: db.privateColumns, migrations: scripts.migrations, seeds: scripts.seeds };
   });
 }
 
@@ -194,6 +199,7 @@ function inContainers(parent: pulumi.Resource, name: string, args: PostgresClust
       ...(secrets.adminTools ? { adminToolsPassword: secrets.adminTools } : {}),
       adminToolsGrants: ["pg_read_all_data", ...(args.adminToolsAccess === "read-write" ? ["pg_write_all_data"] : [])],
       ownerPasswords,
+      servicePasswords: pulumi.all(secrets.services),
       databases: initDatabases(args),
       connectTimeoutSeconds: common.waitTimeoutSeconds,
       lockTimeoutSeconds: INIT_LOCK_TIMEOUT_SECONDS,
@@ -269,7 +275,10 @@ function onCloudNativePg(parent: pulumi.Resource, name: string, args: PostgresCl
   const monitor = secrets.monitor;
   if (!monitor) throw new Error("PostgreSQL on Kubernetes needs the monitoring role's password (StackSecrets with kubernetes)");
   const passwords: Record<string, pulumi.Input<string>> = { [POSTGRES_ROLES.readonly]: secrets.readonly, [POSTGRES_ROLES.monitor]: monitor };
-  for (const db of POSTGRES_DATABASES) passwords[db.owner] = secrets.owners[db.name];
+  for (const db of POSTGRES_DATABASES) {
+    passwords[db.owner] = secrets.owners[db.name];
+    passwords[db.service] = secrets.services[db.name];
+  }
   const cnpg = cloudNativePg({ pg, passwords, resourceName: name, context }, { parent });
 
   const { config } = context;

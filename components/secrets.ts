@@ -24,6 +24,8 @@ export interface PostgresSecrets {
   replication: pulumi.Output<string>;
   /** Owner role password per database name. */
   owners: Record<string, pulumi.Output<string>>;
+  /** Service role password per database name. */
+  services: Record<string, pulumi.Output<string>>;
   readonly: pulumi.Output<string>;
   /** Kubernetes: the monitoring role (pg_monitor) that `npm run verify` and operators log in as; CloudNativePG keeps the superuser off the network. */
   monitor?: pulumi.Output<string>;
@@ -88,11 +90,15 @@ export class StackSecrets extends pulumi.ComponentResource {
     const ownerKeys: Record<string, SecretKeyName> = { trading_platform: "postgresPlatformOwnerPassword", trading_results: "postgresResultsOwnerPassword" };
     const owners: Record<string, pulumi.Output<string>> = {};
     for (const db of POSTGRES_DATABASES) owners[db.name] = password(`postgres-${db.owner.replace(/_/g, "-")}-password`, ownerKeys[db.name]);
+    const serviceKeys: Record<string, SecretKeyName> = { trading_platform: "postgresPlatformServicePassword", trading_results: "postgresResultsServicePassword" };
+    const services: Record<string, pulumi.Output<string>> = {};
+    for (const db of POSTGRES_DATABASES) services[db.name] = password(`postgres-${db.service.replace(/_/g, "-")}-password`, serviceKeys[db.name]);
 
     this.postgres = {
       superuser: password(`postgres-${POSTGRES_ROLES.superuser}-password`, "postgresSuperuserPassword"),
       replication: password(`postgres-${POSTGRES_ROLES.replication}-password`, "postgresReplicationPassword"),
       owners,
+      services,
       readonly: password(`postgres-${POSTGRES_ROLES.readonly.replace(/_/g, "-")}-password`, "postgresReadonlyPassword"),
       ...(args.kubernetes ? { monitor: generated(`postgres-${POSTGRES_ROLES.monitor.replace(/_/g, "-")}-password`) } : {}),
       // On Kubernetes pgAdmin logs in as the monitoring role (the operator's managed roles).

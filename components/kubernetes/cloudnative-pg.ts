@@ -49,11 +49,12 @@ export interface ManagedRole {
   inRoles: string[];
 }
 
-/** The stack's login roles: each database's owner, the read-only role, the monitoring role. */
+/** The stack's login roles: each database's owner and service role, the read-only role, the monitoring role. */
 export function managedRoles(cluster: string): ManagedRole[] {
   const secret = (role: string) => `${cluster}-${role.replace(/_/g, "-")}`;
   return [
     ...POSTGRES_DATABASES.map((db) => ({ name: db.owner, secretName: secret(db.owner), inRoles: [] })),
+    ...POSTGRES_DATABASES.map((db) => ({ name: db.service, secretName: secret(db.service), inRoles: [] })),
     { name: POSTGRES_ROLES.readonly, secretName: secret(POSTGRES_ROLES.readonly), inRoles: [] },
     // npm run verify reads pg_stat_replication, whose details only pg_monitor's members see.
     { name: POSTGRES_ROLES.monitor, secretName: secret(POSTGRES_ROLES.monitor), inRoles: ["pg_monitor"] },
@@ -71,10 +72,19 @@ export function clusterParameters(pg: PostgresConfig): Record<string, string> {
 /**
  * pg_hba rules, placed by the operator after its own (local peer for postgres, TLS certificates
  * for streaming_replica) and before its catch-all `host all all all scram-sha-256`: nobody else
- * replicates, and the superuser never logs in over the network (it has no password either).
+ * replicates, the superuser never logs in over the network (it has no password either), and the
+ * databases' owners only through a port-forward, which arrives on the pod's loopback (the hooks,
+ * operators): a pod with an owner's password still cannot log in as it.
  */
 export function clusterHbaRules(): string[] {
-  return [`host replication all all reject`, `host all ${POSTGRES_ROLES.superuser} all reject`];
+  const owners = POSTGRES_DATABASES.map((db) => db.owner).join(",");
+  return [
+    `host replication all all reject`,
+    `host all ${POSTGRES_ROLES.superuser} all reject`,
+    `host all ${owners} 127.0.0.1/32 scram-sha-256`,
+    `host all ${owners} ::1/128 scram-sha-256`,
+    `host all ${owners} all reject`,
+  ];
 }
 
 export interface ClusterSpecArgs {

@@ -14,7 +14,12 @@ import type { SqlScript } from "./scripts";
 
 export interface PostgresInitDatabase {
   name: string;
+  /** Owns the schema; the hook runs the migrations and seeds as it. */
   owner: string;
+  /** The services' role: DML on every table but schema_migrations, USAGE on the sequences. */
+  service: string;
+  /** Columns the read-only role may not read, per table. */
+  privateColumns: Record<string, readonly string[]>;
   migrations: SqlScript[];
   seeds: SqlScript[];
 }
@@ -49,6 +54,8 @@ export interface PostgresInitInputs extends Record<string, unknown> {
   adminToolsGrants?: string[];
   /** Owner password per database name. */
   ownerPasswords: Record<string, string>;
+  /** Service role password per database name (made by the hook unless managedBy). */
+  servicePasswords?: Record<string, string>;
   databases: PostgresInitDatabase[];
   connectTimeoutSeconds: number;
   /** How long to wait for another run holding the init lock. */
@@ -99,13 +106,15 @@ async function initialise(inputs: PostgresInitInputs, server: OpenedAccess): Pro
       await ensureRole(admin, inputs.readonlyRole, service, readonlyPassword);
       for (const db of inputs.databases) {
         const password = inputs.ownerPasswords[db.name];
-        if (!password) throw new Error(`no owner password given for database ${db.name}`);
+        const servicePassword = inputs.servicePasswords?.[db.name];
+        if (!password || !servicePassword) throw new Error(`no owner or service password given for database ${db.name}`);
         await ensureRole(admin, db.owner, service, password);
+        await ensureRole(admin, db.service, service, servicePassword);
       }
       if (inputs.adminToolsRole) await ensureAdminToolsRole(admin, inputs.adminToolsRole, inputs.adminToolsPassword, inputs.adminToolsGrants ?? ["pg_read_all_data"]);
     });
     const readers = [inputs.readonlyRole, ...(inputs.adminToolsRole && inputs.adminToolsPassword ? [inputs.adminToolsRole] : [])];
-    for (const db of inputs.databases) await ensureDatabase(admin, db, readers);
+    for (const db of inputs.databases) await ensureDatabase(admin, db, [db.service, ...readers]);
 
     return await runScripts(inputs, server);
   } finally {
@@ -125,11 +134,13 @@ async function runScripts(inputs: PostgresInitInputs, { host, port, label }: Ope
         // The operator makes the owner and the database after the Cluster is up, and applies a new password in a moment.
         { waitForOperator: inputs.managedBy !== undefined },
       );
-      // The owner admits only itself and the read-only role (the superuser made the database when not
-      // managed), once the operator has made that role too.
+      // The owner admits only itself, the service role and the read-only role (the superuser made the
+      // database when not managed), once the operator has made those roles too.
       if (inputs.managedBy) {
-        await waitForRole(client, inputs.readonlyRole, inputs.connectTimeoutSeconds);
-        await restrictConnect(client, db.name, inputs.readonlyRole);
+        for (const role of [db.service, inputs.readonlyRole]) {
+          await waitForRole(client, role, inputs.connectTimeoutSeconds);
+          await restrictConnect(client, db.name, role);
+        }
       }
       sessions.push({ db, client, plan: { migrations: [], seeds: [] } });
       await takeSessionLock(client, MIGRATION_LOCK, inputs.lockTimeoutSeconds);
@@ -156,7 +167,7 @@ async function runScripts(inputs: PostgresInitInputs, { host, port, label }: Ope
         await applyScript(client, db, "seed", script);
         applied.push(`seed ${script.version}_${script.name}`);
       }
-      await grantReadonly(client, inputs.readonlyRole);
+      await grantTables(client, db, inputs.readonlyRole);
       const { rows } = await client.query<{ version: string }>("SELECT version FROM schema_migrations WHERE kind = 'migration' ORDER BY version");
       result.migrations[db.name] = rows.map((r) => r.version);
       result.appliedThisRun[db.name] = applied;
@@ -185,33 +196,91 @@ async function applyScript(client: Client, db: PostgresInitDatabase, kind: "migr
   }
 }
 
+const DML = ["SELECT", "INSERT", "UPDATE", "DELETE"];
+
+/** A relation of the public schema the owner may grant on, with what a role holds on it now (its own grants only). */
+interface RelationGrants {
+  name: string;
+  /** pg_class.relkind: r table, p partitioned, v view, m materialized view, f foreign table, S sequence. */
+  kind: string;
+  granted: string[];
+  columns: string[];
+  readableColumns: string[];
+}
+
 /**
- * The read-only role may read every table, including tables created by later migrations.
- * Grants only what is missing: a GRANT rewrites the catalog row even when nothing changes.
- * Only the owner's tables: one an operator made as another role (the superuser) is theirs to
- * grant, and the owner could not grant it anyway.
+ * The service role's and the read-only role's privileges on the owner's tables, views and
+ * sequences, made exactly what they should be, tables of later migrations included:
+ * - service: SELECT, INSERT, UPDATE, DELETE on every table and view but schema_migrations (no
+ *   TRUNCATE, REFERENCES or TRIGGER), USAGE on the sequences (serial columns); nothing on schema_migrations;
+ * - read-only: SELECT on every table and view, but on a table with private columns
+ *   (password_hash) only the other columns.
+ * Also what the owner grants on the tables it creates later (default privileges), so a service
+ * keeps working between a migration and the hook's grants. Grants and revokes only what differs
+ * (a GRANT rewrites the catalog row even when nothing changes); a stack whose roles had other
+ * rights (before this release: the read-only role on users.password_hash) is corrected in place.
+ * Only the owner's relations: one an operator made as another role is theirs to grant.
  */
-async function grantReadonly(client: Client, readonlyRole: string): Promise<void> {
-  const role = quoteIdent(readonlyRole);
-  const { rows } = await client.query<{ usage: boolean; defaults: boolean; missing: string[] }>(
-    `SELECT has_schema_privilege($1, 'public', 'USAGE') AS usage,
-            EXISTS (SELECT 1 FROM pg_default_acl d
-                    WHERE d.defaclrole = (SELECT datdba FROM pg_database WHERE datname = current_database())
-                      AND d.defaclnamespace = 'public'::regnamespace AND d.defaclobjtype = 'r'
-                      AND d.defaclacl::text LIKE '%' || $1 || '=r/%') AS defaults,
-            ARRAY(SELECT quote_ident(c.relname) FROM pg_class c
-                  WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'v', 'm', 'p', 'f')
-                    AND pg_has_role(current_user, c.relowner, 'USAGE')
-                    AND NOT has_table_privilege($1, c.oid, 'SELECT') ORDER BY c.relname) AS missing`,
-    [readonlyRole],
-  );
-  const { usage, defaults, missing } = rows[0];
-  if (usage && defaults && missing.length === 0) return;
+async function grantTables(client: Client, db: PostgresInitDatabase, readonlyRole: string): Promise<void> {
+  const statements: string[] = [];
+  for (const [role, wanted] of [
+    [db.service, (rel: RelationGrants) => (rel.kind === "S" ? ["USAGE"] : rel.name === "schema_migrations" ? [] : rel.kind === "m" ? ["SELECT"] : DML)],
+    [readonlyRole, (rel: RelationGrants) => (rel.kind === "S" ? [] : db.privateColumns[rel.name] ? [] : ["SELECT"])],
+  ] as const) {
+    const target = quoteIdent(role);
+    const { rows } = await client.query<RelationGrants & { schema_usage: boolean }>(
+      `SELECT c.relname AS name, c.relkind::text AS kind,
+              has_schema_privilege($1, 'public', 'USAGE') AS schema_usage,
+              ARRAY(SELECT a.privilege_type FROM aclexplode(c.relacl) a WHERE a.grantee = $1::regrole ORDER BY 1) AS granted,
+              ARRAY(SELECT t.attname::text FROM pg_attribute t WHERE t.attrelid = c.oid AND t.attnum > 0 AND NOT t.attisdropped ORDER BY t.attnum) AS columns,
+              ARRAY(SELECT t.attname::text FROM pg_attribute t, aclexplode(t.attacl) a
+                    WHERE t.attrelid = c.oid AND t.attnum > 0 AND NOT t.attisdropped AND a.grantee = $1::regrole AND a.privilege_type = 'SELECT' ORDER BY t.attnum) AS "readableColumns"
+       FROM pg_class c
+       WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+         AND pg_has_role(current_user, c.relowner, 'USAGE')
+       ORDER BY c.relname`,
+      [role],
+    );
+    if (rows.length > 0 && !rows[0].schema_usage) statements.push(`GRANT USAGE ON SCHEMA public TO ${target}`);
+    for (const rel of rows) {
+      const want = wanted(rel);
+      const name = quoteIdent(rel.name);
+      const what = rel.kind === "S" ? "SEQUENCE" : "TABLE";
+      const missing = want.filter((p) => !rel.granted.includes(p));
+      const extra = rel.granted.filter((p) => !want.includes(p));
+      if (extra.length > 0) statements.push(`REVOKE ${extra.join(", ")} ON ${what} ${name} FROM ${target}`);
+      if (missing.length > 0) statements.push(`GRANT ${missing.join(", ")} ON ${what} ${name} TO ${target}`);
+      // Column grants: only the read-only role's, on a table with private columns.
+      const privateColumns = role === readonlyRole ? db.privateColumns[rel.name] : undefined;
+      const readable = privateColumns ? rel.columns.filter((c) => !privateColumns.includes(c)) : [];
+      // (Revoking a table-level SELECT also revokes the role's column grants on it.)
+      const kept = extra.includes("SELECT") ? [] : rel.readableColumns;
+      const grantColumns = readable.filter((c) => !kept.includes(c));
+      const revokeColumns = kept.filter((c) => !readable.includes(c));
+      if (revokeColumns.length > 0) statements.push(`REVOKE SELECT (${revokeColumns.map(quoteIdent).join(", ")}) ON TABLE ${name} FROM ${target}`);
+      if (grantColumns.length > 0) statements.push(`GRANT SELECT (${grantColumns.map(quoteIdent).join(", ")}) ON TABLE ${name} TO ${target}`);
+    }
+  }
+  statements.push(...(await missingDefaultPrivileges(client, db.service, "r", DML, "TABLES")));
+  statements.push(...(await missingDefaultPrivileges(client, db.service, "S", ["USAGE"], "SEQUENCES")));
+  statements.push(...(await missingDefaultPrivileges(client, readonlyRole, "r", ["SELECT"], "TABLES")));
+  if (statements.length === 0) return;
   await inTransaction(client, async () => {
-    if (!usage) await client.query(`GRANT USAGE ON SCHEMA public TO ${role}`);
-    if (missing.length > 0) await client.query(`GRANT SELECT ON ${missing.join(", ")} TO ${role}`);
-    if (!defaults) await client.query(`ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO ${role}`);
+    for (const statement of statements) await client.query(statement);
   });
+}
+
+/** The ALTER DEFAULT PRIVILEGES the owner (the session's user) still needs for `role` on new objects of `objectType` in public. */
+async function missingDefaultPrivileges(client: Client, role: string, objectType: "r" | "S", privileges: string[], objects: string): Promise<string[]> {
+  const { rows } = await client.query<{ granted: string[] }>(
+    `SELECT ARRAY(SELECT a.privilege_type FROM pg_default_acl d, aclexplode(d.defaclacl) a
+                  WHERE d.defaclrole = (SELECT oid FROM pg_roles WHERE rolname = current_user)
+                    AND d.defaclnamespace = 'public'::regnamespace AND d.defaclobjtype = $2
+                    AND a.grantee = $1::regrole) AS granted`,
+    [role, objectType],
+  );
+  const missing = privileges.filter((p) => !rows[0].granted.includes(p));
+  return missing.length === 0 ? [] : [`ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ${missing.join(", ")} ON ${objects} TO ${quoteIdent(role)}`];
 }
 
 interface RoleAttributes {
@@ -289,18 +358,18 @@ async function waitForRole(client: Client, role: string, timeoutSeconds: number)
   }
 }
 
-/** Only the owner and the reading roles (read-only, admin tools) may connect: other roles of the cluster see nothing here. Changes only what differs. */
-async function restrictConnect(client: Client, database: string, readonlyRole: string): Promise<void> {
-  const { rows } = await client.query<{ public_connect: boolean; readonly_connect: boolean }>(
-    // The read-only role's own grant, not one it has through PUBLIC (revoked here).
+/** Only the owner, its service role and the reading roles (read-only, admin tools) may connect: other roles of the cluster see nothing here. Changes only what differs. */
+async function restrictConnect(client: Client, database: string, role: string): Promise<void> {
+  const { rows } = await client.query<{ public_connect: boolean; role_connect: boolean }>(
+    // The role's own grant, not one it has through PUBLIC (revoked here).
     `SELECT has_database_privilege('public', oid, 'CONNECT') AS public_connect,
-            EXISTS (SELECT 1 FROM aclexplode(datacl) a WHERE a.grantee = $2::regrole AND a.privilege_type = 'CONNECT') AS readonly_connect
+            EXISTS (SELECT 1 FROM aclexplode(datacl) a WHERE a.grantee = $2::regrole AND a.privilege_type = 'CONNECT') AS role_connect
      FROM pg_database WHERE datname = $1`,
-    [database, readonlyRole],
+    [database, role],
   );
   const name = quoteIdent(database);
   if (rows[0].public_connect) await client.query(`REVOKE ALL ON DATABASE ${name} FROM PUBLIC`);
-  if (!rows[0].readonly_connect) await client.query(`GRANT CONNECT ON DATABASE ${name} TO ${quoteIdent(readonlyRole)}`);
+  if (!rows[0].role_connect) await client.query(`GRANT CONNECT ON DATABASE ${name} TO ${quoteIdent(role)}`);
 }
 
 async function takeSessionLock(client: Client, lock: string, timeoutSeconds: number): Promise<void> {

@@ -38,7 +38,7 @@ export class PostgresInit extends pulumi.dynamic.Resource {
     super(postgresInitProvider, name, { migrations: undefined, appliedThisRun: undefined, ...hookInputs(postgresInitProvider, args) }, {
       ...opts,
       // `kubernetes` may carry a kubeconfig, with its credentials.
-      additionalSecretOutputs: ["superuserPassword", "replicationPassword", "readonlyPassword", "adminToolsPassword", "ownerPasswords", "kubernetes", "fingerprint", "workFingerprint"],
+      additionalSecretOutputs: ["superuserPassword", "replicationPassword", "readonlyPassword", "adminToolsPassword", "ownerPasswords", "servicePasswords", "kubernetes", "fingerprint", "workFingerprint"],
     }, "trading", "PostgresInit");
   }
 }

@@ -148,6 +148,23 @@ describe(`dev stack on a real Docker daemon (${Object.values(STAND_IN_SERVERS).j
     const tools = `host=postgres user=trading_admin_tools password=${toolsPassword} dbname=trading_platform`;
     expect(psqlFrom("network", tools, "SELECT count(*) > 0 FROM strategies")).toMatchObject({ ok: true, out: "t\n" });
     expect(psqlFrom("network", tools, "DELETE FROM strategies").out).toMatch(/permission denied for table strategies/);
+    // The services' env names the service roles; from the app network a service role reads and writes
+    // its tables but makes no table and touches no migration; the owner logs in from the host only;
+    // the read-only role reads users but not their password hashes.
+    const simulation = first.outputs.serviceEnv.inNetwork["trading-simulation"];
+    expect(simulation.POSTGRES_USER).toBe("trading_results_app");
+    const simulationConn = `host=${simulation.POSTGRES_HOST} user=${simulation.POSTGRES_USER} password=${simulation.POSTGRES_PASSWORD} dbname=${simulation.POSTGRES_DB}`;
+    expect(psqlFrom("network", simulationConn, "SELECT current_user")).toMatchObject({ ok: true, out: "trading_results_app\n" });
+    expect(new URL(first.outputs.serviceEnv.inNetwork["advanced-trading-platform"].DATABASE_URL).username).toBe("trading_platform_app");
+    const service = uris.serviceInNetwork;
+    expect(psqlFrom("network", service, "BEGIN; DELETE FROM strategies; ROLLBACK")).toMatchObject({ ok: true });
+    expect(psqlFrom("network", service, "CREATE TABLE nope (id int)").out).toMatch(/permission denied for schema public/);
+    expect(psqlFrom("network", service, "SELECT count(*) FROM schema_migrations").out).toMatch(/permission denied for table schema_migrations/);
+    const ownerInNetwork = new URL(uris.owner);
+    ownerInNetwork.host = `${first.outputs.postgresPrimary.network.host}:${first.outputs.postgresPrimary.network.port}`;
+    expect(psqlFrom("network", ownerInNetwork.toString(), "SELECT 1").out).toMatch(/pg_hba\.conf rejects connection for host "[0-9.]+", user "trading_platform_owner"/);
+    expect(psqlFrom("network", uris.readonlyInNetwork, "SELECT count(username) >= 0 FROM users")).toMatchObject({ ok: true, out: "t\n" });
+    expect(psqlFrom("network", uris.readonlyInNetwork, "SELECT password_hash FROM users").out).toMatch(/permission denied for table users/);
 
     expect(first.outputs.mongoReplicaSet.memberStates.map((s: string) => s.split(" ")[1]).sort()).toEqual(["PRIMARY", "SECONDARY", "SECONDARY"]);
     await withMongo(first.outputs.mongoUris.appHost, async (client) => {

@@ -22,6 +22,7 @@ const ROUTES = [
 const SUPERUSER_PASSWORD = "hba-Superuser-1234";
 const REPLICATION_PASSWORD = "hba-Replicator-1234";
 const APP_PASSWORD = "hba-App-1234";
+const OWNER_PASSWORD = "hba-Owner-1234";
 
 function renderHba(env: Record<string, string>, routes: string) {
   fs.writeFileSync(env.PROC_NET_ROUTE, routes);
@@ -39,6 +40,7 @@ beforeAll(async () => {
   await server.asSuperuser("postgres", async (client) => {
     await client.query(`CREATE ROLE replicator LOGIN REPLICATION PASSWORD '${REPLICATION_PASSWORD}'`);
     await client.query(`CREATE ROLE trading_app LOGIN PASSWORD '${APP_PASSWORD}'`);
+    await client.query(`CREATE ROLE trading_platform_owner LOGIN PASSWORD '${OWNER_PASSWORD}'`);
     await client.query("SELECT pg_reload_conf()");
   });
   // The reload is asynchronous: wait until the server reports the new rules.
@@ -86,7 +88,7 @@ async function login(from: string, user: string, password: string, replication =
 describe("pg_hba.conf written at start", () => {
   test("the script fills in the host's address and the internal network from the route table, whatever the interfaces' order", () => {
     const rules = fs.readFileSync(env.HBA_FILE, "utf8");
-    expect(rules).toMatch(/^host\s+all\s+postgres\s+127\.0\.0\.2\/32\s+scram-sha-256$/m);
+    expect(rules).toMatch(/^host\s+all\s+postgres,trading_platform_owner,trading_results_owner\s+127\.0\.0\.2\/32\s+scram-sha-256$/m);
     expect(rules).toMatch(/^host\s+replication\s+replicator\s+127\.0\.1\.0\/24\s+scram-sha-256$/m);
     expect(rules).not.toContain("@");
     expect((fs.statSync(env.HBA_FILE).mode & 0o777).toString(8)).toBe("644");
@@ -103,6 +105,13 @@ describe("pg_hba.conf written at start", () => {
     expect(await login("127.0.1.5", "replicator", REPLICATION_PASSWORD, true)).toBe(true);
     expect(await login("127.0.0.9", "replicator", REPLICATION_PASSWORD, true)).toMatch(/rejects replication connection for host "127\.0\.0\.9", user "replicator"/);
     expect(await login("127.0.0.1", "postgres", SUPERUSER_PASSWORD, true)).toMatch(/rejects replication connection for host "127\.0\.0\.1", user "postgres"/);
+  });
+
+  test("a database owner (migrations, DDL): from inside the server and from the host only, like the superuser", async () => {
+    expect(await login("127.0.0.1", "trading_platform_owner", OWNER_PASSWORD)).toBe(true);
+    expect(await login("127.0.0.2", "trading_platform_owner", OWNER_PASSWORD)).toBe(true);
+    expect(await login("127.0.0.9", "trading_platform_owner", OWNER_PASSWORD)).toMatch(/pg_hba\.conf rejects connection for host "127\.0\.0\.9", user "trading_platform_owner"/);
+    expect(await login("127.0.1.5", "trading_platform_owner", OWNER_PASSWORD)).toMatch(/pg_hba\.conf rejects connection for host "127\.0\.1\.5", user "trading_platform_owner"/);
   });
 
   test("any other role: from anywhere, with its SCRAM password only", async () => {

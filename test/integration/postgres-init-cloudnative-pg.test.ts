@@ -46,9 +46,11 @@ describe("PostgreSQL init hook on CloudNativePG (managedBy)", () => {
 
   test("waits while the operator has not made a role or database yet, then applies everything as each owner", async () => {
     const owners = hook.inputs.ownerPasswords;
-    // initdb made trading_platform with its owner; the read-only role and trading_results come a moment later.
+    // initdb made trading_platform with its owner; the service, read-only roles and trading_results come a moment later.
     await operatorMakes("trading_platform_owner", owners.trading_platform, "trading_platform");
     const later = new Promise((resolve) => setTimeout(resolve, 1_500)).then(async () => {
+      await operatorMakes("trading_platform_app", "platform-service-password-of-the-secret");
+      await operatorMakes("trading_results_app", "results-service-password-of-the-secret");
       await operatorMakes("trading_readonly", "readonly-password-of-the-secret");
       await operatorMakes("trading_results_owner", owners.trading_results, "trading_results");
     });
@@ -59,9 +61,14 @@ describe("PostgreSQL init hook on CloudNativePG (managedBy)", () => {
         appliedBy: (await c.query("SELECT DISTINCT applied_by FROM schema_migrations")).rows.map((r) => r.applied_by),
         publicConnect: (await c.query("SELECT has_database_privilege('public', current_database(), 'CONNECT') AS ok")).rows[0].ok,
         readonlyConnect: (await c.query("SELECT has_database_privilege('trading_readonly', current_database(), 'CONNECT') AS ok")).rows[0].ok,
-        readonlySelects: (await c.query("SELECT bool_and(has_table_privilege('trading_readonly', c.oid, 'SELECT')) AS ok FROM pg_class c WHERE relnamespace = 'public'::regnamespace AND relkind = 'r'")).rows[0].ok,
+        readonlySelects: (await c.query("SELECT bool_and(has_table_privilege('trading_readonly', c.oid, 'SELECT')) AS ok FROM pg_class c WHERE relnamespace = 'public'::regnamespace AND relkind = 'r' AND relname NOT IN ('schema_migrations', 'users')")).rows[0].ok,
+        // users.password_hash is the one column the read-only role must not read (it reads users' others).
+        readonlyReadsHashes: (await c.query("SELECT coalesce(bool_or(has_column_privilege('trading_readonly', a.attrelid, a.attnum, 'SELECT')), false) AS ok FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid WHERE c.relnamespace = 'public'::regnamespace AND a.attname = 'password_hash'")).rows[0].ok,
+        serviceConnect: (await c.query("SELECT has_database_privilege($1, current_database(), 'CONNECT') AS ok", [`${db}_app`])).rows[0].ok,
+        serviceWrites: (await c.query("SELECT bool_and(has_table_privilege($1, c.oid, 'INSERT,UPDATE,DELETE')) AS ok FROM pg_class c WHERE relnamespace = 'public'::regnamespace AND relkind = 'r' AND relname <> 'schema_migrations'", [`${db}_app`])).rows[0].ok,
+        serviceOnMigrations: (await c.query("SELECT has_table_privilege($1, 'schema_migrations', 'SELECT,INSERT,UPDATE,DELETE') AS ok", [`${db}_app`])).rows[0].ok,
       }));
-      expect(facts, db).toEqual({ appliedBy: [`${db}_owner`], publicConnect: false, readonlyConnect: true, readonlySelects: true });
+      expect(facts, db).toEqual({ appliedBy: [`${db}_owner`], publicConnect: false, readonlyConnect: true, readonlySelects: true, readonlyReadsHashes: false, serviceConnect: true, serviceWrites: true, serviceOnMigrations: false });
     }
   });
 

@@ -56,13 +56,27 @@ async function asOwner<T>(database: string, work: (c: Client) => Promise<T>): Pr
   }
 }
 
+async function asRole<T>(database: string, role: string, password: string, work: (c: Client) => Promise<T>): Promise<T> {
+  const client = await server.connect(database, role, password);
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+const databaseNamed = (name: string) => baseInputs.databases.find((d: any) => d.name === name);
+const asService = <T>(database: string, work: (c: Client) => Promise<T>): Promise<T> =>
+  asRole(database, databaseNamed(database).service, baseInputs.servicePasswords[database], work);
+const asReadonly = <T>(database: string, work: (c: Client) => Promise<T>): Promise<T> => asRole(database, baseInputs.readonlyRole, baseInputs.readonlyPassword, work);
+
 const asSuperuser = <T>(database: string, work: (c: Client) => Promise<T>): Promise<T> => server.asSuperuser(database, work);
 
 /** Drops what the hook made, so a test starts from a fresh cluster. */
 async function reset(): Promise<void> {
   await asSuperuser("postgres", async (c) => {
     for (const db of baseInputs.databases) await c.query(`DROP DATABASE IF EXISTS ${db.name} WITH (FORCE)`);
-    for (const role of [...baseInputs.databases.map((d: any) => d.owner), baseInputs.readonlyRole, baseInputs.replicationRole, baseInputs.adminToolsRole]) {
+    for (const role of [...baseInputs.databases.flatMap((d: any) => [d.owner, d.service]), baseInputs.readonlyRole, baseInputs.replicationRole, baseInputs.adminToolsRole]) {
       await c.query(`DROP ROLE IF EXISTS ${role}`);
     }
   });
@@ -199,6 +213,94 @@ describe("postgres init hook, as pulumi up runs it", () => {
     ]);
     // The replication role streams WAL; it cannot open the application databases.
     await expect(server.connect("trading_platform", baseInputs.replicationRole, baseInputs.replicationPassword)).rejects.toThrow(/permission denied for database/);
+  });
+
+  test("the service role: DML on its tables, none on schema_migrations, no DDL, no TRUNCATE, no other database", async () => {
+    await reset();
+    await provider.create(inputs());
+    await asService("trading_platform", async (c) => {
+      await c.query("INSERT INTO users (username, email, password_hash) VALUES ('ann', 'ann@example.com', 'scrypt$x')");
+      // It signs users in, so it reads their hashes.
+      expect((await c.query("SELECT password_hash FROM users WHERE username = 'ann'")).rows).toEqual([{ password_hash: "scrypt$x" }]);
+      await c.query("INSERT INTO trades (symbol, side, quantity, price, exchange, strategy_id, executed_at) VALUES ('BTC/USDT', 'BUY', 1, 50000, 'binance', 'arbitrage-btc-usdt', now())");
+      await c.query("UPDATE trades SET fee = 1");
+      expect(Number((await c.query("SELECT trade_count FROM strategy_trade_summary WHERE strategy_id = 'arbitrage-btc-usdt'")).rows[0].trade_count)).toBe(1);
+      await c.query("DELETE FROM trades");
+      await c.query("DELETE FROM users WHERE username = 'ann'");
+      for (const refused of [
+        "CREATE TABLE mine (id int)",
+        "ALTER TABLE trades ADD COLUMN note text",
+        "DROP TABLE positions",
+        "TRUNCATE trades",
+        "CREATE INDEX sneaky ON trades (fee)",
+        "SELECT * FROM schema_migrations",
+        "DELETE FROM schema_migrations",
+      ]) {
+        await expect(c.query(refused), refused).rejects.toMatchObject({ code: "42501" });
+      }
+    });
+    await asService("trading_results", async (c) => {
+      const run = await c.query("INSERT INTO simulation_runs (algorithm_name, algorithm_version, initial_capital) VALUES ('momentum', '1.0.0', 1000) RETURNING id");
+      await c.query("INSERT INTO trades (simulation_run_id, symbol, side, quantity, price, executed_at) VALUES ($1, 'ETH/USDT', 'SELL', 2, 3000, now())", [run.rows[0].id]);
+      await c.query("DELETE FROM simulation_runs WHERE id = $1", [run.rows[0].id]);
+      await expect(c.query("DROP TABLE trades")).rejects.toMatchObject({ code: "42501" });
+    });
+    // Each service role reaches its own database only.
+    await expect(server.connect("trading_results", databaseNamed("trading_platform").service, baseInputs.servicePasswords.trading_platform)).rejects.toThrow(/permission denied for database/);
+    const attributes = await asSuperuser("postgres", async (c) =>
+      (await c.query("SELECT rolname, rolsuper, rolcreaterole, rolcreatedb, rolreplication, rolbypassrls FROM pg_roles WHERE rolname LIKE '%\\_app' ORDER BY rolname")).rows,
+    );
+    expect(attributes).toEqual(
+      ["trading_platform_app", "trading_results_app"].map((rolname) => ({ rolname, rolsuper: false, rolcreaterole: false, rolcreatedb: false, rolreplication: false, rolbypassrls: false })),
+    );
+  });
+
+  test("the read-only role reads every column but the password hashes, on the tables of later migrations too", async () => {
+    await asReadonly("trading_platform", async (c) => {
+      expect(Number((await c.query("SELECT count(*) FROM users")).rows[0].count)).toBe(0);
+      await expect(c.query("SELECT id, username, email, created_at FROM users")).resolves.toBeDefined();
+      await expect(c.query("SELECT password_hash FROM users")).rejects.toMatchObject({ code: "42501" });
+      await expect(c.query("SELECT * FROM users")).rejects.toMatchObject({ code: "42501" });
+      await expect(c.query("SELECT * FROM trades")).resolves.toBeDefined();
+      await expect(c.query("SELECT * FROM open_positions")).resolves.toBeDefined();
+    });
+    // A migration adds a table (with an identity column) and a column to users.
+    const later = withScript("migrations", "trading_platform", "0002", "accounts", "CREATE TABLE accounts (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, label text);\nALTER TABLE users ADD COLUMN display_name text;\n");
+    await provider.update("id", {}, later);
+    await asService("trading_platform", (c) => c.query("INSERT INTO accounts (label) VALUES ('main')"));
+    await asReadonly("trading_platform", async (c) => {
+      expect((await c.query("SELECT label FROM accounts")).rows).toEqual([{ label: "main" }]);
+      await expect(c.query("SELECT display_name FROM users")).resolves.toBeDefined();
+      await expect(c.query("INSERT INTO accounts (label) VALUES ('x')")).rejects.toMatchObject({ code: "42501" });
+    });
+    await reset();
+  });
+
+  test("a stack made before the service roles: the hook corrects the grants in place, and a second run changes nothing", async () => {
+    await reset();
+    await provider.create(inputs());
+    // What an earlier release left: the read-only role with SELECT on the whole users table, and
+    // rights a service should never have had.
+    await asOwner("trading_platform", async (c) => {
+      await c.query("REVOKE SELECT ON users FROM trading_readonly");
+      await c.query("GRANT SELECT ON users TO trading_readonly");
+      await c.query("GRANT TRUNCATE, REFERENCES ON trades TO trading_platform_app");
+      await c.query("GRANT SELECT ON schema_migrations TO trading_platform_app");
+    });
+    await asReadonly("trading_platform", (c) => expect(c.query("SELECT password_hash FROM users")).resolves.toBeDefined());
+    const again = await provider.update("id", {}, inputs());
+    expect(again.outs.appliedThisRun).toEqual({ trading_platform: [], trading_results: [] });
+    await asReadonly("trading_platform", async (c) => {
+      await expect(c.query("SELECT password_hash FROM users")).rejects.toMatchObject({ code: "42501" });
+      await expect(c.query("SELECT username FROM users")).resolves.toBeDefined();
+    });
+    await asService("trading_platform", async (c) => {
+      await expect(c.query("TRUNCATE trades")).rejects.toMatchObject({ code: "42501" });
+      await expect(c.query("SELECT * FROM schema_migrations")).rejects.toMatchObject({ code: "42501" });
+    });
+    const before = await snapshot();
+    await provider.update("id", {}, inputs());
+    expect(await snapshot()).toEqual(before);
   });
 
   test("a re-run changes nothing, and diff sees no change for the same inputs", async () => {

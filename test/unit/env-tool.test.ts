@@ -51,8 +51,8 @@ describe("npm run env", () => {
       POSTGRES_HOST: "127.0.0.1",
       POSTGRES_PORT: "5432",
       POSTGRES_DB: "trading_results",
-      POSTGRES_USER: "trading_results_owner",
-      POSTGRES_PASSWORD: mockPassword("trading-secrets-postgres-trading-results-owner-password", 32),
+      POSTGRES_USER: "trading_results_app",
+      POSTGRES_PASSWORD: mockPassword("trading-secrets-postgres-trading-results-app-password", 32),
       MONGODB_HOST: "127.0.0.1",
       MONGODB_DATABASE: "trading_configs",
       MONGODB_PASSWORD: mockPassword("trading-secrets-mongo-app-password", 32),
@@ -83,7 +83,7 @@ describe("npm run env", () => {
     expect(fs.statSync(out).mode & 0o777).toBe(0o600);
     const vars = readDotenv(fs.readFileSync(out, "utf8"));
     expect(Object.keys(vars).sort()).toEqual(["DATABASE_URL", "INFLUXDB_BUCKET", "INFLUXDB_ORG", "INFLUXDB_TOKEN", "INFLUXDB_URL", "REDIS_URL"]);
-    expect(vars.DATABASE_URL).toMatch(/^postgresql\+asyncpg:\/\/trading_platform_owner:[A-Za-z0-9]{32}@postgres:5432\/trading_platform$/);
+    expect(vars.DATABASE_URL).toMatch(/^postgresql\+asyncpg:\/\/trading_platform_app:[A-Za-z0-9]{32}@postgres:5432\/trading_platform$/);
     expect(vars.REDIS_URL).toMatch(/@redis:6379\/0$/);
   });
 

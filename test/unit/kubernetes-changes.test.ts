@@ -33,14 +33,23 @@ describe("prod on Kubernetes: which objects a setting change touches", () => {
     expect(now).toEqual(inputsByName(base).get("trading-postgres-cluster"));
   });
 
-  test("a role's new password changes only its Secret (the operator applies it in place, no restart), the hook that logs in with it and the consumers' env", async () => {
+  test("an owner's new password changes only its Secret (the operator applies it in place, no restart) and the hook that logs in with it: no service uses it", async () => {
     const after = await runProgram("prod", { postgresPlatformOwnerPassword: "a-new-owner-password-0001" });
     const change = changes(base, after);
     expect(change.added).toEqual([]);
     // The user's own replaces the generated one.
     expect(change.removed).toEqual(["trading-secrets-postgres-trading-platform-owner-password"]);
-    expect(change.changed).toEqual(["trading-postgres-init", "trading-postgres-trading-platform-owner-secret", "trading-advanced-trading-platform-env"].sort());
+    expect(change.changed).toEqual(["trading-postgres-init", "trading-postgres-trading-platform-owner-secret"].sort());
     expect(inputsByName(after).get("trading-postgres-trading-platform-owner-secret").stringData).toEqual({ username: "trading_platform_owner", password: "a-new-owner-password-0001" });
+  });
+
+  test("a service role's new password changes only its Secret and the env of the consumer that connects as it", async () => {
+    const after = await runProgram("prod", { postgresPlatformServicePassword: "a-new-service-password-01" });
+    const change = changes(base, after);
+    expect(change.added).toEqual([]);
+    expect(change.removed).toEqual(["trading-secrets-postgres-trading-platform-app-password"]);
+    expect(change.changed).toEqual(["trading-postgres-trading-platform-app-secret", "trading-advanced-trading-platform-env"].sort());
+    expect(inputsByName(after).get("trading-postgres-trading-platform-app-secret").stringData).toEqual({ username: "trading_platform_app", password: "a-new-service-password-01" });
   });
   test("a MongoDB root password rotation changes only the Mongo hook (updateUser through __system): no pod of the StatefulSet rolls", async () => {
     const change = changes(base, await runProgram("prod", { mongoRootPassword: "Users0Own0Mongo0Root0Password" }));

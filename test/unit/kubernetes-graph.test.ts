@@ -231,7 +231,14 @@ describe("prod on Kubernetes", () => {
     for (const fixed of CNPG_FIXED_PARAMETERS) expect(spec.postgresql.parameters[fixed], fixed).toBeUndefined();
     expect(spec.postgresql.parameters.listen_addresses).toBeUndefined();
     expect(Object.values(spec.postgresql.parameters).every((v) => typeof v === "string")).toBe(true);
-    expect(spec.postgresql.pg_hba).toEqual(["host replication all all reject", "host all postgres all reject"]);
+    expect(spec.postgresql.pg_hba).toEqual([
+      "host replication all all reject",
+      "host all postgres all reject",
+      // The owners only through a port-forward (the pod's loopback): a pod holding an owner's password still cannot log in as it.
+      "host all trading_platform_owner,trading_results_owner 127.0.0.1/32 scram-sha-256",
+      "host all trading_platform_owner,trading_results_owner ::1/128 scram-sha-256",
+      "host all trading_platform_owner,trading_results_owner all reject",
+    ]);
   });
 
   test("the Cluster fails over, updates and reads the way the README says", () => {
@@ -255,9 +262,9 @@ describe("prod on Kubernetes", () => {
     expect(named(single, "Cluster", "trading-postgres").spec).toMatchObject({ instances: 1, primaryUpdateMethod: "restart", enablePDB: false });
   });
 
-  test("roles: each owner, the read-only and the monitoring role managed by the operator, each with a basic-auth Secret named by its username", () => {
+  test("roles: each owner and service role, the read-only and the monitoring role managed by the operator, each with a basic-auth Secret named by its username", () => {
     const spec = named(run, "Cluster", "trading-postgres").spec;
-    expect(spec.managed.roles.map((r: any) => r.name)).toEqual(["trading_platform_owner", "trading_results_owner", "trading_readonly", "trading_monitor"]);
+    expect(spec.managed.roles.map((r: any) => r.name)).toEqual(["trading_platform_owner", "trading_results_owner", "trading_platform_app", "trading_results_app", "trading_readonly", "trading_monitor"]);
     for (const role of spec.managed.roles) {
       expect(role).toMatchObject({ ensure: "present", login: true });
       const secret = ofKind(run, "Secret").find((s) => value(s).metadata.name === role.passwordSecret.name)!;
@@ -350,8 +357,12 @@ describe("prod on Kubernetes", () => {
     expect(env.secret).toBe(true);
     expect(env.value.inNetwork["trading-simulation"].POSTGRES_HOST).toBe("trading-postgres-rw.trading-db.svc.cluster.local");
     expect(env.value.inNetwork["advanced-trading-platform"].DATABASE_URL).toContain("@trading-postgres-rw.trading-db.svc.cluster.local:5432/trading_platform");
+    expect(env.value.inNetwork["advanced-trading-platform"].DATABASE_URL).toMatch(/^postgresql\+asyncpg:\/\/trading_platform_app:/);
+    expect(env.value.inNetwork["trading-simulation"].POSTGRES_USER).toBe("trading_results_app");
     for (const [db, uris] of Object.entries<any>(run.outputs.postgresUris.value)) {
-      expect(uris.ownerInNetwork, db).toContain("@trading-postgres-rw.trading-db.svc.cluster.local:5432/");
+      expect(uris.serviceInNetwork, db).toContain("@trading-postgres-rw.trading-db.svc.cluster.local:5432/");
+      expect(uris.serviceInNetwork, db).toMatch(new RegExp(`^postgresql://${db}_app:`));
+      expect(uris.ownerInNetwork, db).toBeUndefined();
       expect(uris.readonlyInNetwork, db).toContain("@trading-postgres-ro.trading-db.svc.cluster.local:5432/");
     }
     expect(env.value.inNetwork["advanced-trading-platform"].REDIS_URL).toMatch(/@trading-redis\.trading-db\.svc\.cluster\.local:6379\/0$/);

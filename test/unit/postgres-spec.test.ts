@@ -19,7 +19,7 @@ describe("postgres specs", () => {
     });
   });
 
-  test("pg_hba: the superuser only from inside the server and the host, replication only for the replication role from the internal network, SCRAM elsewhere, never trust", () => {
+  test("pg_hba: the superuser and the owners only from inside the server and the host, replication only for the replication role from the internal network, SCRAM elsewhere, never trust", () => {
     const rules = pgHbaTemplate()
       .split("\n")
       .filter((line) => line && !line.startsWith("#"))
@@ -27,10 +27,10 @@ describe("postgres specs", () => {
     expect(rules).toEqual([
       ["local", "all", "postgres", "peer"],
       ["local", "all", "all", "scram-sha-256"],
-      ["host", "all", "postgres", "127.0.0.1/32", "scram-sha-256"],
-      ["host", "all", "postgres", "::1/128", "scram-sha-256"],
-      ["host", "all", "postgres", "@HOST_GATEWAY@", "scram-sha-256"],
-      ["host", "all", "postgres", "all", "reject"],
+      ["host", "all", "postgres,trading_platform_owner,trading_results_owner", "127.0.0.1/32", "scram-sha-256"],
+      ["host", "all", "postgres,trading_platform_owner,trading_results_owner", "::1/128", "scram-sha-256"],
+      ["host", "all", "postgres,trading_platform_owner,trading_results_owner", "@HOST_GATEWAY@", "scram-sha-256"],
+      ["host", "all", "postgres,trading_platform_owner,trading_results_owner", "all", "reject"],
       ["host", "replication", "replicator", "@DB_NETWORK@", "scram-sha-256"],
       ["host", "replication", "all", "all", "reject"],
       ["host", "all", "all", "all", "scram-sha-256"],

@@ -39,8 +39,8 @@ function inputsDigest(r: MockedResource): string {
   return crypto.createHash("sha256").update(JSON.stringify(inputs)).digest("hex").slice(0, 16);
 }
 
-/** The admin tools' own database logins, new since that release. */
-const ADMIN_TOOLS_PASSWORDS = /^trading-secrets-(postgres-trading|mongo)-admin-tools-password$/;
+/** Logins new since that release: the admin tools' own, and PostgreSQL's service roles. */
+const NEW_LOGIN_PASSWORDS = /^trading-secrets-((postgres-trading|mongo)-admin-tools|postgres-trading-(platform|results)-app)-password$/;
 
 /** MongoDB's ClusterIP Service as that release named its resource. */
 const MONGO_CLIENT_SERVICE = /^trading-mongodb-service$/;
@@ -61,15 +61,15 @@ describe.each(released.scenarios)("a $stack stack $overrides made by the release
       // A later release made PostgreSQL on Kubernetes one CloudNativePG Cluster: the stack's own
       // StatefulSets, Services, policies, slots and checks go, the Cluster and its objects come
       // (README: moving the data over); nothing else is created or deleted.
-      // (And the admin tools' own logins came later.)
-      expect(outcome.created.map(urnName).filter((n) => !CLOUDNATIVE_PG.test(n) && !ADMIN_TOOLS_PASSWORDS.test(n))).toEqual([]);
+      // (And the admin tools' own logins and the service roles came later.)
+      expect(outcome.created.map(urnName).filter((n) => !CLOUDNATIVE_PG.test(n) && !NEW_LOGIN_PASSWORDS.test(n))).toEqual([]);
       expect(outcome.deleted.map(urnName).filter((n) => !/^(trading-)?postgres(-|$)/.test(n) && !MONGO_CLIENT_SERVICE.test(n))).toEqual([]);
       expect(outcome.created.map(urnName)).toContain("trading-postgres-cluster");
       // And it dropped MongoDB's client Service, which round-robined over primary and secondaries.
       expect(outcome.deleted.map(urnName).filter((n) => MONGO_CLIENT_SERVICE.test(n))).toHaveLength(1);
     } else {
-      // Later releases added the guard of PostgreSQL's major (Docker), and the admin tools' own logins.
-      expect(outcome.created.map(urnName).filter((n) => !ADMIN_TOOLS_PASSWORDS.test(n))).toEqual(["trading-postgres-data-major"]);
+      // Later releases added the guard of PostgreSQL's major (Docker), the admin tools' own logins and the service roles.
+      expect(outcome.created.map(urnName).filter((n) => !NEW_LOGIN_PASSWORDS.test(n))).toEqual(["trading-postgres-data-major"]);
       expect(outcome.deleted).toEqual([]);
     }
     // The rename did happen: each component of the stack (secrets, postgres, …) had its bare name then.
@@ -86,7 +86,7 @@ describe.each(released.scenarios)("a $stack stack $overrides made by the release
     const again = await runProgram(scenario.stack, { ...scenario.overrides, ...PINNED_BY_THE_RELEASE }, (r) => mockRealise({ ...r, name: formerName.get(r.name) ?? r.name }));
     const differing = again.resources
       // (Resources new since that release have no old inputs to compare.)
-      .filter((r) => !CLOUDNATIVE_PG.test(r.name) && r.name !== "trading-postgres-data-major" && !ADMIN_TOOLS_PASSWORDS.test(r.name))
+      .filter((r) => !CLOUDNATIVE_PG.test(r.name) && r.name !== "trading-postgres-data-major" && !NEW_LOGIN_PASSWORDS.test(r.name))
       .filter((r) => scenario.resources[outcome.renamed.get(r.options.urn) ?? r.options.urn] !== inputsDigest(r))
       .map((r) => r.name);
     // What later releases changed on purpose: mongod's arguments (--networkMessageCompressors

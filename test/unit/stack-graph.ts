@@ -104,7 +104,8 @@ export function describeStackGraph(expected: StackExpectations): void {
       const uploads: any[] = value(primary, "uploads");
       const hba = uploads.find((u) => u.file === "/etc/trading-db-stack/pg_hba.conf.template").content as string;
       expect(hba).toMatch(/^host\s+replication\s+replicator\s+@DB_NETWORK@\s+scram-sha-256$/m);
-      expect(hba).toMatch(/^host\s+all\s+postgres\s+all\s+reject$/m);
+      // The superuser and the owners never log in from a container.
+      expect(hba).toMatch(/^host\s+all\s+postgres,trading_platform_owner,trading_results_owner\s+all\s+reject$/m);
       expect(uploads.find((u) => u.file === "/usr/local/bin/trading-postgres-hba.sh").content).toContain("/proc/net/route");
       expect(hba).not.toMatch(/\btrust\b/);
       expect(uploads.find((u) => u.file === "/run/secrets/postgres-password").content).toMatch(/^[A-Za-z0-9]{32}$/);
@@ -206,6 +207,8 @@ export function describeStackGraph(expected: StackExpectations): void {
           "postgres-trading-platform-owner-password",
           "postgres-trading-readonly-password",
           "postgres-trading-results-owner-password",
+          "postgres-trading-platform-app-password",
+          "postgres-trading-results-app-password",
           "mongo-root-password",
           "mongo-app-password",
           "mongo-readonly-password",
@@ -225,7 +228,7 @@ export function describeStackGraph(expected: StackExpectations): void {
         expect(value(p, "special")).toBe(false);
       }
       const init = run.byName("trading-postgres-init");
-      for (const key of ["superuserPassword", "replicationPassword", "readonlyPassword", "ownerPasswords"]) {
+      for (const key of ["superuserPassword", "replicationPassword", "readonlyPassword", "ownerPasswords", "servicePasswords"]) {
         expect(isSecretInput(init.inputs[key]), key).toBe(true);
         expect(init.options.additionalSecretOutputs).toContain(key);
       }
@@ -244,9 +247,9 @@ export function describeStackGraph(expected: StackExpectations): void {
       // The version is the hash of the serialised code Pulumi ships: any code change updates the hook.
       expect(init.hookVersion).toBe(crypto.createHash("sha256").update(init.__provider).digest("hex"));
       expect(init.scriptsChecksum).toMatch(/^[0-9a-f]{64}$/);
-      expect(init.databases.map((d: any) => [d.name, d.owner, d.migrations.map((m: any) => m.version)])).toEqual([
-        ["trading_platform", "trading_platform_owner", ["0001"]],
-        ["trading_results", "trading_results_owner", ["0001"]],
+      expect(init.databases.map((d: any) => [d.name, d.owner, d.service, d.privateColumns, d.migrations.map((m: any) => m.version)])).toEqual([
+        ["trading_platform", "trading_platform_owner", "trading_platform_app", { users: ["password_hash"] }, ["0001"]],
+        ["trading_results", "trading_results_owner", "trading_results_app", {}, ["0001"]],
       ]);
       expect(init.host).toBe("127.0.0.1");
     });
@@ -259,14 +262,18 @@ export function describeStackGraph(expected: StackExpectations): void {
       });
       expect(postgresReplicas.secret).toBe(false);
       expect(postgresReplicas.value).toHaveLength(expected.replicas);
-      expect(postgresDatabases.value.trading_results.owner).toBe("trading_results_owner");
+      expect(postgresDatabases.value.trading_results).toMatchObject({ owner: "trading_results_owner", serviceUser: "trading_results_app", readonlyUser: "trading_readonly" });
       expect(postgresUris.secret).toBe(true);
       expect(postgresUris.value.trading_platform.owner).toMatch(/^postgresql:\/\/trading_platform_owner:[A-Za-z0-9]{32}@127\.0\.0\.1:5432\/trading_platform$/);
+      expect(postgresUris.value.trading_platform.service).toMatch(/^postgresql:\/\/trading_platform_app:[A-Za-z0-9]{32}@127\.0\.0\.1:5432\/trading_platform$/);
+      expect(postgresUris.value.trading_platform.serviceInNetwork).toMatch(/^postgresql:\/\/trading_platform_app:[A-Za-z0-9]{32}@postgres:5432\/trading_platform$/);
+      // The owner logs in from the host only: there is no in-network URI for it.
+      expect(Object.keys(postgresUris.value.trading_platform).sort()).toEqual(["owner", "readonly", "readonlyInNetwork", "replicas", "service", "serviceInNetwork"]);
       expect(postgresUris.value.trading_platform.replicas).toHaveLength(expected.replicas);
       expect(serviceEnv.secret).toBe(true);
-      expect(serviceEnv.value.inNetwork["advanced-trading-platform"].DATABASE_URL).toMatch(/^postgresql\+asyncpg:\/\/trading_platform_owner:[A-Za-z0-9]{32}@postgres:5432\/trading_platform$/);
+      expect(serviceEnv.value.inNetwork["advanced-trading-platform"].DATABASE_URL).toMatch(/^postgresql\+asyncpg:\/\/trading_platform_app:[A-Za-z0-9]{32}@postgres:5432\/trading_platform$/);
       expect(Object.keys(serviceEnv.value.inNetwork["trading-simulation"]).filter((k) => k.startsWith("POSTGRES_")).sort()).toEqual(["POSTGRES_DB", "POSTGRES_HOST", "POSTGRES_PASSWORD", "POSTGRES_PORT", "POSTGRES_USER"]);
-      expect(serviceEnv.value.host["trading-simulation"]).toMatchObject({ POSTGRES_HOST: "127.0.0.1", POSTGRES_PORT: "5432", POSTGRES_DB: "trading_results" });
+      expect(serviceEnv.value.host["trading-simulation"]).toMatchObject({ POSTGRES_HOST: "127.0.0.1", POSTGRES_PORT: "5432", POSTGRES_DB: "trading_results", POSTGRES_USER: "trading_results_app" });
       // No password appears in any plain (non-secret) output.
       const plainText = JSON.stringify([postgresPrimary, postgresReplicas, postgresDatabases].map((o) => o.value));
       for (const p of run.ofType(PASSWORD)) expect(plainText).not.toContain(p.name.replace(/[^A-Za-z0-9]/g, ""));
