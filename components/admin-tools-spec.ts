@@ -3,7 +3,11 @@
 import type { AdminToolsAccess } from "./config";
 import { shellCommand, type Endpoint, type ReadyCheck, type ServerSpec } from "./server-spec";
 
-export const PGADMIN_CONTAINER_PORT = 80;
+/**
+ * Not the image's default 80: its python binds below 1024 only through a file capability, which
+ * no-new-privileges (Docker) and allowPrivilegeEscalation false (Kubernetes) strip.
+ */
+export const PGADMIN_CONTAINER_PORT = 8080;
 export const MONGO_EXPRESS_CONTAINER_PORT = 8081;
 /** pgAdmin's login. Not seed 002's admin@trading.local: pgAdmin refuses special-use domains such as .local. */
 export const PGADMIN_EMAIL = "admin@trading.example.com";
@@ -79,6 +83,7 @@ export function pgadminEnv(): Record<string, string> {
     PGADMIN_REPLACE_SERVERS_ON_STARTUP: "True",
     PGADMIN_CONFIG_SERVER_MODE: "True",
     PGADMIN_DISABLE_POSTFIX: "True",
+    PGADMIN_LISTEN_PORT: String(PGADMIN_CONTAINER_PORT),
     // Read by the wrapper entrypoint.
     PGPASS_SOURCE: ADMIN_PATHS.pgadminPgpassSource,
     PGPASS_TARGET: `${pgadminStorageDir(PGADMIN_EMAIL)}/pgpass`,
@@ -142,7 +147,8 @@ export function pgadminSpec(image: string, servers: PgadminServer[], superuser: 
     ],
     port: { name: "http", number: PGADMIN_CONTAINER_PORT },
     ready: pgadminReadyCheck(),
-    // The image gives its python NET_BIND_SERVICE (setcap) to listen on 80 as uid 5050.
+    // The image gives its python NET_BIND_SERVICE (setcap) to listen on 80 as uid 5050: exec
+    // needs it in the bounding set, though nothing gains it (PGADMIN_CONTAINER_PORT).
     fileCapabilities: ["NET_BIND_SERVICE"],
     volumes: [{ key: "data", path: ADMIN_PATHS.pgadminData }],
     user: { uid: PGADMIN_IMAGE_UID, gid: 0 },

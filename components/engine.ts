@@ -45,7 +45,7 @@ export interface PlaceServerArgs {
    * Kubernetes: the base of its objects' resource names (`${component}-primary`), volume size,
    * extra pod labels, writable scratch folders, and whether it is a stateless Deployment.
    */
-  kubernetes?: { resourceName: string; storageGb?: number; podLabels?: Record<string, string>; scratchPaths?: string[]; kind?: "StatefulSet" | "Deployment"; replicas?: number; database?: boolean; clientService?: boolean };
+  kubernetes?: { resourceName: string; storageGb?: number; podLabels?: Record<string, string>; kind?: "StatefulSet" | "Deployment"; replicas?: number; database?: boolean; clientService?: boolean };
   dependsOn?: pulumi.Resource[];
 }
 
@@ -91,7 +91,6 @@ export function placeServer(engine: Engine, args: PlaceServerArgs, parent: pulum
       context,
       storageGb: k.storageGb,
       podLabels: k.podLabels,
-      scratchPaths: k.scratchPaths,
       kind: k.kind,
       replicas: k.replicas,
       clientService: k.clientService,

@@ -118,6 +118,9 @@ export function mongoServingCheck(): ReadyCheck {
   return { command: `HOME=/tmp mongosh --quiet --norc --host "$HOSTNAME" --port ${MONGO_CONTAINER_PORT} --eval '${state}'`, timeoutSeconds: 10 };
 }
 
+/** Where the wrapper writes the 0400 keyfile copy mongod demands: a scratch folder of the member's user. */
+export const MONGO_KEYFILE_DIR = MONGO_PATHS.keyfile.slice(0, MONGO_PATHS.keyfile.lastIndexOf("/"));
+
 /** A member: the wrapper copies the keyfile with mode 0400, then the image's entrypoint starts mongod. */
 export function mongoMemberSpec(mongo: MongoConfig, service: string, role: string, entrypoint: string): ServerSpec {
   return {
@@ -136,6 +139,7 @@ export function mongoMemberSpec(mongo: MongoConfig, service: string, role: strin
       { key: "data", path: MONGO_PATHS.dataDir },
       { key: "config", path: MONGO_PATHS.configDir, sizeGb: 1 },
     ],
+    scratchPaths: [MONGO_KEYFILE_DIR],
     user: { uid: MONGO_IMAGE_UID, gid: MONGO_IMAGE_UID },
     resources: { memoryMb: mongo.memoryMb, cpus: mongo.cpus },
     dockerLimits: { memory: true, cpus: false },

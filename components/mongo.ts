@@ -7,7 +7,6 @@ import { hookAccess, placeServer, serverImage, type Engine, type PlaceServerArgs
 import { disruptionBudget } from "./kubernetes/context";
 import {
   MONGO_DATABASE,
-  MONGO_PATHS,
   MONGO_REPLICA_SET,
   MONGO_USERS,
   mongoDirectUri,
@@ -115,13 +114,11 @@ export class MongoReplicaSet extends pulumi.ComponentResource {
           spec: mongoMemberSpec(mongo, service, "mongodb-member", args.entrypoint),
           secrets: memberSecrets,
           hostPort: mongo.firstPort,
-          // The wrapper writes the 0400 keyfile copy mongod demands into this folder. No client
-          // Service: it would round-robin over primary and secondaries; clients list the pods.
+          // No client Service: it would round-robin over primary and secondaries; clients list the pods.
           kubernetes: {
             resourceName: `${name}-members`,
             storageGb: mongo.storageGb,
             replicas: mongo.members,
-            scratchPaths: [MONGO_PATHS.keyfile.slice(0, MONGO_PATHS.keyfile.lastIndexOf("/"))],
             clientService: false,
           },
         },

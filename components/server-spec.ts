@@ -68,11 +68,22 @@ export interface ServerSpec {
   startSeconds?: number;
   /**
    * File capabilities the image's own binaries carry (pgAdmin's python: NET_BIND_SERVICE). Linux
-   * refuses to execute such a binary without them, so the container keeps them and may gain them.
+   * refuses to execute such a binary when they are missing from the bounding set, so the container
+   * keeps them there; under no-new-privileges the process never gains them, so the server must
+   * not need them (pgAdmin listens on a port above 1024).
    */
   fileCapabilities?: string[];
   volumes: VolumeSpec[];
-  /** The image's own unprivileged user, which Kubernetes runs the container as. */
+  /**
+   * Writable folders outside the volumes, empty at every start and owned by `user` (Docker: tmpfs;
+   * Kubernetes: emptyDir), e.g. where the Mongo wrapper puts the 0400 keyfile.
+   */
+  scratchPaths?: string[];
+  /**
+   * The image's own unprivileged user, which both engines run the container as from the start: no
+   * process of the stack's containers is ever root, and the images' root-only setup (chown, gosu)
+   * never runs. Secret files are owned by it, mode 0400.
+   */
   user: { uid: number; gid: number };
   /** Memory and CPU for the container (Kubernetes requests and limits). */
   resources: { memoryMb: number; cpus: string };

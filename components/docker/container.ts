@@ -146,6 +146,29 @@ export interface DockerServerArgs {
   context: DockerContext;
 }
 
+/**
+ * How every server container runs: as the image's own user from the start (the images' root setup,
+ * chown and gosu, never runs: the volumes Docker makes from the image are already that user's),
+ * with every capability dropped but the file capabilities its binaries carry, and no-new-privileges
+ * so no setuid or file-capability binary raises it again. /proc/1/status in each container shows
+ * Uid non-zero, CapEff 0 and NoNewPrivs 1 (test/engine/dev-stack.test.ts).
+ */
+export function hardening(spec: ServerSpec) {
+  const { uid, gid } = spec.user;
+  return {
+    user: `${uid}:${gid}`,
+    capabilities: { drops: ["ALL"], ...(spec.fileCapabilities ? { adds: spec.fileCapabilities } : {}) },
+    securityOpts: ["no-new-privileges:true"],
+    // Empty at every start, in memory, the user's own (the Mongo keyfile copy).
+    ...(spec.scratchPaths ? { tmpfs: Object.fromEntries(spec.scratchPaths.map((p) => [p, `uid=${uid},gid=${gid},mode=0700`])) } : {}),
+  };
+}
+
+/** A secret file: the server's user reads it, nobody else in the container (its root included, which has no DAC_OVERRIDE). */
+export function secretUpload(spec: ServerSpec, file: string, content: pulumi.Input<string>) {
+  return { file, content, owner: String(spec.user.uid), group: String(spec.user.gid), permissions: "0400" };
+}
+
 /** One server: its volumes and its container, published on 127.0.0.1 only. */
 export function dockerServer(args: DockerServerArgs, opts: pulumi.CustomResourceOptions): docker.Container {
   const { spec, context } = args;
@@ -182,6 +205,7 @@ export function dockerServer(args: DockerServerArgs, opts: pulumi.CustomResource
       }),
       name: args.containerName,
       image: args.image,
+      ...hardening(spec),
       ...(spec.dockerLimits.memory ? { memory: spec.resources.memoryMb } : {}),
       ...(spec.dockerLimits.cpus ? { cpus: spec.resources.cpus } : {}),
       ...(spec.shmSizeMb !== undefined ? { shmSize: spec.shmSizeMb } : {}),
@@ -192,7 +216,7 @@ export function dockerServer(args: DockerServerArgs, opts: pulumi.CustomResource
       ...(volumes.length > 0 ? { volumes } : {}),
       uploads: [
         ...spec.files.map((f) => (f.executable ? scriptUpload(f.path, f.content) : { file: f.path, content: f.content })),
-        ...spec.secretFiles.map((f) => ({ file: f.path, content: secret(f.credential) })),
+        ...spec.secretFiles.map((f) => secretUpload(spec, f.path, secret(f.credential))),
       ],
     },
     { ...SERVICE_CONTAINER_OPTIONS, ...opts, ...formerlyNamed(former.container, names.container) },

@@ -25,8 +25,6 @@ export interface KubernetesWorkloadArgs {
   kind?: "StatefulSet" | "Deployment";
   /** Extra labels on the pods, e.g. the group a read-only Service selects. */
   podLabels?: Record<string, string>;
-  /** Writable scratch folders (emptyDir), e.g. where the Mongo wrapper puts the 0400 keyfile. */
-  scratchPaths?: string[];
   /**
    * A ClusterIP Service for clients (default). Off for the MongoDB members: one would round-robin
    * over primary and secondaries, and a driver finds the primary from the members' own names.
@@ -99,7 +97,7 @@ export function kubernetesWorkload(args: KubernetesWorkloadArgs, opts: pulumi.Cu
     { name: "files", configMap: { name: configMap.metadata.name, defaultMode: 0o444, items: spec.files.map((f) => ({ key: fileKey(f.path), path: fileKey(f.path), mode: f.executable ? 0o555 : 0o444 })) } },
     // Group-readable through fsGroup: a server that demands 0400 (mongod's keyfile) gets a copy from its wrapper.
     { name: "secrets", secret: { secretName: secret.metadata.name, defaultMode: 0o440 } },
-    ...(args.scratchPaths ?? []).map((_, i) => ({ name: `scratch-${i}`, emptyDir: {} })),
+    ...(spec.scratchPaths ?? []).map((_, i) => ({ name: `scratch-${i}`, emptyDir: {} })),
     ...(spec.shmSizeMb !== undefined ? [{ name: "shm", emptyDir: { medium: "Memory", sizeLimit: `${spec.shmSizeMb}Mi` } }] : []),
     ...(kind === "Deployment" ? spec.volumes.map((v) => ({ name: v.key, emptyDir: {} })) : []),
   ];
@@ -107,7 +105,7 @@ export function kubernetesWorkload(args: KubernetesWorkloadArgs, opts: pulumi.Cu
     ...spec.volumes.map((v) => ({ name: v.key, mountPath: v.path })),
     ...spec.files.map((f) => ({ name: "files", mountPath: f.path, subPath: fileKey(f.path), readOnly: true })),
     ...spec.secretFiles.map((f) => ({ name: "secrets", mountPath: f.path, subPath: fileKey(f.path), readOnly: true })),
-    ...(args.scratchPaths ?? []).map((path, i) => ({ name: `scratch-${i}`, mountPath: path })),
+    ...(spec.scratchPaths ?? []).map((path, i) => ({ name: `scratch-${i}`, mountPath: path })),
     ...(spec.shmSizeMb !== undefined ? [{ name: "shm", mountPath: "/dev/shm" }] : []),
   ];
   const resources = { memory: `${spec.resources.memoryMb}Mi`, cpu: spec.resources.cpus };
@@ -135,8 +133,8 @@ export function kubernetesWorkload(args: KubernetesWorkloadArgs, opts: pulumi.Cu
       runAsNonRoot: true,
       runAsUser: spec.user.uid,
       runAsGroup: spec.user.gid,
-      // A binary with file capabilities cannot run under no_new_privs or without them in the bounding set.
-      allowPrivilegeEscalation: spec.fileCapabilities !== undefined,
+      // A binary with file capabilities runs when they are in the bounding set; no process gains them.
+      allowPrivilegeEscalation: false,
       capabilities: { drop: ["ALL"], ...(spec.fileCapabilities ? { add: spec.fileCapabilities } : {}) },
     },
     volumeMounts,

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Wrapper entrypoint of InfluxDB (uploaded by Pulumi, see components/influxdb.ts), run before the
-# official image's /entrypoint.sh: as root (Docker, the image's default), or as the image's
-# influxdb user itself (Kubernetes: runAsNonRoot, fsGroup), which owns the bolt file it made.
+# official image's /entrypoint.sh, as the image's influxdb user on both engines (Docker: the
+# container's user; Kubernetes: runAsNonRoot, fsGroup), which owns the bolt file it made.
 #
 # Setup mode (DOCKER_INFLUXDB_INIT_*) runs only on an empty bolt file. A volume kept by
 # `pulumi destroy` (retainData) and found again by the next `pulumi up` holds the admin password of
@@ -33,9 +33,6 @@ if [ -f "$bolt" ] && [ "$(cat "$marker" 2>/dev/null)" != "$wanted" ]; then
   influxd recovery user update --bolt-path "$bolt" --username "$DOCKER_INFLUXDB_INIT_USERNAME" \
     --password "$(cat "$DOCKER_INFLUXDB_INIT_PASSWORD_FILE")" >/dev/null \
     || die "influxd recovery user update failed"
-  # recovery ran as root: the server runs as influxdb and must still own its files. Started as
-  # influxdb, recovery wrote the file as its owner, and a chown is neither needed nor allowed.
-  if [ "$(id -u)" = 0 ] && id influxdb >/dev/null 2>&1; then chown influxdb:influxdb "$bolt"; fi
 fi
 # On an empty volume setup mode sets this same password.
 mkdir -p "$(dirname "$bolt")"

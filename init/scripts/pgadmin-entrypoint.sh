@@ -2,9 +2,9 @@
 # Wrapper entrypoint of pgAdmin (uploaded by Pulumi, see components/admin-tools.ts).
 #
 # servers.json names a PassFile; in server mode pgAdmin reads it from the login's storage folder,
-# and libpq ignores a passfile that others can read. The uploaded passfile is root-owned and
-# world-readable, so copy it there, owned by the user pgAdmin runs as (5050), mode 0600, then
-# hand over to the image's entrypoint.
+# and libpq ignores a passfile that others can read. The mounted passfile is read-only (Docker's
+# upload is 5050's with mode 0400; Kubernetes' Secret file is group-readable), so copy it there,
+# owned by the user pgAdmin runs as (5050), mode 0600, then hand over to the image's entrypoint.
 set -eu
 
 : "${PGPASS_SOURCE:?PGPASS_SOURCE must name the uploaded passfile}"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Wrapper entrypoint of the PostgreSQL primary (uploaded by Pulumi, see components/postgres.ts),
-# run before the official image's docker-entrypoint.sh: as root (Docker, the image's default), or
-# as the image's postgres user itself (Kubernetes: runAsNonRoot, fsGroup; the volume's root is then
-# root-owned but group-writable, so this only creates what it needs and chowns nothing).
+# run before the official image's docker-entrypoint.sh, as the image's postgres user on both engines
+# (Docker: the container's user, the volume the postgres-owned copy of the image's folder;
+# Kubernetes: runAsNonRoot, fsGroup, the volume's root root-owned but group-writable). So it only
+# creates what it needs and chowns nothing, and the image's entrypoint skips its root-only setup.
 #
 # An empty volume: the wrapper makes the cluster with initdb, which reads the password file itself
 # (the image's entrypoint would export the password into the server's environment). A volume kept by
@@ -27,11 +28,6 @@ die() { log "error: $*"; exit 1; }
 superuser="${POSTGRES_USER:-postgres}"
 marker="$(dirname "$PGDATA")/.trading-db-stack-superuser-password.sha256"
 
-# As root the server commands run as postgres through gosu; started as postgres they run as they
-# are (peer authentication still matches: the OS user is postgres either way).
-if [ "$(id -u)" = 0 ]; then as_root=true; else as_root=false; fi
-as_postgres() { if $as_root; then gosu postgres "$@"; else "$@"; fi; }
-
 [ -s "$POSTGRES_PASSWORD_FILE" ] || die "POSTGRES_PASSWORD_FILE ($POSTGRES_PASSWORD_FILE) is missing or empty"
 wanted="$(sha256sum <"$POSTGRES_PASSWORD_FILE" | cut -d' ' -f1)"
 
@@ -47,7 +43,6 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
 fi
 
 mkdir -p "$(dirname "$PGDATA")"
-if $as_root; then chown postgres:postgres "$(dirname "$PGDATA")"; fi
 
 # A new cluster is made here, not by the image's entrypoint: that one exports the password as
 # POSTGRES_PASSWORD, which then stays in the server's environment for as long as it runs. initdb
@@ -55,10 +50,9 @@ if $as_root; then chown postgres:postgres "$(dirname "$PGDATA")"; fi
 created=false
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
   log "creating the cluster in $PGDATA"
-  if $as_root; then mkdir -p "$PGDATA" && chown postgres:postgres "$PGDATA" && chmod 700 "$PGDATA"; fi
   # POSTGRES_INITDB_ARGS is a list of flags, split as the image splits it.
   # shellcheck disable=SC2086
-  as_postgres initdb --username="$superuser" --pwfile="$POSTGRES_PASSWORD_FILE" -D "$PGDATA" ${POSTGRES_INITDB_ARGS:-} || die "initdb failed; see its output above"
+  initdb --username="$superuser" --pwfile="$POSTGRES_PASSWORD_FILE" -D "$PGDATA" ${POSTGRES_INITDB_ARGS:-} || die "initdb failed; see its output above"
   created=true
 fi
 
@@ -67,18 +61,17 @@ if ! $created && [ "$(cat "$marker" 2>/dev/null)" != "$wanted" ]; then
   # Stale after a crash: the temporary server would refuse to start. The real server is not running.
   rm -f "$PGDATA/postmaster.pid"
   # The temporary server's own log goes to this container's log.
-  as_postgres pg_ctl -D "$PGDATA" -w -t 300 -o "-c listen_addresses='' -c log_statement=none" start \
+  pg_ctl -D "$PGDATA" -w -t 300 -o "-c listen_addresses='' -c log_statement=none" start \
     || die "the temporary server did not start; see its log above"
   # psql reads the password from the file itself (\set with backquotes): it is never on a command line.
-  as_postgres psql -X -q -v ON_ERROR_STOP=1 -v user="$superuser" -d postgres <<EOSQL || { as_postgres pg_ctl -D "$PGDATA" -m fast -w stop; die "ALTER ROLE failed"; }
+  psql -X -q -v ON_ERROR_STOP=1 -v user="$superuser" -d postgres <<EOSQL || { pg_ctl -D "$PGDATA" -m fast -w stop; die "ALTER ROLE failed"; }
 \\set password \`cat "$POSTGRES_PASSWORD_FILE"\`
 ALTER ROLE :"user" WITH PASSWORD :'password';
 EOSQL
-  as_postgres pg_ctl -D "$PGDATA" -m fast -w stop || die "the temporary server did not stop; see its log above"
+  pg_ctl -D "$PGDATA" -m fast -w stop || die "the temporary server did not stop; see its log above"
 fi
 # A cluster made above has this same password.
 printf '%s\n' "$wanted" >"$marker"
-if $as_root; then chown postgres:postgres "$marker"; fi
 chmod 600 "$marker"
 
 # The access rules, with the addresses only the running container knows.

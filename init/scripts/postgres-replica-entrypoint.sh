@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Entrypoint of a PostgreSQL streaming replica, run inside the official postgres image (uploaded by
 # components/postgres.ts) and, in the integration tests, against the real binaries on the machine.
+# It runs as the image's postgres user on both engines (Docker: the container's user; Kubernetes:
+# runAsNonRoot), in folders that user may write: it chowns nothing.
 #
 # First start (no PG_VERSION in PGDATA): wait for the primary, take a base backup through this
 # replica's own replication slot into a scratch folder, mark it as a standby and move it into
@@ -31,13 +33,6 @@ REPLICATION_PASSFILE="${REPLICATION_PASSFILE:-/var/run/postgresql/replication.pg
 [[ "$PRIMARY_PORT" =~ ^[0-9]+$ ]] || die "PRIMARY_PORT must be a number (got '$PRIMARY_PORT')"
 [[ "$PRIMARY_WAIT_SECONDS" =~ ^[0-9]+$ ]] || die "PRIMARY_WAIT_SECONDS must be a number (got '$PRIMARY_WAIT_SECONDS')"
 
-if [ "$(id -u)" = 0 ]; then
-  # Started as root (the image's default): hand the folders to postgres, then run again as postgres.
-  mkdir -p "$(dirname "$PGDATA")" "$(dirname "$REPLICATION_PASSFILE")"
-  chown postgres:postgres "$(dirname "$PGDATA")" "$(dirname "$REPLICATION_PASSFILE")"
-  if [ -d "$PGDATA" ]; then chown postgres:postgres "$PGDATA"; fi
-  exec gosu postgres "${BASH_SOURCE[0]}" "$@"
-fi
 
 write_passfile() {
   [ -r "$REPLICATION_PASSWORD_FILE" ] || die "cannot read REPLICATION_PASSWORD_FILE ($REPLICATION_PASSWORD_FILE)"

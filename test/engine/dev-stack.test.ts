@@ -87,6 +87,59 @@ function psqlFrom(network: string, conninfo: string, sql: string) {
 /** A container's log, stdout and stderr together. */
 const logText = (name: string) => execFileSync("sh", ["-c", `docker logs ${name} 2>&1`], { encoding: "utf8" });
 
+/** uid:gid each container runs as: its image's own user. */
+const IMAGE_USERS: Record<string, string> = { postgres: "999:999", mongodb: "999:999", redis: "999:999", influxdb: "1000:1000", pgadmin: "5050:0", "mongo-express": "1000:1000" };
+/** CAP_NET_BIND_SERVICE (bit 10): pgAdmin's python carries it as a file capability. */
+const NET_BIND_SERVICE = 1n << 10n;
+
+/**
+ * Every process of every container (its PID 1 and what runs beside it, read from /proc on the
+ * host) runs as the image's user with no effective or permitted capability and no_new_privs; the
+ * bounding set is empty but for pgAdmin's NET_BIND_SERVICE. Each secret file is the user's, mode
+ * 0400: root in the container (docker exec -u 0) cannot read it, having no DAC_OVERRIDE.
+ */
+async function expectHardened(names: string[], run: UpResult["run"]) {
+  for (const name of names) {
+    const kind = name.slice(PREFIX.length + 1).replace(/-(replica-)?\d+$/, "");
+    const user = IMAGE_USERS[kind];
+    expect(user, name).toBeDefined();
+    const container = docker.getContainer(name);
+    const info = await container.inspect();
+    expect(info.Config.User, name).toBe(user);
+    expect(info.HostConfig.CapDrop, name).toEqual(["ALL"]);
+    expect(info.HostConfig.SecurityOpt, name).toEqual(["no-new-privileges:true"]);
+    const { Titles, Processes } = await container.top({ ps_args: "-o pid" });
+    const pids = Processes.map((p: string[]) => Number(p[Titles.indexOf("PID")]));
+    expect(pids, name).toContain(info.State.Pid);
+    for (const pid of pids) {
+      let status: string;
+      try {
+        status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
+      } catch {
+        continue; // a healthcheck's process that ended meanwhile
+      }
+      const field = (key: string) => status.match(new RegExp(`^${key}:\\s+(.*)$`, "m"))![1].trim();
+      expect(field("Uid").split(/\s+/), `${name} pid ${pid}`).toEqual(Array(4).fill(user.split(":")[0]));
+      expect(field("Gid").split(/\s+/), `${name} pid ${pid}`).toEqual(Array(4).fill(user.split(":")[1]));
+      expect([BigInt(`0x${field("CapEff")}`), BigInt(`0x${field("CapPrm")}`)], `${name} pid ${pid}`).toEqual([0n, 0n]);
+      expect(BigInt(`0x${field("CapBnd")}`), `${name} pid ${pid}`).toBe(kind === "pgadmin" ? NET_BIND_SERVICE : 0n);
+      expect(field("NoNewPrivs"), `${name} pid ${pid}`).toBe("1");
+    }
+    const resource = run.ofType("docker:index/container:Container").find((r) => plain(r.inputs).name === name)!;
+    const secretFiles = plain(resource.inputs).uploads.filter((u: { owner?: string }) => u.owner !== undefined).map((u: { file: string }) => u.file);
+    expect(secretFiles.length, name).toBeGreaterThan(0);
+    for (const file of secretFiles) {
+      expect(execFileSync("docker", ["exec", name, "stat", "-c", "%u:%g %a", file], { encoding: "utf8" }).trim(), `${name} ${file}`).toBe(`${user} 400`);
+      const asRoot = spawnSync("docker", ["exec", "-u", "0", name, "cat", file], { encoding: "utf8" });
+      expect({ status: asRoot.status, stderr: asRoot.stderr.trim() }, `${name} ${file} as root`).toEqual({ status: 1, stderr: `cat: ${file}: Permission denied` });
+    }
+  }
+  // mongod's keyfile: the wrapper's 0400 copy in the member's tmpfs.
+  for (const name of names.filter((n) => n.includes("mongodb"))) {
+    expect(execFileSync("docker", ["exec", name, "stat", "-c", "%u %a", "/etc/mongo-keyfile", "/etc/mongo-keyfile/keyfile"], { encoding: "utf8" }).trim().split("\n"), name).toEqual(["999 700", "999 400"]);
+  }
+}
+
 let release: (() => void) | undefined;
 
 beforeAll(async () => {
@@ -119,6 +172,7 @@ describe(`dev stack on a real Docker daemon (${Object.values(STAND_IN_SERVERS).j
       // Published on loopback only.
       for (const bindings of Object.values(info.HostConfig.PortBindings ?? {}) as Array<Array<{ HostIp: string }>>) for (const b of bindings) expect(b.HostIp).toBe("127.0.0.1");
     }
+    await expectHardened(containers, first.run);
     const uris = first.outputs.postgresUris.trading_platform;
     expect(await query(uris.owner, "SELECT count(*)::int AS n FROM strategies")).toEqual([{ n: expect.any(Number) }]);
     const [replicaRow] = await query(uris.replicas[0], "SELECT pg_is_in_recovery() AS standby, count(*)::int AS n FROM strategies");
@@ -185,6 +239,13 @@ describe(`dev stack on a real Docker daemon (${Object.values(STAND_IN_SERVERS).j
     expect(execFileSync("docker", ["exec", `${PREFIX}-pgadmin`, "stat", "-c", "%u %a", passfile], { encoding: "utf8" }).trim()).toBe("5050 600");
     const pgpass = execFileSync("docker", ["exec", `${PREFIX}-pgadmin`, "cat", passfile], { encoding: "utf8" });
     expect(pgpass.split("\n").filter(Boolean).map((l) => l.split(":").slice(0, 4).join(":"))).toEqual(["postgres:5432:*:trading_admin_tools", "postgres-replica-1:5432:*:trading_admin_tools"]);
+    // Why pgAdmin keeps NET_BIND_SERVICE in its bounding set: without it its python (setcap'd, as
+    // in the image) does not even start; with it, under no-new-privileges, it starts and gains nothing.
+    const python = (...flags: string[]) => spawnSync("docker", ["run", "--rm", "--user", "5050:0", "--cap-drop", "ALL", ...flags, "--entrypoint", "python3", overrides.pgadminImage, "-c", "print(open('/proc/self/status').read())"], { encoding: "utf8" });
+    expect(python().stderr).toMatch(/Operation not permitted|permission denied/i);
+    const capped = python("--cap-add", "NET_BIND_SERVICE", "--security-opt", "no-new-privileges:true");
+    expect(capped.status, capped.stderr).toBe(0);
+    expect(capped.stdout).toMatch(/CapEff:\s+0+\n/);
     // mongo-express: basic auth, then the replica set's databases.
     const { url, user } = first.outputs.adminTools.mongoExpress;
     expect((await fetch(url)).status).toBe(401);
@@ -306,6 +367,8 @@ describe(`dev stack on a real Docker daemon (${Object.values(STAND_IN_SERVERS).j
       redis.disconnect();
     }
     expect(up.operations.filter((o) => o.type.startsWith("pulumi-nodejs:dynamic/")).map((o) => o.operation)).toEqual(expect.arrayContaining(["create"]));
+    // On the kept volumes the servers run as their users just the same.
+    await expectHardened(["postgres", "postgres-replica-1", "mongodb", "mongodb-2", "mongodb-3", "redis", "influxdb", "pgadmin", "mongo-express"].map((n) => `${PREFIX}-${n}`), up.run);
     first = up;
   });
 

@@ -49,8 +49,9 @@ describe("pgAdmin wrapper entrypoint", () => {
   test("copies the uploaded passfile into the login's storage folder, owned by pgAdmin's user with mode 0600, and libpq logs in with it", () => {
     const { pgpassFile } = requireBuilt("components/admin-tools-spec.js");
     const source = path.join(dir, "uploaded-pgpass");
-    // As Pulumi uploads it: root-owned, readable by all.
-    fs.writeFileSync(source, pgpassFile([{ name: "primary", endpoint: { host: "127.0.0.1", port: server.port } }], "postgres", superuserPassword), { mode: 0o644 });
+    // As Pulumi uploads it on Docker: pgAdmin's user's, mode 0400 (libpq still wants its own 0600 copy in the storage folder).
+    fs.writeFileSync(source, pgpassFile([{ name: "primary", endpoint: { host: "127.0.0.1", port: server.port } }], "postgres", superuserPassword), { mode: 0o400 });
+    fs.chownSync(source, PGADMIN_UID, PGADMIN_UID);
     const home = path.join(dir, "var-lib-pgadmin");
     fs.mkdirSync(home);
     fs.chownSync(home, PGADMIN_UID, PGADMIN_UID);

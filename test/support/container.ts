@@ -1,7 +1,9 @@
 // A container's files on this machine, laid out the way each engine mounts them, for running the
 // container scripts (init/scripts) as each engine starts them:
-// - docker: started as root (the official images' default); Pulumi's uploads are root-owned,
-//   scripts 0755, other files 0644; a volume's folder starts root-owned.
+// - docker: started as the image's own user (the container's `user`, no capabilities); Pulumi's
+//   uploads are root-owned, scripts 0755, other files 0644, but secret files are the user's with
+//   mode 0400; a volume's folder is the user's (Docker fills a new volume with the image's folder,
+//   which the image's user owns).
 // - kubernetes: started as the image's own user (securityContext runAsNonRoot, runAsUser/runAsGroup =
 //   that user, fsGroup = its gid, no capabilities): the PVC's root is root:<gid> with g+rwx and
 //   setgid (2775), Secret files root:<gid> 0440, ConfigMap files root:<gid> 0644, scripts 0555.
@@ -33,7 +35,7 @@ export interface ContainerFiles {
   config(name: string, content: string): string;
   /** Copies a script or stand-in into bin with the mode the engine gives it. */
   script(source: string, name?: string): string;
-  /** argv that starts a command as the engine does: as root, or as the image's user with only its gid. */
+  /** argv that starts a command as both engines do: as the image's user with only its gid. */
   argv(command: string, args: string[]): [string, string[]];
   spawn(command: string, args: string[], env: Record<string, string>, logFile: string): ChildProcess;
   run(command: string, args: string[], env: Record<string, string>): SpawnSyncReturns<string>;
@@ -45,19 +47,18 @@ export function containerFiles(label: string, engine: Engine, user: ImageUser): 
   const bin = path.join(dir, "bin");
   fs.mkdirSync(bin, { mode: 0o755 });
   const k8s = engine === "kubernetes";
-  const place = (file: string, mode: number) => {
-    fs.chownSync(file, 0, k8s ? user.gid : 0);
+  const place = (file: string, mode: number, owner = 0) => {
+    fs.chownSync(file, owner, k8s ? user.gid : owner === 0 ? 0 : user.gid);
     fs.chmodSync(file, mode);
     return file;
   };
-  const write = (sub: string, name: string, content: string, mode: number) => {
+  const write = (sub: string, name: string, content: string, mode: number, owner = 0) => {
     fs.mkdirSync(path.join(dir, sub), { recursive: true, mode: 0o755 });
     const file = path.join(dir, sub, name);
     fs.writeFileSync(file, content);
-    return place(file, mode);
+    return place(file, mode, owner);
   };
-  const argv = (command: string, args: string[]): [string, string[]] =>
-    k8s ? ["setpriv", [`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", command, ...args]] : [command, args];
+  const argv = (command: string, args: string[]): [string, string[]] => ["setpriv", [`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", command, ...args]];
   return {
     engine,
     user,
@@ -66,9 +67,9 @@ export function containerFiles(label: string, engine: Engine, user: ImageUser): 
     volume(name) {
       const mount = path.join(dir, name);
       fs.mkdirSync(mount, { recursive: true });
-      return place(mount, k8s ? 0o2775 : 0o755);
+      return k8s ? place(mount, 0o2775) : place(mount, 0o755, user.uid);
     },
-    secret: (name, content) => write("secrets", name, content, k8s ? 0o440 : 0o644),
+    secret: (name, content) => (k8s ? write("secrets", name, content, 0o440) : write("secrets", name, content, 0o400, user.uid)),
     config: (name, content) => write("config", name, content, 0o644),
     script: (source, name = path.basename(source)) => write("bin", name, fs.readFileSync(source, "utf8"), k8s ? 0o555 : 0o755),
     argv,

@@ -109,14 +109,13 @@ export interface StartMemberOptions {
   n: number;
   /** The keyfile text the program uploads. */
   keyfile: string;
-  /** How the container is started: as root (docker, the default) or as uid 999 (kubernetes). */
+  /** How the engine mounts the keyfile (docker, the default, or kubernetes); both start the member as uid 999. */
   engine?: Engine;
 }
 
-/** The wrapper's argv for the engine: as root, or as uid 999 with only gid 999. */
-function wrapperArgv(engine: Engine, args: string[]): [string, string[]] {
-  const argv = ["bash", WRAPPER, ...args];
-  return engine === "kubernetes" ? ["setpriv", [`--reuid=${MONGO_UID}`, `--regid=${MONGO_UID}`, "--clear-groups", ...argv]] : [argv[0], argv.slice(1)];
+/** The wrapper's argv: as uid 999 with only gid 999, as both engines start a member. */
+function wrapperArgv(args: string[]): [string, string[]] {
+  return ["setpriv", [`--reuid=${MONGO_UID}`, `--regid=${MONGO_UID}`, "--clear-groups", "bash", WRAPPER, ...args]];
 }
 
 export async function startMember(options: StartMemberOptions): Promise<MongoMember> {
@@ -144,7 +143,7 @@ export async function startMember(options: StartMemberOptions): Promise<MongoMem
     MONGO_KEYFILE_SOURCE: keyfileSource,
     MONGO_KEYFILE: keyfile,
   };
-  const [program, args] = wrapperArgv(engine, ["mongod", ...testMongodArgs(dir, port, keyfile).slice(1)]);
+  const [program, args] = wrapperArgv(["mongod", ...testMongodArgs(dir, port, keyfile).slice(1)]);
   const child = spawn(program, args, { env, stdio: ["ignore", log, log] });
   fs.closeSync(log);
   running.add(child);
@@ -190,19 +189,24 @@ export function ownerAndMode(file: string): { uid: number; mode: string } {
 }
 
 /**
- * The keyfile as the engine mounts it, in a member's folder: docker, Pulumi's upload (root-owned,
- * readable by all); kubernetes, a Secret file root:999 0440 (group-readable: mongod refuses it) and
- * an emptyDir root:999 2777 where the wrapper puts the copy. Returns the mounted keyfile's path.
+ * The keyfile as the engine mounts it, in a member's folder: docker, Pulumi's upload (999's, 0400)
+ * and a tmpfs 999:999 0700 where the wrapper puts the copy; kubernetes, a Secret file root:999 0440
+ * (group-readable: mongod refuses it) and an emptyDir root:999 2777 for the copy. Returns the
+ * mounted keyfile's path.
  */
 export function mountKeyfile(dir: string, engine: Engine, content: string): string {
+  const scratch = path.join(dir, "mongo-keyfile");
+  fs.mkdirSync(scratch, { recursive: true });
   if (engine === "docker") {
+    fs.chownSync(scratch, MONGO_UID, MONGO_UID);
+    fs.chmodSync(scratch, 0o700);
     const upload = path.join(dir, "uploaded-keyfile");
-    fs.writeFileSync(upload, content, { mode: 0o644 });
-    fs.chownSync(upload, 0, 0);
+    fs.writeFileSync(upload, content);
+    fs.chownSync(upload, MONGO_UID, MONGO_UID);
+    fs.chmodSync(upload, 0o400);
     return upload;
   }
-  const emptyDir = path.join(dir, "mongo-keyfile");
-  fs.mkdirSync(emptyDir, { recursive: true });
+  const emptyDir = scratch;
   fs.chownSync(emptyDir, 0, MONGO_UID);
   fs.chmodSync(emptyDir, 0o2777);
   fs.mkdirSync(path.join(dir, "secrets"), { recursive: true, mode: 0o755 });
@@ -213,9 +217,9 @@ export function mountKeyfile(dir: string, engine: Engine, content: string): stri
   return secret;
 }
 
-/** Runs the wrapper (as root, or as uid 999 for kubernetes) with `mongod --version`; its exit status and output. */
-export function runWrapper(env: Record<string, string>, engine: Engine = "docker"): { status: number | null; stdout: string; stderr: string } {
-  const [program, args] = wrapperArgv(engine, ["mongod", "--version"]);
+/** Runs the wrapper (as uid 999) with `mongod --version`; its exit status and output. */
+export function runWrapper(env: Record<string, string>): { status: number | null; stdout: string; stderr: string } {
+  const [program, args] = wrapperArgv(["mongod", "--version"]);
   const result = spawnSync(program, args, { env: { PATH: `${IMAGE_ENTRYPOINT_STANDIN}:${path.dirname(mongodBin())}:/usr/bin:/bin`, ...env }, encoding: "utf8" });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
@@ -228,7 +232,7 @@ const MONGO_KEYFILE_UPLOAD = "/run/secrets/mongo-keyfile";
 
 /**
  * `count` members as the containers start: empty, with no user (the init hook creates root through
- * __system); the members numbered in `onKubernetes` are started as on Kubernetes (as uid 999).
+ * __system); the members numbered in `onKubernetes` get their keyfile as on Kubernetes.
  */
 export async function startMembers(count: number, keyfile: string, onKubernetes: number[] = []): Promise<MongoMember[]> {
   const engine = (n: number): Engine => (onKubernetes.includes(n) ? "kubernetes" : "docker");

@@ -282,14 +282,13 @@ export function removeServerDir(server: PgServer): void {
 /** The official image's entrypoint (../shared/contracts/images, byte for byte from docker-library/postgres). */
 export const IMAGE_ENTRYPOINT = path.resolve(ROOT, "../shared/contracts/images/postgres/docker-entrypoint.sh");
 export const PRIMARY_ENTRYPOINT = path.join(ROOT, "init/scripts/postgres-primary-entrypoint.sh");
-const GOSU_STANDIN = path.join(ROOT, "test/support/gosu");
 
 /**
- * A PostgreSQL container's files (see ./container), started as root (docker) or as the postgres OS
- * user (kubernetes, where the image's user is postgres too). The volume is mounted at `volume` and
+ * A PostgreSQL container's files (see ./container), started as the postgres OS user, as both
+ * engines start it (the image's user is postgres). The volume is mounted at `volume` and
  * PGDATA is a versioned folder below it, as postgres:18 does; `run` is the image's own
- * /var/run/postgresql (owned by postgres in the image). On docker, gosu is a stand-in on PATH; on
- * kubernetes there is none, so a script that still called it would fail.
+ * /var/run/postgresql (owned by postgres in the image). There is no gosu on PATH: a script that
+ * still called it would fail.
  */
 export interface PgContainer {
   files: ContainerFiles;
@@ -305,7 +304,6 @@ export async function pgContainer(label: string, engine: Engine): Promise<PgCont
   const user = serverUser();
   if (!user) throw new Error("the container layouts need root (the tests chown files to postgres and to root)");
   const files = containerFiles(label, engine, user);
-  if (engine === "docker") files.script(GOSU_STANDIN);
   const volume = files.volume("var-lib-postgresql");
   const run = path.join(files.dir, "var-run-postgresql");
   fs.mkdirSync(run, { mode: 0o3777 });

@@ -425,9 +425,11 @@ describe("dev with platform kubernetes", () => {
       expect(sts.spec.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: "Delete", whenScaled: "Delete" });
       for (const t of sts.spec.volumeClaimTemplates) expect(t.spec.storageClassName).toBe("fast-ssd");
     }
-    // pgAdmin's python carries NET_BIND_SERVICE as a file capability (setcap): it runs only when the container keeps it.
+    // pgAdmin's python carries NET_BIND_SERVICE as a file capability (setcap): it runs only when
+    // the bounding set keeps it, and gains nothing (it listens on 8080).
     const pgadmin = named(run, "Deployment", "trading-pgadmin").spec.template.spec;
-    expect(pgadmin.containers[0].securityContext).toMatchObject({ runAsUser: 5050, allowPrivilegeEscalation: true, capabilities: { drop: ["ALL"], add: ["NET_BIND_SERVICE"] } });
+    expect(pgadmin.containers[0].securityContext).toMatchObject({ runAsUser: 5050, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"], add: ["NET_BIND_SERVICE"] } });
+    expect(pgadmin.containers[0].env).toContainEqual({ name: "PGADMIN_LISTEN_PORT", value: "8080" });
     expect(named(run, "Deployment", "trading-mongo-express").spec.template.spec.containers[0].securityContext).toMatchObject({ allowPrivilegeEscalation: false });
     // retainData false: the namespace goes with the stack, through the stack's own provider; the Cluster too.
     expect(run.ofType("pulumi:providers:kubernetes").map((p) => p.name).sort()).toEqual(["trading-kubernetes-adopting-provider", "trading-kubernetes-provider"]);

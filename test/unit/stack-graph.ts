@@ -69,6 +69,27 @@ export function describeStackGraph(expected: StackExpectations): void {
       }
     });
 
+    test("every container runs as its image's user, with every capability dropped (pgAdmin keeps its python's file capability in the bounding set), no-new-privileges, and secret files only that user reads", () => {
+      const users: Record<string, string> = { postgres: "999:999", mongodb: "999:999", redis: "999:999", influxdb: "1000:1000", pgadmin: "5050:0", "mongo-express": "1000:1000" };
+      for (const c of allContainers()) {
+        const name: string = value(c, "name");
+        const kind = Object.keys(users).find((k) => name.replace(/^trading-/, "").replace(/-(replica-)?\d+$/, "") === k);
+        expect(kind, name).toBeDefined();
+        expect(value(c, "user"), name).toBe(users[kind!]);
+        expect(value(c, "capabilities"), name).toEqual(kind === "pgadmin" ? { drops: ["ALL"], adds: ["NET_BIND_SERVICE"] } : { drops: ["ALL"] });
+        expect(value(c, "securityOpts"), name).toEqual(["no-new-privileges:true"]);
+        const [uid, gid] = users[kind!].split(":");
+        const uploads = value(c, "uploads");
+        const secrets = uploads.filter((u: any) => u.file.startsWith("/run/secrets/") || /password|pgpass|url|secret|\.acl$/i.test(u.file));
+        expect(secrets.length, name).toBeGreaterThan(0);
+        for (const upload of secrets) expect({ file: upload.file, owner: upload.owner, group: upload.group, permissions: upload.permissions }, name).toEqual({ file: upload.file, owner: uid, group: gid, permissions: "0400" });
+        // Nothing else is the user's to change: config and scripts stay root's.
+        for (const upload of uploads.filter((u: any) => !secrets.includes(u))) expect(upload.owner, `${name} ${upload.file}`).toBeUndefined();
+      }
+      // The Mongo keyfile copy goes to a tmpfs of the member's user.
+      for (const c of allContainers().filter((c) => /^trading-mongodb/.test(value(c, "name")))) expect(value(c, "tmpfs")).toEqual({ "/etc/mongo-keyfile": "uid=999,gid=999,mode=0700" });
+    });
+
     test("containers are health-checked over TCP, waited for, stopped gracefully and limited", () => {
       for (const c of containers()) {
         const health = value(c, "healthcheck");
@@ -450,8 +471,8 @@ export function describeStackGraph(expected: StackExpectations): void {
       }
       const pgadmin = run.byName("trading-admin-tools-pgadmin");
       expect(pgadmin.options.dependsOn).toEqual(expect.arrayContaining(["trading-postgres-init", "trading-mongo-init"]));
-      expect(value(pgadmin, "ports")).toEqual([{ internal: 80, external: 5050, ip: "127.0.0.1" }]);
-      expect(value(pgadmin, "healthcheck").tests[1]).toContain("wget -q -O /dev/null http://127.0.0.1:80/misc/ping");
+      expect(value(pgadmin, "ports")).toEqual([{ internal: 8080, external: 5050, ip: "127.0.0.1" }]);
+      expect(value(pgadmin, "healthcheck").tests[1]).toContain("wget -q -O /dev/null http://127.0.0.1:8080/misc/ping");
       expect(value(pgadmin, "entrypoints")).toEqual(["/usr/local/bin/trading-pgadmin-entrypoint.sh"]);
       const envs: string[] = value(pgadmin, "envs");
       expect(envs).toEqual(expect.arrayContaining(["PGADMIN_DEFAULT_PASSWORD_FILE=/run/secrets/pgadmin-password", "PGADMIN_REPLACE_SERVERS_ON_STARTUP=True"]));

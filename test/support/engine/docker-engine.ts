@@ -4,7 +4,7 @@
 // and parallelism of a real `up`:
 // - Docker networks, volumes and containers as @pulumi/docker 5 (terraform-provider-docker) does it:
 //   create on the default bridge, disconnect it, connect each network with its aliases, upload each
-//   file as a tar (0644, 0744 when executable, or `permissions`), start, poll health every second
+//   file as a tar (0644, 0744 when executable, or `permissions`; root's, or `owner`/`group`), start, poll health every second
 //   until healthy or `waitTimeout`; replace when an input changes that the provider cannot update
 //   in place, delete-first; update in place what it can (and, like the provider, drop a healthcheck
 //   change: kreuzwerker/terraform-provider-docker#988);
@@ -66,6 +66,7 @@ const CONTAINER_UPDATABLE = new Set(["restart", "memory", "destroyGraceSeconds",
 const CONTAINER_MAPPED = new Set([
   "name", "image", "entrypoints", "command", "envs", "uploads", "volumes", "ports", "networksAdvanced", "healthcheck",
   "restart", "memory", "cpus", "shmSize", "labels", "destroyGraceSeconds", "wait", "waitTimeout",
+  "user", "capabilities", "securityOpts", "tmpfs",
 ]);
 
 export class DockerEngine {
@@ -264,6 +265,7 @@ export class DockerEngine {
       Entrypoint: inputs.entrypoints,
       Cmd: inputs.command,
       Env: inputs.envs,
+      User: inputs.user,
       Labels: labelMap(inputs.labels),
       ExposedPorts: Object.fromEntries(ports.map((p) => [portKey(p), {}])),
       Healthcheck: health && {
@@ -282,6 +284,10 @@ export class DockerEngine {
         Memory: inputs.memory ? inputs.memory * 1024 * 1024 : undefined,
         ShmSize: inputs.shmSize ? inputs.shmSize * 1024 * 1024 : undefined,
         NanoCpus: inputs.cpus ? Math.round(Number(inputs.cpus) * 1e9) : undefined,
+        CapAdd: inputs.capabilities?.adds,
+        CapDrop: inputs.capabilities?.drops,
+        SecurityOpt: inputs.securityOpts,
+        Tmpfs: inputs.tmpfs,
         Init: false,
       },
     });
@@ -392,11 +398,17 @@ export function nanoseconds(duration: string | undefined): number | undefined {
 }
 
 /** One upload as the provider sends it: a tar of the absolute path, root-owned, with its mode. */
-async function tarOf(upload: { file: string; content?: string; contentBase64?: string; executable?: boolean; permissions?: string }): Promise<Buffer> {
+async function tarOf(upload: { file: string; content?: string; contentBase64?: string; executable?: boolean; permissions?: string; owner?: string; group?: string }): Promise<Buffer> {
   const content = upload.content !== undefined ? Buffer.from(upload.content, "utf8") : Buffer.from(upload.contentBase64 ?? "", "base64");
   const mode = upload.permissions ? parseInt(upload.permissions, 8) : upload.executable ? 0o744 : 0o644;
+  // Numeric owner and group as given (the provider resolves names on its host; the stack gives ids).
+  const id = (value: string | undefined, what: string) => {
+    if (value === undefined) return 0;
+    if (!/^\d+$/.test(value)) throw new Error(`upload ${upload.file}: ${what} ${value} is not a numeric id`);
+    return Number(value);
+  };
   const tar = pack();
-  tar.entry({ name: upload.file, mode, size: content.length, mtime: new Date(), uid: 0, gid: 0 }, content);
+  tar.entry({ name: upload.file, mode, size: content.length, mtime: new Date(), uid: id(upload.owner, "owner"), gid: id(upload.group, "group") }, content);
   tar.finalize();
   const chunks: Buffer[] = [];
   for await (const chunk of tar) chunks.push(chunk as Buffer);

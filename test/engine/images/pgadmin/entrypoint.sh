@@ -1,6 +1,6 @@
 #!/bin/sh
 # /entrypoint.sh of the pgAdmin stand-in (see the Dockerfile): refuses what pgAdmin's entrypoint
-# refuses that the stack could get wrong, then answers /misc/ping on port 80.
+# refuses that the stack could get wrong, then answers /misc/ping on PGADMIN_LISTEN_PORT (80 by default).
 set -eu
 fail() { echo "pgadmin stand-in: $*" >&2; exit 1; }
 [ "$(id -u)" = 5050 ] || fail "runs as uid 5050, not $(id -u)"
@@ -10,4 +10,4 @@ python3 -c 'import json, sys; servers = json.load(open(sys.argv[1]))["Servers"];
   || fail "$PGADMIN_SERVER_JSON_FILE is not a servers.json with servers"
 mkdir -p /tmp/www/misc
 printf 'PING' >/tmp/www/misc/ping
-exec python3 -m http.server 80 --bind 0.0.0.0 --directory /tmp/www
+exec python3 -m http.server "${PGADMIN_LISTEN_PORT:-80}" --bind 0.0.0.0 --directory /tmp/www
