@@ -151,6 +151,7 @@ export function pgadminSpec(image: string, servers: PgadminServer[], superuser: 
     // needs it in the bounding set, though nothing gains it (PGADMIN_CONTAINER_PORT).
     fileCapabilities: ["NET_BIND_SERVICE"],
     volumes: [{ key: "data", path: ADMIN_PATHS.pgadminData }],
+    writesToRoot: "pgAdmin's entrypoint writes its settings into the application's own folder (/pgadmin4/config_distro.py) at every start",
     user: { uid: PGADMIN_IMAGE_UID, gid: 0 },
     resources: ADMIN_RESOURCES,
     dockerLimits: { memory: false, cpus: false },

@@ -125,6 +125,8 @@ export function influxdbSpec(influx: InfluxdbConfig, service: string, entrypoint
     ],
     port: { name: "http", number: INFLUXDB_CONTAINER_PORT },
     ready: influxdbReadyCheck(),
+    // The image's entrypoint writes setup mode's config to /tmp/config.json.
+    scratchPaths: ["/tmp"],
     volumes: [
       { key: "data", path: INFLUXDB_PATHS.data },
       { key: "config", path: INFLUXDB_PATHS.config, sizeGb: 1 },

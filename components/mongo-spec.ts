@@ -139,7 +139,9 @@ export function mongoMemberSpec(mongo: MongoConfig, service: string, role: strin
       { key: "data", path: MONGO_PATHS.dataDir },
       { key: "config", path: MONGO_PATHS.configDir, sizeGb: 1 },
     ],
-    scratchPaths: [MONGO_KEYFILE_DIR],
+    // /tmp: the image's entrypoint writes its parsed config there, mongod its unix socket, mongosh
+    // (the probes) its logs under HOME=/tmp.
+    scratchPaths: [MONGO_KEYFILE_DIR, "/tmp"],
     user: { uid: MONGO_IMAGE_UID, gid: MONGO_IMAGE_UID },
     resources: { memoryMb: mongo.memoryMb, cpus: mongo.cpus },
     dockerLimits: { memory: true, cpus: false },

@@ -76,9 +76,16 @@ export interface ServerSpec {
   volumes: VolumeSpec[];
   /**
    * Writable folders outside the volumes, empty at every start and owned by `user` (Docker: tmpfs;
-   * Kubernetes: emptyDir), e.g. where the Mongo wrapper puts the 0400 keyfile.
+   * Kubernetes: emptyDir), e.g. where the Mongo wrapper puts the 0400 keyfile, or /tmp. With the
+   * volumes they are every path the image writes: Kubernetes makes the rest of its root read-only.
    */
   scratchPaths?: string[];
+  /**
+   * Why the image must write into its root filesystem beyond the volumes and scratchPaths, when it
+   * must; Kubernetes then leaves the root writable. (Docker's roots stay writable: the provider
+   * uploads the files into a container before it starts, which Docker refuses on a read-only root.)
+   */
+  writesToRoot?: string;
   /**
    * The image's own unprivileged user, which both engines run the container as from the start: no
    * process of the stack's containers is ever root, and the images' root-only setup (chown, gosu)

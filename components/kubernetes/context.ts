@@ -8,6 +8,19 @@ import { formerlyNamed } from "../names";
 import { PostgresOperatorCheck } from "../../init/postgres/resources";
 import { CNPG_INSTALL_COMMAND, CNPG_OPERATOR_POD_LABELS, CNPG_RELEASE, selectorText } from "./cloudnative-pg";
 
+/**
+ * Pod Security Admission on a namespace the stack creates: the "restricted" standard enforced (and
+ * audited, and warned of). Every pod template the stack declares meets it (runAsNonRoot, no
+ * privilege escalation, every capability dropped but NET_BIND_SERVICE, RuntimeDefault seccomp,
+ * only claim, configMap, secret and emptyDir volumes), and so do CloudNativePG's instance pods.
+ */
+export const POD_SECURITY_LABELS = {
+  "pod-security.kubernetes.io/enforce": "restricted",
+  "pod-security.kubernetes.io/enforce-version": "latest",
+  "pod-security.kubernetes.io/audit": "restricted",
+  "pod-security.kubernetes.io/warn": "restricted",
+};
+
 export interface KubernetesContext {
   provider: k8s.Provider;
   /**
@@ -91,7 +104,7 @@ export class KubernetesCluster extends pulumi.ComponentResource {
     const namespaceResource = config.createNamespace
       ? new k8s.core.v1.Namespace(
           `${name}-namespace`,
-          { metadata: { name: config.namespace, labels: { ...stackLabels, "app.kubernetes.io/managed-by": "pulumi" } } },
+          { metadata: { name: config.namespace, labels: { ...stackLabels, "app.kubernetes.io/managed-by": "pulumi", ...POD_SECURITY_LABELS } } },
           // A namespace's deletion takes every object and volume claim in it: kept when data is
           // kept, and then taken over again by the next `up` of a new stack (where the claims wait).
           {

@@ -135,6 +135,8 @@ export function kubernetesWorkload(args: KubernetesWorkloadArgs, opts: pulumi.Cu
       runAsGroup: spec.user.gid,
       // A binary with file capabilities runs when they are in the bounding set; no process gains them.
       allowPrivilegeEscalation: false,
+      // Every path the image writes is a volume or a scratch emptyDir (ServerSpec.scratchPaths).
+      readOnlyRootFilesystem: spec.writesToRoot === undefined,
       capabilities: { drop: ["ALL"], ...(spec.fileCapabilities ? { add: spec.fileCapabilities } : {}) },
     },
     volumeMounts,

@@ -177,6 +177,10 @@ describe(`prod's Kubernetes pods on a real container engine (${[STAND_IN_SERVERS
       expect(status, pod.name).toMatch(new RegExp(`Uid:\\s+${expectedUid}\\s+${expectedUid}`));
       expect(status, pod.name).toMatch(/CapEff:\s+0+\n/);
       expect(status, pod.name).toMatch(/NoNewPrivs:\s+1/);
+      // The root filesystem is read-only: the server started and serves with only its claims and emptyDirs to write to.
+      expect((await pod.container.inspect()).HostConfig.ReadonlyRootfs, pod.name).toBe(true);
+      const write = await pods.command(pod, ["sh", "-c", "touch /trading-db-stack-write-test"]);
+      expect(write, pod.name).toMatchObject({ exitCode: 1, output: expect.stringContaining("Read-only file system") });
     }
     const keyfile = await pods.exec(pods.pods.get("trading-mongodb-1")!, ["stat", "-c", "%a %u", "/etc/mongo-keyfile/keyfile"]);
     expect(keyfile.trim()).toBe("400 999");
@@ -243,6 +247,8 @@ describe(`prod's Kubernetes pods on a real container engine (${[STAND_IN_SERVERS
       // mongo-express is ready only once it has connected to the replica set, by the pods' DNS names.
       const mongoExpress = await tools.start("trading-mongo-express", 0, "Deployment");
       expect((await tools.exec(mongoExpress, ["id", "-u"])).trim()).toBe("1000");
+      // mongo-express serves on a read-only root; pgAdmin's stays writable (its entrypoint writes into /pgadmin4).
+      expect([(await mongoExpress.container.inspect()).HostConfig.ReadonlyRootfs, (await pgadmin.container.inspect()).HostConfig.ReadonlyRootfs]).toEqual([true, false]);
     } finally {
       await tools.removeAll();
     }

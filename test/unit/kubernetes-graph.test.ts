@@ -4,6 +4,7 @@
 // object must follow.
 import { beforeAll, describe, expect, test } from "vitest";
 import { crdErrors, loadCrdValidators } from "../support/crds";
+import { restrictedViolations } from "../support/pod-security";
 import { isSecretInput, mockPassword, plain, runProgram, type MockedResource, type ProgramRun } from "../support/pulumi";
 
 const crds = loadCrdValidators();
@@ -151,6 +152,44 @@ describe("prod on Kubernetes", () => {
     const uid = (sts: string) => named(run, "StatefulSet", sts).spec.template.spec.securityContext.runAsUser;
     expect([uid("trading-mongodb"), uid("trading-redis")]).toEqual([999, 999]);
     expect(uid("trading-influxdb")).toBe(1000);
+  });
+
+  test("the namespace enforces Pod Security's restricted standard, and every pod template meets it, with a read-only root and emptyDirs where each image writes", () => {
+    expect(value(ofKind(run, "Namespace")[0]).metadata.labels).toMatchObject({
+      "pod-security.kubernetes.io/enforce": "restricted",
+      "pod-security.kubernetes.io/enforce-version": "latest",
+      "pod-security.kubernetes.io/audit": "restricted",
+      "pod-security.kubernetes.io/warn": "restricted",
+    });
+    for (const { name, spec } of podSpecs(run)) {
+      expect(restrictedViolations(spec.template.spec), name).toEqual([]);
+      expect(spec.template.spec.containers[0].securityContext.readOnlyRootFilesystem, name).toBe(true);
+    }
+    const writable = (sts: string) => {
+      const pod = named(run, "StatefulSet", sts).spec.template.spec;
+      const emptyDirs = new Set(pod.volumes.filter((v: any) => v.emptyDir).map((v: any) => v.name));
+      return pod.containers[0].volumeMounts.filter((m: any) => emptyDirs.has(m.name) || !pod.volumes.some((v: any) => v.name === m.name)).map((m: any) => m.mountPath).sort();
+    };
+    // Claims (no pod volume of that name) and emptyDirs: everything else is read-only.
+    expect(writable("trading-mongodb")).toEqual(["/data/configdb", "/data/db", "/etc/mongo-keyfile", "/tmp"]);
+    expect(writable("trading-redis")).toEqual(["/data"]);
+    expect(writable("trading-influxdb")).toEqual(["/etc/influxdb2", "/tmp", "/var/lib/influxdb2"]);
+  });
+
+  test("the checker of the restricted standard is live: each rule it knows fails on a pod that breaks it", () => {
+    const good = named(run, "StatefulSet", "trading-redis").spec.template.spec;
+    expect(restrictedViolations(good)).toEqual([]);
+    const broken = (change: (pod: any) => void) => {
+      const pod = structuredClone(good);
+      change(pod);
+      return restrictedViolations(pod);
+    };
+    expect(broken((p) => (p.containers[0].securityContext.allowPrivilegeEscalation = true))).toEqual(["container redis: securityContext.allowPrivilegeEscalation must be false"]);
+    expect(broken((p) => p.containers[0].securityContext.capabilities.add = ["SYS_ADMIN"])).toEqual(["container redis: adds capability SYS_ADMIN"]);
+    expect(broken((p) => { delete p.securityContext.runAsNonRoot; delete p.containers[0].securityContext.runAsNonRoot; })).toEqual(["container redis: runAsNonRoot must be true (on the container or the pod)"]);
+    expect(broken((p) => delete p.securityContext.seccompProfile)).toEqual(["container redis: seccompProfile.type must be RuntimeDefault or Localhost (on the container or the pod)"]);
+    expect(broken((p) => p.volumes.push({ name: "host", hostPath: { path: "/" } }))).toEqual(["volume host is of type hostPath, which restricted does not allow"]);
+    expect(broken((p) => (p.hostNetwork = true))).toEqual(["spec.hostNetwork is true"]);
   });
 
   test("no credential outside a Secret: not in env, ConfigMaps, annotations or any other object; every Secret is sent as a Pulumi secret", () => {
@@ -430,7 +469,11 @@ describe("dev with platform kubernetes", () => {
     const pgadmin = named(run, "Deployment", "trading-pgadmin").spec.template.spec;
     expect(pgadmin.containers[0].securityContext).toMatchObject({ runAsUser: 5050, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"], add: ["NET_BIND_SERVICE"] } });
     expect(pgadmin.containers[0].env).toContainEqual({ name: "PGADMIN_LISTEN_PORT", value: "8080" });
-    expect(named(run, "Deployment", "trading-mongo-express").spec.template.spec.containers[0].securityContext).toMatchObject({ allowPrivilegeEscalation: false });
+    expect(named(run, "Deployment", "trading-mongo-express").spec.template.spec.containers[0].securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true });
+    // Both meet the restricted standard; pgAdmin's root stays writable (its entrypoint writes into /pgadmin4).
+    for (const { name, spec } of podSpecs(run)) expect(restrictedViolations(spec.template.spec), name).toEqual([]);
+    expect(pgadmin.containers[0].securityContext.readOnlyRootFilesystem).toBe(false);
+    expect(value(ofKind(run, "Namespace")[0]).metadata.labels["pod-security.kubernetes.io/enforce"]).toBe("restricted");
     // retainData false: the namespace goes with the stack, through the stack's own provider; the Cluster too.
     expect(run.ofType("pulumi:providers:kubernetes").map((p) => p.name).sort()).toEqual(["trading-kubernetes-adopting-provider", "trading-kubernetes-provider"]);
     const cluster = ofKind(run, "Cluster")[0];

@@ -103,9 +103,9 @@ describe.each(released.scenarios)("a $stack stack $overrides made by the release
     // own, which the hooks make; Redis's trading_app lost SCAN, SELECT and the like (its ACL file).
     // The containers run as their images' users from the start: InfluxDB's wrapper lost its chown
     // (on Kubernetes its hook runs again after the restart), and pgAdmin listens on 8080 (its
-    // Services follow).
+    // Services follow); the namespace the stack creates gains its Pod Security labels (in place).
     const leastPrivilege = onKubernetes(scenario)
-      ? /^trading-(admin-tools-mongo-express-secrets|redis-init|redis-server-secrets|influxdb-init|influxdb-server-files|admin-tools-pgadmin-(headless|service))$/
+      ? /^trading-(admin-tools-mongo-express-secrets|redis-init|redis-server-secrets|influxdb-init|influxdb-server-files|admin-tools-pgadmin-(headless|service)|kubernetes-namespace)$/
       : /^trading-(postgres-replica-\d+|postgres-init|admin-tools-pgadmin|admin-tools-mongo-express|mongo-init|redis-server)$/;
     // And every Docker container runs as its image's user, capabilities dropped, no-new-privileges.
     const changedOnPurpose = again.resources

@@ -86,8 +86,9 @@ export function describeStackGraph(expected: StackExpectations): void {
         // Nothing else is the user's to change: config and scripts stay root's.
         for (const upload of uploads.filter((u: any) => !secrets.includes(u))) expect(upload.owner, `${name} ${upload.file}`).toBeUndefined();
       }
-      // The Mongo keyfile copy goes to a tmpfs of the member's user.
-      for (const c of allContainers().filter((c) => /^trading-mongodb/.test(value(c, "name")))) expect(value(c, "tmpfs")).toEqual({ "/etc/mongo-keyfile": "uid=999,gid=999,mode=0700" });
+      // The Mongo keyfile copy goes to a tmpfs of the member's user, and /tmp of Mongo and InfluxDB is one too (what Kubernetes makes emptyDirs).
+      for (const c of allContainers().filter((c) => /^trading-mongodb/.test(value(c, "name")))) expect(value(c, "tmpfs")).toEqual({ "/etc/mongo-keyfile": "uid=999,gid=999,mode=0700", "/tmp": "uid=999,gid=999,mode=0700" });
+      expect(value(allContainers().find((c) => value(c, "name") === "trading-influxdb")!, "tmpfs")).toEqual({ "/tmp": "uid=1000,gid=1000,mode=0700" });
     });
 
     test("containers are health-checked over TCP, waited for, stopped gracefully and limited", () => {

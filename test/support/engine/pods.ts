@@ -1,7 +1,8 @@
 // Runs the pods the Kubernetes realisation declares as containers on the test's Docker daemon, the
 // way a kubelet would start them: the pod template's image, command, args, env, resources and
 // securityContext (runAsUser/runAsGroup, fsGroup as a supplementary group, no_new_privs when
-// privilege escalation is off, the capabilities dropped and added); its volume claims as folders
+// privilege escalation is off, the capabilities dropped and added, a read-only root filesystem
+// when it says so); its volume claims as folders
 // owned root:<fsGroup> 2775; ConfigMap and Secret items as files with their modes, group
 // <fsGroup>, bind-mounted at their subPaths; emptyDirs as root:<fsGroup> 2777 folders; a
 // memory-backed /dev/shm. On one network each pod answers to the DNS names the cluster would give
@@ -135,6 +136,7 @@ export class PodRunner {
         CapDrop: security.capabilities.drop,
         CapAdd: security.capabilities.add ?? [],
         SecurityOpt: security.allowPrivilegeEscalation ? [] : ["no-new-privileges"],
+        ReadonlyRootfs: security.readOnlyRootFilesystem === true,
         Memory: parseInt(c.resources.limits.memory, 10) * MEBI,
         NanoCpus: Math.round(Number(c.resources.limits.cpu) * 1e9),
         ShmSize: shm ? parseInt(shm.emptyDir.sizeLimit, 10) * MEBI : undefined,
