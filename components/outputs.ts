@@ -11,6 +11,7 @@ import { POSTGRES_DATABASES, POSTGRES_ROLES } from "./postgres-spec";
 import { REDIS_USERS } from "./redis-spec";
 import type { TradingDbStack } from "./stack";
 import type { MongoMemberServer, MongoUris } from "./mongo";
+import { isKubeconfigPath } from "../init/access";
 import type { ServerAccess } from "./engine";
 import type { PostgresUris } from "./postgres";
 import type { Endpoint } from "./server-spec";
@@ -35,6 +36,17 @@ export interface PostgresReplicaOutput extends PostgresServerOutput {
 }
 
 /** Superuser/root connections, for verification and operators (secret). */
+/**
+ * A server's access as the outputs carry it: the pod, namespace and context, never a kubeconfig's
+ * contents (its credentials). A kubeconfig given as a path stays (a path is no credential); given
+ * as contents, the tools read $KUBECONFIG (else ~/.kube/config) instead, as kubectl does.
+ */
+export function withoutKubeconfigContents(access: ServerAccess): ServerAccess {
+  if (!access.kubernetes?.kubeconfig || isKubeconfigPath(access.kubernetes.kubeconfig)) return access;
+  const { kubeconfig: _contents, ...target } = access.kubernetes;
+  return { ...access, kubernetes: target };
+}
+
 export interface AdminConnections {
   postgres: { primary: string; replicas: string[] };
   /** One direct (directConnection=true) root URI per member, on the host. */

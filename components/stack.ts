@@ -15,7 +15,7 @@ import { MongoReplicaSet } from "./mongo";
 import { formerlyNamed } from "./names";
 import { influxdbUrl } from "./influxdb-spec";
 import { MONGO_DATABASE, MONGO_USERS, mongoDirectUri } from "./mongo-spec";
-import type { AdminConnections } from "./outputs";
+import { withoutKubeconfigContents, type AdminConnections } from "./outputs";
 import { PostgresCluster } from "./postgres";
 import { POSTGRES_DATABASES, postgresUri } from "./postgres-spec";
 import { RedisServer } from "./redis";
@@ -157,10 +157,10 @@ export class TradingDbStack extends pulumi.ComponentResource {
       pulumi.all([this.postgres.env, this.mongo.env, this.redis.env, this.influxdb.env]).apply((parts) => mergeServiceEnv(parts)),
     );
     const access = {
-      postgres: { primary: this.postgres.access.primary, replicas: this.postgres.access.replicas },
-      mongo: { members: this.mongo.access },
-      redis: this.redis.access,
-      influxdb: this.influxdb.access,
+      postgres: { primary: withoutKubeconfigContents(this.postgres.access.primary), replicas: this.postgres.access.replicas.map(withoutKubeconfigContents) },
+      mongo: { members: this.mongo.access.map(withoutKubeconfigContents) },
+      redis: withoutKubeconfigContents(this.redis.access),
+      influxdb: withoutKubeconfigContents(this.influxdb.access),
     };
     this.adminConnections = pulumi.secret(
       pulumi

@@ -295,7 +295,7 @@ export async function targetKubeconfig(target: Pick<KubernetesTarget, "namespace
 }
 
 /** One line that is not a JSON or YAML flow mapping: a path (a kubeconfig's contents have several lines). */
-function isKubeconfigPath(kubeconfig: string): boolean {
+export function isKubeconfigPath(kubeconfig: string): boolean {
   return !kubeconfig.includes("\n") && !kubeconfig.trimStart().startsWith("{");
 }
 

@@ -453,6 +453,19 @@ describe("prod with a kubeconfig and another cluster domain", () => {
     expect(run.outputs.serviceEnv.value.inNetwork["trading-simulation"].POSTGRES_HOST).toBe("trading-postgres-rw.trading-db.svc.corp.internal");
     expect(plain(run.byName("trading-mongo-init").inputs).members[0].host).toBe("trading-mongodb-0.trading-mongodb-headless.trading-db.svc.corp.internal:27017");
   });
+
+  test("no output carries the kubeconfig's contents: adminConnections names the pods, namespace and context, and the tools read $KUBECONFIG", async () => {
+    const kubeconfig = "apiVersion: v1\nkind: Config\nusers: [{name: u, user: {token: very-secret-token}}]";
+    const run = await runProgram("prod", { kubernetesKubeconfig: kubeconfig, kubernetesContext: "prod-eu" });
+    for (const [key, output] of Object.entries(run.outputs)) expect(JSON.stringify(plain(output.value)), key).not.toContain("very-secret-token");
+    const access = plain(run.outputs.adminConnections.value).access;
+    expect(access.redis.kubernetes).toEqual({ namespace: "trading-db", pod: "trading-redis-0", context: "prod-eu" });
+    expect(access.postgres.primary.kubernetes).toMatchObject({ namespace: "trading-db", context: "prod-eu", selector: expect.anything() });
+    expect(access.postgres.primary.kubernetes.kubeconfig).toBeUndefined();
+    // A path is no credential: it stays, so the tools open the same file.
+    const byPath = await runProgram("prod", { kubernetesKubeconfig: "/home/ops/.kube/prod-eu.yaml" });
+    expect(plain(byPath.outputs.adminConnections.value).access.mongo.members[2].kubernetes).toEqual({ namespace: "trading-db", pod: "trading-mongodb-2", kubeconfig: "/home/ops/.kube/prod-eu.yaml" });
+  });
 });
 
 describe("dev with platform kubernetes", () => {
