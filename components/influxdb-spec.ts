@@ -13,7 +13,6 @@ export const INFLUXDB_PATHS = {
   data: "/var/lib/influxdb2",
   config: "/etc/influxdb2",
   adminPasswordFile: "/run/secrets/influxdb-admin-password",
-  adminTokenFile: "/run/secrets/influxdb-admin-token",
   entrypoint: "/usr/local/bin/trading-influxdb-entrypoint.sh",
 } as const;
 
@@ -84,24 +83,22 @@ export const INFLUXDB_TOKENS = {
   write: { description: "trading-db-stack: services, read and write buckets", actions: ["read", "write"] },
 } as const satisfies Record<string, InfluxTokenSpec>;
 
-/** Setup mode: runs once, on an empty bolt file; secrets come from uploaded files. */
+/**
+ * No setup mode (DOCKER_INFLUXDB_INIT_*): the image's would pass the password and the operator
+ * token to `influx setup` on a command line and leave the token in clear in the CLI config on the
+ * config volume. The init hook sets a new server up through the API instead. The wrapper reads the
+ * admin's name and password file to apply a declared password to a kept bolt file.
+ */
 export function influxdbEnv(): Record<string, string> {
-  const env = {
-    DOCKER_INFLUXDB_INIT_MODE: "setup",
-    DOCKER_INFLUXDB_INIT_USERNAME: INFLUXDB_ADMIN_USER,
-    DOCKER_INFLUXDB_INIT_PASSWORD_FILE: INFLUXDB_PATHS.adminPasswordFile,
-    DOCKER_INFLUXDB_INIT_ADMIN_TOKEN_FILE: INFLUXDB_PATHS.adminTokenFile,
-    DOCKER_INFLUXDB_INIT_ORG: INFLUXDB_ORG,
-    DOCKER_INFLUXDB_INIT_BUCKET: INFLUXDB_PRIMARY_BUCKET,
+  return {
+    INFLUXDB_ADMIN_USER: INFLUXDB_ADMIN_USER,
+    INFLUXDB_ADMIN_PASSWORD_FILE: INFLUXDB_PATHS.adminPasswordFile,
     // No usage statistics sent to InfluxData.
     INFLUXD_REPORTING_DISABLED: "true",
   };
-  // No DOCKER_INFLUXDB_INIT_RETENTION: the init hook owns every bucket's retention, so changing it
-  // never touches the container.
-  return env;
 }
 
-/** `influx ping` checks /health on 8086, where the server listens only after setup has finished. */
+/** `influx ping` checks /health on 8086, which a new server answers before it is set up. */
 export function influxdbReadyCheck(): ReadyCheck {
   return { command: shellCommand(["influx", "ping", "--host", `http://127.0.0.1:${INFLUXDB_CONTAINER_PORT}`]), timeoutSeconds: 5 };
 }
@@ -109,7 +106,7 @@ export function influxdbReadyCheck(): ReadyCheck {
 /** uid/gid of the `influxdb` user in the official image. */
 export const INFLUXDB_IMAGE_UID = 1000;
 
-/** The server in setup mode; the wrapper applies the declared admin password to a kept bolt file, then the image's entrypoint runs. */
+/** The server; the wrapper applies the declared admin password to a kept bolt file, then the image's entrypoint runs (no setup mode: the hook onboards). */
 export function influxdbSpec(influx: InfluxdbConfig, service: string, entrypoint: string): ServerSpec {
   return {
     service,
@@ -119,14 +116,9 @@ export function influxdbSpec(influx: InfluxdbConfig, service: string, entrypoint
     command: ["influxd"],
     env: influxdbEnv(),
     files: [{ path: INFLUXDB_PATHS.entrypoint, content: entrypoint, executable: true }],
-    secretFiles: [
-      { path: INFLUXDB_PATHS.adminPasswordFile, credential: "adminPassword" },
-      { path: INFLUXDB_PATHS.adminTokenFile, credential: "adminToken" },
-    ],
+    secretFiles: [{ path: INFLUXDB_PATHS.adminPasswordFile, credential: "adminPassword" }],
     port: { name: "http", number: INFLUXDB_CONTAINER_PORT },
     ready: influxdbReadyCheck(),
-    // The image's entrypoint writes setup mode's config to /tmp/config.json.
-    scratchPaths: ["/tmp"],
     volumes: [
       { key: "data", path: INFLUXDB_PATHS.data },
       { key: "config", path: INFLUXDB_PATHS.config, sizeGb: 1 },

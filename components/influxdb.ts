@@ -55,7 +55,8 @@ export class InfluxdbServer extends pulumi.ComponentResource {
       engine,
       {
         spec: influxdbSpec(influxdb, names.host, args.entrypoint),
-        secrets: { adminPassword: secrets.adminPassword, adminToken: secrets.adminToken },
+        // The operator token never reaches the container: the hook sets the server up with it.
+        secrets: { adminPassword: secrets.adminPassword },
         hostPort: influxdb.port,
         docker: {
           image: serverImage(engine, `${name}-image`, influxdb.image, this),
@@ -82,6 +83,7 @@ export class InfluxdbServer extends pulumi.ComponentResource {
         adminUser: INFLUXDB_ADMIN_USER,
         adminPassword: secrets.adminPassword,
         org: INFLUXDB_ORG,
+        setupBucket: INFLUXDB_PRIMARY_BUCKET,
         buckets: influxBuckets(influxdb),
         task: { name: DOWNSAMPLE_TASK, flux: downsampleFlux(), description: `Hourly rollup of ${INFLUXDB_PRIMARY_BUCKET} (managed by trading-db-stack)` },
         tokens: INFLUXDB_TOKENS,

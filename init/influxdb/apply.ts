@@ -1,6 +1,11 @@
-// The InfluxDB init hook, run from `pulumi up` once the container is healthy (setup mode has made
-// the org, the market-data bucket and the admin token). Runs inside the serialised dynamic provider
-// (see init/hook.ts): the InfluxDB client packages are required inside the functions.
+// The InfluxDB init hook, run from `pulumi up` once the container is healthy. Runs inside the
+// serialised dynamic provider (see init/hook.ts): the InfluxDB client packages are required inside
+// the functions.
+//
+// A new server (GET /api/v2/setup allows onboarding) is set up here, through POST /api/v2/setup:
+// the admin user with the declared password, the org, the first bucket and the declared operator
+// token. The image's setup mode would do it with `influx setup --password … --token …` (both on a
+// command line) and write the token in clear into the CLI config on the config volume.
 //
 // It logs in with the declared admin token; on a bolt file kept from an earlier stack, where that
 // token is unknown, it signs in with the admin password instead (the wrapper entrypoint has set it
@@ -22,6 +27,8 @@ export interface InfluxdbInitInputs extends Record<string, unknown> {
   adminUser: string;
   adminPassword: string;
   org: string;
+  /** The bucket onboarding creates with the org (the first of `buckets`, which the hook then keeps as declared). */
+  setupBucket: string;
   buckets: InfluxBucketSpec[];
   task: { name: string; flux: string; description: string };
   /** Token specs by key ("read", "write"). */
@@ -36,6 +43,8 @@ export interface InfluxdbInitResult extends Record<string, unknown> {
   operatorToken: string;
   /** Whether the declared token was refused and the hook signed in with the admin password. */
   signedIn: boolean;
+  /** Whether this run set a new server up (onboarding). */
+  setUp: boolean;
   orgID: string;
   /** Bucket id per name. */
   bucketIds: Record<string, string>;
@@ -63,13 +72,15 @@ async function initialise(inputs: InfluxdbInitInputs, base: string): Promise<Inf
   const apis = require("@influxdata/influxdb-client-apis") as typeof import("@influxdata/influxdb-client-apis");
   const changed: string[] = [];
   await waitForReady(new apis.HealthAPI(new InfluxDB({ url: base, timeout: 10000 })), inputs);
+  const setUp = await setUpIfNew(inputs, base);
+  if (setUp) changed.push(`set up: admin ${inputs.adminUser}, org ${inputs.org}, bucket ${inputs.setupBucket}, the declared operator token`);
   const { token, signedIn } = await workingToken(inputs, base);
   if (signedIn) changed.push("signed in with the admin password (the declared token is unknown to this bolt file)");
   const influx = new InfluxDB({ url: base, token, timeout: 10000 });
 
   const orgs = await new apis.OrgsAPI(influx).getOrgs({ org: inputs.org });
   const org = orgs.orgs?.find((o) => o.name === inputs.org);
-  if (!org?.id) throw new Error(`InfluxDB ${inputs.url}: organization ${inputs.org} not found; setup mode should have created it (is the data volume from another setup?)`);
+  if (!org?.id) throw new Error(`InfluxDB ${inputs.url}: organization ${inputs.org} not found; the server was set up without it (is the data volume from another stack's setup?)`);
   const orgID = org.id;
 
   // Buckets
@@ -141,11 +152,28 @@ async function initialise(inputs: InfluxdbInitInputs, base: string): Promise<Inf
     }
   }
 
-  return { operatorToken: token, signedIn, orgID, bucketIds, taskID, tokenValues, changedThisRun: changed };
+  return { operatorToken: token, signedIn, setUp, orgID, bucketIds, taskID, tokenValues, changedThisRun: changed };
 }
 
 /** What the hook's own token is called when it had to sign in for one. */
 export const SIGNED_IN_TOKEN_DESCRIPTION = "trading-db-stack: init hook (signed in with the admin password)";
+
+/**
+ * Onboards a server that has never been set up: GET /api/v2/setup says whether it may be, POST
+ * makes the admin user, org, bucket and operator token in one step (InfluxDB refuses a second).
+ * Returns whether it did.
+ */
+async function setUpIfNew(inputs: InfluxdbInitInputs, base: string): Promise<boolean> {
+  const api = `${base}/api/v2/setup`;
+  const allowed = await fetch(api);
+  if (!allowed.ok) throw new Error(`InfluxDB ${inputs.url}: GET /api/v2/setup answered ${allowed.status}: ${await allowed.text()}`);
+  if (!((await allowed.json()) as { allowed?: boolean }).allowed) return false;
+  const body = { username: inputs.adminUser, password: inputs.adminPassword, org: inputs.org, bucket: inputs.setupBucket, token: inputs.adminToken };
+  const reply = await fetch(api, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  // Messages never quote the body: it holds the password and the token.
+  if (reply.status !== 201) throw new Error(`InfluxDB ${inputs.url}: POST /api/v2/setup answered ${reply.status}: ${(await reply.text()).slice(0, 300)}`);
+  return true;
+}
 
 /**
  * The declared admin token if the server knows it; else a token of the admin user's, found or made

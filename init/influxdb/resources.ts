@@ -20,7 +20,7 @@ export class InfluxdbInit extends pulumi.dynamic.Resource {
   declare readonly tokenValues: pulumi.Output<Record<string, string>>;
 
   constructor(name: string, args: HookArgs<InfluxdbInitInputs>, opts?: pulumi.CustomResourceOptions) {
-    const outputs = { operatorToken: undefined, signedIn: undefined, orgID: undefined, bucketIds: undefined, taskID: undefined, tokenValues: undefined, changedThisRun: undefined };
+    const outputs = { operatorToken: undefined, signedIn: undefined, setUp: undefined, orgID: undefined, bucketIds: undefined, taskID: undefined, tokenValues: undefined, changedThisRun: undefined };
     super(influxdbInitProvider, name, { ...outputs, ...hookInputs(influxdbInitProvider, args) }, { ...opts, additionalSecretOutputs: ["adminToken", "adminPassword", "operatorToken", "tokenValues", "kubernetes", "fingerprint", "workFingerprint"] }, "trading", "InfluxdbInit");
   }
 }

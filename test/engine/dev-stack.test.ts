@@ -231,7 +231,9 @@ describe(`dev stack on a real Docker daemon (${Object.values(STAND_IN_SERVERS).j
     // The services' write token reads the stack's buckets; the operator token is the declared one.
     expect(await influxBuckets(first.outputs.influxdb.url, first.outputs.influxdbTokens.write)).toEqual(["market-data", "market-data-1h", "performance", "system-metrics", "trades"]);
     expect(await influxBuckets(first.outputs.influxdb.url, first.outputs.adminConnections.influxdb.token)).toEqual(expect.arrayContaining(["market-data", "trades"]));
-    // The stand-in checked every request of the entrypoint's setup and of the hook against the contract.
+    // The hook onboarded the server: no setup mode, so no CLI config with the operator token on the config volume.
+    expect(spawnSync("docker", ["exec", `${PREFIX}-influxdb`, "test", "-e", "/etc/influxdb2/influx-configs"]).status).toBe(1);
+    // The stand-in checked every request of the hook's onboarding and the rest against the contract.
     expect(logText(`${PREFIX}-influxdb`)).not.toContain("contract violation");
 
     // pgAdmin's wrapper ran as uid 5050 (the upload is 0755) and left the passfile libpq accepts.

@@ -22,8 +22,8 @@ function run(env: Record<string, string> = {}) {
     encoding: "utf8",
     env: {
       PATH: `${dir}/bin:${process.env.PATH}`,
-      DOCKER_INFLUXDB_INIT_USERNAME: "admin",
-      DOCKER_INFLUXDB_INIT_PASSWORD_FILE: path.join(dir, "password"),
+      INFLUXDB_ADMIN_USER: "admin",
+      INFLUXDB_ADMIN_PASSWORD_FILE: path.join(dir, "password"),
       INFLUXD_BOLT_PATH: path.join(dir, "data/influxd.bolt"),
       INFLUXDB_IMAGE_ENTRYPOINT: path.join(dir, "bin/image-entrypoint"),
       ...env,
@@ -59,9 +59,9 @@ test("a kept bolt file and a new password: `influxd recovery user update` first,
 });
 
 test("a missing password file stops the start, naming it", () => {
-  const result = run({ DOCKER_INFLUXDB_INIT_PASSWORD_FILE: path.join(dir, "nope") });
+  const result = run({ INFLUXDB_ADMIN_PASSWORD_FILE: path.join(dir, "nope") });
   expect(result.status).not.toBe(0);
-  expect(result.stderr).toContain(`DOCKER_INFLUXDB_INIT_PASSWORD_FILE (${dir}/nope) is missing or empty`);
+  expect(result.stderr).toContain(`INFLUXDB_ADMIN_PASSWORD_FILE (${dir}/nope) is missing or empty`);
 });
 
 // As on Kubernetes: started as the image's influxdb user (uid/gid 1000, fsGroup 1000), the volume's
@@ -86,8 +86,8 @@ test("started as the influxdb user (Kubernetes): setup mode on an empty volume, 
     const secret = (password: string) => files.secret("influxdb-admin-password", password);
     const env = {
       PATH: `${files.bin}:/usr/bin:/bin`,
-      DOCKER_INFLUXDB_INIT_USERNAME: "admin",
-      DOCKER_INFLUXDB_INIT_PASSWORD_FILE: secret("setup-Password-123456"),
+      INFLUXDB_ADMIN_USER: "admin",
+      INFLUXDB_ADMIN_PASSWORD_FILE: secret("setup-Password-123456"),
       INFLUXD_BOLT_PATH: bolt,
       INFLUXDB_IMAGE_ENTRYPOINT: path.join(files.bin, "image-entrypoint"),
     };
@@ -120,4 +120,14 @@ test("started as the influxdb user (Kubernetes): setup mode on an empty volume, 
   } finally {
     fs.rmSync(files.dir, { recursive: true, force: true });
   }
+});
+
+test("a CLI config left by an earlier release's setup mode (the operator token in clear on the config volume) is removed at start", () => {
+  const configs = path.join(dir, "influx-configs");
+  fs.writeFileSync(configs, '[default]\n  url = "http://localhost:8086"\n  token = "operator-token-in-clear"\n');
+  const result = run({ INFLUX_CONFIGS_PATH: configs });
+  expect(result.status, result.stderr).toBe(0);
+  expect(result.stderr).toContain(`removed ${configs}`);
+  expect(fs.existsSync(configs)).toBe(false);
+  expect(run({ INFLUX_CONFIGS_PATH: configs }).stderr).not.toContain("removed");
 });

@@ -160,3 +160,26 @@ describe("InfluxDB init hook on a bolt file kept from an earlier stack", () => {
     expect(kept.requests.filter((r) => r.method !== "GET" && r.operationId !== "PostSignin")).toEqual([]);
   });
 });
+
+describe("InfluxDB init hook on a new server (never set up)", () => {
+  let fresh: InfluxStub;
+  beforeAll(async () => {
+    fresh = await startInfluxStub({ adminToken: "unused", org: "unused", bucket: "unused", retentionSeconds: 0, awaitSetup: true });
+  });
+  afterAll(async () => {
+    expect(fresh.violations).toEqual([]);
+    await fresh.close();
+  });
+
+  test("onboards it through POST /api/v2/setup with the declared admin, password and operator token, then applies everything; a re-run does not set it up again", async () => {
+    const run = () => hook.provider.create({ ...hook.inputs, url: fresh.url }).then((r: { outs: Record<string, any> }) => r.outs);
+    const first = await run();
+    expect(fresh.onboarded).toBe(true);
+    expect(first).toMatchObject({ setUp: true, signedIn: false, operatorToken: hook.inputs.adminToken });
+    expect(fresh.adminPassword).toBe(hook.inputs.adminPassword);
+    expect(fresh.buckets.map((b) => b.name)).toEqual(["market-data", "trades", "performance", "system-metrics", "market-data-1h"]);
+    fresh.requests = [];
+    expect(await run()).toMatchObject({ setUp: false, signedIn: false });
+    expect(fresh.requests.filter((r) => r.operationId === "PostSetup")).toEqual([]);
+  });
+});

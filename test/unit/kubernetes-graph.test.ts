@@ -173,7 +173,7 @@ describe("prod on Kubernetes", () => {
     // Claims (no pod volume of that name) and emptyDirs: everything else is read-only.
     expect(writable("trading-mongodb")).toEqual(["/data/configdb", "/data/db", "/etc/mongo-keyfile", "/tmp"]);
     expect(writable("trading-redis")).toEqual(["/data"]);
-    expect(writable("trading-influxdb")).toEqual(["/etc/influxdb2", "/tmp", "/var/lib/influxdb2"]);
+    expect(writable("trading-influxdb")).toEqual(["/etc/influxdb2", "/var/lib/influxdb2"]);
   });
 
   test("the checker of the restricted standard is live: each rule it knows fails on a pod that breaks it", () => {
@@ -220,7 +220,7 @@ describe("prod on Kubernetes", () => {
     const volumes = Object.fromEntries(influx.spec.volumes.map((v: any) => [v.name, v]));
     expect(volumes.secrets.secret.secretName).toBe("trading-influxdb-secrets");
     expect(volumes.files.configMap.items.find((i: any) => i.key === "usr-local-bin-trading-influxdb-entrypoint.sh").mode).toBe(0o555);
-    expect(Object.keys(named(run, "Secret", "trading-influxdb-secrets").stringData).sort()).toEqual(["run-secrets-influxdb-admin-password", "run-secrets-influxdb-admin-token"]);
+    expect(Object.keys(named(run, "Secret", "trading-influxdb-secrets").stringData).sort()).toEqual(["run-secrets-influxdb-admin-password"]);
     expect(influx.metadata.annotations["trading-db-stack/files-hash"]).toMatch(/^[0-9a-f]{64}$/);
     expect(influx.metadata.annotations["trading-db-stack/secrets-hash"]).toMatch(/^[0-9a-f]{64}$/);
     // MongoDB's keyfile: group-readable from the Secret, so the wrapper copies it into a scratch folder as 0400.

@@ -92,10 +92,10 @@ describe("Redis specs", () => {
 });
 
 describe("InfluxDB specs", () => {
-  test("setup mode: secrets from files; no retention (the hook owns it, so a retention change leaves the container alone)", () => {
+  test("no setup mode (the hook onboards a new server): the wrapper's password file only; no retention (the hook owns it, so a retention change leaves the container alone)", () => {
     const env = influxdbEnv();
-    expect(env).toMatchObject({ DOCKER_INFLUXDB_INIT_PASSWORD_FILE: "/run/secrets/influxdb-admin-password", DOCKER_INFLUXDB_INIT_ADMIN_TOKEN_FILE: "/run/secrets/influxdb-admin-token" });
-    expect(Object.keys(env).some((name) => name.startsWith("DOCKER_INFLUXDB_INIT_RETENTION"))).toBe(false);
+    expect(env).toMatchObject({ INFLUXDB_ADMIN_PASSWORD_FILE: "/run/secrets/influxdb-admin-password" });
+    expect(Object.keys(env).filter((name) => name.startsWith("DOCKER_INFLUXDB_INIT_"))).toEqual([]);
   });
 
   test("one bucket per measurement of seed 000, and the hourly rollup with its own retention", () => {

@@ -104,9 +104,10 @@ describe.each(released.scenarios)("a $stack stack $overrides made by the release
     // The containers run as their images' users from the start: InfluxDB's wrapper lost its chown
     // (on Kubernetes its hook runs again after the restart), and pgAdmin listens on 8080 (its
     // Services follow); the namespace the stack creates gains its Pod Security labels (in place).
+    // InfluxDB is onboarded by its hook (a new input), and the operator token leaves its Secret.
     const leastPrivilege = onKubernetes(scenario)
-      ? /^trading-(admin-tools-mongo-express-secrets|redis-init|redis-server-secrets|influxdb-init|influxdb-server-files|admin-tools-pgadmin-(headless|service)|kubernetes-namespace)$/
-      : /^trading-(postgres-replica-\d+|postgres-init|admin-tools-pgadmin|admin-tools-mongo-express|mongo-init|redis-server)$/;
+      ? /^trading-(admin-tools-mongo-express-secrets|redis-init|redis-server-secrets|influxdb-init|influxdb-server-(files|secrets)|admin-tools-pgadmin-(headless|service)|kubernetes-namespace)$/
+      : /^trading-(postgres-replica-\d+|postgres-init|admin-tools-pgadmin|admin-tools-mongo-express|mongo-init|redis-server|influxdb-init)$/;
     // And every Docker container runs as its image's user, capabilities dropped, no-new-privileges.
     const changedOnPurpose = again.resources
       .filter((r) => r.type === CONTAINER || r.type === "kubernetes:apps/v1:StatefulSet" || r.type === "kubernetes:apps/v1:Deployment" || leastPrivilege.test(r.name) || (onKubernetes(scenario) && cloudNativePg.test(r.name)))

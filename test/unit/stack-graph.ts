@@ -86,9 +86,9 @@ export function describeStackGraph(expected: StackExpectations): void {
         // Nothing else is the user's to change: config and scripts stay root's.
         for (const upload of uploads.filter((u: any) => !secrets.includes(u))) expect(upload.owner, `${name} ${upload.file}`).toBeUndefined();
       }
-      // The Mongo keyfile copy goes to a tmpfs of the member's user, and /tmp of Mongo and InfluxDB is one too (what Kubernetes makes emptyDirs).
+      // The Mongo keyfile copy goes to a tmpfs of the member's user, and Mongo's /tmp is one too (what Kubernetes makes emptyDirs).
       for (const c of allContainers().filter((c) => /^trading-mongodb/.test(value(c, "name")))) expect(value(c, "tmpfs")).toEqual({ "/etc/mongo-keyfile": "uid=999,gid=999,mode=0700", "/tmp": "uid=999,gid=999,mode=0700" });
-      expect(value(allContainers().find((c) => value(c, "name") === "trading-influxdb")!, "tmpfs")).toEqual({ "/tmp": "uid=1000,gid=1000,mode=0700" });
+      expect(value(allContainers().find((c) => value(c, "name") === "trading-influxdb")!, "tmpfs")).toBeUndefined();
     });
 
     test("containers are health-checked over TCP, waited for, stopped gracefully and limited", () => {
@@ -400,20 +400,14 @@ export function describeStackGraph(expected: StackExpectations): void {
       expect(init.options.additionalSecretOutputs).toContain("password");
     });
 
-    test("InfluxDB 2.7: setup mode with secrets from files, then the hook with buckets, retention, task and token scopes", () => {
+    test("InfluxDB 2.7: no setup mode and no operator token in the container (the hook onboards a new server), then buckets, retention, task and token scopes", () => {
       const influx = run.byName("trading-influxdb-server");
       expect(value(influx, "image")).toMatch(/^sha256:mock-influxdb:2\.7\./);
       const envs: string[] = value(influx, "envs");
-      expect(envs).toEqual(
-        expect.arrayContaining([
-          "DOCKER_INFLUXDB_INIT_MODE=setup",
-          "DOCKER_INFLUXDB_INIT_ORG=trading-platform",
-          "DOCKER_INFLUXDB_INIT_BUCKET=market-data",
-          "DOCKER_INFLUXDB_INIT_PASSWORD_FILE=/run/secrets/influxdb-admin-password",
-          "DOCKER_INFLUXDB_INIT_ADMIN_TOKEN_FILE=/run/secrets/influxdb-admin-token",
-        ]),
-      );
-      expect(envs.some((e) => /^DOCKER_INFLUXDB_INIT_(PASSWORD|ADMIN_TOKEN)=/.test(e))).toBe(false);
+      expect(envs.sort()).toEqual(["INFLUXDB_ADMIN_PASSWORD_FILE=/run/secrets/influxdb-admin-password", "INFLUXDB_ADMIN_USER=admin", "INFLUXD_REPORTING_DISABLED=true"]);
+      expect(value(influx, "uploads").map((u: any) => u.file)).not.toContain("/run/secrets/influxdb-admin-token");
+      const declaredToken = plain(run.byName("trading-influxdb-init").inputs).adminToken;
+      expect(JSON.stringify(value(influx, "uploads"))).not.toContain(declaredToken);
       // The wrapper applies the declared admin password to a kept bolt file, then runs the image's entrypoint with influxd.
       expect(value(influx, "entrypoints")).toEqual(["/usr/local/bin/trading-influxdb-entrypoint.sh"]);
       expect(value(influx, "command")).toEqual(["influxd"]);
@@ -423,6 +417,7 @@ export function describeStackGraph(expected: StackExpectations): void {
       expect(init.options.dependsOn).toContain("trading-influxdb-server");
       const inputs = plain(init.inputs);
       expect(inputs.url).toBe("http://127.0.0.1:8086");
+      expect(inputs.setupBucket).toBe("market-data");
       const raw = expected.influxRetentionDays * 86400;
       expect(inputs.buckets.map((b: any) => [b.name, b.retentionSeconds])).toEqual([
         ["market-data", raw],
