@@ -87,6 +87,9 @@ function psqlFrom(network: string, conninfo: string, sql: string) {
 /** A container's log, stdout and stderr together. */
 const logText = (name: string) => execFileSync("sh", ["-c", `docker logs ${name} 2>&1`], { encoding: "utf8" });
 
+/** Every container of the dev stack, by its name less the prefix. */
+const SERVER_CONTAINERS = ["postgres", "postgres-replica-1", "mongodb", "mongodb-2", "mongodb-3", "redis", "influxdb", "pgadmin", "mongo-express"].map((n) => `${PREFIX}-${n}`);
+
 /** uid:gid each container runs as: its image's own user. */
 const IMAGE_USERS: Record<string, string> = { postgres: "999:999", mongodb: "999:999", redis: "999:999", influxdb: "1000:1000", pgadmin: "5050:0", "mongo-express": "1000:1000" };
 /** CAP_NET_BIND_SERVICE (bit 10): pgAdmin's python carries it as a file capability. */
@@ -165,14 +168,13 @@ describe(`dev stack on a real Docker daemon (${Object.values(STAND_IN_SERVERS).j
         "trading-mongo-1", "trading-mongo-2", "trading-mongo-3", "trading-mongo-init", "trading-redis-server", "trading-redis-init", "trading-influxdb-server", "trading-influxdb-init", "trading-admin-tools-pgadmin", "trading-admin-tools-mongo-express",
       ]),
     );
-    const containers = ["postgres", "postgres-replica-1", "mongodb", "mongodb-2", "mongodb-3", "redis", "influxdb", "pgadmin", "mongo-express"].map((n) => `${PREFIX}-${n}`);
-    for (const name of containers) {
+    for (const name of SERVER_CONTAINERS) {
       const info = await docker.getContainer(name).inspect();
       expect(info.State.Health?.Status, name).toBe("healthy");
       // Published on loopback only.
       for (const bindings of Object.values(info.HostConfig.PortBindings ?? {}) as Array<Array<{ HostIp: string }>>) for (const b of bindings) expect(b.HostIp).toBe("127.0.0.1");
     }
-    await expectHardened(containers, first.run);
+    await expectHardened(SERVER_CONTAINERS, first.run);
     const uris = first.outputs.postgresUris.trading_platform;
     expect(await query(uris.owner, "SELECT count(*)::int AS n FROM strategies")).toEqual([{ n: expect.any(Number) }]);
     const [replicaRow] = await query(uris.replicas[0], "SELECT pg_is_in_recovery() AS standby, count(*)::int AS n FROM strategies");
@@ -370,7 +372,7 @@ describe(`dev stack on a real Docker daemon (${Object.values(STAND_IN_SERVERS).j
     }
     expect(up.operations.filter((o) => o.type.startsWith("pulumi-nodejs:dynamic/")).map((o) => o.operation)).toEqual(expect.arrayContaining(["create"]));
     // On the kept volumes the servers run as their users just the same.
-    await expectHardened(["postgres", "postgres-replica-1", "mongodb", "mongodb-2", "mongodb-3", "redis", "influxdb", "pgadmin", "mongo-express"].map((n) => `${PREFIX}-${n}`), up.run);
+    await expectHardened(SERVER_CONTAINERS, up.run);
     first = up;
   });
 

@@ -9,8 +9,9 @@ let hook: SerializedHook;
 let stub: InfluxStub;
 const adminToken = mockPassword("trading-secrets-influxdb-admin-token", 64);
 
-async function runHook(overrides: Record<string, unknown> = {}) {
-  return (await hook.provider.create({ ...hook.inputs, url: stub.url, ...overrides })).outs;
+/** The hook's create against `server` (the shared stub unless told), with input overrides. */
+async function runHook(overrides: Record<string, unknown> = {}, server: InfluxStub = stub) {
+  return (await hook.provider.create({ ...hook.inputs, url: server.url, ...overrides })).outs;
 }
 
 /** Requests that change something on the server. */
@@ -145,7 +146,7 @@ describe("InfluxDB init hook on a bolt file kept from an earlier stack", () => {
   });
 
   test("signs in with the admin password, makes one token of its own, applies everything; a re-run reuses that token and writes nothing", async () => {
-    const run = () => hook.provider.create({ ...hook.inputs, url: kept.url }).then((r: { outs: Record<string, any> }) => r.outs);
+    const run = () => runHook({}, kept);
     const first = await run();
     expect(first.signedIn).toBe(true);
     expect(first.operatorToken).not.toBe(hook.inputs.adminToken);
@@ -172,7 +173,7 @@ describe("InfluxDB init hook on a new server (never set up)", () => {
   });
 
   test("onboards it through POST /api/v2/setup with the declared admin, password and operator token, then applies everything; a re-run does not set it up again", async () => {
-    const run = () => hook.provider.create({ ...hook.inputs, url: fresh.url }).then((r: { outs: Record<string, any> }) => r.outs);
+    const run = () => runHook({}, fresh);
     const first = await run();
     expect(fresh.onboarded).toBe(true);
     expect(first).toMatchObject({ setUp: true, signedIn: false, operatorToken: hook.inputs.adminToken });

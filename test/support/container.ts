@@ -48,7 +48,8 @@ export function containerFiles(label: string, engine: Engine, user: ImageUser): 
   fs.mkdirSync(bin, { mode: 0o755 });
   const k8s = engine === "kubernetes";
   const place = (file: string, mode: number, owner = 0) => {
-    fs.chownSync(file, owner, k8s ? user.gid : owner === 0 ? 0 : user.gid);
+    // Kubernetes: every mounted file's group is the fsGroup; Docker: the user's files its group, root's root's.
+    fs.chownSync(file, owner, k8s || owner !== 0 ? user.gid : 0);
     fs.chmodSync(file, mode);
     return file;
   };

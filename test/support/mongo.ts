@@ -206,9 +206,8 @@ export function mountKeyfile(dir: string, engine: Engine, content: string): stri
     fs.chmodSync(upload, 0o400);
     return upload;
   }
-  const emptyDir = scratch;
-  fs.chownSync(emptyDir, 0, MONGO_UID);
-  fs.chmodSync(emptyDir, 0o2777);
+  fs.chownSync(scratch, 0, MONGO_UID);
+  fs.chmodSync(scratch, 0o2777);
   fs.mkdirSync(path.join(dir, "secrets"), { recursive: true, mode: 0o755 });
   const secret = path.join(dir, "secrets", "mongo-keyfile");
   fs.writeFileSync(secret, content);
