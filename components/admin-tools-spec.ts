@@ -27,13 +27,17 @@ export const ADMIN_PATHS = {
   mongoExpressEntrypoint: "/usr/local/bin/trading-mongo-express-entrypoint.sh",
 } as const;
 
+/** The tools' service names: Docker network aliases, Kubernetes object and selector names. */
+export const PGADMIN_SERVICE = "pgadmin";
+export const MONGO_EXPRESS_SERVICE = "mongo-express";
+
 export function adminToolNames(prefix: string) {
   return {
     pgadminContainer: `${prefix}-pgadmin`,
-    pgadminHost: "pgadmin",
+    pgadminHost: PGADMIN_SERVICE,
     pgadminVolume: `${prefix}_pgadmin_data`,
     mongoExpressContainer: `${prefix}-mongo-express`,
-    mongoExpressHost: "mongo-express",
+    mongoExpressHost: MONGO_EXPRESS_SERVICE,
   };
 }
 
@@ -132,7 +136,7 @@ const ADMIN_RESOURCES = { memoryMb: 512, cpus: "0.5" };
 /** pgAdmin with every PostgreSQL server registered (servers.json) and logging in through a passfile. */
 export function pgadminSpec(image: string, servers: PgadminServer[], superuser: string, entrypoint: string): ServerSpec {
   return {
-    service: "pgadmin",
+    service: PGADMIN_SERVICE,
     role: "pgadmin",
     image,
     entrypoint: [ADMIN_PATHS.pgadminEntrypoint],
@@ -162,7 +166,7 @@ export function pgadminSpec(image: string, servers: PgadminServer[], superuser: 
 /** mongo-express on the replica-set URI (secret "url"), behind basic auth. */
 export function mongoExpressSpec(image: string, entrypoint: string, access: AdminToolsAccess): ServerSpec {
   return {
-    service: "mongo-express",
+    service: MONGO_EXPRESS_SERVICE,
     role: "mongo-express",
     image,
     // The image's entrypoint stays: the wrapper runs first and then hands over to it.

@@ -4,6 +4,9 @@ import type { AdminToolsConfig, CommonConfig } from "./config";
 import { placeServer, serverImage, type Engine } from "./engine";
 import { mongoReplicaSetUri, type ReplicaSetMember } from "./mongo-spec";
 import type { AdminToolSecrets } from "./secrets";
+import type { Labels } from "./kubernetes/network-policy";
+import { POSTGRES_CONTAINER_PORT } from "./postgres-spec";
+import { MONGO_CONTAINER_PORT } from "./mongo-spec";
 
 // pgAdmin (every PostgreSQL server pre-registered, logging in through a passfile) and
 // mongo-express (on the replica-set URI), for developers: generated logins, health-gated like the
@@ -20,6 +23,8 @@ export interface AdminToolsArgs {
   /** Whom pgAdmin logs in as: the superuser on Docker, the monitoring role on Kubernetes (PostgresCluster.adminLogin). */
   postgresLogin: { user: string; password: pulumi.Output<string> };
   mongoMembers: ReplicaSetMember[];
+  /** Kubernetes: the labels of the PostgreSQL instances' and the MongoDB members' pods, the only pods the tools may reach. */
+  kubernetesPods?: { postgres: Labels; mongo: Labels };
   /** mongo-express's own MongoDB user (readAnyDatabase), made by the MongoDB hook. */
   mongoLogin: { user: string; password: pulumi.Output<string> };
   /** Texts of init/scripts/pgadmin-entrypoint.sh and mongo-express-entrypoint.sh. */
@@ -47,7 +52,12 @@ export class AdminTools extends pulumi.ComponentResource {
     // Resources are named `${name}-pgadmin-…`; in earlier releases `pgadmin-…` alone.
     const image = (tool: string, reference: string) => serverImage(engine, `${name}-${tool}-image`, reference, this, `${tool}-image`);
     // Stateless on Kubernetes: servers.json and the passfile are written again at every start.
-    const kubernetes = (tool: string) => ({ resourceName: `${name}-${tool}`, kind: "Deployment" as const, database: false });
+    // Nothing connects to them but port-forwards; each reaches its own database's pods only.
+    const kubernetes = (tool: string, reaches: Array<{ pods: Labels | undefined; port: number }>) => ({
+      resourceName: `${name}-${tool}`,
+      kind: "Deployment" as const,
+      network: { reaches: reaches.flatMap((r) => (r.pods ? [{ pods: r.pods, port: r.port }] : [])) },
+    });
 
     const pgadmin = placeServer(
       engine,
@@ -65,7 +75,7 @@ export class AdminTools extends pulumi.ComponentResource {
           containerName: names.pgadminContainer,
           volumeNames: { data: names.pgadminVolume },
         },
-        kubernetes: kubernetes("pgadmin"),
+        kubernetes: kubernetes("pgadmin", [{ pods: args.kubernetesPods?.postgres, port: POSTGRES_CONTAINER_PORT }]),
         dependsOn: args.dependsOn,
       },
       this,
@@ -85,7 +95,7 @@ export class AdminTools extends pulumi.ComponentResource {
           containerName: names.mongoExpressContainer,
           volumeNames: {},
         },
-        kubernetes: kubernetes("mongo-express"),
+        kubernetes: kubernetes("mongo-express", [{ pods: args.kubernetesPods?.mongo, port: MONGO_CONTAINER_PORT }]),
         dependsOn: args.dependsOn,
       },
       this,

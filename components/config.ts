@@ -6,7 +6,9 @@
 // any resource is created.
 
 import { compareVersions, knownVulnerabilities, SERVED_VERSIONS, type ServerImage, tagVersion, versionText } from "./image-versions";
+import * as net from "net";
 import { POSTGRES_MAX_REPLICAS, sharedBuffersMb } from "./postgres-spec";
+import type { Consumer } from "./service-env";
 
 export const PROJECT = "trading-db-stack";
 
@@ -60,7 +62,27 @@ export const CONFIG_KEYS = {
   kubernetesClientLabel: {
     type: "string",
     default: "trading-db-stack/client=true",
-    description: "Kubernetes: label (key=value) of the pods, in any namespace, that NetworkPolicies let reach the databases, besides the stack's own pods.",
+    description: "Kubernetes: label (key=value) of the consumers' pods, in their namespaces (kubernetesPlatformNamespace, kubernetesSimulationNamespace), that NetworkPolicies let reach the databases their consumer uses.",
+  },
+  kubernetesPlatformNamespace: {
+    type: "string",
+    default: "trading-platform",
+    description: "Kubernetes: namespace of advanced-trading-platform's pods (a DNS label, not kubernetesNamespace): its env Secret is made there, and its pods with kubernetesClientLabel may reach PostgreSQL, Redis and InfluxDB.",
+  },
+  kubernetesSimulationNamespace: {
+    type: "string",
+    default: "trading-simulation",
+    description: "Kubernetes: namespace of trading-simulation's pods (a DNS label, not kubernetesNamespace): its env Secret is made there, and its pods with kubernetesClientLabel may reach PostgreSQL and MongoDB.",
+  },
+  kubernetesCreateConsumerNamespaces: {
+    type: "boolean",
+    default: true,
+    description: "Kubernetes: create the consumers' namespaces when missing (never deleted by a destroy: they hold the services), or (false) use ones that exist.",
+  },
+  kubernetesApiServerCidr: {
+    type: "string",
+    default: "",
+    description: "Kubernetes: the API server's addresses (a CIDR, e.g. 10.0.0.1/32), the only place the PostgreSQL instances' manager may reach on ports 443 and 6443. Empty: those ports on any address.",
   },
   kubernetesPostgresImage: {
     type: "string",
@@ -389,8 +411,14 @@ export interface KubernetesConfig {
   clusterDomain: string;
   /** undefined: the cluster's default storage class. */
   storageClass: string | undefined;
-  /** Consumer pods carrying this label may reach the databases. */
+  /** Consumer pods carrying this label, in their consumer's namespace, may reach the databases it uses. */
   clientLabel: { key: string; value: string };
+  /** Each consumer's namespace: its env Secret is made there, its pods admitted from there. */
+  consumerNamespaces: Record<Consumer, string>;
+  /** Create the consumers' namespaces when missing (never deleted). */
+  createConsumerNamespaces: boolean;
+  /** The API server's CIDR for the PostgreSQL instances' egress; undefined: ports 443/6443 anywhere. */
+  apiServerCidr: string | undefined;
   /** Where the CloudNativePG operator runs. */
   operatorNamespace: string;
 }
@@ -439,15 +467,19 @@ export function parseStackConfig(lookup: ConfigLookup, keysSet: readonly string[
   const userSecrets = reader.userSecrets();
 
   const platform = reader.oneOf("platform", [...PLATFORMS]) as Platform;
+  const dnsLabel = (name: ConfigKeyName) => reader.matching(name, /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "a DNS label: 1-63 lowercase letters, digits and -, starting and ending with a letter or digit");
   const kubernetes: KubernetesConfig = {
     kubeconfig: reader.optional("kubernetesKubeconfig"),
     context: reader.optional("kubernetesContext"),
-    namespace: reader.matching("kubernetesNamespace", /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "a DNS label: 1-63 lowercase letters, digits and -, starting and ending with a letter or digit"),
+    namespace: dnsLabel("kubernetesNamespace"),
     createNamespace: reader.boolean("kubernetesCreateNamespace"),
     clusterDomain: reader.matching("kubernetesClusterDomain", /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/, "a DNS domain (e.g. cluster.local)"),
     storageClass: reader.storageClass("kubernetesStorageClass"),
     clientLabel: reader.label("kubernetesClientLabel"),
-    operatorNamespace: reader.matching("kubernetesOperatorNamespace", /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "a DNS label: 1-63 lowercase letters, digits and -, starting and ending with a letter or digit"),
+    operatorNamespace: dnsLabel("kubernetesOperatorNamespace"),
+    consumerNamespaces: { "advanced-trading-platform": dnsLabel("kubernetesPlatformNamespace"), "trading-simulation": dnsLabel("kubernetesSimulationNamespace") },
+    createConsumerNamespaces: reader.boolean("kubernetesCreateConsumerNamespaces"),
+    apiServerCidr: reader.cidr("kubernetesApiServerCidr"),
   };
   const storageGb = (name: ConfigKeyName) => reader.integer(name, 1, 65536);
   const namePrefix = reader.matching("namePrefix", /^[a-z][a-z0-9]{0,23}$/, "1-24 lowercase letters and digits, starting with a letter");
@@ -517,6 +549,7 @@ export function parseStackConfig(lookup: ConfigLookup, keysSet: readonly string[
   // Rules between keys, each only when its keys are good on their own (a bad one is reported already).
   const good = (...names: ConfigKeyName[]) => names.every((name) => !problems.some((p) => p.startsWith(`${key(name)}:`)));
   if (good("postgresMemoryMb", "postgresMaxConnections")) problems.push(...connectionMemoryProblems(postgres));
+  if (platform === "kubernetes") problems.push(...consumerNamespaceProblems(kubernetes, good));
   // Docker volumes have no size: nothing to hold the WAL against there.
   if (platform === "kubernetes" && good("postgresStorageGb", "postgresMaxSlotWalKeepMb")) problems.push(...slotWalProblems(postgres));
 
@@ -537,6 +570,20 @@ export function parseStackConfig(lookup: ConfigLookup, keysSet: readonly string[
     influxdb,
     warnings: reader.warnings,
   };
+}
+
+/**
+ * A consumer's namespace must not be the databases': whoever may run a pod there could mount the
+ * stack's own Secrets (the keyfile, the roles' passwords), so consumers live elsewhere.
+ */
+function consumerNamespaceProblems(k: KubernetesConfig, good: (...names: ConfigKeyName[]) => boolean): string[] {
+  const keys: Record<Consumer, ConfigKeyName> = { "advanced-trading-platform": "kubernetesPlatformNamespace", "trading-simulation": "kubernetesSimulationNamespace" };
+  return Object.entries(keys)
+    .filter(([consumer, name]) => good(name, "kubernetesNamespace") && k.consumerNamespaces[consumer as Consumer] === k.namespace)
+    .map(
+      ([consumer, name]) =>
+        `${key(name)}: must not be the databases' namespace (${key("kubernetesNamespace")} = ${k.namespace}): a pod of ${consumer} there could mount the stack's own Secrets; got "${k.namespace}" (give the services a namespace of their own)`,
+    );
 }
 
 /** Memory each PostgreSQL connection needs at least, in MiB: an idle backend's own memory, before any work_mem. */
@@ -730,6 +777,17 @@ class KeyReader {
     const match = value.match(/^((?:[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)=([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)$/);
     if (match) return { key: match[1], value: match[4] };
     return this.fail(name, "a Kubernetes label key=value (e.g. trading-db-stack/client=true)", value, { key: "", value: "" });
+  }
+
+  /** An IPv4 or IPv6 CIDR (10.0.0.1/32), or undefined when empty. */
+  cidr(name: ConfigKeyName): string | undefined {
+    const value = this.optional(name);
+    if (value === undefined) return undefined;
+    const [address, prefix, ...rest] = value.split("/");
+    const family = net.isIP(address ?? "");
+    const bits = /^\d{1,3}$/.test(prefix ?? "") ? Number(prefix) : NaN;
+    if (rest.length === 0 && family !== 0 && bits >= 0 && bits <= (family === 4 ? 32 : 128)) return value;
+    return this.fail(name, "a CIDR: an IPv4 or IPv6 address, / and a prefix length (e.g. 10.0.0.1/32)", value, undefined);
   }
 
   boolean(name: ConfigKeyName): boolean {

@@ -4,7 +4,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { LOOPBACK } from "./config";
 import { dockerServer, type DockerContext, type DockerServerArgs } from "./docker/container";
-import { allowDatabaseClients, type KubernetesContext } from "./kubernetes/context";
+import { serverNetworkPolicy, type KubernetesContext, type ServerNetwork } from "./kubernetes/context";
 import { kubernetesWorkload } from "./kubernetes/workload";
 import { formerlyNamed } from "./names";
 import type { KubernetesTarget, ServerAccess } from "../init/access";
@@ -43,9 +43,17 @@ export interface PlaceServerArgs {
   docker?: Pick<DockerServerArgs, "image" | "resourceNames" | "formerResourceNames" | "containerName" | "volumeNames">;
   /**
    * Kubernetes: the base of its objects' resource names (`${component}-primary`), volume size,
-   * extra pod labels, writable scratch folders, and whether it is a stateless Deployment.
+   * extra pod labels, whether it is a stateless Deployment, and who it talks to (its NetworkPolicy).
    */
-  kubernetes?: { resourceName: string; storageGb?: number; podLabels?: Record<string, string>; kind?: "StatefulSet" | "Deployment"; replicas?: number; database?: boolean; clientService?: boolean };
+  kubernetes?: {
+    resourceName: string;
+    storageGb?: number;
+    podLabels?: Record<string, string>;
+    kind?: "StatefulSet" | "Deployment";
+    replicas?: number;
+    clientService?: boolean;
+    network: ServerNetwork;
+  };
   dependsOn?: pulumi.Resource[];
 }
 
@@ -98,7 +106,9 @@ export function placeServer(engine: Engine, args: PlaceServerArgs, parent: pulum
     },
     { parent },
   );
-  if (k.database !== false) allowDatabaseClients(context, { resourceName: `${k.resourceName}-clients`, objectName: `${workload.name}-clients` }, workload.selector, spec.port.number, { parent });
+  // A database's policy keeps the name it had when it only admitted clients.
+  const policySuffix = k.network.database ? "-clients" : "-network";
+  serverNetworkPolicy(context, { resourceName: `${k.resourceName}${policySuffix}`, objectName: `${workload.name}${policySuffix}` }, workload.selector, spec.port.number, k.network, { parent });
   return {
     resource: workload.workload,
     revision: workload.revision,

@@ -64,7 +64,7 @@ export class InfluxdbServer extends pulumi.ComponentResource {
           containerName: names.container,
           volumeNames: { data: names.dataVolume, config: names.configVolume },
         },
-        kubernetes: { resourceName: `${name}-server`, storageGb: influxdb.storageGb },
+        kubernetes: { resourceName: `${name}-server`, storageGb: influxdb.storageGb, network: { database: "influxdb" } },
       },
       this,
     );

@@ -4,7 +4,9 @@ import { MongoInit } from "../init/mongo/resources";
 import { scriptsChecksum } from "../init/versioned-files";
 import type { AdminToolsAccess, CommonConfig, MongoConfig } from "./config";
 import { hookAccess, placeServer, serverImage, type Engine, type PlaceServerArgs, type PlacedServer, type ServerAccess } from "./engine";
+import { MONGO_EXPRESS_SERVICE } from "./admin-tools-spec";
 import { disruptionBudget } from "./kubernetes/context";
+import type { Labels } from "./kubernetes/network-policy";
 import {
   MONGO_DATABASE,
   MONGO_REPLICA_SET,
@@ -73,6 +75,8 @@ export class MongoReplicaSet extends pulumi.ComponentResource {
 
   /** How the hook and `npm run verify` reach each member. */
   readonly access: ServerAccess[];
+  /** Kubernetes: the labels of the members' pods (for the NetworkPolicies of those that reach them). */
+  readonly podLabels: Labels | undefined;
 
   constructor(name: string, args: MongoReplicaSetArgs, opts?: pulumi.ComponentResourceOptions) {
     super("trading:mongo:ReplicaSet", name, {}, opts);
@@ -81,6 +85,7 @@ export class MongoReplicaSet extends pulumi.ComponentResource {
     // The key only: root's password reaches no member (the hook sets it), so its change restarts none.
     const memberSecrets = { keyfile: secrets.keyfile };
     const placed: PlacedServer[] = [];
+    let podLabels: Labels | undefined;
     if (engine.kind === "docker") {
       const image = serverImage(engine, `${name}-image`, mongo.image, this);
       // Each member waits for the one after it: a change that replaces them all (an image, the
@@ -120,6 +125,8 @@ export class MongoReplicaSet extends pulumi.ComponentResource {
             storageGb: mongo.storageGb,
             replicas: mongo.members,
             clientService: false,
+            // The members replicate among themselves; mongo-express shows the set when the tools are on.
+            network: { database: "mongodb", peers: true, admits: args.adminToolsAccess ? [MONGO_EXPRESS_SERVICE] : [] },
           },
         },
         this,
@@ -127,10 +134,12 @@ export class MongoReplicaSet extends pulumi.ComponentResource {
       // One member down at a time at most, and never the majority an election needs.
       const budgetNames = { objectName: `${set.name}-majority`, resourceName: `${name}-majority` };
       if (mongo.members > 1) disruptionBudget(context, budgetNames, set.selector ?? {}, { minAvailable: Math.floor(mongo.members / 2) + 1 }, { parent: this });
+      podLabels = set.selector;
       set.members.forEach((m, i) => placed.push({ ...set, network: m.network, access: m.access, host: { host: set.host.host, port: mongo.firstPort + i } }));
     }
     for (const member of placed) this.members.push({ container: member.name, host: member.host, network: member.network });
     this.access = placed.map((m) => m.access);
+    this.podLabels = podLabels;
     const rsMembers = replicaSetMembers(placed.map((m) => m.network));
     this.rsMembers = rsMembers;
 

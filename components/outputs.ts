@@ -103,7 +103,7 @@ export interface StackOutputs {
   /** Secret: env maps with the seeds' variable names, per place (inNetwork, host) and consumer. */
   serviceEnv: ServiceEnv;
   /** Kubernetes: the namespace, the context, and per consumer the Secret holding its in-cluster env map (for envFrom). null on Docker. */
-  kubernetes: { namespace: string; context: string | null; consumerSecrets: Record<string, string> } | null;
+  kubernetes: { namespace: string; context: string | null; consumerSecrets: Record<string, { namespace: string; name: string }> } | null;
 }
 
 export const STACK_OUTPUT_NAMES = [

@@ -5,6 +5,7 @@ import type { AdminToolsAccess, CommonConfig, PostgresConfig } from "./config";
 import { LOOPBACK } from "./config";
 import { hookAccess, placeServer, serverImage, type Engine } from "./engine";
 import { cloudNativePg, instanceLabels, selectorText } from "./kubernetes/cloudnative-pg";
+import type { Labels } from "./kubernetes/network-policy";
 import type { KubernetesContext } from "./kubernetes/context";
 import {
   advancedTradingPlatformPostgresEnv,
@@ -89,6 +90,8 @@ export class PostgresCluster extends pulumi.ComponentResource {
   readonly readOnlyEndpoint: Endpoint | undefined;
   /** How the hooks and `npm run verify` reach the primary and each replica. */
   readonly access: { primary: ServerAccess; replicas: ServerAccess[] };
+  /** Kubernetes: the labels of the instances' pods (for the NetworkPolicies of those that reach them). */
+  readonly podLabels: Labels | undefined;
   /** Whom `npm run verify` and operators log in as: the superuser on Docker (from the host only); on Kubernetes the monitoring role (the operator keeps the superuser off the network). */
   readonly adminLogin: { user: string; password: pulumi.Output<string> };
   /** Whom pgAdmin logs in as (a container, so never the superuser): on Docker its own role (pg_read_all_data); on Kubernetes the monitoring role. */
@@ -110,6 +113,7 @@ export class PostgresCluster extends pulumi.ComponentResource {
     this.replicaChecks = placed.replicaChecks;
     this.readOnlyEndpoint = placed.readOnlyEndpoint;
     this.access = placed.access;
+    this.podLabels = placed.podLabels;
     this.adminLogin = placed.adminLogin;
     this.toolsLogin = placed.toolsLogin;
     const replicas = this.replicas;
@@ -148,6 +152,7 @@ export class PostgresCluster extends pulumi.ComponentResource {
 
 /** Where and how the servers run, as the component exposes them. */
 interface Placement {
+  podLabels?: Labels;
   primary: PostgresServer;
   replicas: PostgresServer[];
   init: PostgresInit;
@@ -279,7 +284,7 @@ function onCloudNativePg(parent: pulumi.Resource, name: string, args: PostgresCl
     passwords[db.owner] = secrets.owners[db.name];
     passwords[db.service] = secrets.services[db.name];
   }
-  const cnpg = cloudNativePg({ pg, passwords, resourceName: name, context }, { parent });
+  const cnpg = cloudNativePg({ pg, passwords, resourceName: name, context, adminTools: args.adminToolsAccess !== undefined }, { parent });
 
   const { config } = context;
   const target = (role: "primary" | "replica", index?: number): ServerAccess => ({
@@ -318,6 +323,7 @@ function onCloudNativePg(parent: pulumi.Resource, name: string, args: PostgresCl
     replicaChecks: [],
     readOnlyEndpoint: pg.replicas > 0 ? cnpg.services.ro : undefined,
     access: { primary: primaryAccess, replicas: Array.from({ length: pg.replicas }, (_, i) => target("replica", i)) },
+    podLabels: instanceLabels(cnpg.name),
     adminLogin: { user: POSTGRES_ROLES.monitor, password: monitor },
     toolsLogin: { user: POSTGRES_ROLES.monitor, password: monitor },
   };

@@ -51,7 +51,7 @@ export class RedisServer extends pulumi.ComponentResource {
           containerName: names.container,
           volumeNames: { data: names.volume },
         },
-        kubernetes: { resourceName: `${name}-server`, storageGb: redis.storageGb },
+        kubernetes: { resourceName: `${name}-server`, storageGb: redis.storageGb, network: { database: "redis" } },
       },
       this,
     );

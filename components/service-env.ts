@@ -4,6 +4,17 @@
 
 export const CONSUMERS = ["advanced-trading-platform", "trading-simulation"] as const;
 export type Consumer = (typeof CONSUMERS)[number];
+/** The stack's servers, as a consumer's network access names them. */
+export type DatabaseKind = "postgres" | "mongodb" | "redis" | "influxdb";
+/**
+ * The servers each consumer's env map points to (seed 000: orders in PostgreSQL, the cache in
+ * Redis, metrics in InfluxDB; seed 002: results in PostgreSQL, configs in MongoDB): on Kubernetes
+ * the NetworkPolicies let each consumer reach these and no others.
+ */
+export const CONSUMER_DATABASES: Record<Consumer, readonly DatabaseKind[]> = {
+  "advanced-trading-platform": ["postgres", "redis", "influxdb"],
+  "trading-simulation": ["postgres", "mongodb"],
+};
 export type Place = "inNetwork" | "host";
 export type ServiceEnv = Record<Place, Record<Consumer, Record<string, string>>>;
 /** A component's contribution: variables for some consumers. */

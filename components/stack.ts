@@ -90,7 +90,7 @@ export class TradingDbStack extends pulumi.ComponentResource {
   /** Superuser/root connections from the operator's machine, for `npm run verify` and operators. Secret. */
   readonly adminConnections: pulumi.Output<AdminConnections>;
   /** Kubernetes: where the stack runs, and the Secret per consumer holding its env map. */
-  readonly kubernetes: { namespace: string; context: string | undefined; consumerSecrets: Record<string, string> } | undefined;
+  readonly kubernetes: { namespace: string; context: string | undefined; consumerSecrets: Record<string, { namespace: string; name: string }> } | undefined;
 
   constructor(name: string, args: TradingDbStackArgs, opts?: pulumi.ComponentResourceOptions) {
     super("trading:stack:TradingDbStack", name, {}, opts);
@@ -145,6 +145,7 @@ export class TradingDbStack extends pulumi.ComponentResource {
               ],
               postgresLogin: this.postgres.toolsLogin,
               mongoMembers: this.mongo.rsMembers,
+              kubernetesPods: this.postgres.podLabels && this.mongo.podLabels ? { postgres: this.postgres.podLabels, mongo: this.mongo.podLabels } : undefined,
               mongoLogin: { user: MONGO_USERS.adminTools, password: secrets.mongo.adminTools },
               pgadminEntrypoint: args.plan.pgadminEntrypoint,
               mongoExpressEntrypoint: args.plan.mongoExpressEntrypoint,

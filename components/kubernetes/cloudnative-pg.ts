@@ -13,6 +13,8 @@ import type { PostgresConfig } from "../config";
 import { POSTGRES_CONTAINER_PORT, POSTGRES_DATABASES, POSTGRES_ROLES, serverSettings } from "../postgres-spec";
 import type { Endpoint } from "../server-spec";
 import { PART_OF, type KubernetesContext } from "./context";
+import { PGADMIN_SERVICE } from "../admin-tools-spec";
+import { consumerPeers, serverPolicySpec, type PolicyPeer } from "./network-policy";
 
 export const CNPG_API_VERSION = "postgresql.cnpg.io/v1";
 /** The operator release this stack is built and tested against (../shared/contracts/cloudnative-pg). */
@@ -166,6 +168,8 @@ export interface CloudNativePgArgs {
   /** Pulumi names derive from it: `${component}-cluster`, `${component}-<role>-secret`. */
   resourceName: string;
   context: KubernetesContext;
+  /** pgAdmin runs: its pods may connect. */
+  adminTools: boolean;
 }
 
 export interface CloudNativePg {
@@ -252,33 +256,24 @@ export function cloudNativePg(args: CloudNativePgArgs, opts: pulumi.ComponentRes
       ),
   );
 
-  // The instances: PostgreSQL from the stack's pods and the consumers; replication and the status
-  // port among themselves; the operator on both.
-  const port = (number: number) => ({ protocol: "TCP", port: number });
+  // The instances: PostgreSQL from the consumers and pgAdmin; replication and the status port
+  // among themselves (the operator's join and recovery Jobs carry the cluster label too); the
+  // operator on both. From them: each other, DNS, and the API server the instance manager watches.
+  const instances: PolicyPeer = { pods: instanceLabels(name) };
+  const operator: PolicyPeer = { namespace: context.config.operatorNamespace, pods: CNPG_OPERATOR_POD_LABELS };
+  const spec = serverPolicySpec(instanceLabels(name), {
+    ingress: [
+      { from: [...consumerPeers(context.config, "postgres"), ...(args.adminTools ? [{ pods: context.selectorLabels(PGADMIN_SERVICE) }] : [])], ports: [POSTGRES_CONTAINER_PORT] },
+      { from: [instances, operator], ports: [POSTGRES_CONTAINER_PORT, CNPG_STATUS_PORT] },
+    ],
+    egress: [{ to: [instances], ports: [POSTGRES_CONTAINER_PORT, CNPG_STATUS_PORT] }],
+    dns: true,
+    apiServer: { cidr: context.config.apiServerCidr },
+  });
   // Kept with the Cluster by a destroy with retainData: the instances still run, and stay closed.
   new k8s.networking.v1.NetworkPolicy(
     `${args.resourceName}-instances`,
-    {
-      metadata: { name: `${name}-instances`, namespace: context.namespace, labels: context.stackLabels },
-      spec: {
-        podSelector: { matchLabels: instanceLabels(name) },
-        policyTypes: ["Ingress"],
-        ingress: [
-          {
-            from: [
-              { podSelector: { matchLabels: context.stackLabels } },
-              { namespaceSelector: {}, podSelector: { matchLabels: { [context.config.clientLabel.key]: context.config.clientLabel.value } } },
-            ],
-            ports: [port(POSTGRES_CONTAINER_PORT)],
-          },
-          { from: [{ podSelector: { matchLabels: instanceLabels(name) } }], ports: [port(POSTGRES_CONTAINER_PORT), port(CNPG_STATUS_PORT)] },
-          {
-            from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": context.config.operatorNamespace } }, podSelector: { matchLabels: CNPG_OPERATOR_POD_LABELS } }],
-            ports: [port(POSTGRES_CONTAINER_PORT), port(CNPG_STATUS_PORT)],
-          },
-        ],
-      },
-    },
+    { metadata: { name: `${name}-instances`, namespace: context.namespace, labels: context.stackLabels }, spec },
     { ...child, provider: context.adoptingProvider, retainOnDelete: context.retainData },
   );
 

@@ -6,7 +6,9 @@ import * as pulumi from "@pulumi/pulumi";
 import type { CommonConfig, KubernetesConfig } from "../config";
 import { formerlyNamed } from "../names";
 import { PostgresOperatorCheck } from "../../init/postgres/resources";
+import { CONSUMERS, type Consumer, type DatabaseKind } from "../service-env";
 import { CNPG_INSTALL_COMMAND, CNPG_OPERATOR_POD_LABELS, CNPG_RELEASE, selectorText } from "./cloudnative-pg";
+import { consumerPeers, denyAllSpec, serverPolicySpec, type Labels, type PolicyPeer } from "./network-policy";
 
 /**
  * Pod Security Admission on a namespace the stack creates: the "restricted" standard enforced (and
@@ -32,6 +34,8 @@ export interface KubernetesContext {
   namespace: string;
   /** `dependsOn` of every object in the namespace: the namespace, when the stack creates it. */
   namespaceReady: pulumi.Resource[];
+  /** `dependsOn` of an object in a consumer's namespace: that namespace, when the stack creates it. */
+  consumerNamespaceReady: Record<Consumer, pulumi.Resource[]>;
   storageClass: string | undefined;
   retainData: boolean;
   /** How long `pulumi up` waits for a workload to be ready (waitTimeoutSeconds). */
@@ -115,11 +119,21 @@ export class KubernetesCluster extends pulumi.ComponentResource {
           },
         )
       : undefined;
+    // The consumers' namespaces hold their services: made when missing (an existing one is taken
+    // over as it is), and never deleted by a destroy.
+    const consumerNamespaces = new Map<string, pulumi.Resource[]>();
+    for (const namespace of new Set(Object.values(config.consumerNamespaces))) {
+      const made = config.createConsumerNamespaces
+        ? [new k8s.core.v1.Namespace(`${name}-consumer-namespace-${namespace}`, { metadata: { name: namespace } }, { parent: this, provider: adoptingProvider, retainOnDelete: true, dependsOn: [operatorCheck] })]
+        : [];
+      consumerNamespaces.set(namespace, made);
+    }
     this.context = {
       provider,
       adoptingProvider,
       namespace: config.namespace,
       namespaceReady: [operatorCheck, ...(namespaceResource ? [namespaceResource] : [])],
+      consumerNamespaceReady: Object.fromEntries(CONSUMERS.map((c) => [c, consumerNamespaces.get(config.consumerNamespaces[c]) ?? []])) as Record<Consumer, pulumi.Resource[]>,
       storageClass: config.storageClass,
       retainData: common.retainData,
       waitTimeoutSeconds: common.waitTimeoutSeconds,
@@ -138,44 +152,55 @@ export class KubernetesCluster extends pulumi.ComponentResource {
       stackLabels,
     };
 
-    // Nothing reaches the stack's pods unless a policy below admits it (port-forward, which the
-    // hooks and operators use, enters the pod directly and is governed by RBAC instead).
+    // Nothing reaches the stack's pods, and they reach nothing, unless a server's own policy admits
+    // it (port-forward, which the hooks and operators use, enters the pod directly and is governed
+    // by RBAC instead).
     new k8s.networking.v1.NetworkPolicy(
       `${name}-default-deny`,
-      {
-        metadata: { name: `${common.namePrefix}-default-deny-ingress`, namespace: config.namespace, labels: stackLabels },
-        spec: { podSelector: { matchLabels: stackLabels }, policyTypes: ["Ingress"] },
-      },
+      { metadata: { name: `${common.namePrefix}-default-deny`, namespace: config.namespace, labels: stackLabels }, spec: denyAllSpec(stackLabels) },
       { parent: this, provider, dependsOn: this.context.namespaceReady },
     );
     this.registerOutputs({ namespace: config.namespace });
   }
 }
 
+/** Who may reach a server of the stack, and whom it reaches (see network-policy.ts). */
+export interface ServerNetwork {
+  /** The database it is, for the consumers that use it; undefined for the admin tools. */
+  database?: DatabaseKind;
+  /** Its pods reach each other on its port (MongoDB members). */
+  peers?: boolean;
+  /** Services of the stack whose pods may connect (the admin tool that shows it). */
+  admits?: string[];
+  /** Pods it connects to, and on which port (an admin tool's database). */
+  reaches?: Array<{ pods: Labels; port: number }>;
+}
+
 /**
- * Admits traffic to a database's port from the stack's own pods (replication, the admin tools)
- * and from consumer pods in any namespace that carry the configured client label.
+ * A server's NetworkPolicy: to its port only from the consumers that use its database (in their
+ * namespaces, with the client label), its peers and the stack's pods it names; from it only to its
+ * peers, what it reaches, and DNS when it resolves any of those.
  */
-export function allowDatabaseClients(c: KubernetesContext, names: ObjectNames, selector: Record<string, string>, port: number, opts: pulumi.CustomResourceOptions): k8s.networking.v1.NetworkPolicy {
+export function serverNetworkPolicy(
+  c: KubernetesContext,
+  names: ObjectNames,
+  selector: Labels,
+  port: number,
+  network: ServerNetwork,
+  opts: pulumi.CustomResourceOptions,
+): k8s.networking.v1.NetworkPolicy {
   const name = names.objectName;
+  const peers: PolicyPeer[] = network.peers ? [{ pods: selector }] : [];
+  const admitted: PolicyPeer[] = [...(network.database ? consumerPeers(c.config, network.database) : []), ...(network.admits ?? []).map((service) => ({ pods: c.selectorLabels(service) })), ...peers];
+  const reaches = network.reaches ?? [];
+  const spec = serverPolicySpec(selector, {
+    ingress: [{ from: admitted, ports: [port] }],
+    egress: [...(peers.length ? [{ to: peers, ports: [port] }] : []), ...reaches.map((r) => ({ to: [{ pods: r.pods }], ports: [r.port] }))],
+    dns: peers.length > 0 || reaches.length > 0,
+  });
   return new k8s.networking.v1.NetworkPolicy(
     names.resourceName,
-    {
-      metadata: { name, namespace: c.namespace, labels: c.stackLabels },
-      spec: {
-        podSelector: { matchLabels: selector },
-        policyTypes: ["Ingress"],
-        ingress: [
-          {
-            from: [
-              { podSelector: { matchLabels: c.stackLabels } },
-              { namespaceSelector: {}, podSelector: { matchLabels: { [c.config.clientLabel.key]: c.config.clientLabel.value } } },
-            ],
-            ports: [{ protocol: "TCP", port }],
-          },
-        ],
-      },
-    },
+    { metadata: { name, namespace: c.namespace, labels: c.stackLabels }, spec },
     { ...opts, provider: c.provider, dependsOn: c.namespaceReady, ...formerlyNamed(name, names.resourceName) },
   );
 }

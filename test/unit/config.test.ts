@@ -85,7 +85,14 @@ describe("stack settings", () => {
   test("prod: two replicas, larger containers, admin tools off, data retained on destroy", () => {
     const prod = fromStack("prod");
     expect(prod).toMatchObject({ platform: "kubernetes", retainData: true, adminTools: undefined });
-    expect(prod.kubernetes).toMatchObject({ namespace: "trading-db", createNamespace: true, clientLabel: { key: "trading-db-stack/client", value: "true" } });
+    expect(prod.kubernetes).toMatchObject({
+      namespace: "trading-db",
+      createNamespace: true,
+      clientLabel: { key: "trading-db-stack/client", value: "true" },
+      consumerNamespaces: { "advanced-trading-platform": "trading-platform", "trading-simulation": "trading-simulation" },
+      createConsumerNamespaces: true,
+      apiServerCidr: undefined,
+    });
     expect(fromStack("dev").kubernetes).toBeUndefined();
     expect(prod.postgres).toMatchObject({ replicas: 2, memoryMb: 4096, cpus: "2" });
     expect(prod.postgres.memoryMb).toBeGreaterThan(fromStack("dev").postgres.memoryMb);
@@ -118,6 +125,13 @@ describe("bad config is refused before any resource, naming the key and what is 
     [{ platform: "kubernetes", kubernetesNamespace: "Trading_DB" }, /trading-db-stack:kubernetesNamespace: must be a DNS label.*got "Trading_DB"/],
     [{ platform: "kubernetes", kubernetesClientLabel: "client" }, /trading-db-stack:kubernetesClientLabel: must be a Kubernetes label key=value.*got "client"/],
     [{ platform: "kubernetes", kubernetesClientLabel: "a/b/c=x" }, /trading-db-stack:kubernetesClientLabel: must be a Kubernetes label key=value/],
+    [{ platform: "kubernetes", kubernetesPlatformNamespace: "Platform" }, /trading-db-stack:kubernetesPlatformNamespace: must be a DNS label.*got "Platform"/],
+    [{ platform: "kubernetes", kubernetesSimulationNamespace: "trading-db" }, /trading-db-stack:kubernetesSimulationNamespace: must not be the databases' namespace \(trading-db-stack:kubernetesNamespace = trading-db\): a pod of trading-simulation there could mount the stack's own Secrets/],
+    [{ platform: "kubernetes", kubernetesNamespace: "apps", kubernetesPlatformNamespace: "apps" }, /trading-db-stack:kubernetesPlatformNamespace: must not be the databases' namespace \(trading-db-stack:kubernetesNamespace = apps\)/],
+    [{ platform: "kubernetes", kubernetesCreateConsumerNamespaces: "yes" }, /trading-db-stack:kubernetesCreateConsumerNamespaces: must be true or false; got "yes"/],
+    [{ platform: "kubernetes", kubernetesApiServerCidr: "10.0.0.1" }, /trading-db-stack:kubernetesApiServerCidr: must be a CIDR: an IPv4 or IPv6 address, \/ and a prefix length \(e\.g\. 10\.0\.0\.1\/32\); got "10\.0\.0\.1"/],
+    [{ platform: "kubernetes", kubernetesApiServerCidr: "10.0.0.1/33" }, /trading-db-stack:kubernetesApiServerCidr: must be a CIDR/],
+    [{ platform: "kubernetes", kubernetesApiServerCidr: "api.example/32" }, /trading-db-stack:kubernetesApiServerCidr: must be a CIDR/],
     [{ postgresStorageGb: "0" }, /trading-db-stack:postgresStorageGb: must be a whole number from 1 to 65536; got "0"/],
     [{ mongoCpus: "two" }, /trading-db-stack:mongoCpus: must be a decimal number of CPUs/],
     [{ postgresReplicas: "-1" }, /trading-db-stack:postgresReplicas: must be a whole number from 0 to 5; got "-1"/],

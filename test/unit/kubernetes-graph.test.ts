@@ -58,8 +58,10 @@ describe("prod on Kubernetes", () => {
     expect([...types].filter((t) => t.startsWith("docker:"))).toEqual([]);
     expect(run.ofType("pulumi:providers:kubernetes").map((p) => p.name).sort()).toEqual(["trading-kubernetes-adopting-provider", "trading-kubernetes-namespace-provider", "trading-kubernetes-provider"]);
     expect(plain(run.byName("trading-kubernetes-provider").inputs)).toMatchObject({ namespace: "trading-db" });
-    expect(ofKind(run, "Namespace").map((r) => value(r).metadata.name)).toEqual(["trading-db"]);
-    for (const r of k8sObjects(run).filter((o) => !o.type.endsWith(":Namespace"))) expect(value(r).metadata.namespace, r.name).toBe("trading-db");
+    // The consumers' namespaces too, each holding only its consumer's env Secret (kubernetes-network.test.ts).
+    expect(ofKind(run, "Namespace").map((r) => value(r).metadata.name)).toEqual(["trading-db", "trading-platform", "trading-simulation"]);
+    const consumerSecret = (o: MockedResource) => o.type.endsWith(":Secret") && value(o).metadata.labels["trading-db-stack/consumer"];
+    for (const r of k8sObjects(run).filter((o) => !o.type.endsWith(":Namespace") && !consumerSecret(o))) expect(value(r).metadata.namespace, r.name).toBe("trading-db");
     // PostgreSQL is CloudNativePG's: a Cluster and its Databases, no StatefulSet of the stack's own.
     expect(ofKind(run, "StatefulSet").map((r) => value(r).metadata.name).sort()).toEqual(["trading-influxdb", "trading-mongodb", "trading-redis"]);
     expect(ofKind(run, "Cluster").map((r) => value(r).metadata.name)).toEqual(["trading-postgres"]);
@@ -319,26 +321,13 @@ describe("prod on Kubernetes", () => {
     for (const db of ofKind(run, "Database").map(value)) expect(db.spec).toMatchObject({ cluster: { name: "trading-postgres" }, ensure: "present", databaseReclaimPolicy: "retain" });
   });
 
-  test("NetworkPolicies: default deny, and each database admits only the stack's pods and pods with the client label", () => {
+  test("NetworkPolicies: a default deny both ways over the stack's pods, one policy per server (who reaches what: kubernetes-network.test.ts)", () => {
     const policies = ofKind(run, "NetworkPolicy").map(value);
-    const deny = policies.find((p) => p.metadata.name === "trading-default-deny-ingress");
-    expect(deny.spec).toEqual({ podSelector: { matchLabels: { "app.kubernetes.io/part-of": "trading-db-stack", "app.kubernetes.io/instance": "trading" } }, policyTypes: ["Ingress"] });
-    const admitted = policies.filter((p) => p.spec.ingress);
-    expect(admitted.map((p) => p.spec.ingress[0].ports[0].port).sort()).toEqual([27017, 5432, 6379, 8086].sort());
-    for (const p of admitted) {
-      expect(p.spec.ingress[0].from).toEqual([
-        { podSelector: { matchLabels: { "app.kubernetes.io/part-of": "trading-db-stack", "app.kubernetes.io/instance": "trading" } } },
-        { namespaceSelector: {}, podSelector: { matchLabels: { "trading-db-stack/client": "true" } } },
-      ]);
-    }
-  });
-
-  test("the PostgreSQL instances admit the stack, the consumers, each other (replication, status) and the operator, by the operator's pod labels", () => {
-    const policy = named(run, "NetworkPolicy", "trading-postgres-instances").spec;
-    expect(policy.podSelector).toEqual({ matchLabels: { "cnpg.io/cluster": "trading-postgres" } });
-    expect(policy.ingress[1]).toEqual({ from: [{ podSelector: { matchLabels: { "cnpg.io/cluster": "trading-postgres" } } }], ports: [{ protocol: "TCP", port: 5432 }, { protocol: "TCP", port: 8000 }] });
-    expect(policy.ingress[2].from).toEqual([{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "cnpg-system" } }, podSelector: { matchLabels: { "app.kubernetes.io/name": "cloudnative-pg" } } }]);
-    expect(policy.ingress[2].ports.map((p: any) => p.port)).toEqual([5432, 8000]);
+    expect(policies.map((p) => p.metadata.name).sort()).toEqual(["trading-default-deny", "trading-influxdb-clients", "trading-mongodb-clients", "trading-postgres-instances", "trading-redis-clients"]);
+    const deny = policies.find((p) => p.metadata.name === "trading-default-deny");
+    expect(deny.spec).toEqual({ podSelector: { matchLabels: { "app.kubernetes.io/part-of": "trading-db-stack", "app.kubernetes.io/instance": "trading" } }, policyTypes: ["Ingress", "Egress"] });
+    // The instances' policy is kept with the Cluster by a destroy with retainData.
+    expect(ofKind(run, "NetworkPolicy").find((r) => value(r).metadata.name === "trading-postgres-instances")!.options.retainOnDelete).toBe(true);
   });
 
   test("a PodDisruptionBudget per replicated database: a Mongo majority (PostgreSQL's are the operator's); a crashing pod never blocks a drain", () => {
@@ -410,7 +399,10 @@ describe("prod on Kubernetes", () => {
     expect(run.outputs.kubernetes.value).toEqual({
       namespace: "trading-db",
       context: null,
-      consumerSecrets: { "advanced-trading-platform": "trading-advanced-trading-platform-env", "trading-simulation": "trading-trading-simulation-env" },
+      consumerSecrets: {
+        "advanced-trading-platform": { namespace: "trading-platform", name: "trading-advanced-trading-platform-env" },
+        "trading-simulation": { namespace: "trading-simulation", name: "trading-trading-simulation-env" },
+      },
     });
     const secret = ofKind(run, "Secret").find((s) => value(s).metadata.name === "trading-trading-simulation-env")!;
     expect(isSecretInput(secret.inputs.stringData)).toBe(true);
@@ -486,7 +478,7 @@ describe("dev with platform kubernetes", () => {
     // Both meet the restricted standard; pgAdmin's root stays writable (its entrypoint writes into /pgadmin4).
     for (const { name, spec } of podSpecs(run)) expect(restrictedViolations(spec.template.spec), name).toEqual([]);
     expect(pgadmin.containers[0].securityContext.readOnlyRootFilesystem).toBe(false);
-    expect(value(ofKind(run, "Namespace")[0]).metadata.labels["pod-security.kubernetes.io/enforce"]).toBe("restricted");
+    expect(named(run, "Namespace", "trading-db").metadata.labels["pod-security.kubernetes.io/enforce"]).toBe("restricted");
     // retainData false: the namespace goes with the stack, through the stack's own provider; the Cluster too.
     expect(run.ofType("pulumi:providers:kubernetes").map((p) => p.name).sort()).toEqual(["trading-kubernetes-adopting-provider", "trading-kubernetes-provider"]);
     const cluster = ofKind(run, "Cluster")[0];

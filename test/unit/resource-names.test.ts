@@ -42,6 +42,9 @@ function inputsDigest(r: MockedResource): string {
 /** Logins new since that release: the admin tools' own, and PostgreSQL's service roles. */
 const NEW_LOGIN_PASSWORDS = /^trading-secrets-((postgres-trading|mongo)-admin-tools|postgres-trading-(platform|results)-app)-password$/;
 
+/** Kubernetes objects new since: the consumers' namespaces (their env Secrets moved there), the admin tools' NetworkPolicies. */
+const NEW_KUBERNETES_OBJECTS = /^trading-(kubernetes-consumer-namespace-trading-(platform|simulation)|admin-tools-(pgadmin|mongo-express)-network)$/;
+
 /** MongoDB's ClusterIP Service as that release named its resource. */
 const MONGO_CLIENT_SERVICE = /^trading-mongodb-service$/;
 
@@ -62,7 +65,7 @@ describe.each(released.scenarios)("a $stack stack $overrides made by the release
       // StatefulSets, Services, policies, slots and checks go, the Cluster and its objects come
       // (README: moving the data over); nothing else is created or deleted.
       // (And the admin tools' own logins and the service roles came later.)
-      expect(outcome.created.map(urnName).filter((n) => !CLOUDNATIVE_PG.test(n) && !NEW_LOGIN_PASSWORDS.test(n))).toEqual([]);
+      expect(outcome.created.map(urnName).filter((n) => !CLOUDNATIVE_PG.test(n) && !NEW_LOGIN_PASSWORDS.test(n) && !NEW_KUBERNETES_OBJECTS.test(n))).toEqual([]);
       expect(outcome.deleted.map(urnName).filter((n) => !/^(trading-)?postgres(-|$)/.test(n) && !MONGO_CLIENT_SERVICE.test(n))).toEqual([]);
       expect(outcome.created.map(urnName)).toContain("trading-postgres-cluster");
       // And it dropped MongoDB's client Service, which round-robined over primary and secondaries.
@@ -86,7 +89,7 @@ describe.each(released.scenarios)("a $stack stack $overrides made by the release
     const again = await runProgram(scenario.stack, { ...scenario.overrides, ...PINNED_BY_THE_RELEASE }, (r) => mockRealise({ ...r, name: formerName.get(r.name) ?? r.name }));
     const differing = again.resources
       // (Resources new since that release have no old inputs to compare.)
-      .filter((r) => !CLOUDNATIVE_PG.test(r.name) && r.name !== "trading-postgres-data-major" && !NEW_LOGIN_PASSWORDS.test(r.name))
+      .filter((r) => !CLOUDNATIVE_PG.test(r.name) && r.name !== "trading-postgres-data-major" && !NEW_LOGIN_PASSWORDS.test(r.name) && !NEW_KUBERNETES_OBJECTS.test(r.name))
       .filter((r) => scenario.resources[outcome.renamed.get(r.options.urn) ?? r.options.urn] !== inputsDigest(r))
       .map((r) => r.name);
     // What later releases changed on purpose: mongod's arguments (--networkMessageCompressors
@@ -105,8 +108,10 @@ describe.each(released.scenarios)("a $stack stack $overrides made by the release
     // (on Kubernetes its hook runs again after the restart), and pgAdmin listens on 8080 (its
     // Services follow); the namespace the stack creates gains its Pod Security labels (in place).
     // InfluxDB is onboarded by its hook (a new input), and the operator token leaves its Secret.
+    // Every NetworkPolicy now isolates egress too and admits each consumer from its own namespace
+    // (the default deny under a new object name: replaced).
     const leastPrivilege = onKubernetes(scenario)
-      ? /^trading-(admin-tools-mongo-express-secrets|redis-init|redis-server-secrets|influxdb-init|influxdb-server-(files|secrets)|admin-tools-pgadmin-(headless|service)|kubernetes-namespace)$/
+      ? /^trading-(admin-tools-mongo-express-secrets|redis-init|redis-server-secrets|influxdb-init|influxdb-server-(files|secrets)|admin-tools-pgadmin-(headless|service)|kubernetes-namespace|kubernetes-default-deny|(redis-server|influxdb-server|mongo-members)-clients)$/
       : /^trading-(postgres-replica-\d+|postgres-init|admin-tools-pgadmin|admin-tools-mongo-express|mongo-init|redis-server|influxdb-init)$/;
     // And every Docker container runs as its image's user, capabilities dropped, no-new-privileges.
     const changedOnPurpose = again.resources
