@@ -12,8 +12,8 @@ export const MONGO_DATABASE = "trading_configs";
 /** Users, all in the admin database (authSource=admin). */
 export const MONGO_USERS = {
   /**
-   * Created, and its password set, by the init hook through __system (the members' key): no member
-   * carries its password, so a rotation is the hook's updateUser, with no restart.
+   * Created by the init hook through __system (the members' key) on a new set: no member carries
+   * its password, so a rotation is root's own updateUser, logged in with the previous one, with no restart.
    */
   root: "root",
   /** What the services connect as: readWrite on trading_configs only. */

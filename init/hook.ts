@@ -10,8 +10,12 @@ import type * as pulumi from "@pulumi/pulumi";
 import { openMajority, targetCluster, withAccesses, type KubernetesTarget, type ServerAccess } from "./access";
 
 export interface HookSpec<I> {
-  /** Runs on create and on update; its result is merged into the resource's outputs. */
-  apply(inputs: I): Promise<Record<string, unknown>>;
+  /**
+   * Runs on create and on update (with the previous outputs, which hold the previous inputs: a
+   * rotated password is changed by logging in with the one before); its result is merged into the
+   * resource's outputs.
+   */
+  apply(inputs: I, previous?: I): Promise<Record<string, unknown>>;
   /** Runs when the resource is deleted, with its last outputs (which include its inputs). */
   remove?(outputs: I): Promise<void>;
   /**
@@ -96,7 +100,7 @@ export function hookProvider<I extends Record<string, unknown>>(spec: HookSpec<I
         const given = Object.fromEntries(Object.entries(news).filter(([, value]) => value !== undefined));
         return { outs: { ...olds, ...given, fingerprint: inputFingerprint(news), workFingerprint: work } };
       }
-      const result = await spec.apply(news);
+      const result = await spec.apply(news, olds);
       return { outs: { ...news, ...result, fingerprint: inputFingerprint(news), workFingerprint: work } };
     },
     async delete(_id: string, olds: I) {

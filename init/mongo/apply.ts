@@ -5,10 +5,14 @@
 //      the set with member 1 alone, logged in as __system with the members' key (no member has a
 //      user yet): a set of one elects itself at once, with no election timeout to wait out;
 //      "already initialized" is fine;
-//   2. on the primary: create root, or set its declared password, through __system; bring the
+//   2. on the primary, log in as root: a rotated password is set by root itself, logged in with
+//      the previous one; only a set none of this stack's passwords opens (just formed, or data kept
+//      from a destroyed stack) takes __system to create root or set its password. Then bring the
 //      set's config to the wanted members and election timeout (the others added one voting member
 //      per reconfig, as MongoDB requires), create or correct the users, apply the versioned
-//      migrations and seeds. All writes use writeConcern majority.
+//      migrations and seeds, as root. All writes use writeConcern majority.
+// So __system, the members' own identity, signs in only for what no user can do; every other run
+// works as root, and `systemLogins` in the outputs says when and why it did.
 // Every step is idempotent. If the primary steps down in the middle, the run waits for the new
 // primary and goes through step 2 again, so it converges instead of leaving half a setup.
 import type { Db, Document, MongoClient } from "mongodb";
@@ -80,25 +84,27 @@ export interface MongoInitResult extends Record<string, unknown> {
   usersChanged: string[];
   /** Times the run lost its primary (step-down, restart) and went on with the new one. */
   primaryChanges: number;
-  /** Whether this run set root's password (or created root) through __system. */
+  /** Whether this run set root's password (or created root). */
   rootReset: boolean;
+  /** Why this run signed in as __system, if it did: forming the set, making root, taking over kept data. */
+  systemLogins: string[];
   /** Members this run could not reach (a pod gone or Pending), and why: a formed set goes on with a majority. */
   unreachable: string[];
 }
 
-export async function applyMongoInit(inputs: MongoInitInputs): Promise<MongoInitResult> {
+export async function applyMongoInit(inputs: MongoInitInputs, previous?: MongoInitInputs): Promise<MongoInitResult> {
   // Each member on its own: one whose pod is gone or not scheduled yet (a port-forward refused at
   // once) is left out and reported; the set, once formed, needs only its primary and a majority.
   const { members, failures } = await openMajority(inputs.clientEndpoints, `MongoDB replica set ${inputs.replicaSetName}`);
   try {
-    return { ...(await initialise(inputs, members)), unreachable: failures };
+    return { ...(await initialise(inputs, members, previous?.rootPassword)), unreachable: failures };
   } finally {
     await Promise.all(members.map((m) => m?.close()));
   }
 }
 
 /** The run, with `endpoints` the members as this process reaches them, in the order of `members`. */
-async function initialise(inputs: MongoInitInputs, endpoints: MemberEndpoint[]): Promise<MongoInitResult> {
+async function initialise(inputs: MongoInitInputs, endpoints: MemberEndpoint[], previousRootPassword: string | undefined): Promise<MongoInitResult> {
   const deadline = Date.now() + inputs.timeoutSeconds * 1000;
   const result: MongoInitResult = {
     initiated: false,
@@ -109,17 +115,21 @@ async function initialise(inputs: MongoInitInputs, endpoints: MemberEndpoint[]):
     usersChanged: [],
     primaryChanges: 0,
     rootReset: false,
+    systemLogins: [],
     unreachable: [],
   };
 
   result.initiated = await initiateOnce(inputs, endpoints, deadline);
+  if (result.initiated) result.systemLogins.push("to initiate the replica set (no user exists before)");
 
   for (;;) {
     const primary = await waitFor(deadline, inputs, "a writable primary", () => findPrimary(inputs, endpoints));
     let client: MongoClient | undefined;
     try {
       // Inside the retry: a set found on kept volumes may still be electing, and closes connections.
-      if (await ensureRootLogin(primary, inputs, deadline)) result.rootReset = true;
+      const reset = await ensureRootLogin(primary, inputs, previousRootPassword, deadline);
+      if (reset) result.rootReset = true;
+      if (reset === "through __system") result.systemLogins.push(result.initiated ? "to create root on the new set" : "to set root's password: no password of this stack opens it (data kept from another stack)");
       client = await connect(primary, { user: inputs.rootUser, password: inputs.rootPassword }, deadline);
       result.reconfigurations += await reconcileConfig(client, inputs, deadline);
       result.usersChanged = await ensureUsers(client, primary, inputs);
@@ -180,21 +190,31 @@ async function initiateOnce(inputs: MongoInitInputs, endpoints: MemberEndpoint[]
 }
 
 /**
- * The declared root password wins. No member is given it: logged in as __system with the members'
- * key, this creates root on a new set, sets a rotated password, and sets the declared one on data
- * kept from an earlier stack, all on the primary. Returns whether it changed anything.
+ * The declared root password wins. No member is given it. A rotated one is set by root itself,
+ * logged in with the previous password; only when no password of this stack opens the set (root
+ * not made yet, or data kept from an earlier stack) does __system, with the members' key, create
+ * root or set its password. All on the primary. Returns how it changed anything, or false.
  */
-async function ensureRootLogin(primary: MongoEndpoint, inputs: MongoInitInputs, deadline: number): Promise<boolean> {
+async function ensureRootLogin(primary: MongoEndpoint, inputs: MongoInitInputs, previousPassword: string | undefined, deadline: number): Promise<false | "as root" | "through __system"> {
   const root = { name: inputs.rootUser, password: inputs.rootPassword, roles: [{ role: "root", db: "admin" }] };
   if (await canLogIn(primary, root)) return false;
+  const writeConcern = { w: "majority", wtimeout: Math.max(1000, deadline - Date.now()) };
+  if (previousPassword !== undefined && previousPassword !== root.password && (await canLogIn(primary, { ...root, password: previousPassword }))) {
+    const client = await connect(primary, { user: root.name, password: previousPassword }, deadline);
+    try {
+      await client.db("admin").command({ updateUser: root.name, pwd: root.password, writeConcern });
+      return "as root";
+    } finally {
+      await client.close().catch(() => undefined);
+    }
+  }
   const system = await connectAsSystem(primary, inputs.keyfile, deadline);
   try {
     const admin = system.db("admin");
-    const writeConcern = { w: "majority", wtimeout: Math.max(1000, deadline - Date.now()) };
     const info = await admin.command({ usersInfo: { user: root.name, db: "admin" } });
     if ((info.users as Document[]).length === 0) await admin.command({ createUser: root.name, pwd: root.password, roles: root.roles, writeConcern });
     else await admin.command({ updateUser: root.name, pwd: root.password, writeConcern });
-    return true;
+    return "through __system";
   } finally {
     await system.close().catch(() => undefined);
   }

@@ -19,7 +19,7 @@ export class MongoInit extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: HookArgs<MongoInitInputs>, opts?: pulumi.CustomResourceOptions) {
     // clientEndpoints is secret for the kubeconfigs it may carry (Kubernetes).
-    const outputs = { initiated: undefined, reconfigurations: undefined, memberStates: undefined, recordedMigrations: undefined, appliedThisRun: undefined, usersChanged: undefined, primaryChanges: undefined, rootReset: undefined, unreachable: undefined };
+    const outputs = { initiated: undefined, reconfigurations: undefined, memberStates: undefined, recordedMigrations: undefined, appliedThisRun: undefined, usersChanged: undefined, primaryChanges: undefined, rootReset: undefined, systemLogins: undefined, unreachable: undefined };
     super(mongoInitProvider, name, { ...outputs, ...hookInputs(mongoInitProvider, args) }, { ...opts, additionalSecretOutputs: ["rootPassword", "keyfile", "users", "clientEndpoints", "fingerprint", "workFingerprint"] }, "trading", "MongoInit");
   }
 }

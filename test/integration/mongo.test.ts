@@ -186,8 +186,9 @@ describe("MongoDB init hook (serialised provider) on a real replica set", () => 
   test("initiates once as a one-member set, then adds the other members one reconfig at a time", async () => {
     const first = await runHook(inputsFor(1));
     expect(first.initiated).toBe(true);
-    // No member was given a user: root is the hook's, made through __system.
+    // No member was given a user: root is the hook's, made through __system, the only run that signs in as it.
     expect(first.rootReset).toBe(true);
+    expect(first.systemLogins).toEqual(["to initiate the replica set (no user exists before)", "to create root on the new set"]);
     expect(first.memberStates).toEqual([`127.0.0.1:${members[0].port} PRIMARY`]);
     expect(first.appliedThisRun).toEqual(["migration 0001_collections", "seed 0001_defaults"]);
     expect(first.usersChanged).toEqual(["created trading_app", "created trading_readonly", "created trading_admin_tools"]);
@@ -206,7 +207,7 @@ describe("MongoDB init hook (serialised provider) on a real replica set", () => 
 
   test("a re-run initiates nothing, reconfigures nothing, creates nothing", async () => {
     const again = await runHook();
-    expect(again).toMatchObject({ initiated: false, reconfigurations: 0, appliedThisRun: [], usersChanged: [], primaryChanges: 0, recordedMigrations: ["0001"] });
+    expect(again).toMatchObject({ initiated: false, reconfigurations: 0, appliedThisRun: [], usersChanged: [], primaryChanges: 0, recordedMigrations: ["0001"], systemLogins: [] });
   });
 
   test("the app user reads and writes trading_configs only; the read-only user only reads; neither administers", async () => {
@@ -365,7 +366,7 @@ describe("MongoDB init hook (serialised provider) on a real replica set", () => 
     }
   }, 180_000);
 
-  test("a rotated root password, or the declared one on volumes kept from an earlier stack, is set by the hook through __system with the members' key (no member restarts)", async () => {
+  test("a rotated root password is set by root itself, logged in with the previous one; only data no password of this stack opens (kept from an earlier stack) takes __system", async () => {
     const rootLogin = (password: string) =>
       codeOf(
         (async () => {
@@ -377,10 +378,21 @@ describe("MongoDB init hook (serialised provider) on a real replica set", () => 
           }
         })(),
       );
-    const declared = "Declared0Root0Password0Of0A0New0Stack";
-    expect((await runHook(inputsFor(3, { rootPassword: declared }))).rootReset).toBe(true);
-    expect(await rootLogin(declared)).toBe("ok");
+    const rotated = "Rotated0Root0Password0Of0This0Stack";
+    // An update: the previous outputs hold the previous password. With a key __system could not
+    // use, the rotation still goes through: root changed its own password.
+    const before = await runHook(inputsFor(3));
+    const rotation = (await hook.provider.update!("mongo", before, inputsFor(3, { rootPassword: rotated, keyfile: "k".repeat(756) }))).outs;
+    expect(rotation).toMatchObject({ rootReset: true, systemLogins: [] });
+    expect(await rootLogin(rotated)).toBe("ok");
     expect(await rootLogin(rootPassword)).toBe(18); // AuthenticationFailed
+
+    // A new stack on kept volumes: no previous outputs, and root's password is another stack's.
+    const declared = "Declared0Root0Password0Of0A0New0Stack";
+    const takeover = await runHook(inputsFor(3, { rootPassword: declared }));
+    expect(takeover).toMatchObject({ rootReset: true, systemLogins: ["to set root's password: no password of this stack opens it (data kept from another stack)"] });
+    expect(await rootLogin(declared)).toBe("ok");
+    expect(await rootLogin(rotated)).toBe(18);
     expect((await runHook(inputsFor(3, { rootPassword: declared }))).rootReset).toBe(false);
     expect((await runHook(inputsFor(3))).rootReset).toBe(true);
     expect(await rootLogin(rootPassword)).toBe("ok");
