@@ -27,3 +27,4 @@ export const adminToolLogins = outputs.adminToolLogins;
 export const adminConnections = outputs.adminConnections;
 export const serviceEnv = outputs.serviceEnv;
 export const kubernetes = outputs.kubernetes;
+export const tls = outputs.tls;

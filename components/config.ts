@@ -275,6 +275,16 @@ export const CONFIG_KEYS = {
     default: 5050,
     description: "Host port of pgAdmin, published on 127.0.0.1 (1024-65535).",
   },
+  tls: {
+    type: "boolean",
+    default: false,
+    description: "Encrypt and verify connections with the stack's own CA (a certificate per server, renewed by `pulumi up` 30 days before it expires). Docker only for now, and PostgreSQL only: the other servers still take clear connections.",
+  },
+  tlsCaFile: {
+    type: "string",
+    default: "/etc/trading-db-stack/ca.crt",
+    description: "With tls: where clients find the stack's CA certificate (the tlsCaCertificate output), an absolute path; every URI and env map names it (sslrootcert, PGSSLROOTCERT).",
+  },
   adminToolsAccess: {
     type: "string",
     default: "read-only",
@@ -423,6 +433,11 @@ export interface KubernetesConfig {
   operatorNamespace: string;
 }
 
+export interface TlsConfig {
+  /** Where clients read the CA certificate: named in every URI and env map. */
+  caFile: string;
+}
+
 /** What every component shares: names, data retention, how long to wait. */
 export interface CommonConfig {
   namePrefix: string;
@@ -441,6 +456,8 @@ export interface StackConfig extends CommonConfig {
   mongo: MongoConfig;
   redis: RedisConfig;
   influxdb: InfluxdbConfig;
+  /** TLS with the stack's own CA; undefined when `tls` is off. */
+  tls: TlsConfig | undefined;
   /** Allowed but unsafe settings (a pinned version with known vulnerabilities), logged at `pulumi up`. */
   warnings: string[];
 }
@@ -546,6 +563,14 @@ export function parseStackConfig(lookup: ConfigLookup, keysSet: readonly string[
   reader.requireMajor("mongoExpressImage", tools.mongoExpressImage || undefined, (major) => major === 1, "mongo-express major version 1 (e.g. mongo-express:1.0.2-20-alpine3.19)");
   const adminToolsConfig = adminTools ? tools : undefined;
 
+  const tlsOn = reader.boolean("tls");
+  const caFile = reader.matching("tlsCaFile", /^\/[A-Za-z0-9._\/-]*[A-Za-z0-9._-]$/, "an absolute path of letters, digits, ., _, - and / (it goes into URIs unescaped)");
+  if (tlsOn && platform === "kubernetes") {
+    problems.push(`${key("tls")}: true is not available on platform kubernetes yet: PostgreSQL there is served with CloudNativePG's own certificates, which the stack's URIs do not verify yet; leave it false (the operator encrypts PostgreSQL's connections all the same)`);
+  }
+  if (tlsOn) reader.warnings.push(`${key("tls")}: PostgreSQL takes TLS connections only, verified against the stack's CA; MongoDB, Redis and InfluxDB still take clear connections in this release`);
+  const tls: TlsConfig | undefined = tlsOn ? { caFile } : undefined;
+
   // Rules between keys, each only when its keys are good on their own (a bad one is reported already).
   const good = (...names: ConfigKeyName[]) => names.every((name) => !problems.some((p) => p.startsWith(`${key(name)}:`)));
   if (good("postgresMemoryMb", "postgresMaxConnections")) problems.push(...connectionMemoryProblems(postgres));
@@ -563,6 +588,7 @@ export function parseStackConfig(lookup: ConfigLookup, keysSet: readonly string[
     namePrefix,
     retainData,
     adminTools: adminToolsConfig,
+    tls,
     waitTimeoutSeconds,
     postgres,
     mongo,

@@ -104,6 +104,8 @@ export interface StackOutputs {
   serviceEnv: ServiceEnv;
   /** Kubernetes: the namespace, the context, and per consumer the Secret holding its in-cluster env map (for envFrom). null on Docker. */
   kubernetes: { namespace: string; context: string | null; consumerSecrets: Record<string, { namespace: string; name: string }> } | null;
+  /** With `tls`: the stack's CA certificate (PEM), and where the URIs expect clients to find it; null without. */
+  tls: { caCertificate: string; caFile: string } | null;
 }
 
 export const STACK_OUTPUT_NAMES = [
@@ -122,6 +124,7 @@ export const STACK_OUTPUT_NAMES = [
   "adminConnections",
   "serviceEnv",
   "kubernetes",
+  "tls",
 ] as const satisfies ReadonlyArray<keyof StackOutputs>;
 
 /** Every output, shaped from the stack's components: index.ts exports exactly these. */
@@ -185,5 +188,7 @@ export function stackOutputs(stack: TradingDbStack, config: StackConfig): { [K i
     kubernetes: pulumi.output(
       stack.kubernetes ? { namespace: stack.kubernetes.namespace, context: stack.kubernetes.context ?? null, consumerSecrets: stack.kubernetes.consumerSecrets } : null,
     ),
+    // With tls: the CA certificate to verify every server against, and the path the URIs name; null without.
+    tls: stack.certificates && config.tls ? pulumi.output({ caCertificate: stack.certificates.caCertificate, caFile: config.tls.caFile }) : pulumi.output(null),
   };
 }

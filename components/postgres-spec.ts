@@ -2,6 +2,7 @@
 // connection strings. No Pulumi here, so every rule is unit-tested directly.
 import type { PostgresConfig } from "./config";
 import { shellCommand, type Endpoint, type ReadyCheck, type ServerSpec } from "./server-spec";
+import { TLS_PATHS, tlsSecretFiles } from "./tls";
 
 export type { Endpoint };
 
@@ -122,6 +123,11 @@ export function serverSettings(pg: PostgresConfig): Record<string, string> {
   };
 }
 
+/** With TLS (Docker): the server's certificate and key, TLS 1.2 at least. */
+export function tlsSettings(): Record<string, string> {
+  return { ssl: "on", ssl_cert_file: TLS_PATHS.certificate, ssl_key_file: TLS_PATHS.key, ssl_min_protocol_version: "TLSv1.2" };
+}
+
 /** The container command: postgres with each setting as -c name=value. */
 export function postgresCommand(settings: Record<string, string>): string[] {
   const command = ["postgres"];
@@ -136,9 +142,10 @@ export function postgresCommand(settings: Record<string, string>): string[] {
  * the databases' owners log in from inside the server (socket, loopback) and from the host only
  * (where the hooks and operators run), never from a container; only the replication role streams
  * WAL, and only from the internal network the stack's own containers share; every other network
- * client needs its SCRAM password.
+ * client needs its SCRAM password. With `tls`, a network connection without TLS is refused first,
+ * replication included: every rule after it then holds for TLS connections only.
  */
-export function pgHbaTemplate(): string {
+export function pgHbaTemplate(tls = false): string {
   const rule = (type: string, database: string, user: string, address: string, method: string) =>
     `${type.padEnd(7)} ${database.padEnd(12)} ${user.padEnd(12)} ${address.padEnd(16)} ${method}`.trimEnd();
   const { superuser, replication } = POSTGRES_ROLES;
@@ -148,6 +155,7 @@ export function pgHbaTemplate(): string {
     rule("# TYPE", "DATABASE", "USER", "ADDRESS", "METHOD"),
     rule("local", "all", superuser, "", "peer"),
     rule("local", "all", "all", "", "scram-sha-256"),
+    ...(tls ? [rule("hostnossl", "all", "all", "all", "reject"), rule("hostnossl", "replication", "all", "all", "reject")] : []),
     rule("host", "all", hostOnly, "127.0.0.1/32", "scram-sha-256"),
     rule("host", "all", hostOnly, "::1/128", "scram-sha-256"),
     rule("host", "all", hostOnly, "@HOST_GATEWAY@", "scram-sha-256"),
@@ -187,8 +195,10 @@ export function primaryEnv(pg: PostgresConfig): Record<string, string> {
  * Environment read by init/scripts/postgres-replica-entrypoint.sh. Nothing here follows a setting
  * that other resources use too, so such a change never restarts a replica.
  */
-export function replicaEnv(pg: PostgresConfig, primaryHost: string, slot: string): Record<string, string> {
+export function replicaEnv(pg: PostgresConfig, primaryHost: string, slot: string, tls = false): Record<string, string> {
   return {
+    // With TLS the replica streams over it, verifying the primary's certificate against the stack's CA.
+    ...(tls ? { PRIMARY_SSLROOTCERT: TLS_PATHS.ca } : {}),
     PGDATA: dataDirectory(pg.majorVersion),
     PRIMARY_HOST: primaryHost,
     PRIMARY_PORT: String(POSTGRES_CONTAINER_PORT),
@@ -204,12 +214,12 @@ export function replicaEnv(pg: PostgresConfig, primaryHost: string, slot: string
 export const POSTGRES_IMAGE_UID = 999;
 
 /** What primary and replicas share: image, settings, resources, the data volume, a graceful stop. */
-function postgresServer(pg: PostgresConfig, service: string, role: string) {
+function postgresServer(pg: PostgresConfig, service: string, role: string, tls: boolean) {
   return {
     service,
     role,
     image: pg.image,
-    command: postgresCommand(serverSettings(pg)),
+    command: postgresCommand({ ...serverSettings(pg), ...(tls ? tlsSettings() : {}) }),
     port: { name: "postgres", number: POSTGRES_CONTAINER_PORT },
     ready: postgresReadyCheck(),
     volumes: [{ key: "data", path: POSTGRES_PATHS.volumeMount }],
@@ -224,69 +234,86 @@ function postgresServer(pg: PostgresConfig, service: string, role: string) {
 }
 
 /** The hba template and the script that writes pg_hba.conf from it. */
-function hbaFiles(hbaScript: string) {
+function hbaFiles(hbaScript: string, tls: boolean) {
   return [
-    { path: POSTGRES_PATHS.hbaTemplate, content: pgHbaTemplate() },
+    { path: POSTGRES_PATHS.hbaTemplate, content: pgHbaTemplate(tls) },
     { path: POSTGRES_PATHS.hbaScript, content: hbaScript, executable: true },
   ];
 }
 
 /** The primary: the wrapper applies the declared superuser password to kept data, then the image's entrypoint runs. */
-export function primarySpec(pg: PostgresConfig, service: string, internalAlias: string, primaryEntrypoint: string, hbaScript: string): ServerSpec {
+export function primarySpec(pg: PostgresConfig, service: string, internalAlias: string, primaryEntrypoint: string, hbaScript: string, tls = false): ServerSpec {
   return {
-    ...postgresServer(pg, service, "primary"),
+    ...postgresServer(pg, service, "primary", tls),
     internalAlias,
     // Crash recovery of a large cluster after an unclean stop.
     startSeconds: 3600,
     entrypoint: [POSTGRES_PATHS.primaryEntrypoint],
     env: primaryEnv(pg),
     files: [
-      ...hbaFiles(hbaScript),
+      ...hbaFiles(hbaScript, tls),
       { path: POSTGRES_PATHS.primaryEntrypoint, content: primaryEntrypoint, executable: true },
     ],
-    secretFiles: [{ path: POSTGRES_PATHS.superuserPasswordFile, credential: "superuser" }],
+    secretFiles: [{ path: POSTGRES_PATHS.superuserPasswordFile, credential: "superuser" }, ...(tls ? tlsSecretFiles() : [])],
   };
 }
 
 /** Replica n: base backup from the primary through its slot, then streaming (init/scripts/postgres-replica-entrypoint.sh). */
-export function replicaSpec(pg: PostgresConfig, service: string, n: number, primaryHost: string, slot: string, replicaEntrypoint: string, hbaScript: string): ServerSpec {
+export function replicaSpec(pg: PostgresConfig, service: string, n: number, primaryHost: string, slot: string, replicaEntrypoint: string, hbaScript: string, tls = false): ServerSpec {
   return {
-    ...postgresServer(pg, service, `replica-${n}`),
+    ...postgresServer(pg, service, `replica-${n}`, tls),
     // A first start copies the whole primary (pg_basebackup) before it answers: never cut that short.
     startSeconds: 86400,
     entrypoint: [POSTGRES_PATHS.replicaEntrypoint],
-    env: replicaEnv(pg, primaryHost, slot),
+    env: replicaEnv(pg, primaryHost, slot, tls),
     files: [
-      ...hbaFiles(hbaScript),
+      ...hbaFiles(hbaScript, tls),
       { path: POSTGRES_PATHS.replicaEntrypoint, content: replicaEntrypoint, executable: true },
     ],
-    secretFiles: [{ path: POSTGRES_PATHS.replicationPasswordFile, credential: "replication" }],
+    secretFiles: [{ path: POSTGRES_PATHS.replicationPasswordFile, credential: "replication" }, ...(tls ? tlsSecretFiles() : [])],
   };
 }
 
-/** libpq URI; user and password are percent-encoded. */
+/** How clients verify the server: the CA file they read, when the stack runs TLS. */
+export interface ClientTls {
+  caFile: string;
+}
+
+/**
+ * A URI; user and password are percent-encoded. With TLS a libpq URI verifies the server's
+ * certificate and name (sslmode=verify-full) against the CA file; SQLAlchemy's asyncpg dialect
+ * takes `ssl=verify-full` instead, and the CA from PGSSLROOTCERT (the env maps set it).
+ */
 export function postgresUri(
   scheme: "postgresql" | "postgresql+asyncpg",
   user: string,
   password: string,
   endpoint: Endpoint,
   database: string,
+  tls?: ClientTls,
 ): string {
-  return `${scheme}://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${endpoint.host}:${endpoint.port}/${database}`;
+  const query = !tls ? "" : scheme === "postgresql" ? `?sslmode=verify-full&sslrootcert=${tls.caFile}` : "?ssl=verify-full";
+  return `${scheme}://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${endpoint.host}:${endpoint.port}/${database}${query}`;
+}
+
+/** libpq's (and asyncpg's) variables for a verified TLS connection, when the stack runs TLS. */
+function tlsEnv(tls: ClientTls | undefined): Record<string, string> {
+  return tls ? { PGSSLMODE: "verify-full", PGSSLROOTCERT: tls.caFile } : {};
 }
 
 /** Seed 000's variables (advanced trading platform, SQLAlchemy with asyncpg). */
-export function advancedTradingPlatformPostgresEnv(user: string, password: string, endpoint: Endpoint): Record<string, string> {
-  return { DATABASE_URL: postgresUri("postgresql+asyncpg", user, password, endpoint, "trading_platform") };
+export function advancedTradingPlatformPostgresEnv(user: string, password: string, endpoint: Endpoint, tls?: ClientTls): Record<string, string> {
+  return { DATABASE_URL: postgresUri("postgresql+asyncpg", user, password, endpoint, "trading_platform", tls), ...tlsEnv(tls) };
 }
 
 /** Seed 002's variables (trading simulation). */
-export function tradingSimulationPostgresEnv(user: string, password: string, endpoint: Endpoint): Record<string, string> {
+export function tradingSimulationPostgresEnv(user: string, password: string, endpoint: Endpoint, tls?: ClientTls): Record<string, string> {
   return {
     POSTGRES_HOST: endpoint.host,
     POSTGRES_PORT: String(endpoint.port),
     POSTGRES_DB: "trading_results",
     POSTGRES_USER: user,
     POSTGRES_PASSWORD: password,
+    ...tlsEnv(tls),
   };
 }

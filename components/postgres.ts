@@ -17,11 +17,13 @@ import {
   primarySpec,
   replicaSpec,
   tradingSimulationPostgresEnv,
+  type ClientTls,
 } from "./postgres-spec";
 import type { PostgresSecrets } from "./secrets";
 import type { Endpoint } from "./server-spec";
 import type { ServerAccess } from "../init/access";
 import type { ServiceEnvPart } from "./service-env";
+import { dockerCertificateNames, tlsSecrets, type StackCertificates } from "./tls";
 
 // PostgreSQL primary with N streaming replicas, and the hooks that set it up.
 // - Docker: each server a container.
@@ -47,6 +49,8 @@ export interface PostgresClusterArgs {
   hbaScript: string;
   /** What the admin tools' role may do, when they are deployed. */
   adminToolsAccess?: AdminToolsAccess;
+  /** With `tls`: the stack's CA issues each server's certificate; clients read the CA from `client.caFile`. */
+  tls?: { certificates: StackCertificates; client: ClientTls };
 }
 
 export interface PostgresUris {
@@ -120,18 +124,19 @@ export class PostgresCluster extends pulumi.ComponentResource {
 
     // Reads that tolerate lag go to the replicas: the read-only Service on Kubernetes, replica 1 on Docker.
     const readOnlyNetwork = this.readOnlyEndpoint ?? replicas[0]?.network ?? this.primary.network;
+    const tls = args.tls?.client;
     this.uris = pulumi.secret(
       pulumi.all([ownerPasswords, servicePasswords, secrets.readonly]).apply(([owners, services, readonly]) =>
         Object.fromEntries(
           POSTGRES_DATABASES.map((db) => [
             db.name,
             {
-              owner: postgresUri("postgresql", db.owner, owners[db.name], this.primary.host, db.name),
-              service: postgresUri("postgresql", db.service, services[db.name], this.primary.host, db.name),
-              serviceInNetwork: postgresUri("postgresql", db.service, services[db.name], this.primary.network, db.name),
-              readonly: postgresUri("postgresql", POSTGRES_ROLES.readonly, readonly, this.primary.host, db.name),
-              readonlyInNetwork: postgresUri("postgresql", POSTGRES_ROLES.readonly, readonly, readOnlyNetwork, db.name),
-              replicas: replicas.map((r) => postgresUri("postgresql", POSTGRES_ROLES.readonly, readonly, r.host, db.name)),
+              owner: postgresUri("postgresql", db.owner, owners[db.name], this.primary.host, db.name, tls),
+              service: postgresUri("postgresql", db.service, services[db.name], this.primary.host, db.name, tls),
+              serviceInNetwork: postgresUri("postgresql", db.service, services[db.name], this.primary.network, db.name, tls),
+              readonly: postgresUri("postgresql", POSTGRES_ROLES.readonly, readonly, this.primary.host, db.name, tls),
+              readonlyInNetwork: postgresUri("postgresql", POSTGRES_ROLES.readonly, readonly, readOnlyNetwork, db.name, tls),
+              replicas: replicas.map((r) => postgresUri("postgresql", POSTGRES_ROLES.readonly, readonly, r.host, db.name, tls)),
             },
           ]),
         ),
@@ -141,8 +146,8 @@ export class PostgresCluster extends pulumi.ComponentResource {
     const results = databaseNamed("trading_results");
     // The services connect as the service roles: DML on their tables, nothing on the schema.
     const envFor = (services: Record<string, string>, where: "host" | "network") => ({
-      "advanced-trading-platform": advancedTradingPlatformPostgresEnv(platform.service, services[platform.name], this.primary[where]),
-      "trading-simulation": tradingSimulationPostgresEnv(results.service, services[results.name], this.primary[where]),
+      "advanced-trading-platform": advancedTradingPlatformPostgresEnv(platform.service, services[platform.name], this.primary[where], tls),
+      "trading-simulation": tradingSimulationPostgresEnv(results.service, services[results.name], this.primary[where], tls),
     });
     this.env = pulumi.secret(servicePasswords.apply((services) => ({ inNetwork: envFor(services, "network"), host: envFor(services, "host") })));
 
@@ -178,11 +183,16 @@ function inContainers(parent: pulumi.Resource, name: string, args: PostgresClust
   const image = serverImage(engine, `${name}-image`, pg.image, parent);
   // Another major than the data's is refused before the primary is replaced.
   const major = new PostgresMajorGuard(`${name}-data-major`, { majorVersion: pg.majorVersion, image: pg.image, volume: names.primaryVolume }, { parent });
+  // With TLS: each server's certificate holds every name it is reached by, and each hook verifies it against the CA.
+  const certificates = args.tls?.certificates;
+  const tlsFiles = (server: string, aliases: string[], container: string) =>
+    certificates ? tlsSecrets(certificates.issue(server, dockerCertificateNames(aliases, container), parent)) : {};
+  const hookTls = certificates ? { tlsCa: certificates.caCertificate } : {};
   const primary = placeServer(
     engine,
     {
-      spec: primarySpec(pg, names.primaryHost, names.primaryInternalHost, args.primaryEntrypoint, args.hbaScript),
-      secrets: { superuser: secrets.superuser },
+      spec: primarySpec(pg, names.primaryHost, names.primaryInternalHost, args.primaryEntrypoint, args.hbaScript, certificates !== undefined),
+      secrets: { superuser: secrets.superuser, ...tlsFiles("postgres-primary", [names.primaryHost, names.primaryInternalHost], names.primaryContainer) },
       hostPort: pg.port,
       docker: { image, resourceNames: { container: `${name}-primary`, volumes: { data: `${name}-data` } }, containerName: names.primaryContainer, volumeNames: { data: names.primaryVolume } },
       dependsOn: [major],
@@ -194,6 +204,7 @@ function inContainers(parent: pulumi.Resource, name: string, args: PostgresClust
     `${name}-init`,
     {
       ...hookAccess(primary.access),
+      ...hookTls,
       superuser: POSTGRES_ROLES.superuser,
       superuserPassword: secrets.superuser,
       replicationRole: POSTGRES_ROLES.replication,
@@ -222,15 +233,15 @@ function inContainers(parent: pulumi.Resource, name: string, args: PostgresClust
     const slotName = names.replicaSlot(n);
     const slot = new PostgresReplicationSlot(
       `${name}-replica-${n}-slot`,
-      { ...hookAccess(primary.access), superuser: POSTGRES_ROLES.superuser, superuserPassword: secrets.superuser, slotName, connectTimeoutSeconds: common.waitTimeoutSeconds },
+      { ...hookAccess(primary.access), ...hookTls, superuser: POSTGRES_ROLES.superuser, superuserPassword: secrets.superuser, slotName, connectTimeoutSeconds: common.waitTimeoutSeconds },
       // After init: the replica's base backup needs the replication role.
       { parent, dependsOn: [init] },
     );
     const replica = placeServer(
       engine,
       {
-        spec: replicaSpec(pg, names.replicaHost(n), n, names.primaryInternalHost, slotName, args.replicaEntrypoint, args.hbaScript),
-        secrets: { replication: secrets.replication },
+        spec: replicaSpec(pg, names.replicaHost(n), n, names.primaryInternalHost, slotName, args.replicaEntrypoint, args.hbaScript, certificates !== undefined),
+        secrets: { replication: secrets.replication, ...tlsFiles(`postgres-replica-${n}`, [names.replicaHost(n)], names.replicaContainer(n)) },
         hostPort: pg.replicaFirstPort + n - 1,
         docker: {
           image,
@@ -251,6 +262,7 @@ function inContainers(parent: pulumi.Resource, name: string, args: PostgresClust
           primaryPort: primary.access.port,
           replicaHost: replica.access.host,
           replicaPort: replica.access.port,
+          ...hookTls,
           superuser: POSTGRES_ROLES.superuser,
           superuserPassword: secrets.superuser,
           slotName,

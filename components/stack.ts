@@ -22,6 +22,7 @@ import { RedisServer } from "./redis";
 import { REDIS_USERS, redisUrl } from "./redis-spec";
 import { StackSecrets } from "./secrets";
 import { mergeServiceEnv, type ServiceEnv } from "./service-env";
+import { StackCertificates } from "./tls";
 
 // The whole stack. loadStackPlan reads and checks everything from disk and config first, so bad
 // input fails before a single resource is registered; TradingDbStack then only builds resources.
@@ -89,6 +90,8 @@ export class TradingDbStack extends pulumi.ComponentResource {
   readonly serviceEnv: pulumi.Output<ServiceEnv>;
   /** Superuser/root connections from the operator's machine, for `npm run verify` and operators. Secret. */
   readonly adminConnections: pulumi.Output<AdminConnections>;
+  /** With `tls`: the stack's CA, which issues each server's certificate. */
+  readonly certificates: StackCertificates | undefined;
   /** Kubernetes: where the stack runs, and the Secret per consumer holding its env map. */
   readonly kubernetes: { namespace: string; context: string | undefined; consumerSecrets: Record<string, { namespace: string; name: string }> } | undefined;
 
@@ -104,6 +107,7 @@ export class TradingDbStack extends pulumi.ComponentResource {
       part("secrets").opts,
     );
     const engine = this.engine(config, common, secrets, part);
+    this.certificates = config.tls ? new StackCertificates(part("tls").name, { namePrefix: config.namePrefix }, part("tls").opts) : undefined;
     this.postgres = new PostgresCluster(
       part("postgres").name,
       {
@@ -116,6 +120,7 @@ export class TradingDbStack extends pulumi.ComponentResource {
         primaryEntrypoint: args.plan.primaryEntrypoint,
         hbaScript: args.plan.postgresHbaScript,
         adminToolsAccess: config.adminTools?.access,
+        ...(this.certificates && config.tls ? { tls: { certificates: this.certificates, client: config.tls } } : {}),
       },
       part("postgres").opts,
     );
@@ -168,8 +173,8 @@ export class TradingDbStack extends pulumi.ComponentResource {
         .all([this.postgres.adminLogin.password, secrets.mongo.root, secrets.redis.admin, this.influxdb.operatorToken])
         .apply(([pgAdmin, root, redisAdmin, influxToken]) => ({
           postgres: {
-            primary: postgresUri("postgresql", this.postgres.adminLogin.user, pgAdmin, this.postgres.primary.host, "postgres"),
-            replicas: this.postgres.replicas.map((r) => postgresUri("postgresql", this.postgres.adminLogin.user, pgAdmin, r.host, "postgres")),
+            primary: postgresUri("postgresql", this.postgres.adminLogin.user, pgAdmin, this.postgres.primary.host, "postgres", config.tls),
+            replicas: this.postgres.replicas.map((r) => postgresUri("postgresql", this.postgres.adminLogin.user, pgAdmin, r.host, "postgres", config.tls)),
           },
           mongo: { members: this.mongo.members.map((m) => mongoDirectUri({ user: MONGO_USERS.root, password: root, database: "admin" }, m.host)) },
           redis: { url: redisUrl(REDIS_USERS.admin, redisAdmin, this.redis.host) },

@@ -21,7 +21,8 @@ export interface CheckResult {
   metrics?: Record<string, string | number | boolean | null>;
 }
 
-type VerifiedOutputs = Pick<StackOutputs, "adminConnections" | "postgresReplicas" | "mongoReplicaSet" | "influxdb">;
+/** `tls` is read when there (a stack made before it has none). */
+type VerifiedOutputs = Pick<StackOutputs, "adminConnections" | "postgresReplicas" | "mongoReplicaSet" | "influxdb"> & Partial<Pick<StackOutputs, "tls">>;
 export const VERIFY_NEEDS: Array<keyof VerifiedOutputs> = ["adminConnections", "postgresReplicas", "mongoReplicaSet", "influxdb"];
 
 const message = (error: unknown) => ((error as Error).message || String(error)).split("\n")[0];
@@ -33,8 +34,20 @@ export async function verifyStack(outputs: VerifiedOutputs, timeoutMs = 5000): P
   return groups.flat();
 }
 
-async function withPostgres<T>(uri: string, timeoutMs: number, work: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: uri, connectionTimeoutMillis: timeoutMs, statement_timeout: timeoutMs, application_name: "trading-db-stack verify" });
+/**
+ * A URI's connection, verified against the stack's CA from the outputs when it has TLS: the URI's
+ * sslrootcert names where services keep the CA, which need not exist on this machine.
+ */
+export function postgresClientConfig(uri: string, tls: StackOutputs["tls"] | undefined): { connectionString: string; ssl?: { ca: string; rejectUnauthorized: true } } {
+  if (!tls) return { connectionString: uri };
+  const url = new URL(uri);
+  url.searchParams.delete("sslmode");
+  url.searchParams.delete("sslrootcert");
+  return { connectionString: url.toString(), ssl: { ca: tls.caCertificate, rejectUnauthorized: true } };
+}
+
+async function withPostgres<T>(uri: string, tls: StackOutputs["tls"] | undefined, timeoutMs: number, work: (client: Client) => Promise<T>): Promise<T> {
+  const client = new Client({ ...postgresClientConfig(uri, tls), connectionTimeoutMillis: timeoutMs, statement_timeout: timeoutMs, application_name: "trading-db-stack verify" });
   await client.connect();
   try {
     return await work(client);
@@ -49,7 +62,7 @@ async function verifyPostgres(outputs: VerifiedOutputs, timeoutMs: number): Prom
   // The primary's view of each replica: its state, and how far behind it replays, in bytes and seconds.
   let senders: Array<{ slot_name: string | null; state: string; lag_bytes: string | null; replay_lag_seconds: number | null }> | undefined;
   try {
-    const info = await withPostgres(primary, timeoutMs, async (c) => {
+    const info = await withPostgres(primary, outputs.tls, timeoutMs, async (c) => {
       senders = (
         await c.query(
           // Each sender by the slot it streams through (its replica knows that slot's name too).
@@ -73,7 +86,7 @@ async function verifyPostgres(outputs: VerifiedOutputs, timeoutMs: number): Prom
   for (const [i, uri] of replicas.entries()) {
     const target = `replica ${i + 1} ${withoutCredentials(uri)}`;
     try {
-      const row = await withPostgres(uri, timeoutMs, async (c) => (await c.query("SELECT pg_is_in_recovery() AS recovery, (SELECT slot_name FROM pg_stat_wal_receiver) AS slot")).rows[0]);
+      const row = await withPostgres(uri, outputs.tls, timeoutMs, async (c) => (await c.query("SELECT pg_is_in_recovery() AS recovery, (SELECT slot_name FROM pg_stat_wal_receiver) AS slot")).rows[0]);
       // The stack's slot on Docker; on Kubernetes the operator's, which the replica reports.
       const slot = outputs.postgresReplicas[i]?.slot || row.slot;
       const sender = senders?.find((s) => s.slot_name === slot);

@@ -31,6 +31,8 @@ export interface PostgresInitInputs extends Record<string, unknown> {
   port: number;
   /** Under Kubernetes: the primary's pod, reached through a port-forward to `port` (init/access.ts). */
   kubernetes?: KubernetesTarget;
+  /** With TLS: the stack's CA (PEM); every connection verifies the server's certificate against it. */
+  tlsCa?: string;
   /**
    * "cloudnative-pg": the operator made the roles (with their passwords) and the databases, and the
    * superuser has no network login; the hook only works as each owner, waiting for the operator
@@ -93,7 +95,7 @@ async function initialise(inputs: PostgresInitInputs, server: OpenedAccess): Pro
     throw new Error("the PostgreSQL init hook makes the roles as the superuser: superuser, replication and read-only credentials are needed");
   }
   const admin = await connectPostgres(
-    { host, port, label, user: superuser, password: superuserPassword, database: "postgres" },
+    { host, port, label, user: superuser, password: superuserPassword, database: "postgres", tlsCa: inputs.tlsCa },
     inputs.connectTimeoutSeconds,
     "trading-db-stack init",
   );
@@ -128,7 +130,7 @@ async function runScripts(inputs: PostgresInitInputs, { host, port, label }: Ope
   try {
     for (const db of inputs.databases) {
       const client = await connectPostgres(
-        { host, port, label, user: db.owner, password: inputs.ownerPasswords[db.name], database: db.name },
+        { host, port, label, user: db.owner, password: inputs.ownerPasswords[db.name], database: db.name, tlsCa: inputs.tlsCa },
         inputs.connectTimeoutSeconds,
         "trading-db-stack migrations",
         // The operator makes the owner and the database after the Cluster is up, and applies a new password in a moment.

@@ -10,6 +10,8 @@ export interface PgConnection {
   user: string;
   password: string;
   database: string;
+  /** The CA (PEM) the server's certificate must chain to: TLS, verifying the certificate and the host name or address. */
+  tlsCa?: string;
 }
 
 /**
@@ -17,7 +19,7 @@ export interface PgConnection {
  * `timeoutSeconds`. Authentication and other errors fail at once: waiting will not fix them, unless
  * an operator makes the role or database, or applies its password (`waitForOperator`).
  */
-export async function connectPostgres({ label, ...conn }: PgConnection, timeoutSeconds: number, applicationName = "trading-db-stack", options: { waitForOperator?: boolean } = {}): Promise<Client> {
+export async function connectPostgres({ label, tlsCa, ...conn }: PgConnection, timeoutSeconds: number, applicationName = "trading-db-stack", options: { waitForOperator?: boolean } = {}): Promise<Client> {
   const pg = require("pg") as typeof import("pg");
   // Worth another try while a server is starting or restarting; anything else (bad password...) is final.
   const retryable = ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EAI_AGAIN", "57P03" /* cannot_connect_now */, "53300" /* too_many_connections */];
@@ -28,6 +30,7 @@ export async function connectPostgres({ label, ...conn }: PgConnection, timeoutS
     const client = new pg.Client({
       ...conn,
       application_name: applicationName,
+      ...(tlsCa ? { ssl: { ca: tlsCa, rejectUnauthorized: true } } : {}),
       connectionTimeoutMillis: 5000,
       // If this process dies (a killed `pulumi up`), the server notices within a second and rolls back,
       // instead of finishing the statement and holding its locks until then.

@@ -14,6 +14,8 @@ export interface ReplicationSlotInputs extends Record<string, unknown> {
   port: number;
   /** Under Kubernetes: the primary's pod, reached through a port-forward to `port` (init/access.ts). */
   kubernetes?: KubernetesTarget;
+  /** With TLS: the stack's CA (PEM); the connection verifies the server's certificate against it. */
+  tlsCa?: string;
   superuser: string;
   superuserPassword: string;
   slotName: string;
@@ -90,6 +92,8 @@ export interface ReplicaCheckInputs extends Record<string, unknown> {
   primaryKubernetes?: KubernetesTarget;
   replicaHost: string;
   replicaPort: number;
+  /** With TLS: the stack's CA (PEM); both connections verify the server's certificate against it. */
+  tlsCa?: string;
   /** Under Kubernetes: the replica's pod, reached through a port-forward to `replicaPort`. */
   replicaKubernetes?: KubernetesTarget;
   superuser: string;
@@ -126,7 +130,7 @@ export function replicaCheckServers(inputs: ReplicaCheckInputs): ServerAccess[] 
 async function check(inputs: ReplicaCheckInputs, primaryServer: OpenedAccess, replicaServer: OpenedAccess): Promise<ReplicaCheckResult> {
   const crypto = require("crypto") as typeof import("crypto");
   const where = `replica ${inputs.slotName} at ${inputs.replicaHost}:${inputs.replicaPort}`;
-  const login = { user: inputs.superuser, password: inputs.superuserPassword, database: "postgres" };
+  const login = { user: inputs.superuser, password: inputs.superuserPassword, database: "postgres", tlsCa: inputs.tlsCa };
   const endpoint = ({ host, port, label }: OpenedAccess) => ({ host, port, label });
   const primary = await connectPostgres({ ...login, ...endpoint(primaryServer) }, inputs.timeoutSeconds, "trading-db-stack replica check");
   let replica: Client | undefined;
@@ -192,7 +196,7 @@ export function primaryAccess(inputs: ReplicationSlotInputs): ServerAccess {
 
 function connectPrimary(inputs: ReplicationSlotInputs, { host, port, label }: OpenedAccess): Promise<Client> {
   return connectPostgres(
-    { host, port, label, user: inputs.superuser, password: inputs.superuserPassword, database: "postgres" },
+    { host, port, label, user: inputs.superuser, password: inputs.superuserPassword, database: "postgres", tlsCa: inputs.tlsCa },
     inputs.connectTimeoutSeconds,
     "trading-db-stack replication slot",
   );

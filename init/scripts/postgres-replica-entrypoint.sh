@@ -13,7 +13,9 @@
 # Environment: PGDATA, PRIMARY_HOST, PRIMARY_PORT (5432), PRIMARY_WAIT_SECONDS (120),
 # REPLICATION_USER, REPLICATION_PASSWORD_FILE, REPLICATION_SLOT,
 # REPLICATION_PASSFILE (/var/run/postgresql/replication.pgpass); HBA_TEMPLATE, HBA_FILE and
-# HBA_SCRIPT when pg_hba.conf is written at start (init/scripts/postgres-hba.sh).
+# HBA_SCRIPT when pg_hba.conf is written at start (init/scripts/postgres-hba.sh);
+# PRIMARY_SSLROOTCERT when the primary takes TLS only: every connection to it (the base backup,
+# the streaming) then verifies its certificate and name against that CA (sslmode=verify-full).
 # Arguments: the server command, e.g. postgres -c hba_file=...; anything else is run as given.
 set -Eeuo pipefail
 
@@ -32,6 +34,13 @@ REPLICATION_PASSFILE="${REPLICATION_PASSFILE:-/var/run/postgresql/replication.pg
 [[ "$REPLICATION_SLOT" =~ ^[a-z0-9_]{1,63}$ ]] || die "REPLICATION_SLOT must be 1-63 of a-z, 0-9 and _ (got '$REPLICATION_SLOT')"
 [[ "$PRIMARY_PORT" =~ ^[0-9]+$ ]] || die "PRIMARY_PORT must be a number (got '$PRIMARY_PORT')"
 [[ "$PRIMARY_WAIT_SECONDS" =~ ^[0-9]+$ ]] || die "PRIMARY_WAIT_SECONDS must be a number (got '$PRIMARY_WAIT_SECONDS')"
+tls_conninfo=""
+if [ -n "${PRIMARY_SSLROOTCERT:-}" ]; then
+  [ -r "$PRIMARY_SSLROOTCERT" ] || die "cannot read PRIMARY_SSLROOTCERT ($PRIMARY_SSLROOTCERT)"
+  # libpq's own variables: pg_isready, pg_basebackup and psql below all verify the primary.
+  export PGSSLMODE=verify-full PGSSLROOTCERT="$PRIMARY_SSLROOTCERT"
+  tls_conninfo=" sslmode=verify-full sslrootcert=$PRIMARY_SSLROOTCERT"
+fi
 
 
 write_passfile() {
@@ -50,7 +59,10 @@ wait_for_primary() {
   local deadline=$((SECONDS + PRIMARY_WAIT_SECONDS))
   until pg_isready -q -h "$PRIMARY_HOST" -p "$PRIMARY_PORT" -t 2; do
     if ((SECONDS >= deadline)); then
-      die "primary $PRIMARY_HOST:$PRIMARY_PORT did not accept connections within ${PRIMARY_WAIT_SECONDS}s"
+      # pg_isready says nothing of why; a connection attempt does (a certificate that does not verify).
+      local why
+      why="$(psql -XAt -c IDENTIFY_SYSTEM "host=$PRIMARY_HOST port=$PRIMARY_PORT user=$REPLICATION_USER replication=true connect_timeout=2" 2>&1 >/dev/null | head -n 3 | tr '\n' ' ')" || true
+      die "primary $PRIMARY_HOST:$PRIMARY_PORT did not accept connections within ${PRIMARY_WAIT_SECONDS}s${why:+: $why}"
     fi
     sleep 1
   done
@@ -104,7 +116,7 @@ if [ "${1:-}" = postgres ]; then
   if [ ! -s "$PGDATA/PG_VERSION" ]; then base_backup; else check_same_cluster; fi
   # A replica stays a standby on every start, even if someone removed the signal file.
   touch "$PGDATA/standby.signal"
-  conninfo="host=$PRIMARY_HOST port=$PRIMARY_PORT user=$REPLICATION_USER passfile=$REPLICATION_PASSFILE application_name=$REPLICATION_SLOT"
+  conninfo="host=$PRIMARY_HOST port=$PRIMARY_PORT user=$REPLICATION_USER passfile=$REPLICATION_PASSFILE application_name=$REPLICATION_SLOT$tls_conninfo"
   exec "$@" -c "primary_conninfo=$conninfo" -c "primary_slot_name=$REPLICATION_SLOT" -c default_transaction_read_only=on
 fi
 exec "$@"

@@ -9,6 +9,7 @@ import { Client } from "pg";
 import { containerFiles, type ContainerFiles, type Engine } from "./container";
 import { requireBuilt, ROOT } from "./pulumi";
 import { reservedPort } from "./servers";
+import { issueTestCert, type TestCa } from "./tls";
 import { waitUntil } from "./wait";
 
 const REQUIRED = ["initdb", "postgres", "pg_ctl", "pg_basebackup", "pg_isready", "psql"];
@@ -88,6 +89,10 @@ export interface PgServer {
   logFile: string;
   superuserPassword: string;
   process: ChildProcess;
+  /** With TLS: the CA (PEM) its certificate chains to; every connection of these helpers then verifies it. */
+  tlsCa?: string;
+  /** With TLS: the name its certificate is checked for, when not 127.0.0.1 (a certificate of other names). */
+  tlsServername?: string;
   /** A connected client as the superuser (caller ends it). */
   connect(database?: string, user?: string, password?: string): Promise<Client>;
   /** Runs `work` with a superuser client of `database`, and ends it. */
@@ -113,17 +118,17 @@ export const TEST_ROUTES = [
 ].join("\n");
 
 /** The environment init/scripts/postgres-hba.sh gets in a test folder: the template, the output, TEST_ROUTES. */
-export function testHbaEnv(dir: string): Record<string, string> {
+export function testHbaEnv(dir: string, tls = false): Record<string, string> {
   const template = path.join(dir, "pg_hba.conf.template");
-  fs.writeFileSync(template, requireBuilt("components/postgres-spec.js").pgHbaTemplate());
+  fs.writeFileSync(template, requireBuilt("components/postgres-spec.js").pgHbaTemplate(tls));
   const routes = path.join(dir, "routes");
   fs.writeFileSync(routes, TEST_ROUTES);
   return { HBA_TEMPLATE: template, HBA_FILE: path.join(dir, "pg_hba.conf"), HBA_SCRIPT: HBA_SCRIPT, PROC_NET_ROUTE: routes };
 }
 
 /** pg_hba.conf written by the containers' own script (init/scripts/postgres-hba.sh) from the template. */
-export function renderTestHba(dir: string): string {
-  const env = testHbaEnv(dir);
+export function renderTestHba(dir: string, tls = false): string {
+  const env = testHbaEnv(dir, tls);
   const result = spawnSync("bash", [HBA_SCRIPT], { env: { PATH: process.env.PATH, ...env }, encoding: "utf8" });
   if (result.status !== 0) throw new Error(`postgres-hba.sh failed: ${result.stderr}`);
   chownForServer(env.HBA_FILE);
@@ -131,15 +136,17 @@ export function renderTestHba(dir: string): string {
 }
 
 /** Settings the containers get (components/postgres-spec.ts), adjusted to a test folder and port. */
-export function testServerSettings(dir: string, port: number, extra: Record<string, string> = {}): string[] {
+export function testServerSettings(dir: string, port: number, extra: Record<string, string> = {}, tls?: TestServerTls): string[] {
   const spec = requireBuilt("components/postgres-spec.js");
   const { parseStackConfig } = requireBuilt("components/config.js");
   // The smallest server; 256 MiB holds at most 96 connections (config.ts), fewer than the default 100.
   const small: Record<string, string> = { postgresMemoryMb: "256", postgresMaxConnections: "96" };
   const pgConfig = parseStackConfig((key: string) => small[key]).postgres;
-  const hbaFile = renderTestHba(dir);
+  const hbaFile = renderTestHba(dir, tls !== undefined);
   const settings = {
     ...spec.serverSettings(pgConfig),
+    // The containers' TLS settings, with this folder's certificate and key.
+    ...(tls ? { ...spec.tlsSettings(), ssl_cert_file: tls.certFile, ssl_key_file: tls.keyFile } : {}),
     hba_file: hbaFile,
     listen_addresses: "127.0.0.1",
     port: String(port),
@@ -152,6 +159,25 @@ export function testServerSettings(dir: string, port: number, extra: Record<stri
   // postgresCommand gives ["postgres", "-c", ...]; the caller decides how postgres is started.
   return spec.postgresCommand(settings).slice(1);
 }
+
+/** A test server's own certificate and key, the server user's, 0600 (as PostgreSQL demands of the key). */
+export interface TestServerTls {
+  certFile: string;
+  keyFile: string;
+}
+
+/** Issues a server certificate from `ca` for 127.0.0.1 and localhost into `dir`, readable by the server only. */
+export function testServerTls(ca: TestCa, dir: string, names = { dns: ["localhost"], ips: ["127.0.0.1"] }): TestServerTls {
+  const cert = issueTestCert(ca, dir, "server", names);
+  for (const file of [cert.certFile, cert.keyFile]) {
+    fs.chmodSync(file, 0o600);
+    chownForServer(file);
+  }
+  return { certFile: cert.certFile, keyFile: cert.keyFile };
+}
+
+/** A client's TLS options that verify a server against `ca` (PEM), as the hooks' do. */
+export const verifying = (ca: string | undefined, servername?: string) => (ca ? { ssl: { ca, rejectUnauthorized: true, ...(servername ? { servername } : {}) } } : {});
 
 /** Data folders of servers still running; stopped when the test process exits, whatever happened. */
 const running = new Set<string>();
@@ -166,10 +192,10 @@ process.on("exit", () => {
 });
 
 /** Waits until the server accepts a superuser connection, or fails with its log. */
-export async function waitForServer(server: Pick<PgServer, "port" | "superuserPassword" | "log" | "process">, timeoutMs = 60_000): Promise<void> {
+export async function waitForServer(server: Pick<PgServer, "port" | "superuserPassword" | "log" | "process" | "tlsCa" | "tlsServername">, timeoutMs = 60_000): Promise<void> {
   const accepts = async () => {
     if (server.process.exitCode !== null) throw new Error(`server on port ${server.port} exited (${server.process.exitCode}):\n${server.log()}`);
-    const client = new Client({ host: "127.0.0.1", port: server.port, user: "postgres", password: server.superuserPassword, database: "postgres" });
+    const client = new Client({ host: "127.0.0.1", port: server.port, user: "postgres", password: server.superuserPassword, database: "postgres", ...verifying(server.tlsCa, server.tlsServername) });
     try {
       await client.connect();
       return true;
@@ -183,7 +209,7 @@ export async function waitForServer(server: Pick<PgServer, "port" | "superuserPa
 }
 
 /** Wraps a running postgres process (started by us or by the replica entrypoint script). */
-export function serverHandle(child: ChildProcess, port: number, dir: string, dataDir: string, logFile: string, superuserPassword: string): PgServer {
+export function serverHandle(child: ChildProcess, port: number, dir: string, dataDir: string, logFile: string, superuserPassword: string, tlsCa?: string, tlsServername?: string): PgServer {
   running.add(dataDir);
   const server: PgServer = {
     port,
@@ -192,8 +218,10 @@ export function serverHandle(child: ChildProcess, port: number, dir: string, dat
     logFile,
     superuserPassword,
     process: child,
+    tlsCa,
+    tlsServername,
     async connect(database = "postgres", user = "postgres", password = superuserPassword) {
-      const client = new Client({ host: "127.0.0.1", port, user, password, database });
+      const client = new Client({ host: "127.0.0.1", port, user, password, database, ...verifying(tlsCa, tlsServername) });
       await client.connect();
       return client;
     },
@@ -220,7 +248,7 @@ export function serverHandle(child: ChildProcess, port: number, dir: string, dat
 }
 
 /** initdb + start a primary with the containers' settings; the superuser gets `superuserPassword`. */
-export async function startPrimary(superuserPassword: string, label = "primary"): Promise<PgServer> {
+export async function startPrimary(superuserPassword: string, label = "primary", options: { tls?: TestCa; tlsDnsName?: string } = {}): Promise<PgServer> {
   const dir = serverDir(label);
   const dataDir = path.join(dir, "data");
   const pwFile = path.join(dir, "pwfile");
@@ -230,8 +258,11 @@ export async function startPrimary(superuserPassword: string, label = "primary")
   fs.rmSync(pwFile);
   const port = await reservedPort();
   const logFile = path.join(dir, "server.log");
-  const child = spawnAsServerUser("postgres", ["-D", dataDir, ...testServerSettings(dir, port)], {}, logFile);
-  const server = serverHandle(child, port, dir, dataDir, logFile, superuserPassword);
+  // tlsDnsName: a certificate for that name only (no 127.0.0.1), checked for that name.
+  const names = options.tlsDnsName ? { dns: [options.tlsDnsName], ips: [] } : undefined;
+  const tls = options.tls ? testServerTls(options.tls, dir, names) : undefined;
+  const child = spawnAsServerUser("postgres", ["-D", dataDir, ...testServerSettings(dir, port, {}, tls)], {}, logFile);
+  const server = serverHandle(child, port, dir, dataDir, logFile, superuserPassword, options.tls?.pem, options.tlsDnsName);
   await waitForServer(server);
   return server;
 }
@@ -246,6 +277,8 @@ export interface ReplicaOptions {
   /** Reuse a replica's folder (a restart); a new one otherwise. */
   dir?: string;
   port?: number;
+  /** TLS: the CA that signs this replica's own certificate, and the CA file it verifies its primary against (PRIMARY_SSLROOTCERT). */
+  tls?: { ca: TestCa; primaryCaFile: string; waitSeconds?: number };
 }
 
 /** Runs init/scripts/postgres-replica-entrypoint.sh as the container would, and waits for the standby. */
@@ -256,8 +289,9 @@ export async function startReplica(options: ReplicaOptions): Promise<PgServer> {
   const passwordFile = path.join(dir, "replication-password");
   fs.writeFileSync(passwordFile, options.replicationPassword);
   const logFile = path.join(dir, "server.log");
-  const child = spawnAsServerUser("bash", [REPLICA_ENTRYPOINT, "postgres", ...testServerSettings(dir, port)], replicaScriptEnv(options, dir, dataDir, passwordFile), logFile);
-  const server = serverHandle(child, port, dir, dataDir, logFile, options.primary.superuserPassword);
+  const tls = options.tls ? testServerTls(options.tls.ca, dir) : undefined;
+  const child = spawnAsServerUser("bash", [REPLICA_ENTRYPOINT, "postgres", ...testServerSettings(dir, port, {}, tls)], replicaScriptEnv(options, dir, dataDir, passwordFile), logFile);
+  const server = serverHandle(child, port, dir, dataDir, logFile, options.primary.superuserPassword, options.tls?.ca.pem);
   await waitForServer(server);
   return server;
 }
@@ -272,6 +306,7 @@ export function replicaScriptEnv(options: ReplicaOptions, dir: string, dataDir: 
     REPLICATION_PASSWORD_FILE: passwordFile,
     REPLICATION_PASSFILE: path.join(dir, "replication.pgpass"),
     REPLICATION_SLOT: options.slot,
+    ...(options.tls ? { PRIMARY_SSLROOTCERT: options.tls.primaryCaFile, PRIMARY_WAIT_SECONDS: String(options.tls.waitSeconds ?? 30) } : {}),
   };
 }
 

@@ -157,6 +157,14 @@ function mockState(type: string, name: string, inputs: Record<string, any>): Rec
       return { ...inputs, result: pulumi.secret(mockPassword(name, inputs.length ?? 32)) };
     case "docker:index/remoteImage:RemoteImage":
       return { ...inputs, imageId: `sha256:mock-${inputs.name}`, repoDigest: `${inputs.name}@sha256:mock` };
+    // @pulumi/tls: PEM-shaped stand-ins named after the resource (the key a secret, as the provider marks it).
+    case "tls:index/privateKey:PrivateKey":
+      return { ...inputs, privateKeyPem: pulumi.secret(`-----BEGIN EC PRIVATE KEY-----\nmock ${name}\n-----END EC PRIVATE KEY-----\n`) };
+    case "tls:index/certRequest:CertRequest":
+      return { ...inputs, certRequestPem: `-----BEGIN CERTIFICATE REQUEST-----\nmock ${name}\n-----END CERTIFICATE REQUEST-----\n` };
+    case "tls:index/selfSignedCert:SelfSignedCert":
+    case "tls:index/locallySignedCert:LocallySignedCert":
+      return { ...inputs, certPem: `-----BEGIN CERTIFICATE-----\nmock ${name}\n-----END CERTIFICATE-----\n` };
     default:
       return { ...inputs };
   }

@@ -1,0 +1,93 @@
+// The dev stack with `tls` on, under Pulumi mocks with its real Pulumi.dev.yaml: the CA and each
+// PostgreSQL server's certificate (@pulumi/tls), what the containers get, what the hooks verify
+// against, the URIs and env maps; and what turning it on does to a stack that is up.
+import { beforeAll, describe, expect, test } from "vitest";
+import { graphChanges, isSecretInput, plain, runProgram, type ProgramRun } from "../support/pulumi";
+
+const CA_FILE = "/etc/trading-db-stack/ca.crt";
+const container = (run: ProgramRun, name: string) => plain(run.byName(name).inputs);
+const upload = (run: ProgramRun, name: string, file: string) => plain(run.byName(name).inputs.uploads).find((u: any) => u.file === file);
+
+describe("dev with tls", () => {
+  let run: ProgramRun;
+  beforeAll(async () => {
+    run = await runProgram("dev", { tls: "true" });
+  });
+
+  test("a CA of the stack's own, and a certificate per PostgreSQL server for every name it is reached by, renewed 30 days before its end", () => {
+    const ca = plain(run.byName("trading-tls-ca").inputs);
+    expect(ca).toMatchObject({ isCaCertificate: true, allowedUses: ["cert_signing", "crl_signing"], validityPeriodHours: 87600 });
+    expect(plain(run.byName("trading-tls-ca-key").inputs)).toMatchObject({ algorithm: "ECDSA", ecdsaCurve: "P256" });
+    const names = (server: string) => {
+      const request = plain(run.byName(`trading-tls-${server}-request`).inputs);
+      return { dns: request.dnsNames, ips: request.ipAddresses };
+    };
+    expect(names("postgres-primary")).toEqual({ dns: ["postgres", "postgres-internal", "trading-postgres", "localhost"], ips: ["127.0.0.1"] });
+    expect(names("postgres-replica-1")).toEqual({ dns: ["postgres-replica-1", "trading-postgres-replica-1", "localhost"], ips: ["127.0.0.1"] });
+    for (const server of ["postgres-primary", "postgres-replica-1"]) {
+      expect(plain(run.byName(`trading-tls-${server}-certificate`).inputs)).toMatchObject({
+        validityPeriodHours: 17520,
+        earlyRenewalHours: 720,
+        allowedUses: ["digital_signature", "key_encipherment", "server_auth", "client_auth"],
+      });
+    }
+    // Only PostgreSQL's servers so far.
+    expect(run.ofType("tls:index/locallySignedCert:LocallySignedCert").map((r) => r.name).sort()).toEqual(["trading-tls-postgres-primary-certificate", "trading-tls-postgres-replica-1-certificate"]);
+  });
+
+  test("PostgreSQL runs with ssl on, its key a secret file of the postgres user only, and pg_hba refusing every network connection in clear", () => {
+    for (const name of ["trading-postgres-primary", "trading-postgres-replica-1"]) {
+      const command: string[] = container(run, name).command;
+      expect(command).toEqual(expect.arrayContaining(["ssl=on", "ssl_cert_file=/run/secrets/tls-server.crt", "ssl_key_file=/run/secrets/tls-server.key", "ssl_min_protocol_version=TLSv1.2"]));
+      // The uploads hold the key: sent as a secret, the file the postgres user's alone.
+      expect(isSecretInput(run.byName(name).inputs.uploads), name).toBe(true);
+      expect(upload(run, name, "/run/secrets/tls-server.key")).toMatchObject({ content: expect.stringContaining("mock trading-tls-"), owner: "999", group: "999", permissions: "0400" });
+      expect(upload(run, name, "/run/secrets/tls-ca.crt").content).toBe(plain(run.outputs.tls.value).caCertificate);
+      const hba = upload(run, name, "/etc/trading-db-stack/pg_hba.conf.template").content;
+      const lines = hba.split("\n").filter((l: string) => l && !l.startsWith("#"));
+      // Right after the local rules: no network connection in clear, of any database or replication.
+      expect(lines.slice(2, 4)).toEqual([expect.stringMatching(/^hostnossl\s+all\s+all\s+all\s+reject$/), expect.stringMatching(/^hostnossl\s+replication\s+all\s+all\s+reject$/)]);
+    }
+    expect(container(run, "trading-postgres-replica-1").envs).toContain("PRIMARY_SSLROOTCERT=/run/secrets/tls-ca.crt");
+  });
+
+  test("every PostgreSQL hook verifies the server against the CA; every URI and env map verifies it too", () => {
+    for (const hook of ["trading-postgres-init", "trading-postgres-replica-1-slot", "trading-postgres-replica-1-check"]) {
+      expect(plain(run.byName(hook).inputs).tlsCa, hook).toBe(plain(run.outputs.tls.value).caCertificate);
+    }
+    expect(run.outputs.tls.value).toEqual({ caCertificate: expect.any(String), caFile: CA_FILE });
+    for (const [db, uris] of Object.entries<any>(run.outputs.postgresUris.value)) {
+      for (const uri of [uris.owner, uris.service, uris.serviceInNetwork, uris.readonly, uris.readonlyInNetwork, ...uris.replicas]) {
+        expect(uri, db).toMatch(new RegExp(`\\?sslmode=verify-full&sslrootcert=${CA_FILE}$`));
+      }
+    }
+    const admin = run.outputs.adminConnections.value.postgres;
+    for (const uri of [admin.primary, ...admin.replicas]) expect(uri).toMatch(/\?sslmode=verify-full&sslrootcert=/);
+    for (const place of ["inNetwork", "host"] as const) {
+      const env = run.outputs.serviceEnv.value[place];
+      expect(env["advanced-trading-platform"].DATABASE_URL).toMatch(/^postgresql\+asyncpg:\/\/.*\/trading_platform\?ssl=verify-full$/);
+      for (const consumer of ["advanced-trading-platform", "trading-simulation"]) expect(env[consumer]).toMatchObject({ PGSSLMODE: "verify-full", PGSSLROOTCERT: CA_FILE });
+    }
+  });
+
+  test("without tls: no certificate, URIs and env maps as before, and the tls output null", async () => {
+    const plainRun = await runProgram("dev");
+    expect(plainRun.resources.filter((r) => r.type.startsWith("tls:"))).toEqual([]);
+    expect(plainRun.outputs.tls.value).toBeNull();
+    expect(plainRun.outputs.postgresUris.value.trading_platform.service).not.toContain("?");
+    expect(plainRun.outputs.serviceEnv.value.host["trading-simulation"].PGSSLMODE).toBeUndefined();
+  });
+
+  test("turning tls on replaces the PostgreSQL servers once and re-runs their hooks; nothing else", async () => {
+    const change = graphChanges(await runProgram("dev"), run);
+    expect(change.removed).toEqual([]);
+    expect(change.added.every((name) => name.startsWith("trading-tls"))).toBe(true);
+    expect(change.changed).toEqual([
+      "trading-postgres-init",
+      "trading-postgres-primary",
+      "trading-postgres-replica-1",
+      "trading-postgres-replica-1-check",
+      "trading-postgres-replica-1-slot",
+    ]);
+  });
+});
