@@ -278,7 +278,7 @@ export const CONFIG_KEYS = {
   tls: {
     type: "boolean",
     default: false,
-    description: "Encrypt and verify connections with the stack's own CA (a certificate per server, renewed by `pulumi up` 30 days before it expires). Docker only for now, and PostgreSQL only: the other servers still take clear connections.",
+    description: "Encrypt and verify connections with the stack's own CA (a certificate per server, renewed by `pulumi up` 30 days before it expires). Docker only for now, PostgreSQL and Redis: MongoDB and InfluxDB still take clear connections.",
   },
   tlsCaFile: {
     type: "string",
@@ -568,7 +568,7 @@ export function parseStackConfig(lookup: ConfigLookup, keysSet: readonly string[
   if (tlsOn && platform === "kubernetes") {
     problems.push(`${key("tls")}: true is not available on platform kubernetes yet: PostgreSQL there is served with CloudNativePG's own certificates, which the stack's URIs do not verify yet; leave it false (the operator encrypts PostgreSQL's connections all the same)`);
   }
-  if (tlsOn) reader.warnings.push(`${key("tls")}: PostgreSQL takes TLS connections only, verified against the stack's CA; MongoDB, Redis and InfluxDB still take clear connections in this release`);
+  if (tlsOn) reader.warnings.push(`${key("tls")}: PostgreSQL and Redis take TLS connections only, verified against the stack's CA; MongoDB and InfluxDB still take clear connections in this release`);
   const tls: TlsConfig | undefined = tlsOn ? { caFile } : undefined;
 
   // Rules between keys, each only when its keys are good on their own (a bad one is reported already).

@@ -1,6 +1,8 @@
 // Pure builders for Redis: names, redis.conf, the ACL file, healthcheck and REDIS_URL.
 import type { RedisConfig } from "./config";
 import type { Endpoint, ReadyCheck, ServerSpec } from "./server-spec";
+import { TLS_PATHS, tlsSecretFiles } from "./tls";
+import type { ClientTls } from "./postgres-spec";
 
 export const REDIS_CONTAINER_PORT = 6379;
 
@@ -27,12 +29,28 @@ export function redisNames(prefix: string): { container: string; host: string; v
   return { container: `${prefix}-redis`, host: "redis", volume: `${prefix}_redis_data` };
 }
 
+/**
+ * With `tls`: the TLS port only, on the usual port number (no clear port at all), TLS 1.2 or 1.3;
+ * clients show no certificate of their own (they log in with their passwords).
+ */
+function redisTlsConf(): string[] {
+  return [
+    "port 0",
+    `tls-port ${REDIS_CONTAINER_PORT}`,
+    `tls-cert-file ${TLS_PATHS.certificate}`,
+    `tls-key-file ${TLS_PATHS.key}`,
+    `tls-ca-cert-file ${TLS_PATHS.ca}`,
+    "tls-auth-clients no",
+    'tls-protocols "TLSv1.2 TLSv1.3"',
+  ];
+}
+
 /** redis.conf: ACL users from the ACL file, AOF persistence on the volume, maxmemory and eviction from config. */
-export function redisConf(redis: RedisConfig): string {
+export function redisConf(redis: RedisConfig, tls = false): string {
   return [
     "# Managed by trading-db-stack (components/redis-spec.ts); replaced on every `pulumi up`.",
     "bind * -::*",
-    `port ${REDIS_CONTAINER_PORT}`,
+    ...(tls ? redisTlsConf() : [`port ${REDIS_CONTAINER_PORT}`]),
     "protected-mode yes",
     `aclfile ${REDIS_PATHS.aclFile}`,
     `dir ${REDIS_PATHS.data}`,
@@ -80,40 +98,42 @@ export function redisContainerMemoryMb(redis: RedisConfig): number {
 }
 
 /** Ready only when a login works and PING answers: proves the ACL file loaded, not just the port. */
-export function redisReadyCheck(): ReadyCheck {
-  return { command: `${redisPing()} | grep -qx PONG`, timeoutSeconds: 5 };
+export function redisReadyCheck(tls = false): ReadyCheck {
+  return { command: `${redisPing(tls)} | grep -qx PONG`, timeoutSeconds: 5 };
 }
 
 /** Alive: the server answers PING, with PONG or, while it loads its AOF, LOADING. */
-export function redisAliveCheck(): ReadyCheck {
-  return { command: `${redisPing()} | grep -qE '^(PONG|LOADING)'`, timeoutSeconds: 5 };
+export function redisAliveCheck(tls = false): ReadyCheck {
+  return { command: `${redisPing(tls)} | grep -qE '^(PONG|LOADING)'`, timeoutSeconds: 5 };
 }
 
-/** PING as the healthcheck user (PING is all it may run); the password from its file, not argv. */
-function redisPing(): string {
-  return `REDISCLI_AUTH="$(cat ${REDIS_PATHS.healthcheckPasswordFile})" redis-cli --no-auth-warning --user ${REDIS_USERS.healthcheck} -h 127.0.0.1 -p ${REDIS_CONTAINER_PORT} ping`;
+/** PING as the healthcheck user (PING is all it may run); the password from its file, not argv; over TLS, verifying the server, with `tls`. */
+function redisPing(tls: boolean): string {
+  const overTls = tls ? ` --tls --cacert ${TLS_PATHS.ca}` : "";
+  return `REDISCLI_AUTH="$(cat ${REDIS_PATHS.healthcheckPasswordFile})" redis-cli --no-auth-warning${overTls} --user ${REDIS_USERS.healthcheck} -h 127.0.0.1 -p ${REDIS_CONTAINER_PORT} ping`;
 }
 
 /** uid/gid of the `redis` user in the official image. */
 export const REDIS_IMAGE_UID = 999;
 
 /** The server: ACL users from the ACL file (secret "acl"), AOF on its volume. */
-export function redisSpec(redis: RedisConfig, service: string): ServerSpec {
+export function redisSpec(redis: RedisConfig, service: string, tls = false): ServerSpec {
   return {
     service,
     role: "redis",
     image: redis.image,
     command: ["redis-server", REDIS_PATHS.config],
     env: {},
-    files: [{ path: REDIS_PATHS.config, content: redisConf(redis) }],
+    files: [{ path: REDIS_PATHS.config, content: redisConf(redis, tls) }],
     secretFiles: [
       // Hashes only, but they still let anyone try passwords offline: kept secret.
       { path: REDIS_PATHS.aclFile, credential: "acl" },
       { path: REDIS_PATHS.healthcheckPasswordFile, credential: "healthcheck" },
+      ...(tls ? tlsSecretFiles() : []),
     ],
     port: { name: "redis", number: REDIS_CONTAINER_PORT },
-    ready: redisReadyCheck(),
-    alive: redisAliveCheck(),
+    ready: redisReadyCheck(tls),
+    alive: redisAliveCheck(tls),
     volumes: [{ key: "data", path: REDIS_PATHS.data }],
     user: { uid: REDIS_IMAGE_UID, gid: REDIS_IMAGE_UID },
     resources: { memoryMb: redisContainerMemoryMb(redis), cpus: redis.cpus },
@@ -123,6 +143,11 @@ export function redisSpec(redis: RedisConfig, service: string): ServerSpec {
   };
 }
 
-export function redisUrl(user: string, password: string, endpoint: Endpoint): string {
-  return `redis://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${endpoint.host}:${endpoint.port}/0`;
+/**
+ * REDIS_URL. With TLS `rediss://`, and redis-py's query arguments that verify the server's
+ * certificate against the CA file and its name (an unknown argument is ignored by other clients).
+ */
+export function redisUrl(user: string, password: string, endpoint: Endpoint, tls?: ClientTls): string {
+  const base = `${tls ? "rediss" : "redis"}://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${endpoint.host}:${endpoint.port}/0`;
+  return tls ? `${base}?ssl_cert_reqs=required&ssl_ca_certs=${tls.caFile}&ssl_check_hostname=true` : base;
 }

@@ -8,6 +8,8 @@ import { REDIS_USERS, redisAclFile, redisNames, redisSpec, redisUrl } from "./re
 import type { RedisSecrets } from "./secrets";
 import type { Endpoint } from "./server-spec";
 import type { ServiceEnvPart } from "./service-env";
+import type { ClientTls } from "./postgres-spec";
+import { dockerCertificateNames, tlsSecrets, type StackCertificates } from "./tls";
 
 // Redis: ACL users, AOF on its volume -> init hook (seed keys where absent).
 
@@ -17,6 +19,8 @@ export interface RedisServerArgs {
   engine: Engine;
   secrets: RedisSecrets;
   seeds: RedisSeeds;
+  /** With `tls`: the stack's CA issues the server's certificate; clients read the CA from `client.caFile`. */
+  tls?: { certificates: StackCertificates; client: ClientTls };
 }
 
 export class RedisServer extends pulumi.ComponentResource {
@@ -39,11 +43,13 @@ export class RedisServer extends pulumi.ComponentResource {
     const aclFile = pulumi
       .all([secrets.admin, secrets.app, secrets.healthcheck])
       .apply(([admin, app, healthcheck]) => redisAclFile({ admin: sha256(admin), app: sha256(app), healthcheck: sha256(healthcheck) }));
+    const certificates = args.tls?.certificates;
+    const tlsFiles = certificates ? tlsSecrets(certificates.issue("redis", dockerCertificateNames([names.host], names.container), this)) : {};
     const server = placeServer(
       engine,
       {
-        spec: redisSpec(redis, names.host),
-        secrets: { acl: aclFile, healthcheck: secrets.healthcheck },
+        spec: redisSpec(redis, names.host, certificates !== undefined),
+        secrets: { acl: aclFile, healthcheck: secrets.healthcheck, ...tlsFiles },
         hostPort: redis.port,
         docker: {
           image: serverImage(engine, `${name}-image`, redis.image, this),
@@ -66,6 +72,7 @@ export class RedisServer extends pulumi.ComponentResource {
         ...hookAccess(server.access),
         user: REDIS_USERS.admin,
         password: secrets.admin,
+        ...(certificates ? { tlsCa: certificates.caCertificate } : {}),
         seeds: args.seeds.keys,
         seedsChecksum: args.seeds.checksum,
         timeoutSeconds: common.waitTimeoutSeconds,
@@ -74,7 +81,7 @@ export class RedisServer extends pulumi.ComponentResource {
       { parent: this, dependsOn: [server.resource] },
     );
     this.urls = pulumi.secret(
-      secrets.app.apply((app) => ({ inNetwork: redisUrl(REDIS_USERS.app, app, this.network), host: redisUrl(REDIS_USERS.app, app, this.host) })),
+      secrets.app.apply((app) => ({ inNetwork: redisUrl(REDIS_USERS.app, app, this.network, args.tls?.client), host: redisUrl(REDIS_USERS.app, app, this.host, args.tls?.client) })),
     );
     this.env = pulumi.secret(
       this.urls.apply((urls) => ({

@@ -129,7 +129,11 @@ export class TradingDbStack extends pulumi.ComponentResource {
       { mongo: config.mongo, common, engine, secrets: secrets.mongo, files: args.plan.mongoFiles, entrypoint: args.plan.mongoEntrypoint, adminToolsAccess: config.adminTools?.access },
       part("mongo").opts,
     );
-    this.redis = new RedisServer(part("redis").name, { redis: config.redis, common, engine, secrets: secrets.redis, seeds: args.plan.redisSeeds }, part("redis").opts);
+    this.redis = new RedisServer(
+      part("redis").name,
+      { redis: config.redis, common, engine, secrets: secrets.redis, seeds: args.plan.redisSeeds, ...(this.certificates && config.tls ? { tls: { certificates: this.certificates, client: config.tls } } : {}) },
+      part("redis").opts,
+    );
     this.influxdb = new InfluxdbServer(
       part("influxdb").name,
       { influxdb: config.influxdb, common, engine, secrets: secrets.influxdb, entrypoint: args.plan.influxdbEntrypoint },
@@ -177,7 +181,7 @@ export class TradingDbStack extends pulumi.ComponentResource {
             replicas: this.postgres.replicas.map((r) => postgresUri("postgresql", this.postgres.adminLogin.user, pgAdmin, r.host, "postgres", config.tls)),
           },
           mongo: { members: this.mongo.members.map((m) => mongoDirectUri({ user: MONGO_USERS.root, password: root, database: "admin" }, m.host)) },
-          redis: { url: redisUrl(REDIS_USERS.admin, redisAdmin, this.redis.host) },
+          redis: { url: redisUrl(REDIS_USERS.admin, redisAdmin, this.redis.host, config.tls) },
           influxdb: { url: influxdbUrl(this.influxdb.host), token: influxToken },
           // On Kubernetes the hosts above are local ports: tools open a port-forward to each pod first.
           ...(engine.kind === "kubernetes" ? { access } : {}),

@@ -146,9 +146,18 @@ async function verifyMongo(outputs: VerifiedOutputs, timeoutMs: number): Promise
   return results;
 }
 
+/** ioredis's URL and options for REDIS_URL: over TLS verified against the stack's CA from the outputs (the URL's query names a file for redis-py). */
+export function redisClientConfig(url: string, tls: StackOutputs["tls"] | undefined): { url: string; tls?: { ca: string; rejectUnauthorized: true } } {
+  if (!tls) return { url };
+  const parsed = new URL(url);
+  parsed.search = "";
+  return { url: parsed.toString(), tls: { ca: tls.caCertificate, rejectUnauthorized: true } };
+}
+
 async function verifyRedis(outputs: VerifiedOutputs, timeoutMs: number): Promise<CheckResult[]> {
   const url = outputs.adminConnections.redis.url;
-  const redis = new Redis(url, { lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const client = redisClientConfig(url, outputs.tls);
+  const redis = new Redis(client.url, { ...(client.tls ? { tls: client.tls } : {}), lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null });
   let reason: Error | undefined;
   redis.on("error", (error: Error) => (reason = error));
   try {

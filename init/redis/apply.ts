@@ -14,6 +14,8 @@ export interface RedisInitInputs extends Record<string, unknown> {
   kubernetes?: KubernetesTarget;
   user: string;
   password: string;
+  /** With TLS: the stack's CA (PEM); the connection verifies the server's certificate and address against it. */
+  tlsCa?: string;
   seeds: RedisSeedKey[];
   seedsChecksum: string;
   timeoutSeconds: number;
@@ -46,6 +48,7 @@ async function seed(inputs: RedisInitInputs, server: OpenedAccess): Promise<Redi
       port: server.port,
       username: inputs.user,
       password: inputs.password,
+      ...(inputs.tlsCa ? { tls: { ca: inputs.tlsCa, rejectUnauthorized: true } } : {}),
       lazyConnect: true,
       connectTimeout: 2000,
       maxRetriesPerRequest: 0,

@@ -52,6 +52,11 @@ export async function startRedisFromUploads(uploads: Array<{ file: string; conte
   const port = await reservedPort();
   const localPath = (containerPath: string) => (containerPath === dataPath ? path.join(dir, "data") : path.join(dir, "files", containerPath));
   fs.mkdirSync(localPath(dataPath), { recursive: true });
+  // With TLS (a tls-port and no clear port): the clients verify the server against the uploaded CA.
+  const config = uploads.find((u) => u.file === configPath)?.content ?? "";
+  const tlsCaFile = config.match(/^tls-ca-cert-file (.+)$/m)?.[1];
+  const tlsCa = tlsCaFile ? uploads.find((u) => u.file === tlsCaFile)?.content : undefined;
+  const tls = tlsCa ? { tls: { ca: tlsCa, rejectUnauthorized: true } } : {};
   for (const upload of uploads) {
     let content = upload.content;
     if (upload.file === configPath) {
@@ -60,8 +65,9 @@ export async function startRedisFromUploads(uploads: Array<{ file: string; conte
         .map((line) => {
           const [directive, ...rest] = line.split(" ");
           if (directive === "bind") return "bind 127.0.0.1";
-          if (directive === "port") return `port ${port}`;
-          if (directive === "dir" || directive === "aclfile") return `${directive} ${localPath(rest.join(" "))}`;
+          if (directive === "port") return tlsCa ? "port 0" : `port ${port}`;
+          if (directive === "tls-port") return `tls-port ${port}`;
+          if (["dir", "aclfile", "tls-cert-file", "tls-key-file", "tls-ca-cert-file"].includes(directive)) return `${directive} ${localPath(rest.join(" "))}`;
           return line;
         })
         .join("\n");
@@ -78,7 +84,7 @@ export async function startRedisFromUploads(uploads: Array<{ file: string; conte
       return child;
     },
     async client(user, password) {
-      const client = new Redis({ host: "127.0.0.1", port, username: user, password, ...(user === undefined ? ANONYMOUS : {}), lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      const client = new Redis({ host: "127.0.0.1", port, username: user, password, ...(user === undefined ? ANONYMOUS : {}), ...tls, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
       // connect() rejects with a bare "Connection is closed."; the reason (WRONGPASS...) comes as an event.
       let reason: Error | undefined;
       client.on("error", (error: Error) => (reason = error));
@@ -110,7 +116,7 @@ export async function startRedisFromUploads(uploads: Array<{ file: string; conte
     // Up when it answers at all: NOAUTH is an answer (the default user is off).
     const answers = async () => {
       if (child.exitCode !== null) throw new Error(`redis-server exited (${child.exitCode}):\n${server.log()}`);
-      const probe = new Redis({ host: "127.0.0.1", port, ...ANONYMOUS, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      const probe = new Redis({ host: "127.0.0.1", port, ...ANONYMOUS, ...tls, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
       probe.on("error", () => undefined);
       try {
         await probe.connect();

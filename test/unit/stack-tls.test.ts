@@ -24,15 +24,20 @@ describe("dev with tls", () => {
     };
     expect(names("postgres-primary")).toEqual({ dns: ["postgres", "postgres-internal", "trading-postgres", "localhost"], ips: ["127.0.0.1"] });
     expect(names("postgres-replica-1")).toEqual({ dns: ["postgres-replica-1", "trading-postgres-replica-1", "localhost"], ips: ["127.0.0.1"] });
-    for (const server of ["postgres-primary", "postgres-replica-1"]) {
+    for (const server of ["postgres-primary", "postgres-replica-1", "redis"]) {
       expect(plain(run.byName(`trading-tls-${server}-certificate`).inputs)).toMatchObject({
         validityPeriodHours: 17520,
         earlyRenewalHours: 720,
         allowedUses: ["digital_signature", "key_encipherment", "server_auth", "client_auth"],
       });
     }
-    // Only PostgreSQL's servers so far.
-    expect(run.ofType("tls:index/locallySignedCert:LocallySignedCert").map((r) => r.name).sort()).toEqual(["trading-tls-postgres-primary-certificate", "trading-tls-postgres-replica-1-certificate"]);
+    expect(names("redis")).toEqual({ dns: ["redis", "trading-redis", "localhost"], ips: ["127.0.0.1"] });
+    // PostgreSQL's servers and Redis so far.
+    expect(run.ofType("tls:index/locallySignedCert:LocallySignedCert").map((r) => r.name).sort()).toEqual([
+      "trading-tls-postgres-primary-certificate",
+      "trading-tls-postgres-replica-1-certificate",
+      "trading-tls-redis-certificate",
+    ]);
   });
 
   test("PostgreSQL runs with ssl on, its key a secret file of the postgres user only, and pg_hba refusing every network connection in clear", () => {
@@ -51,8 +56,18 @@ describe("dev with tls", () => {
     expect(container(run, "trading-postgres-replica-1").envs).toContain("PRIMARY_SSLROOTCERT=/run/secrets/tls-ca.crt");
   });
 
-  test("every PostgreSQL hook verifies the server against the CA; every URI and env map verifies it too", () => {
-    for (const hook of ["trading-postgres-init", "trading-postgres-replica-1-slot", "trading-postgres-replica-1-check"]) {
+  test("Redis: the TLS port only, with the server's certificate a secret file of the redis user; the healthcheck verifies it", () => {
+    const redis = container(run, "trading-redis-server");
+    const conf = upload(run, "trading-redis-server", "/usr/local/etc/redis/redis.conf").content;
+    expect(conf).toMatch(/^port 0$/m);
+    expect(conf).toMatch(/^tls-port 6379$/m);
+    expect(conf).toMatch(/^tls-auth-clients no$/m);
+    expect(upload(run, "trading-redis-server", "/run/secrets/tls-server.key")).toMatchObject({ owner: "999", permissions: "0400" });
+    expect(redis.healthcheck.tests.join(" ")).toContain("--tls --cacert /run/secrets/tls-ca.crt");
+  });
+
+  test("every PostgreSQL and Redis hook verifies the server against the CA; every URI and env map verifies it too", () => {
+    for (const hook of ["trading-postgres-init", "trading-postgres-replica-1-slot", "trading-postgres-replica-1-check", "trading-redis-init"]) {
       expect(plain(run.byName(hook).inputs).tlsCa, hook).toBe(plain(run.outputs.tls.value).caCertificate);
     }
     expect(run.outputs.tls.value).toEqual({ caCertificate: expect.any(String), caFile: CA_FILE });
@@ -61,12 +76,14 @@ describe("dev with tls", () => {
         expect(uri, db).toMatch(new RegExp(`\\?sslmode=verify-full&sslrootcert=${CA_FILE}$`));
       }
     }
-    const admin = run.outputs.adminConnections.value.postgres;
-    for (const uri of [admin.primary, ...admin.replicas]) expect(uri).toMatch(/\?sslmode=verify-full&sslrootcert=/);
+    const admin = run.outputs.adminConnections.value;
+    for (const uri of [admin.postgres.primary, ...admin.postgres.replicas]) expect(uri).toMatch(/\?sslmode=verify-full&sslrootcert=/);
+    expect(admin.redis.url).toMatch(/^rediss:\/\/admin:/);
     for (const place of ["inNetwork", "host"] as const) {
       const env = run.outputs.serviceEnv.value[place];
       expect(env["advanced-trading-platform"].DATABASE_URL).toMatch(/^postgresql\+asyncpg:\/\/.*\/trading_platform\?ssl=verify-full$/);
       for (const consumer of ["advanced-trading-platform", "trading-simulation"]) expect(env[consumer]).toMatchObject({ PGSSLMODE: "verify-full", PGSSLROOTCERT: CA_FILE });
+      expect(env["advanced-trading-platform"].REDIS_URL).toMatch(new RegExp(`^rediss://.*/0\\?ssl_cert_reqs=required&ssl_ca_certs=${CA_FILE}&ssl_check_hostname=true$`));
     }
   });
 
@@ -78,7 +95,7 @@ describe("dev with tls", () => {
     expect(plainRun.outputs.serviceEnv.value.host["trading-simulation"].PGSSLMODE).toBeUndefined();
   });
 
-  test("turning tls on replaces the PostgreSQL servers once and re-runs their hooks; nothing else", async () => {
+  test("turning tls on replaces the PostgreSQL servers and Redis once and re-runs their hooks; nothing else", async () => {
     const change = graphChanges(await runProgram("dev"), run);
     expect(change.removed).toEqual([]);
     expect(change.added.every((name) => name.startsWith("trading-tls"))).toBe(true);
@@ -88,6 +105,8 @@ describe("dev with tls", () => {
       "trading-postgres-replica-1",
       "trading-postgres-replica-1-check",
       "trading-postgres-replica-1-slot",
+      "trading-redis-init",
+      "trading-redis-server",
     ]);
   });
 });
