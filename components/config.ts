@@ -82,7 +82,7 @@ export const CONFIG_KEYS = {
   kubernetesApiServerCidr: {
     type: "string",
     default: "",
-    description: "Kubernetes: the API server's addresses (a CIDR, e.g. 10.0.0.1/32), the only place the PostgreSQL instances' manager may reach on ports 443 and 6443. Empty: those ports on any address.",
+    description: "Kubernetes: the API server's addresses, one CIDR or several comma-separated (e.g. 10.0.0.1/32,10.0.0.2/32), the only place the PostgreSQL instances' manager may reach on ports 443 and 6443. Empty: those ports on any address.",
   },
   kubernetesPostgresImage: {
     type: "string",
@@ -283,7 +283,7 @@ export const CONFIG_KEYS = {
   tlsCaFile: {
     type: "string",
     default: "/etc/trading-db-stack/ca.crt",
-    description: "With tls: where clients find the stack's CA certificate (the tlsCaCertificate output), an absolute path; every URI and env map names it (sslrootcert, PGSSLROOTCERT).",
+    description: "With tls: where clients find the stack's CA certificate (the tls output's caCertificate), an absolute path; every URI and env map names it (sslrootcert, PGSSLROOTCERT).",
   },
   adminToolsAccess: {
     type: "string",
@@ -427,8 +427,8 @@ export interface KubernetesConfig {
   consumerNamespaces: Record<Consumer, string>;
   /** Create the consumers' namespaces when missing (never deleted). */
   createConsumerNamespaces: boolean;
-  /** The API server's CIDR for the PostgreSQL instances' egress; undefined: ports 443/6443 anywhere. */
-  apiServerCidr: string | undefined;
+  /** The API server's CIDRs for the PostgreSQL instances' egress; undefined: ports 443/6443 anywhere. */
+  apiServerCidrs: string[] | undefined;
   /** Where the CloudNativePG operator runs. */
   operatorNamespace: string;
 }
@@ -496,7 +496,7 @@ export function parseStackConfig(lookup: ConfigLookup, keysSet: readonly string[
     operatorNamespace: dnsLabel("kubernetesOperatorNamespace"),
     consumerNamespaces: { "advanced-trading-platform": dnsLabel("kubernetesPlatformNamespace"), "trading-simulation": dnsLabel("kubernetesSimulationNamespace") },
     createConsumerNamespaces: reader.boolean("kubernetesCreateConsumerNamespaces"),
-    apiServerCidr: reader.cidr("kubernetesApiServerCidr"),
+    apiServerCidrs: reader.cidrs("kubernetesApiServerCidr"),
   };
   const storageGb = (name: ConfigKeyName) => reader.integer(name, 1, 65536);
   const namePrefix = reader.matching("namePrefix", /^[a-z][a-z0-9]{0,23}$/, "1-24 lowercase letters and digits, starting with a letter");
@@ -805,15 +805,19 @@ class KeyReader {
     return this.fail(name, "a Kubernetes label key=value (e.g. trading-db-stack/client=true)", value, { key: "", value: "" });
   }
 
-  /** An IPv4 or IPv6 CIDR (10.0.0.1/32), or undefined when empty. */
-  cidr(name: ConfigKeyName): string | undefined {
+  /** IPv4 or IPv6 CIDRs (10.0.0.1/32), comma-separated, or undefined when empty. */
+  cidrs(name: ConfigKeyName): string[] | undefined {
     const value = this.optional(name);
     if (value === undefined) return undefined;
-    const [address, prefix, ...rest] = value.split("/");
-    const family = net.isIP(address ?? "");
-    const bits = /^\d{1,3}$/.test(prefix ?? "") ? Number(prefix) : NaN;
-    if (rest.length === 0 && family !== 0 && bits >= 0 && bits <= (family === 4 ? 32 : 128)) return value;
-    return this.fail(name, "a CIDR: an IPv4 or IPv6 address, / and a prefix length (e.g. 10.0.0.1/32)", value, undefined);
+    const cidrs = value.split(",").map((c) => c.trim());
+    const isCidr = (cidr: string) => {
+      const [address, prefix, ...rest] = cidr.split("/");
+      const family = net.isIP(address ?? "");
+      const bits = /^\d{1,3}$/.test(prefix ?? "") ? Number(prefix) : NaN;
+      return rest.length === 0 && family !== 0 && bits >= 0 && bits <= (family === 4 ? 32 : 128);
+    };
+    if (cidrs.every(isCidr)) return cidrs;
+    return this.fail(name, "one or more CIDRs, comma-separated: each an IPv4 or IPv6 address, / and a prefix length (e.g. 10.0.0.1/32)", value, undefined);
   }
 
   boolean(name: ConfigKeyName): boolean {

@@ -1,7 +1,7 @@
 // The stack's own certificate authority and a certificate per server (@pulumi/tls), when `tls` is
 // on. The CA lives in the stack's state (its key a secret) and signs each server's certificate
 // for every name the server is reached by; the services and tools verify against the CA
-// certificate (the tlsCaCertificate output). A certificate within its renewal window at `pulumi
+// certificate (the tls output's caCertificate). A certificate within its renewal window at `pulumi
 // up` is made anew (the provider's early renewal): the server restarts on it once.
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";

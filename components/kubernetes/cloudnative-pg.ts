@@ -268,7 +268,7 @@ export function cloudNativePg(args: CloudNativePgArgs, opts: pulumi.ComponentRes
     ],
     egress: [{ to: [instances], ports: [POSTGRES_CONTAINER_PORT, CNPG_STATUS_PORT] }],
     dns: true,
-    apiServer: { cidr: context.config.apiServerCidr },
+    apiServer: { cidrs: context.config.apiServerCidrs },
   });
   // Kept with the Cluster by a destroy with retainData: the instances still run, and stay closed.
   new k8s.networking.v1.NetworkPolicy(

@@ -22,8 +22,8 @@ export interface ServerTraffic {
   egress: Array<{ to: PolicyPeer[]; ports: number[] }>;
   /** Resolve names (its peers', its servers'): port 53 on any address, since node-local DNS caches are no pods. */
   dns: boolean;
-  /** Reach the Kubernetes API (CloudNativePG's instance manager): ports 443 and 6443, on the given CIDR or anywhere. */
-  apiServer?: { cidr: string | undefined };
+  /** Reach the Kubernetes API (CloudNativePG's instance manager): ports 443 and 6443, on the given CIDRs or anywhere. */
+  apiServer?: { cidrs: string[] | undefined };
 }
 
 /** The label every namespace carries with its own name (Kubernetes 1.21+). */
@@ -51,7 +51,7 @@ export function serverPolicySpec(selector: Labels, traffic: ServerTraffic) {
   const egress = [
     ...traffic.egress.filter((rule) => rule.to.length > 0).map((rule) => ({ to: rule.to.map(peer), ports: tcp(rule.ports) })),
     ...(traffic.dns ? [{ ports: [{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }] }] : []),
-    ...(traffic.apiServer ? [{ ...(traffic.apiServer.cidr ? { to: [{ ipBlock: { cidr: traffic.apiServer.cidr } }] } : {}), ports: tcp(API_SERVER_PORTS) }] : []),
+    ...(traffic.apiServer ? [{ ...(traffic.apiServer.cidrs ? { to: traffic.apiServer.cidrs.map((cidr) => ({ ipBlock: { cidr } })) } : {}), ports: tcp(API_SERVER_PORTS) }] : []),
   ];
   return {
     podSelector: { matchLabels: selector },

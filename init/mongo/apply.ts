@@ -129,7 +129,7 @@ async function initialise(inputs: MongoInitInputs, endpoints: MemberEndpoint[], 
       // Inside the retry: a set found on kept volumes may still be electing, and closes connections.
       const reset = await ensureRootLogin(primary, inputs, previousRootPassword, deadline);
       if (reset) result.rootReset = true;
-      if (reset === "through __system") result.systemLogins.push(result.initiated ? "to create root on the new set" : "to set root's password: no password of this stack opens it (data kept from another stack)");
+      if (reset === "through __system") result.systemLogins.push(result.initiated ? "to create root on the new set" : "to create root or set its password: no password this run knows opens it (data kept from another stack, or root not made by an earlier run)");
       client = await connect(primary, { user: inputs.rootUser, password: inputs.rootPassword }, deadline);
       result.reconfigurations += await reconcileConfig(client, inputs, deadline);
       result.usersChanged = await ensureUsers(client, primary, inputs);

@@ -390,7 +390,7 @@ describe("MongoDB init hook (serialised provider) on a real replica set", () => 
     // A new stack on kept volumes: no previous outputs, and root's password is another stack's.
     const declared = "Declared0Root0Password0Of0A0New0Stack";
     const takeover = await runHook(inputsFor(3, { rootPassword: declared }));
-    expect(takeover).toMatchObject({ rootReset: true, systemLogins: ["to set root's password: no password of this stack opens it (data kept from another stack)"] });
+    expect(takeover).toMatchObject({ rootReset: true, systemLogins: ["to create root or set its password: no password this run knows opens it (data kept from another stack, or root not made by an earlier run)"] });
     expect(await rootLogin(declared)).toBe("ok");
     expect(await rootLogin(rotated)).toBe(18);
     expect((await runHook(inputsFor(3, { rootPassword: declared }))).rootReset).toBe(false);

@@ -48,3 +48,74 @@ export function issueTestCert(ca: TestCa, dir: string, label: string, names: { d
   openssl(["x509", "-req", "-in", csr, "-CA", ca.certFile, "-CAkey", ca.keyFile, "-CAcreateserial", "-days", "2", "-sha256", "-extfile", ext, "-out", cert], dir);
   return { certFile: cert, keyFile: key, pem: fs.readFileSync(cert, "utf8"), keyPem: fs.readFileSync(key, "utf8") };
 }
+
+/** openssl with files in a scratch folder: `files` written first, the named outputs read back. */
+function opensslIn(files: Record<string, string>, steps: string[][], read: string[]): Record<string, string> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tls-realise-"));
+  try {
+    for (const [name, content] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), content, { mode: 0o600 });
+    for (const step of steps) openssl(step, dir);
+    return Object.fromEntries(read.map((name) => [name, fs.readFileSync(path.join(dir, name), "utf8")]));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** @pulumi/tls's allowed uses as openssl extensions. */
+function usageExtensions(allowedUses: string[] = [], isCa = false): string {
+  const key = { digital_signature: "digitalSignature", key_encipherment: "keyEncipherment", cert_signing: "keyCertSign", crl_signing: "cRLSign" } as Record<string, string>;
+  const extended = { server_auth: "serverAuth", client_auth: "clientAuth" } as Record<string, string>;
+  const keyUsage = allowedUses.filter((u) => key[u]).map((u) => key[u]);
+  const extendedUsage = allowedUses.filter((u) => extended[u]).map((u) => extended[u]);
+  return [
+    `basicConstraints=critical,CA:${isCa ? "TRUE" : "FALSE"}`,
+    ...(keyUsage.length ? [`keyUsage=critical,${keyUsage.join(",")}`] : []),
+    ...(extendedUsage.length ? [`extendedKeyUsage=${extendedUsage.join(",")}`] : []),
+  ].join("\n");
+}
+
+const subjectText = (subject: { commonName?: string; organization?: string } | undefined) =>
+  `/${[subject?.organization && `O=${subject.organization}`, `CN=${subject?.commonName ?? "trading-db-stack"}`].filter(Boolean).join("/")}`;
+
+/**
+ * What @pulumi/tls's provider computes for a resource, made with openssl: the real engine suite
+ * realises the stack's CA and certificates with it, so its servers run real TLS. Its outputs, by type.
+ */
+export function realiseTlsResource(type: string, inputs: Record<string, any>): Record<string, unknown> {
+  const days = String(Math.max(1, Math.ceil((inputs.validityPeriodHours ?? 24) / 24)));
+  switch (type) {
+    case "tls:index/privateKey:PrivateKey": {
+      if (inputs.algorithm !== "ECDSA" || inputs.ecdsaCurve !== "P256") throw new Error(`realiseTlsResource: only ECDSA P256 keys, got ${inputs.algorithm} ${inputs.ecdsaCurve}`);
+      const { "key.pem": privateKeyPem } = opensslIn({}, [["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "key.pem"]], ["key.pem"]);
+      return { privateKeyPem };
+    }
+    case "tls:index/selfSignedCert:SelfSignedCert": {
+      const extensions = usageExtensions(inputs.allowedUses, inputs.isCaCertificate).split("\n").flatMap((e) => ["-addext", e]);
+      const { "cert.pem": certPem } = opensslIn(
+        { "key.pem": inputs.privateKeyPem },
+        [["req", "-x509", "-new", "-key", "key.pem", "-sha256", "-days", days, "-subj", subjectText(inputs.subject), ...extensions, "-out", "cert.pem"]],
+        ["cert.pem"],
+      );
+      return { certPem };
+    }
+    case "tls:index/certRequest:CertRequest": {
+      const san = [...(inputs.dnsNames ?? []).map((d: string) => `DNS:${d}`), ...(inputs.ipAddresses ?? []).map((i: string) => `IP:${i}`)].join(",");
+      const { "req.pem": certRequestPem } = opensslIn(
+        { "key.pem": inputs.privateKeyPem },
+        [["req", "-new", "-key", "key.pem", "-subj", subjectText(inputs.subject), ...(san ? ["-addext", `subjectAltName=${san}`] : []), "-out", "req.pem"]],
+        ["req.pem"],
+      );
+      return { certRequestPem };
+    }
+    case "tls:index/locallySignedCert:LocallySignedCert": {
+      const { "cert.pem": certPem } = opensslIn(
+        { "req.pem": inputs.certRequestPem, "ca.pem": inputs.caCertPem, "ca.key": inputs.caPrivateKeyPem, "ext.cnf": usageExtensions(inputs.allowedUses, inputs.isCaCertificate) },
+        [["x509", "-req", "-in", "req.pem", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", days, "-sha256", "-copy_extensions", "copy", "-extfile", "ext.cnf", "-out", "cert.pem"]],
+        ["cert.pem"],
+      );
+      return { certPem };
+    }
+    default:
+      throw new Error(`realiseTlsResource: no ${type}`);
+  }
+}

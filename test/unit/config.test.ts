@@ -91,7 +91,7 @@ describe("stack settings", () => {
       clientLabel: { key: "trading-db-stack/client", value: "true" },
       consumerNamespaces: { "advanced-trading-platform": "trading-platform", "trading-simulation": "trading-simulation" },
       createConsumerNamespaces: true,
-      apiServerCidr: undefined,
+      apiServerCidrs: undefined,
     });
     expect(fromStack("dev").kubernetes).toBeUndefined();
     expect(prod.postgres).toMatchObject({ replicas: 2, memoryMb: 4096, cpus: "2" });
@@ -129,9 +129,9 @@ describe("bad config is refused before any resource, naming the key and what is 
     [{ platform: "kubernetes", kubernetesSimulationNamespace: "trading-db" }, /trading-db-stack:kubernetesSimulationNamespace: must not be the databases' namespace \(trading-db-stack:kubernetesNamespace = trading-db\): a pod of trading-simulation there could mount the stack's own Secrets/],
     [{ platform: "kubernetes", kubernetesNamespace: "apps", kubernetesPlatformNamespace: "apps" }, /trading-db-stack:kubernetesPlatformNamespace: must not be the databases' namespace \(trading-db-stack:kubernetesNamespace = apps\)/],
     [{ platform: "kubernetes", kubernetesCreateConsumerNamespaces: "yes" }, /trading-db-stack:kubernetesCreateConsumerNamespaces: must be true or false; got "yes"/],
-    [{ platform: "kubernetes", kubernetesApiServerCidr: "10.0.0.1" }, /trading-db-stack:kubernetesApiServerCidr: must be a CIDR: an IPv4 or IPv6 address, \/ and a prefix length \(e\.g\. 10\.0\.0\.1\/32\); got "10\.0\.0\.1"/],
-    [{ platform: "kubernetes", kubernetesApiServerCidr: "10.0.0.1/33" }, /trading-db-stack:kubernetesApiServerCidr: must be a CIDR/],
-    [{ platform: "kubernetes", kubernetesApiServerCidr: "api.example/32" }, /trading-db-stack:kubernetesApiServerCidr: must be a CIDR/],
+    [{ platform: "kubernetes", kubernetesApiServerCidr: "10.0.0.1" }, /trading-db-stack:kubernetesApiServerCidr: must be one or more CIDRs, comma-separated: each an IPv4 or IPv6 address, \/ and a prefix length \(e\.g\. 10\.0\.0\.1\/32\); got "10\.0\.0\.1"/],
+    [{ platform: "kubernetes", kubernetesApiServerCidr: "10.0.0.1/33" }, /trading-db-stack:kubernetesApiServerCidr: must be one or more CIDRs/],
+    [{ platform: "kubernetes", kubernetesApiServerCidr: "api.example/32" }, /trading-db-stack:kubernetesApiServerCidr: must be one or more CIDRs/],
     [{ platform: "kubernetes", tls: "true" }, /trading-db-stack:tls: true is not available on platform kubernetes yet: PostgreSQL there is served with CloudNativePG's own certificates/],
     [{ tls: "yes" }, /trading-db-stack:tls: must be true or false; got "yes"/],
     [{ tls: "true", tlsCaFile: "ca.crt" }, /trading-db-stack:tlsCaFile: must be an absolute path of letters, digits, \., _, - and \/ \(it goes into URIs unescaped\); got "ca\.crt"/],

@@ -119,10 +119,12 @@ describe("NetworkPolicies of prod on Kubernetes, with the admin tools", () => {
     expect(allowed(p, pgadmin, internet, 443)).toBe(false);
   });
 
-  test("kubernetesApiServerCidr narrows the instances' API egress to that address", async () => {
-    const narrowed = policies(await runProgram("prod", { kubernetesApiServerCidr: "10.0.0.1/32" }));
+  test("kubernetesApiServerCidr narrows the instances' API egress to those addresses (an HA control plane has several)", async () => {
+    const narrowed = policies(await runProgram("prod", { kubernetesApiServerCidr: "10.0.0.1/32, 10.0.0.2/32" }));
     const primary = instancePod(run, "primary");
     expect(allowed(narrowed, primary, apiServer, 6443)).toBe(true);
+    expect(allowed(narrowed, primary, { ip: "10.0.0.2" }, 6443)).toBe(true);
+    expect(allowed(narrowed, primary, { ip: "10.0.0.3" }, 6443)).toBe(false);
     expect(allowed(narrowed, primary, internet, 443)).toBe(false);
     expect(allowed(p, primary, internet, 443)).toBe(true);
   });

@@ -110,3 +110,31 @@ describe("dev with tls", () => {
     ]);
   });
 });
+
+describe("the real engine suite's @pulumi/tls (openssl), fed the stack's own inputs", () => {
+  test("makes a CA and certificates that chain to it and hold the requested names", async () => {
+    const { X509Certificate } = await import("crypto");
+    const { realiseTlsResource } = await import("../support/tls");
+    const run = await runProgram("dev", { tls: "true" });
+    const inputs = (name: string) => plain(run.byName(name).inputs);
+    const caKey = realiseTlsResource("tls:index/privateKey:PrivateKey", inputs("trading-tls-ca-key")).privateKeyPem as string;
+    const ca = realiseTlsResource("tls:index/selfSignedCert:SelfSignedCert", { ...inputs("trading-tls-ca"), privateKeyPem: caKey }).certPem as string;
+    const key = realiseTlsResource("tls:index/privateKey:PrivateKey", inputs("trading-tls-postgres-primary-key")).privateKeyPem as string;
+    const request = realiseTlsResource("tls:index/certRequest:CertRequest", { ...inputs("trading-tls-postgres-primary-request"), privateKeyPem: key }).certRequestPem as string;
+    const certificate = realiseTlsResource("tls:index/locallySignedCert:LocallySignedCert", {
+      ...inputs("trading-tls-postgres-primary-certificate"),
+      certRequestPem: request,
+      caCertPem: ca,
+      caPrivateKeyPem: caKey,
+    }).certPem as string;
+    const caCert = new X509Certificate(ca);
+    const server = new X509Certificate(certificate);
+    expect(caCert.ca).toBe(true);
+    expect(server.ca).toBe(false);
+    expect(server.verify(caCert.publicKey)).toBe(true);
+    expect(server.checkIP("127.0.0.1")).toBe("127.0.0.1");
+    for (const name of ["postgres", "postgres-internal", "trading-postgres", "localhost"]) expect(server.checkHost(name)).toBe(name);
+    expect(server.checkHost("redis")).toBeUndefined();
+    expect(server.keyUsage).toEqual(expect.arrayContaining(["1.3.6.1.5.5.7.3.1", "1.3.6.1.5.5.7.3.2"]));
+  });
+});

@@ -19,6 +19,7 @@ import * as path from "path";
 import Docker from "dockerode";
 import { pack } from "tar-stream";
 import { mockRealise, plain, pulumi, ROOT, runProgram, type MockedResource, type ProgramRun } from "../pulumi";
+import { realiseTlsResource } from "../tls";
 
 const nativeRequire = createRequire(path.join(ROOT, "package.json"));
 
@@ -249,6 +250,11 @@ export class DockerEngine {
         return { id, outputs: { ...inputs } };
       }
       default:
+        // @pulumi/tls: keys and certificates made with openssl, the key a secret as the provider marks it.
+        if (type.startsWith("tls:")) {
+          const outputs = realiseTlsResource(type, inputs);
+          return { id: resource.name, outputs: { ...inputs, ...outputs, ...(outputs.privateKeyPem ? { privateKeyPem: pulumi.secret(outputs.privateKeyPem as string) } : {}) } };
+        }
         throw new Error(`resource type ${type} is not realised by test/support/engine/docker-engine.ts`);
     }
   }
@@ -363,7 +369,7 @@ export class DockerEngine {
 }
 
 function isRealised(type: string): boolean {
-  return type.startsWith("docker:") || type.startsWith("random:") || type.startsWith(DYNAMIC);
+  return type.startsWith("docker:") || type.startsWith("random:") || type.startsWith("tls:") || type.startsWith(DYNAMIC);
 }
 
 function loadProvider(text: unknown, name: string): any {
