@@ -278,7 +278,7 @@ export const CONFIG_KEYS = {
   tls: {
     type: "boolean",
     default: false,
-    description: "Encrypt and verify connections with the stack's own CA (a certificate per server, renewed by `pulumi up` 30 days before it expires). Docker only for now, PostgreSQL and Redis: MongoDB and InfluxDB still take clear connections.",
+    description: "Encrypt and verify connections with the stack's own CA (a certificate per server, renewed by `pulumi up` 30 days before it expires). PostgreSQL (on Kubernetes through CloudNativePG) and Redis so far: MongoDB and InfluxDB still take clear connections.",
   },
   tlsCaFile: {
     type: "string",
@@ -565,9 +565,6 @@ export function parseStackConfig(lookup: ConfigLookup, keysSet: readonly string[
 
   const tlsOn = reader.boolean("tls");
   const caFile = reader.matching("tlsCaFile", /^\/[A-Za-z0-9._\/-]*[A-Za-z0-9._-]$/, "an absolute path of letters, digits, ., _, - and / (it goes into URIs unescaped)");
-  if (tlsOn && platform === "kubernetes") {
-    problems.push(`${key("tls")}: true is not available on platform kubernetes yet: PostgreSQL there is served with CloudNativePG's own certificates, which the stack's URIs do not verify yet; leave it false (the operator encrypts PostgreSQL's connections all the same)`);
-  }
   if (tlsOn) reader.warnings.push(`${key("tls")}: PostgreSQL and Redis take TLS connections only, verified against the stack's CA; MongoDB and InfluxDB still take clear connections in this release`);
   const tls: TlsConfig | undefined = tlsOn ? { caFile } : undefined;
 

@@ -9,6 +9,7 @@ import { kubernetesWorkload } from "./kubernetes/workload";
 import { formerlyNamed } from "./names";
 import type { KubernetesTarget, ServerAccess } from "../init/access";
 import type { Endpoint, ServerSpec } from "./server-spec";
+import { dockerCertificateNames, kubernetesCertificateNames, type CertificateNames } from "./tls";
 
 export type Engine = { kind: "docker"; docker: DockerContext } | { kind: "kubernetes"; kubernetes: KubernetesContext };
 
@@ -122,6 +123,19 @@ export function placeServer(engine: Engine, args: PlaceServerArgs, parent: pulum
       access: kubernetesAccess(context, workload.podHost(i), spec.port.number, pod),
     })),
   };
+}
+
+/**
+ * The names a server's certificate must hold where it runs: Docker's network aliases and container
+ * name; Kubernetes' Service (and headless Service) names and each pod's name.
+ */
+export function serverCertificateNames(engine: Engine, server: { service: string; internalAlias?: string; container: string; replicas?: number }): CertificateNames {
+  if (engine.kind === "docker") return dockerCertificateNames([server.service, ...(server.internalAlias ? [server.internalAlias] : [])], server.container);
+  const { namespace, config, objectName } = engine.kubernetes;
+  const name = objectName(server.service);
+  const headless = `${name}-headless`;
+  const pods = Array.from({ length: server.replicas ?? 1 }, (_, i) => `${name}-${i}.${headless}.${namespace}.svc.${config.clusterDomain}`);
+  return kubernetesCertificateNames([name, headless], namespace, config.clusterDomain, pods);
 }
 
 /** The port-forward target a hook takes; secret when it carries a kubeconfig's contents. */

@@ -296,7 +296,7 @@ function onCloudNativePg(parent: pulumi.Resource, name: string, args: PostgresCl
     passwords[db.owner] = secrets.owners[db.name];
     passwords[db.service] = secrets.services[db.name];
   }
-  const cnpg = cloudNativePg({ pg, passwords, resourceName: name, context, adminTools: args.adminToolsAccess !== undefined }, { parent });
+  const cnpg = cloudNativePg({ pg, passwords, resourceName: name, context, adminTools: args.adminToolsAccess !== undefined, certificates: args.tls?.certificates }, { parent });
 
   const { config } = context;
   const target = (role: "primary" | "replica", index?: number): ServerAccess => ({
@@ -316,6 +316,7 @@ function onCloudNativePg(parent: pulumi.Resource, name: string, args: PostgresCl
       ...hookAccess(primaryAccess),
       // The operator made the roles and databases: the hook logs in as each owner only.
       managedBy: "cloudnative-pg",
+      ...(args.tls ? { tlsCa: args.tls.certificates.caCertificate } : {}),
       readonlyRole: POSTGRES_ROLES.readonly,
       ownerPasswords,
       databases: initDatabases(args),

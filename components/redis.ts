@@ -3,13 +3,13 @@ import * as pulumi from "@pulumi/pulumi";
 import type { RedisSeeds } from "../init/redis/files";
 import { RedisInit } from "../init/redis/resources";
 import type { CommonConfig, RedisConfig } from "./config";
-import { hookAccess, placeServer, serverImage, type Engine, type ServerAccess } from "./engine";
+import { hookAccess, placeServer, serverCertificateNames, serverImage, type Engine, type ServerAccess } from "./engine";
 import { REDIS_USERS, redisAclFile, redisNames, redisSpec, redisUrl } from "./redis-spec";
 import type { RedisSecrets } from "./secrets";
 import type { Endpoint } from "./server-spec";
 import type { ServiceEnvPart } from "./service-env";
 import type { ClientTls } from "./postgres-spec";
-import { dockerCertificateNames, tlsSecrets, type StackCertificates } from "./tls";
+import { tlsSecrets, type StackCertificates } from "./tls";
 
 // Redis: ACL users, AOF on its volume -> init hook (seed keys where absent).
 
@@ -44,7 +44,7 @@ export class RedisServer extends pulumi.ComponentResource {
       .all([secrets.admin, secrets.app, secrets.healthcheck])
       .apply(([admin, app, healthcheck]) => redisAclFile({ admin: sha256(admin), app: sha256(app), healthcheck: sha256(healthcheck) }));
     const certificates = args.tls?.certificates;
-    const tlsFiles = certificates ? tlsSecrets(certificates.issue("redis", dockerCertificateNames([names.host], names.container), this)) : {};
+    const tlsFiles = certificates ? tlsSecrets(certificates.issue("redis", serverCertificateNames(engine, { service: names.host, container: names.container }), this)) : {};
     const server = placeServer(
       engine,
       {

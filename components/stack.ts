@@ -192,7 +192,7 @@ export class TradingDbStack extends pulumi.ComponentResource {
         ? {
             namespace: engine.kubernetes.namespace,
             context: engine.kubernetes.config.context,
-            consumerSecrets: consumerSecrets(engine.kubernetes, this.serviceEnv, name, this),
+            consumerSecrets: consumerSecrets(engine.kubernetes, this.serviceEnv, name, this, this.certificates?.caCertificate),
           }
         : undefined;
     this.registerOutputs({ postgres: this.postgres.primary, serviceEnv: this.serviceEnv, adminConnections: this.adminConnections });

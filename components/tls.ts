@@ -35,6 +35,16 @@ export function dockerCertificateNames(aliases: string[], containerName: string)
   return { dnsNames: [...new Set([...aliases, containerName, "localhost"])], ipAddresses: ["127.0.0.1"] };
 }
 
+/**
+ * Kubernetes: each Service by every name a pod resolves it by (<svc>, <svc>.<ns>, <svc>.<ns>.svc,
+ * <svc>.<ns>.svc.<domain>), the pods' own DNS names, and `localhost` and 127.0.0.1, where a
+ * port-forward (the hooks, npm run verify and forward) arrives.
+ */
+export function kubernetesCertificateNames(services: string[], namespace: string, clusterDomain: string, podNames: string[] = []): CertificateNames {
+  const forms = services.flatMap((s) => [s, `${s}.${namespace}`, `${s}.${namespace}.svc`, `${s}.${namespace}.svc.${clusterDomain}`]);
+  return { dnsNames: [...new Set([...forms, ...podNames, "localhost"])], ipAddresses: ["127.0.0.1"] };
+}
+
 /** A server's certificate and key (secret), with the CA that signed it. */
 export interface ServerCertificate {
   certificate: pulumi.Output<string>;

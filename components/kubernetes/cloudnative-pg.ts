@@ -15,6 +15,7 @@ import type { Endpoint } from "../server-spec";
 import { PART_OF, type KubernetesContext } from "./context";
 import { PGADMIN_SERVICE } from "../admin-tools-spec";
 import { consumerPeers, serverPolicySpec, type PolicyPeer } from "./network-policy";
+import { kubernetesCertificateNames, type StackCertificates } from "../tls";
 
 export const CNPG_API_VERSION = "postgresql.cnpg.io/v1";
 /** The operator release this stack is built and tested against (../shared/contracts/cloudnative-pg). */
@@ -76,11 +77,13 @@ export function clusterParameters(pg: PostgresConfig): Record<string, string> {
  * for streaming_replica) and before its catch-all `host all all all scram-sha-256`: nobody else
  * replicates, the superuser never logs in over the network (it has no password either), and the
  * databases' owners only through a port-forward, which arrives on the pod's loopback (the hooks,
- * operators): a pod with an owner's password still cannot log in as it.
+ * operators): a pod with an owner's password still cannot log in as it. With `tls`, a network
+ * connection without TLS is refused first.
  */
-export function clusterHbaRules(): string[] {
+export function clusterHbaRules(tls = false): string[] {
   const owners = POSTGRES_DATABASES.map((db) => db.owner).join(",");
   return [
+    ...(tls ? ["hostnossl all all all reject", "hostnossl replication all all reject"] : []),
     `host replication all all reject`,
     `host all ${POSTGRES_ROLES.superuser} all reject`,
     `host all ${owners} 127.0.0.1/32 scram-sha-256`,
@@ -95,13 +98,15 @@ export interface ClusterSpecArgs {
   storageClass: string | undefined;
   /** Labels the operator copies to every object it makes (pods, claims, Services). */
   labels: Record<string, string>;
+  /** With `tls`: the Secrets of the stack's CA and of the server's certificate, in place of the operator's own. */
+  tls?: { serverCASecret: string; serverTLSSecret: string };
 }
 
 /** The database initdb makes (the first of the stack's), owned by its owner. */
 const BOOTSTRAP_DATABASE = POSTGRES_DATABASES[0];
 
 /** The Cluster's spec. Every choice is one the operator documents; the reasons are beside each. */
-export function clusterSpec({ pg, cluster, storageClass, labels }: ClusterSpecArgs): Record<string, unknown> {
+export function clusterSpec({ pg, cluster, storageClass, labels, tls }: ClusterSpecArgs): Record<string, unknown> {
   const memory = `${pg.memoryMb}Mi`;
   const owner = managedRoles(cluster).find((r) => r.name === BOOTSTRAP_DATABASE.owner)!;
   return {
@@ -114,7 +119,10 @@ export function clusterSpec({ pg, cluster, storageClass, labels }: ClusterSpecAr
     affinity: { enablePodAntiAffinity: true, podAntiAffinityType: "preferred", topologyKey: "kubernetes.io/hostname" },
     topologySpreadConstraints: [{ maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: instanceLabels(cluster) } }],
     inheritedMetadata: { labels },
-    postgresql: { parameters: clusterParameters(pg), pg_hba: clusterHbaRules() },
+    postgresql: { parameters: clusterParameters(pg), pg_hba: clusterHbaRules(tls !== undefined) },
+    // The server's certificate from the stack's CA, which every client verifies (replication keeps
+    // the operator's own client certificates).
+    ...(tls ? { certificates: { serverCASecret: tls.serverCASecret, serverTLSSecret: tls.serverTLSSecret } } : {}),
     // One slot per replica on the primary, and the slots kept on the replicas too, so a promoted
     // replica has them: the operator's, instead of the stack's own slot hooks.
     replicationSlots: { highAvailability: { enabled: true }, updateInterval: 30 },
@@ -170,6 +178,8 @@ export interface CloudNativePgArgs {
   context: KubernetesContext;
   /** pgAdmin runs: its pods may connect. */
   adminTools: boolean;
+  /** With `tls`: the stack's CA issues the server's certificate. */
+  certificates?: StackCertificates;
 }
 
 export interface CloudNativePg {
@@ -208,6 +218,27 @@ export function cloudNativePg(args: CloudNativePgArgs, opts: pulumi.ComponentRes
     );
   });
 
+  // With tls: the server's certificate for every name of the operator's Services, and the CA, as
+  // the Secrets the operator takes (it reloads them when they change: a renewal restarts nothing).
+  const tls = args.certificates
+    ? (() => {
+        const names = kubernetesCertificateNames([`${name}-rw`, `${name}-ro`, `${name}-r`], context.namespace, context.config.clusterDomain);
+        const certificate = args.certificates.issue("postgres", names, opts.parent);
+        const reload = { ...context.stackLabels, "cnpg.io/reload": "true" };
+        const server = new k8s.core.v1.Secret(
+          `${args.resourceName}-server-tls-secret`,
+          { metadata: { name: `${name}-server-tls`, namespace: context.namespace, labels: reload }, type: "kubernetes.io/tls", stringData: pulumi.secret(pulumi.all([certificate.certificate, certificate.key]).apply(([crt, key]) => ({ "tls.crt": crt, "tls.key": key }))) },
+          child,
+        );
+        const ca = new k8s.core.v1.Secret(
+          `${args.resourceName}-server-ca-secret`,
+          { metadata: { name: `${name}-server-ca`, namespace: context.namespace, labels: reload }, type: "Opaque", stringData: pulumi.secret(certificate.ca.apply((crt) => ({ "ca.crt": crt }))) },
+          child,
+        );
+        return { secrets: [server, ca], spec: { serverCASecret: `${name}-server-ca`, serverTLSSecret: `${name}-server-tls` } };
+      })()
+    : undefined;
+
   // retainData: CloudNativePG deletes a Cluster's volume claims with it, so a destroy that keeps
   // the data leaves the Cluster itself running in the kept namespace, and the next `up` takes it over.
   const cluster = new k8s.apiextensions.CustomResource(
@@ -227,13 +258,13 @@ export function cloudNativePg(args: CloudNativePgArgs, opts: pulumi.ComponentRes
           "pulumi.com/patchForce": "true",
         },
       },
-      spec: clusterSpec({ pg, cluster: name, storageClass: context.storageClass, labels }),
+      spec: clusterSpec({ pg, cluster: name, storageClass: context.storageClass, labels, ...(tls ? { tls: tls.spec } : {}) }),
     },
     {
       ...child,
       provider: context.adoptingProvider,
       retainOnDelete: context.retainData,
-      dependsOn: [...context.namespaceReady, ...secrets],
+      dependsOn: [...context.namespaceReady, ...secrets, ...(tls?.secrets ?? [])],
       customTimeouts: { create: wait, update: wait },
     },
   );

@@ -132,7 +132,6 @@ describe("bad config is refused before any resource, naming the key and what is 
     [{ platform: "kubernetes", kubernetesApiServerCidr: "10.0.0.1" }, /trading-db-stack:kubernetesApiServerCidr: must be one or more CIDRs, comma-separated: each an IPv4 or IPv6 address, \/ and a prefix length \(e\.g\. 10\.0\.0\.1\/32\); got "10\.0\.0\.1"/],
     [{ platform: "kubernetes", kubernetesApiServerCidr: "10.0.0.1/33" }, /trading-db-stack:kubernetesApiServerCidr: must be one or more CIDRs/],
     [{ platform: "kubernetes", kubernetesApiServerCidr: "api.example/32" }, /trading-db-stack:kubernetesApiServerCidr: must be one or more CIDRs/],
-    [{ platform: "kubernetes", tls: "true" }, /trading-db-stack:tls: true is not available on platform kubernetes yet: PostgreSQL there is served with CloudNativePG's own certificates/],
     [{ tls: "yes" }, /trading-db-stack:tls: must be true or false; got "yes"/],
     [{ tls: "true", tlsCaFile: "ca.crt" }, /trading-db-stack:tlsCaFile: must be an absolute path of letters, digits, \., _, - and \/ \(it goes into URIs unescaped\); got "ca\.crt"/],
     [{ tlsCaFile: "/etc/my ca.crt" }, /trading-db-stack:tlsCaFile: must be an absolute path/],

@@ -138,3 +138,66 @@ describe("the real engine suite's @pulumi/tls (openssl), fed the stack's own inp
     expect(server.keyUsage).toEqual(expect.arrayContaining(["1.3.6.1.5.5.7.3.1", "1.3.6.1.5.5.7.3.2"]));
   });
 });
+
+describe("prod on Kubernetes with tls", () => {
+  let run: ProgramRun;
+  beforeAll(async () => {
+    run = await runProgram("prod", { tls: "true" });
+  });
+  const objects = (kind: string) => run.resources.filter((r) => r.type.startsWith("kubernetes:") && r.type.endsWith(`:${kind}`));
+  const named = (kind: string, name: string) => plain(objects(kind).find((r) => plain(r.inputs).metadata?.name === name)!.inputs);
+
+  test("PostgreSQL: CloudNativePG serves the stack's certificate for its Services' every name; pg_hba refuses clear connections first; the Cluster valid against its CRD", async () => {
+    const { crdErrors, loadCrdValidators } = await import("../support/crds");
+    const cluster = named("Cluster", "trading-postgres");
+    expect(crdErrors(loadCrdValidators(), cluster)).toEqual([]);
+    expect(cluster.spec.certificates).toEqual({ serverCASecret: "trading-postgres-server-ca", serverTLSSecret: "trading-postgres-server-tls" });
+    expect(cluster.spec.postgresql.pg_hba.slice(0, 2)).toEqual(["hostnossl all all all reject", "hostnossl replication all all reject"]);
+    const server = objects("Secret").find((r) => plain(r.inputs).metadata.name === "trading-postgres-server-tls")!;
+    expect(isSecretInput(server.inputs.stringData)).toBe(true);
+    expect(plain(server.inputs)).toMatchObject({ type: "kubernetes.io/tls", metadata: { labels: { "cnpg.io/reload": "true" } } });
+    expect(Object.keys(plain(server.inputs).stringData).sort()).toEqual(["tls.crt", "tls.key"]);
+    expect(named("Secret", "trading-postgres-server-ca").stringData).toEqual({ "ca.crt": run.outputs.tls.value.caCertificate });
+    const request = plain(run.byName("trading-tls-postgres-request").inputs);
+    for (const service of ["trading-postgres-rw", "trading-postgres-ro", "trading-postgres-r"]) {
+      expect(request.dnsNames).toEqual(expect.arrayContaining([service, `${service}.trading-db`, `${service}.trading-db.svc`, `${service}.trading-db.svc.cluster.local`]));
+    }
+    // Where port-forwards (the hooks, verify, forward) arrive.
+    expect(request.dnsNames).toContain("localhost");
+    expect(request.ipAddresses).toEqual(["127.0.0.1"]);
+  });
+
+  test("Redis: its certificate for the Service, the headless name and the pod, mounted from its Secret; the TLS port only; the probes over TLS", () => {
+    const request = plain(run.byName("trading-tls-redis-request").inputs);
+    expect(request.dnsNames).toEqual(
+      expect.arrayContaining(["trading-redis", "trading-redis.trading-db.svc.cluster.local", "trading-redis-headless.trading-db.svc", "trading-redis-0.trading-redis-headless.trading-db.svc.cluster.local", "localhost"]),
+    );
+    expect(Object.keys(named("Secret", "trading-redis-secrets").stringData).sort()).toEqual(
+      ["run-secrets-redis-healthcheck-password", "run-secrets-tls-ca.crt", "run-secrets-tls-server.crt", "run-secrets-tls-server.key", "usr-local-etc-redis-users.acl"].sort(),
+    );
+    expect(Object.values<string>(named("ConfigMap", "trading-redis-files").data).join("\n")).toMatch(/^tls-port 6379$/m);
+    const container = named("StatefulSet", "trading-redis").spec.template.spec.containers[0];
+    expect(container.readinessProbe.exec.command.join(" ")).toContain("--tls --cacert /run/secrets/tls-ca.crt");
+  });
+
+  test("each consumer namespace gets the CA as a ConfigMap to mount where the URIs name it; once per namespace", async () => {
+    const ca = run.outputs.tls.value.caCertificate;
+    const maps = objects("ConfigMap").map((r) => plain(r.inputs)).filter((m) => m.metadata.name === "trading-ca");
+    expect(maps.map((m) => [m.metadata.namespace, m.data])).toEqual([
+      ["trading-platform", { "ca.crt": ca }],
+      ["trading-simulation", { "ca.crt": ca }],
+    ]);
+    const shared = await runProgram("prod", { tls: "true", kubernetesPlatformNamespace: "trading-apps", kubernetesSimulationNamespace: "trading-apps" });
+    expect(shared.resources.filter((r) => r.type === "kubernetes:core/v1:ConfigMap" && plain(r.inputs).metadata.name === "trading-ca").length).toBe(1);
+  });
+
+  test("the hooks verify against the CA; the in-cluster URIs verify the servers", () => {
+    const ca = run.outputs.tls.value.caCertificate;
+    expect(plain(run.byName("trading-postgres-init").inputs).tlsCa).toBe(ca);
+    expect(plain(run.byName("trading-redis-init").inputs).tlsCa).toBe(ca);
+    const env = run.outputs.serviceEnv.value.inNetwork;
+    expect(env["trading-simulation"]).toMatchObject({ POSTGRES_HOST: "trading-postgres-rw.trading-db.svc.cluster.local", PGSSLMODE: "verify-full", PGSSLROOTCERT: CA_FILE });
+    expect(env["advanced-trading-platform"].REDIS_URL).toMatch(/^rediss:\/\/trading_app:.*@trading-redis\.trading-db\.svc\.cluster\.local:6379\/0\?ssl_cert_reqs=required/);
+    expect(run.outputs.postgresUris.value.trading_platform.readonlyInNetwork).toMatch(/@trading-postgres-ro\.trading-db\.svc\.cluster\.local:5432\/trading_platform\?sslmode=verify-full/);
+  });
+});
