@@ -25,7 +25,8 @@ import { holdDockerDaemon } from "../support/engine/lock";
 import { PodRunner } from "../support/engine/pods";
 import { kubeconfigYaml, startPortForwardServer, type PortForwardServer } from "../support/kube-port-forward-server";
 import { runTool } from "../support/tools";
-import { plain, runProgram, serializedHook, type ProgramRun } from "../support/pulumi";
+import { mockRealise, plain, pulumi, runProgram, serializedHook, type ProgramRun, type Realise } from "../support/pulumi";
+import { realiseTlsResource } from "../support/tls";
 import { waitUntil } from "../support/wait";
 
 const PREFIX = "k8stest";
@@ -47,6 +48,16 @@ const labels: Record<string, Record<string, string>> = {};
 let instances: PgServer[] = [];
 
 const hook = (name: string) => serializedHook(run.byName(name));
+
+/** Mocks, but the stack's CA and certificates made for real (openssl), so the pods serve real TLS. */
+const withRealTls: Realise = async (r) => {
+  if (!r.type.startsWith("tls:")) return mockRealise(r);
+  const outputs = realiseTlsResource(r.type, plain(r.inputs));
+  return { id: r.name, state: { ...plain(r.inputs), ...outputs, ...(outputs.privateKeyPem ? { privateKeyPem: pulumi.secret(outputs.privateKeyPem as string) } : {}) } };
+};
+
+/** The Secret the program declares by its object name: its string data. */
+const secretData = (name: string) => plain(run.resources.find((r) => r.type === "kubernetes:core/v1:Secret" && plain(r.inputs).metadata.name === name)!.inputs).stringData;
 
 async function withMongo<T>(uri: string, work: (client: MongoClient) => Promise<T>): Promise<T> {
   const client = new MongoClient(uri, { serverSelectionTimeoutMS: 5000 });
@@ -113,8 +124,8 @@ beforeAll(async () => {
   };
   await removeLeftovers();
   await docker.createNetwork({ Name: NETWORK, Driver: "bridge" });
-  // prod as it is, with one replica to keep the run short and the stand-in images.
-  run = await runProgram("prod", { ...images, postgresReplicas: "1" });
+  // prod with tls (the CA and certificates real), one replica to keep the run short, and the stand-in images.
+  run = await runProgram("prod", { ...images, postgresReplicas: "1", tls: "true" }, withRealTls);
   pods = new PodRunner(docker, run, NETWORK, PREFIX);
   api = await startPortForwardServer({ token, pods: forwarded, labels });
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "tdbs-k8s-pods-"));
@@ -130,7 +141,9 @@ beforeAll(async () => {
  */
 async function startOperatorInstances(): Promise<void> {
   const cluster = plain(run.byName("trading-postgres-cluster").inputs);
-  const primary = await startPrimary("the-operator-s-superuser-password", "cnpg-1");
+  // The certificate the Cluster names (spec.certificates), as the operator serves it on every instance.
+  const tlsPem = { cert: secretData(cluster.spec.certificates.serverTLSSecret)["tls.crt"], key: secretData(cluster.spec.certificates.serverTLSSecret)["tls.key"], ca: secretData(cluster.spec.certificates.serverCASecret)["ca.crt"] };
+  const primary = await startPrimary("the-operator-s-superuser-password", "cnpg-1", { tlsPem });
   instances.push(primary);
   const client = await primary.connect();
   try {
@@ -146,7 +159,7 @@ async function startOperatorInstances(): Promise<void> {
   } finally {
     await client.end();
   }
-  instances.push(await startReplica({ primary, slot: "_cnpg_trading_postgres_2", replicationUser: "replicator", replicationPassword: "the-operator-s-replication-password" }));
+  instances.push(await startReplica({ primary, slot: "_cnpg_trading_postgres_2", replicationUser: "replicator", replicationPassword: "the-operator-s-replication-password", tlsPem }));
   for (const [n, server] of instances.entries()) {
     forwarded[`${NAMESPACE}/trading-postgres-${n + 1}`] = { 5432: server.port };
     labels[`${NAMESPACE}/trading-postgres-${n + 1}`] = { "cnpg.io/cluster": "trading-postgres", "cnpg.io/instanceRole": n === 0 ? "primary" : "replica" };
@@ -217,8 +230,10 @@ describe(`prod's Kubernetes pods on a real container engine (${[STAND_IN_SERVERS
     // $KUBECONFIG, set for this process, reaches the tool too.
     const result = await runTool("verify", ["--from-json", file, "--timeout-seconds", "10"]);
     expect(result.status, result.stdout + result.stderr).toBe(0);
-    expect(result.stdout).toMatch(/^ok\s+postgres\s+primary postgresql:\/\/trading-db\/trading-postgres-1:5432\/postgres\s+primary, PostgreSQL 15\.\d+.*, 1 replica\(s\) streaming$/m);
-    expect(result.stdout).toMatch(/^ok\s+postgres\s+replica 1 postgresql:\/\/trading-db\/trading-postgres-2:5432\/postgres .* streaming via _cnpg_trading_postgres_2/m);
+    // Over TLS, verified against the stack's CA from the outputs (the URIs name the consumers' CA file).
+    expect(result.stdout).toMatch(/^ok\s+postgres\s+primary postgresql:\/\/trading-db\/trading-postgres-1:5432\/postgres\?sslmode=verify-full\S*\s+primary, PostgreSQL 15\.\d+.*, 1 replica\(s\) streaming$/m);
+    expect(result.stdout).toMatch(/^ok\s+postgres\s+replica 1 postgresql:\/\/trading-db\/trading-postgres-2:5432\/postgres\?sslmode=verify-full\S* .* streaming via _cnpg_trading_postgres_2/m);
+    expect(result.stdout).toMatch(/^ok\s+redis\s+rediss:\/\//m);
     expect(result.stdout).toMatch(/^ok\s+mongodb\s+replica set rs0\s+one writable primary, 3 of 3 members answering$/m);
     expect(result.stdout).toMatch(/all 8 checks passed\n$/);
   });
@@ -270,7 +285,7 @@ describe(`prod's Kubernetes pods on a real container engine (${[STAND_IN_SERVERS
       redisAdminPassword: "New-redis-admin-password-2026",
       influxdbAdminPassword: "New-influx-admin-password-2026",
     };
-    run = await runProgram("prod", { ...images, postgresReplicas: "1", ...fresh });
+    run = await runProgram("prod", { ...images, postgresReplicas: "1", tls: "true", ...fresh }, withRealTls);
     pods.useProgram(run);
     const started = await startDatabasePods();
     for (const name of ["trading-redis-init", "trading-influxdb-init", "trading-mongo-init"]) await hook(name).provider.create(hook(name).inputs);

@@ -176,6 +176,23 @@ export function testServerTls(ca: TestCa, dir: string, names = { dns: ["localhos
   return { certFile: cert.certFile, keyFile: cert.keyFile };
 }
 
+/** A certificate, its key and the CA that signed it, as PEM (the stack's, from a Secret the program declares). */
+export interface PemTls {
+  cert: string;
+  key: string;
+  ca: string;
+}
+
+/** Writes `pem` into `dir` for a server: certificate and key the server user's, 0600; the CA readable. */
+export function writeServerTls(pem: PemTls, dir: string): TestServerTls & { caFile: string } {
+  const files = { certFile: path.join(dir, "server.crt"), keyFile: path.join(dir, "server.key"), caFile: path.join(dir, "ca.crt") };
+  fs.writeFileSync(files.certFile, pem.cert, { mode: 0o600 });
+  fs.writeFileSync(files.keyFile, pem.key, { mode: 0o600 });
+  fs.writeFileSync(files.caFile, pem.ca, { mode: 0o644 });
+  for (const file of Object.values(files)) chownForServer(file);
+  return files;
+}
+
 /** A client's TLS options that verify a server against `ca` (PEM), as the hooks' do. */
 export const verifying = (ca: string | undefined, servername?: string) => (ca ? { ssl: { ca, rejectUnauthorized: true, ...(servername ? { servername } : {}) } } : {});
 
@@ -248,7 +265,7 @@ export function serverHandle(child: ChildProcess, port: number, dir: string, dat
 }
 
 /** initdb + start a primary with the containers' settings; the superuser gets `superuserPassword`. */
-export async function startPrimary(superuserPassword: string, label = "primary", options: { tls?: TestCa; tlsDnsName?: string } = {}): Promise<PgServer> {
+export async function startPrimary(superuserPassword: string, label = "primary", options: { tls?: TestCa; tlsDnsName?: string; tlsPem?: PemTls } = {}): Promise<PgServer> {
   const dir = serverDir(label);
   const dataDir = path.join(dir, "data");
   const pwFile = path.join(dir, "pwfile");
@@ -260,9 +277,9 @@ export async function startPrimary(superuserPassword: string, label = "primary",
   const logFile = path.join(dir, "server.log");
   // tlsDnsName: a certificate for that name only (no 127.0.0.1), checked for that name.
   const names = options.tlsDnsName ? { dns: [options.tlsDnsName], ips: [] } : undefined;
-  const tls = options.tls ? testServerTls(options.tls, dir, names) : undefined;
+  const tls = options.tlsPem ? writeServerTls(options.tlsPem, dir) : options.tls ? testServerTls(options.tls, dir, names) : undefined;
   const child = spawnAsServerUser("postgres", ["-D", dataDir, ...testServerSettings(dir, port, {}, tls)], {}, logFile);
-  const server = serverHandle(child, port, dir, dataDir, logFile, superuserPassword, options.tls?.pem, options.tlsDnsName);
+  const server = serverHandle(child, port, dir, dataDir, logFile, superuserPassword, options.tlsPem?.ca ?? options.tls?.pem, options.tlsDnsName);
   await waitForServer(server);
   return server;
 }
@@ -279,6 +296,8 @@ export interface ReplicaOptions {
   port?: number;
   /** TLS: the CA that signs this replica's own certificate, and the CA file it verifies its primary against (PRIMARY_SSLROOTCERT). */
   tls?: { ca: TestCa; primaryCaFile: string; waitSeconds?: number };
+  /** TLS with a given certificate (its own), verifying the primary against its CA. */
+  tlsPem?: PemTls;
 }
 
 /** Runs init/scripts/postgres-replica-entrypoint.sh as the container would, and waits for the standby. */
@@ -289,9 +308,11 @@ export async function startReplica(options: ReplicaOptions): Promise<PgServer> {
   const passwordFile = path.join(dir, "replication-password");
   fs.writeFileSync(passwordFile, options.replicationPassword);
   const logFile = path.join(dir, "server.log");
-  const tls = options.tls ? testServerTls(options.tls.ca, dir) : undefined;
-  const child = spawnAsServerUser("bash", [REPLICA_ENTRYPOINT, "postgres", ...testServerSettings(dir, port, {}, tls)], replicaScriptEnv(options, dir, dataDir, passwordFile), logFile);
-  const server = serverHandle(child, port, dir, dataDir, logFile, options.primary.superuserPassword, options.tls?.ca.pem);
+  const pemTls = options.tlsPem ? writeServerTls(options.tlsPem, dir) : undefined;
+  const tls = pemTls ?? (options.tls ? testServerTls(options.tls.ca, dir) : undefined);
+  const env = { ...replicaScriptEnv(options, dir, dataDir, passwordFile), ...(pemTls ? { PRIMARY_SSLROOTCERT: pemTls.caFile } : {}) };
+  const child = spawnAsServerUser("bash", [REPLICA_ENTRYPOINT, "postgres", ...testServerSettings(dir, port, {}, tls)], env, logFile);
+  const server = serverHandle(child, port, dir, dataDir, logFile, options.primary.superuserPassword, options.tlsPem?.ca ?? options.tls?.ca.pem);
   await waitForServer(server);
   return server;
 }
