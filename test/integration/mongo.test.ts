@@ -321,13 +321,21 @@ describe("MongoDB init hook (serialised provider) on a real replica set", () => 
   test("a run interrupted by a primary step-down (its write not yet on a majority) converges", async () => {
     const text = JSON.stringify({ steps: [{ index: "simulation_configs", name: "tags", key: { tags: 1 } }] });
     const migration = { version: "0002", name: "tags_index", file: "init/mongo/trading_configs/migrations/0002_tags_index.json", checksum: createHash("sha256").update(text).digest("hex"), text };
-    const inputs = inputsFor(3, { migrations: [...hook.inputs.migrations, migration] });
+    // A primary that sees no majority steps down after the election timeout: a long one gives the
+    // run, a process of its own, time to reach its write even on a loaded machine.
+    const inputs = inputsFor(3, { migrations: [...hook.inputs.migrations, migration], electionTimeoutMs: 60_000 });
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tdbs-mongo-hook-"));
     fs.writeFileSync(path.join(dir, "provider.js"), hook.providerText);
     fs.writeFileSync(path.join(dir, "inputs.json"), JSON.stringify(inputs));
 
-    // Secondaries stop answering: the run's index build cannot reach a majority and waits.
+    // Member 1 (priority 2) is the primary: an election under load may have moved it for a while.
     const [primary, ...secondaries] = members;
+    const onPrimary = await memberClient(primary);
+    await waitUntil(async () => (await onPrimary.db("admin").command({ isMaster: 1 })).ismaster === true, 60_000, () => "member 1 never became primary again", 250);
+    // The set takes that timeout now, while every member answers (the run then has nothing to reconfigure).
+    const { config } = await onPrimary.db("admin").command({ replSetGetConfig: 1 });
+    await onPrimary.db("admin").command({ replSetReconfig: { ...config, version: config.version + 1, settings: { ...config.settings, electionTimeoutMillis: 60_000 } } });
+    // Secondaries stop answering: the run's index build cannot reach a majority and waits.
     for (const s of secondaries) s.pause();
     let stdout = "";
     let stderr = "";
@@ -336,14 +344,16 @@ describe("MongoDB init hook (serialised provider) on a real replica set", () => 
     child.stderr.on("data", (d) => (stderr += d));
     const exited = new Promise<number | null>((r) => child.once("exit", r));
     try {
-      const onPrimary = await memberClient(primary);
       const hasTagsIndex = async () => (await onPrimary.db("trading_configs").collection("simulation_configs").indexes()).some((i) => i.name === "tags");
-      await waitUntil(hasTagsIndex, 30_000, () => `the run never built its index on the primary:\n${stderr}`, 100);
+      await waitUntil(hasTagsIndex, 50_000, () => `the run never built its index on the primary:\n${stderr}`, 100);
       // The primary steps down with the write unreplicated; the secondaries come back and elect a new one.
       await onPrimary.db("admin").command({ replSetStepDown: 60, force: true }).catch(() => undefined);
     } finally {
       for (const s of secondaries) s.resume();
     }
+    // Member 2 stands at once rather than after the long election timeout.
+    const second = await memberClient(secondaries[0]);
+    await waitUntil(async () => (await second.db("admin").command({ replSetStepUp: 1 }).then(() => true, () => false)) || (await second.db("admin").command({ isMaster: 1 })).ismaster, 60_000, () => "member 2 never became primary", 500);
     const status = await exited;
     fs.rmSync(dir, { recursive: true, force: true });
 
