@@ -83,7 +83,8 @@ export function clusterParameters(pg: PostgresConfig): Record<string, string> {
 export function clusterHbaRules(tls = false): string[] {
   const owners = POSTGRES_DATABASES.map((db) => db.owner).join(",");
   return [
-    ...(tls ? ["hostnossl all all all reject", "hostnossl replication all all reject"] : []),
+    // (Replication needs no such line: the next rejects all of it but the operator's own, above.)
+    ...(tls ? ["hostnossl all all all reject"] : []),
     `host replication all all reject`,
     `host all ${POSTGRES_ROLES.superuser} all reject`,
     `host all ${owners} 127.0.0.1/32 scram-sha-256`,
@@ -220,6 +221,9 @@ export function cloudNativePg(args: CloudNativePgArgs, opts: pulumi.ComponentRes
 
   // With tls: the server's certificate for every name of the operator's Services, and the CA, as
   // the Secrets the operator takes (it reloads them when they change: a renewal restarts nothing).
+  // Kept with the Cluster by a destroy with retainData (the kept instances still name them), and
+  // taken over by the next stack, which writes its own certificate into them.
+  const kept = { ...child, provider: context.adoptingProvider, retainOnDelete: context.retainData };
   const tls = args.certificates
     ? (() => {
         const names = kubernetesCertificateNames([`${name}-rw`, `${name}-ro`, `${name}-r`], context.namespace, context.config.clusterDomain);
@@ -228,12 +232,12 @@ export function cloudNativePg(args: CloudNativePgArgs, opts: pulumi.ComponentRes
         const server = new k8s.core.v1.Secret(
           `${args.resourceName}-server-tls-secret`,
           { metadata: { name: `${name}-server-tls`, namespace: context.namespace, labels: reload }, type: "kubernetes.io/tls", stringData: pulumi.secret(pulumi.all([certificate.certificate, certificate.key]).apply(([crt, key]) => ({ "tls.crt": crt, "tls.key": key }))) },
-          child,
+          kept,
         );
         const ca = new k8s.core.v1.Secret(
           `${args.resourceName}-server-ca-secret`,
           { metadata: { name: `${name}-server-ca`, namespace: context.namespace, labels: reload }, type: "Opaque", stringData: pulumi.secret(certificate.ca.apply((crt) => ({ "ca.crt": crt }))) },
-          child,
+          kept,
         );
         return { secrets: [server, ca], spec: { serverCASecret: `${name}-server-ca`, serverTLSSecret: `${name}-server-tls` } };
       })()

@@ -23,8 +23,20 @@ export async function connectPostgres({ label, tlsCa, ...conn }: PgConnection, t
   const pg = require("pg") as typeof import("pg");
   // Worth another try while a server is starting or restarting; anything else (bad password...) is final.
   const retryable = ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EAI_AGAIN", "57P03" /* cannot_connect_now */, "53300" /* too_many_connections */];
-  // An operator makes roles and databases, and applies changed passwords, a moment after it is asked.
-  if (options.waitForOperator) retryable.push("28P01" /* invalid_password: the role or its password not there yet */, "3D000" /* invalid_catalog_name */);
+  // An operator makes roles and databases, applies changed passwords, and reloads a changed
+  // certificate or pg_hba (tls turned on or off) a moment after it is asked: until then the server
+  // shows its former certificate, or refuses the connection by its former rules.
+  if (options.waitForOperator) {
+    retryable.push(
+      "28P01" /* invalid_password: the role or its password not there yet */,
+      "3D000" /* invalid_catalog_name */,
+      "28000" /* invalid_authorization_specification: a pg_hba rule not reloaded yet */,
+      "SELF_SIGNED_CERT_IN_CHAIN",
+      "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+      "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+      "ERR_TLS_CERT_ALTNAME_INVALID",
+    );
+  }
   const deadline = Date.now() + timeoutSeconds * 1000;
   for (let attempt = 1; ; attempt++) {
     const client = new pg.Client({

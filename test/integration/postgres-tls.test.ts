@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { Client } from "pg";
 import { startPrimary, startReplica, removeServerDir, type PgServer } from "../support/postgres";
 import { requireBuilt, runProgram, serializedHook, type ProgramRun } from "../support/pulumi";
-import { makeTestCa, type TestCa } from "../support/tls";
+import { issueTestCert, makeTestCa, type TestCa } from "../support/tls";
+import * as fs from "fs";
 import { waitUntil } from "../support/wait";
 
 let run: ProgramRun;
@@ -119,4 +120,39 @@ describe("PostgreSQL with tls (Docker's settings on a real server)", () => {
     // A stack without tls: the URI as it is.
     expect(postgresClientConfig("postgresql://u:p@127.0.0.1:5432/db", null)).toEqual({ connectionString: "postgresql://u:p@127.0.0.1:5432/db" });
   });
+
+  test("on CloudNativePG the hook waits while the instance still shows its former certificate (tls just turned on), until the operator reloads the stack's", async () => {
+    const prod = await runProgram("prod", { tls: "true" });
+    const hook = serializedHook(prod.byName("trading-postgres-init"));
+    expect(hook.inputs.managedBy).toBe("cloudnative-pg");
+    // The instance as the operator ran it before: its own CA's certificate (here the stranger's).
+    const instance = await startPrimary("the-operator-s-own-superuser-password", "tls-cnpg", { tls: stranger });
+    cleanup.push(instance);
+    await instance.asSuperuser("postgres", async (c) => {
+      for (const db of hook.inputs.databases) {
+        await c.query(`CREATE ROLE "${db.owner}" LOGIN PASSWORD '${hook.inputs.ownerPasswords[db.name]}'`);
+        await c.query(`CREATE DATABASE "${db.name}" OWNER "${db.owner}" ENCODING 'UTF8' TEMPLATE template0`);
+        await c.query(`CREATE ROLE "${db.service}" LOGIN`);
+      }
+      await c.query(`CREATE ROLE "${hook.inputs.readonlyRole}" LOGIN`);
+    });
+    const { kubernetes: _tunnel, ...inputs } = hook.inputs;
+    const run = hook.provider.create({ ...inputs, host: "127.0.0.1", port: instance.port, connectTimeoutSeconds: 30, lockTimeoutSeconds: 30, tlsCa: ca.pem });
+    const settled = run.then(() => "done", (error: Error) => error.message);
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(await Promise.race([settled, Promise.resolve("waiting")])).toBe("waiting");
+    // The operator writes the stack's certificate in place and reloads.
+    const renewed = issueTestCert(ca, instance.dir, "server", { dns: ["localhost"], ips: ["127.0.0.1"] });
+    const owner = fs.statSync(instance.dir);
+    for (const file of [renewed.certFile, renewed.keyFile]) {
+      fs.chmodSync(file, 0o600);
+      fs.chownSync(file, owner.uid, owner.gid);
+    }
+    const reload = new Client({ host: "127.0.0.1", port: instance.port, user: "postgres", password: instance.superuserPassword, database: "postgres", ssl: { rejectUnauthorized: false } });
+    await reload.connect();
+    await reload.query("SELECT pg_reload_conf()");
+    await reload.end();
+    expect(await settled).toBe("done");
+    expect(Object.keys((await run).outs.migrations).sort()).toEqual(["trading_platform", "trading_results"]);
+  }, 90_000);
 });

@@ -152,7 +152,13 @@ describe("prod on Kubernetes with tls", () => {
     const cluster = named("Cluster", "trading-postgres");
     expect(crdErrors(loadCrdValidators(), cluster)).toEqual([]);
     expect(cluster.spec.certificates).toEqual({ serverCASecret: "trading-postgres-server-ca", serverTLSSecret: "trading-postgres-server-tls" });
-    expect(cluster.spec.postgresql.pg_hba.slice(0, 2)).toEqual(["hostnossl all all all reject", "hostnossl replication all all reject"]);
+    expect(cluster.spec.postgresql.pg_hba.slice(0, 2)).toEqual(["hostnossl all all all reject", "host replication all all reject"]);
+    // Kept with the Cluster by a destroy with retainData (its instances still name them), taken over by the next stack.
+    for (const secret of ["trading-postgres-server-tls", "trading-postgres-server-ca"]) {
+      const resource = objects("Secret").find((r) => plain(r.inputs).metadata.name === secret)!;
+      expect(resource.options.retainOnDelete, secret).toBe(true);
+      expect(resource.options.provider, secret).toContain("trading-kubernetes-adopting-provider");
+    }
     const server = objects("Secret").find((r) => plain(r.inputs).metadata.name === "trading-postgres-server-tls")!;
     expect(isSecretInput(server.inputs.stringData)).toBe(true);
     expect(plain(server.inputs)).toMatchObject({ type: "kubernetes.io/tls", metadata: { labels: { "cnpg.io/reload": "true" } } });
