@@ -189,6 +189,6 @@ export function stackOutputs(stack: TradingDbStack, config: StackConfig): { [K i
       stack.kubernetes ? { namespace: stack.kubernetes.namespace, context: stack.kubernetes.context ?? null, consumerSecrets: stack.kubernetes.consumerSecrets } : null,
     ),
     // With tls: the CA certificate to verify every server against, and the path the URIs name; null without.
-    tls: stack.certificates && config.tls ? pulumi.output({ caCertificate: stack.certificates.caCertificate, caFile: config.tls.caFile }) : pulumi.output(null),
+    tls: stack.tls ? pulumi.output({ caCertificate: stack.tls.certificates.caCertificate, caFile: stack.tls.client.caFile }) : pulumi.output(null),
   };
 }

@@ -3,7 +3,7 @@ import { PostgresInit, PostgresMajorGuard, PostgresReplicaCheck, PostgresReplica
 import { scriptsChecksum, type DatabaseScripts } from "../init/postgres/scripts";
 import type { AdminToolsAccess, CommonConfig, PostgresConfig } from "./config";
 import { LOOPBACK } from "./config";
-import { hookAccess, placeServer, serverImage, type Engine } from "./engine";
+import { hookAccess, placeServer, serverCertificateNames, serverImage, type Engine } from "./engine";
 import { cloudNativePg, instanceLabels, selectorText } from "./kubernetes/cloudnative-pg";
 import type { Labels } from "./kubernetes/network-policy";
 import type { KubernetesContext } from "./kubernetes/context";
@@ -17,13 +17,12 @@ import {
   primarySpec,
   replicaSpec,
   tradingSimulationPostgresEnv,
-  type ClientTls,
 } from "./postgres-spec";
 import type { PostgresSecrets } from "./secrets";
 import type { Endpoint } from "./server-spec";
 import type { ServerAccess } from "../init/access";
 import type { ServiceEnvPart } from "./service-env";
-import { dockerCertificateNames, tlsSecrets, type StackCertificates } from "./tls";
+import { tlsSecrets, type ServerTls } from "./tls";
 
 // PostgreSQL primary with N streaming replicas, and the hooks that set it up.
 // - Docker: each server a container.
@@ -50,7 +49,7 @@ export interface PostgresClusterArgs {
   /** What the admin tools' role may do, when they are deployed. */
   adminToolsAccess?: AdminToolsAccess;
   /** With `tls`: the stack's CA issues each server's certificate; clients read the CA from `client.caFile`. */
-  tls?: { certificates: StackCertificates; client: ClientTls };
+  tls?: ServerTls;
 }
 
 export interface PostgresUris {
@@ -185,14 +184,14 @@ function inContainers(parent: pulumi.Resource, name: string, args: PostgresClust
   const major = new PostgresMajorGuard(`${name}-data-major`, { majorVersion: pg.majorVersion, image: pg.image, volume: names.primaryVolume }, { parent });
   // With TLS: each server's certificate holds every name it is reached by, and each hook verifies it against the CA.
   const certificates = args.tls?.certificates;
-  const tlsFiles = (server: string, aliases: string[], container: string) =>
-    certificates ? tlsSecrets(certificates.issue(server, dockerCertificateNames(aliases, container), parent)) : {};
+  const tlsFiles = (server: string, names: { service: string; internalAlias?: string; container: string }) =>
+    certificates ? tlsSecrets(certificates.issue(server, serverCertificateNames(engine, names), parent)) : {};
   const hookTls = certificates ? { tlsCa: certificates.caCertificate } : {};
   const primary = placeServer(
     engine,
     {
       spec: primarySpec(pg, names.primaryHost, names.primaryInternalHost, args.primaryEntrypoint, args.hbaScript, certificates !== undefined),
-      secrets: { superuser: secrets.superuser, ...tlsFiles("postgres-primary", [names.primaryHost, names.primaryInternalHost], names.primaryContainer) },
+      secrets: { superuser: secrets.superuser, ...tlsFiles("postgres-primary", { service: names.primaryHost, internalAlias: names.primaryInternalHost, container: names.primaryContainer }) },
       hostPort: pg.port,
       docker: { image, resourceNames: { container: `${name}-primary`, volumes: { data: `${name}-data` } }, containerName: names.primaryContainer, volumeNames: { data: names.primaryVolume } },
       dependsOn: [major],
@@ -241,7 +240,7 @@ function inContainers(parent: pulumi.Resource, name: string, args: PostgresClust
       engine,
       {
         spec: replicaSpec(pg, names.replicaHost(n), n, names.primaryInternalHost, slotName, args.replicaEntrypoint, args.hbaScript, certificates !== undefined),
-        secrets: { replication: secrets.replication, ...tlsFiles(`postgres-replica-${n}`, [names.replicaHost(n)], names.replicaContainer(n)) },
+        secrets: { replication: secrets.replication, ...tlsFiles(`postgres-replica-${n}`, { service: names.replicaHost(n), container: names.replicaContainer(n) }) },
         hostPort: pg.replicaFirstPort + n - 1,
         docker: {
           image,

@@ -8,8 +8,7 @@ import { REDIS_USERS, redisAclFile, redisNames, redisSpec, redisUrl } from "./re
 import type { RedisSecrets } from "./secrets";
 import type { Endpoint } from "./server-spec";
 import type { ServiceEnvPart } from "./service-env";
-import type { ClientTls } from "./postgres-spec";
-import { tlsSecrets, type StackCertificates } from "./tls";
+import { tlsSecrets, type ServerTls } from "./tls";
 
 // Redis: ACL users, AOF on its volume -> init hook (seed keys where absent).
 
@@ -20,7 +19,7 @@ export interface RedisServerArgs {
   secrets: RedisSecrets;
   seeds: RedisSeeds;
   /** With `tls`: the stack's CA issues the server's certificate; clients read the CA from `client.caFile`. */
-  tls?: { certificates: StackCertificates; client: ClientTls };
+  tls?: ServerTls;
 }
 
 export class RedisServer extends pulumi.ComponentResource {

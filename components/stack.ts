@@ -22,7 +22,7 @@ import { RedisServer } from "./redis";
 import { REDIS_USERS, redisUrl } from "./redis-spec";
 import { StackSecrets } from "./secrets";
 import { mergeServiceEnv, type ServiceEnv } from "./service-env";
-import { StackCertificates } from "./tls";
+import { StackCertificates, type ServerTls } from "./tls";
 
 // The whole stack. loadStackPlan reads and checks everything from disk and config first, so bad
 // input fails before a single resource is registered; TradingDbStack then only builds resources.
@@ -90,8 +90,8 @@ export class TradingDbStack extends pulumi.ComponentResource {
   readonly serviceEnv: pulumi.Output<ServiceEnv>;
   /** Superuser/root connections from the operator's machine, for `npm run verify` and operators. Secret. */
   readonly adminConnections: pulumi.Output<AdminConnections>;
-  /** With `tls`: the stack's CA, which issues each server's certificate. */
-  readonly certificates: StackCertificates | undefined;
+  /** With `tls`: the stack's CA, which issues each server's certificate, and where clients read the CA. */
+  readonly tls: ServerTls | undefined;
   /** Kubernetes: where the stack runs, and the Secret per consumer holding its env map. */
   readonly kubernetes: { namespace: string; context: string | undefined; consumerSecrets: Record<string, { namespace: string; name: string }> } | undefined;
 
@@ -107,7 +107,7 @@ export class TradingDbStack extends pulumi.ComponentResource {
       part("secrets").opts,
     );
     const engine = this.engine(config, common, secrets, part);
-    this.certificates = config.tls ? new StackCertificates(part("tls").name, { namePrefix: config.namePrefix }, part("tls").opts) : undefined;
+    this.tls = config.tls ? { certificates: new StackCertificates(part("tls").name, { namePrefix: config.namePrefix }, part("tls").opts), client: config.tls } : undefined;
     this.postgres = new PostgresCluster(
       part("postgres").name,
       {
@@ -120,7 +120,7 @@ export class TradingDbStack extends pulumi.ComponentResource {
         primaryEntrypoint: args.plan.primaryEntrypoint,
         hbaScript: args.plan.postgresHbaScript,
         adminToolsAccess: config.adminTools?.access,
-        ...(this.certificates && config.tls ? { tls: { certificates: this.certificates, client: config.tls } } : {}),
+        tls: this.tls,
       },
       part("postgres").opts,
     );
@@ -131,7 +131,7 @@ export class TradingDbStack extends pulumi.ComponentResource {
     );
     this.redis = new RedisServer(
       part("redis").name,
-      { redis: config.redis, common, engine, secrets: secrets.redis, seeds: args.plan.redisSeeds, ...(this.certificates && config.tls ? { tls: { certificates: this.certificates, client: config.tls } } : {}) },
+      { redis: config.redis, common, engine, secrets: secrets.redis, seeds: args.plan.redisSeeds, tls: this.tls },
       part("redis").opts,
     );
     this.influxdb = new InfluxdbServer(
@@ -192,7 +192,7 @@ export class TradingDbStack extends pulumi.ComponentResource {
         ? {
             namespace: engine.kubernetes.namespace,
             context: engine.kubernetes.config.context,
-            consumerSecrets: consumerSecrets(engine.kubernetes, this.serviceEnv, name, this, this.certificates?.caCertificate),
+            consumerSecrets: consumerSecrets(engine.kubernetes, this.serviceEnv, name, this, this.tls?.certificates.caCertificate),
           }
         : undefined;
     this.registerOutputs({ postgres: this.postgres.primary, serviceEnv: this.serviceEnv, adminConnections: this.adminConnections });

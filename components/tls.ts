@@ -66,6 +66,12 @@ export function tlsSecretFiles(): Array<{ path: string; credential: string }> {
   ];
 }
 
+/** What a server component takes with `tls`: the CA that issues its certificate, and where its clients read the CA. */
+export interface ServerTls {
+  certificates: StackCertificates;
+  client: { caFile: string };
+}
+
 export interface StackCertificatesArgs {
   /** The stack's name prefix, in the CA's subject. */
   namePrefix: string;

@@ -169,11 +169,7 @@ export interface TestServerTls {
 /** Issues a server certificate from `ca` for 127.0.0.1 and localhost into `dir`, readable by the server only. */
 export function testServerTls(ca: TestCa, dir: string, names = { dns: ["localhost"], ips: ["127.0.0.1"] }): TestServerTls {
   const cert = issueTestCert(ca, dir, "server", names);
-  for (const file of [cert.certFile, cert.keyFile]) {
-    fs.chmodSync(file, 0o600);
-    chownForServer(file);
-  }
-  return { certFile: cert.certFile, keyFile: cert.keyFile };
+  return writeServerTls({ cert: cert.pem, key: cert.keyPem, ca: ca.pem }, dir);
 }
 
 /** A certificate, its key and the CA that signed it, as PEM (the stack's, from a Secret the program declares). */

@@ -1,5 +1,6 @@
-// Certificates for the TLS tests, made with the machine's openssl as @pulumi/tls makes the stack's:
-// an ECDSA P-256 CA, and server certificates it signs for given DNS names and IP addresses.
+// Certificates for the TLS tests, made with the machine's openssl as @pulumi/tls makes the stack's
+// (realiseTlsResource, which the real-engine suites realise the stack's own with): an ECDSA P-256
+// CA, and server certificates it signs for given DNS names and IP addresses.
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
@@ -25,28 +26,42 @@ function openssl(args: string[], cwd: string): void {
   if (result.status !== 0) throw new Error(`openssl ${args.join(" ")} failed: ${result.stderr}`);
 }
 
-/** A new CA in a folder of its own. */
+const ECDSA_P256 = { algorithm: "ECDSA", ecdsaCurve: "P256" };
+
+/** A new CA in a folder of its own, made as the stack makes its own (realiseTlsResource below). */
 export function makeTestCa(label: string): TestCa {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `tls-${label}-`));
   // The servers (another OS user) read the CA certificate from here.
   fs.chmodSync(dir, 0o755);
-  openssl(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "ca.key"], dir);
-  openssl(["req", "-x509", "-new", "-key", "ca.key", "-sha256", "-days", "2", "-subj", `/CN=${label} test CA`, "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-out", "ca.crt"], dir);
-  return { dir, certFile: path.join(dir, "ca.crt"), keyFile: path.join(dir, "ca.key"), pem: fs.readFileSync(path.join(dir, "ca.crt"), "utf8") };
+  const key = realiseTlsResource("tls:index/privateKey:PrivateKey", ECDSA_P256).privateKeyPem as string;
+  const pem = realiseTlsResource("tls:index/selfSignedCert:SelfSignedCert", {
+    privateKeyPem: key,
+    subject: { commonName: `${label} test CA` },
+    isCaCertificate: true,
+    allowedUses: ["cert_signing", "crl_signing"],
+    validityPeriodHours: 48,
+  }).certPem as string;
+  const files = { certFile: path.join(dir, "ca.crt"), keyFile: path.join(dir, "ca.key") };
+  fs.writeFileSync(files.keyFile, key, { mode: 0o600 });
+  fs.writeFileSync(files.certFile, pem, { mode: 0o644 });
+  return { dir, ...files, pem };
 }
 
 /** A server certificate signed by `ca` for these names, in `dir` (files named after `label`). */
 export function issueTestCert(ca: TestCa, dir: string, label: string, names: { dns: string[]; ips: string[] }): TestServerCert {
-  const key = path.join(dir, `${label}.key`);
-  const csr = path.join(dir, `${label}.csr`);
-  const cert = path.join(dir, `${label}.crt`);
-  const ext = path.join(dir, `${label}.ext`);
-  const san = [...names.dns.map((d) => `DNS:${d}`), ...names.ips.map((i) => `IP:${i}`)].join(",");
-  fs.writeFileSync(ext, `subjectAltName=${san}\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=digitalSignature,keyEncipherment\n`);
-  openssl(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key], dir);
-  openssl(["req", "-new", "-key", key, "-subj", `/CN=${names.dns[0] ?? names.ips[0]}`, "-out", csr], dir);
-  openssl(["x509", "-req", "-in", csr, "-CA", ca.certFile, "-CAkey", ca.keyFile, "-CAcreateserial", "-days", "2", "-sha256", "-extfile", ext, "-out", cert], dir);
-  return { certFile: cert, keyFile: key, pem: fs.readFileSync(cert, "utf8"), keyPem: fs.readFileSync(key, "utf8") };
+  const keyPem = realiseTlsResource("tls:index/privateKey:PrivateKey", ECDSA_P256).privateKeyPem as string;
+  const request = realiseTlsResource("tls:index/certRequest:CertRequest", { privateKeyPem: keyPem, subject: { commonName: names.dns[0] ?? names.ips[0] }, dnsNames: names.dns, ipAddresses: names.ips }).certRequestPem;
+  const pem = realiseTlsResource("tls:index/locallySignedCert:LocallySignedCert", {
+    certRequestPem: request,
+    caCertPem: ca.pem,
+    caPrivateKeyPem: fs.readFileSync(ca.keyFile, "utf8"),
+    allowedUses: ["digital_signature", "key_encipherment", "server_auth", "client_auth"],
+    validityPeriodHours: 48,
+  }).certPem as string;
+  const files = { certFile: path.join(dir, `${label}.crt`), keyFile: path.join(dir, `${label}.key`) };
+  fs.writeFileSync(files.keyFile, keyPem, { mode: 0o600 });
+  fs.writeFileSync(files.certFile, pem);
+  return { ...files, pem, keyPem };
 }
 
 /** openssl with files in a scratch folder: `files` written first, the named outputs read back. */
