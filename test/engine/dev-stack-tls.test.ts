@@ -2,7 +2,8 @@
 // @pulumi/tls makes them (openssl, test/support/tls.ts), PostgreSQL and Redis serving TLS only.
 // Every container healthy and every hook applied over verified TLS (the replica streaming from
 // its primary with verify-full), the consumers' URIs verified from a container on the app
-// network, `npm run verify` passing with the CA from the outputs and failing with another.
+// network, `npm run verify` passing with the CA from the outputs and failing with another; then
+// destroyed with its data kept and made anew: a new CA and new certificates on the kept volumes.
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
@@ -25,8 +26,8 @@ let caDir: string;
 
 beforeAll(async () => {
   release = await holdDockerDaemon();
-  // The smallest stack that still has a replica: one MongoDB member, no admin tools.
-  overrides = { ...(await devStackOverrides(docker, PREFIX)), tls: "true", postgresReplicas: "1", mongoMembers: "1", adminTools: "false" };
+  // The smallest stack that still has a replica: one MongoDB member, no admin tools; its data kept by a destroy.
+  overrides = { ...(await devStackOverrides(docker, PREFIX)), tls: "true", postgresReplicas: "1", mongoMembers: "1", adminTools: "false", retainData: "true" };
   await removeLeftovers(docker, PREFIX);
   engine = new DockerEngine(docker);
 }, 1_200_000);
@@ -116,5 +117,19 @@ describe("dev stack with tls on a real Docker daemon", { timeout: 300_000 }, () 
   test("a second up changes nothing: the certificates are kept, no server restarts", async () => {
     const again = await engine.up(STACK, overrides);
     expect(again.operations.filter((o) => o.operation !== "same").map((o) => `${o.operation} ${o.name}`)).toEqual([]);
+  });
+
+  test("destroyed with its data kept, then a new stack: a new CA and new certificates, on the kept volumes; the hooks pass over TLS; the old CA is refused", async () => {
+    const psql = (sql: string) => spawnSync("docker", ["exec", `${PREFIX}-postgres`, "psql", "-XAt", "-U", "postgres", "-d", "trading_platform", "-c", sql], { encoding: "utf8" });
+    expect(psql("CREATE TABLE tls_marker (kept boolean); INSERT INTO tls_marker VALUES (true)").status).toBe(0);
+    const oldCa = up.outputs.tls.caCertificate;
+    await engine.destroy();
+    const again = await engine.up(STACK, overrides);
+    expect(again.outputs.tls.caCertificate).not.toBe(oldCa);
+    expect(psql("SELECT kept FROM tls_marker").stdout.trim()).toBe("t");
+    expect(again.outputs.postgresReplicas[0].streamingState).toBe("streaming");
+    expect(runVerify(again.outputs).filter((r) => !r.ok)).toEqual([]);
+    const stale = runVerify({ ...again.outputs, tls: { ...again.outputs.tls, caCertificate: oldCa } }).filter((r) => !r.ok);
+    expect(new Set(stale.map((r) => r.component))).toEqual(new Set(["postgres", "redis"]));
   });
 });
