@@ -278,7 +278,7 @@ export const CONFIG_KEYS = {
   tls: {
     type: "boolean",
     default: false,
-    description: "Encrypt and verify connections with the stack's own CA (a certificate per server, renewed by `pulumi up` 30 days before it expires). PostgreSQL (on Kubernetes through CloudNativePG) and Redis so far: MongoDB and InfluxDB still take clear connections.",
+    description: "Encrypt and verify connections with the stack's own CA (a certificate per server, renewed by `pulumi up` 30 days before it expires). PostgreSQL (on Kubernetes through CloudNativePG), Redis and InfluxDB so far: MongoDB still takes clear connections.",
   },
   tlsCaFile: {
     type: "string",
@@ -565,7 +565,7 @@ export function parseStackConfig(lookup: ConfigLookup, keysSet: readonly string[
 
   const tlsOn = reader.boolean("tls");
   const caFile = reader.matching("tlsCaFile", /^\/[A-Za-z0-9._\/-]*[A-Za-z0-9._-]$/, "an absolute path of letters, digits, ., _, - and / (it goes into URIs unescaped)");
-  if (tlsOn) reader.warnings.push(`${key("tls")}: PostgreSQL and Redis take TLS connections only, verified against the stack's CA; MongoDB and InfluxDB still take clear connections in this release`);
+  if (tlsOn) reader.warnings.push(`${key("tls")}: PostgreSQL, Redis and InfluxDB take TLS connections only, verified against the stack's CA; MongoDB still takes clear connections in this release`);
   const tls: TlsConfig | undefined = tlsOn ? { caFile } : undefined;
 
   // Rules between keys, each only when its keys are good on their own (a bad one is reported already).

@@ -1,7 +1,9 @@
 // Pure builders for InfluxDB 2: names, setup-mode environment, healthcheck, the buckets of seed 000
 // with their retention, the downsampling task and the services' token scopes.
 import type { InfluxdbConfig } from "./config";
+import type { ClientTls } from "./postgres-spec";
 import { shellCommand, type Endpoint, type ReadyCheck, type ServerSpec } from "./server-spec";
+import { TLS_PATHS, tlsSecretFiles } from "./tls";
 
 export const INFLUXDB_CONTAINER_PORT = 8086;
 /** Seed 000's organisation, primary bucket and admin user. */
@@ -89,36 +91,43 @@ export const INFLUXDB_TOKENS = {
  * config volume. The init hook sets a new server up through the API instead. The wrapper reads the
  * admin's name and password file to apply a declared password to a kept bolt file.
  */
-export function influxdbEnv(): Record<string, string> {
+export function influxdbEnv(tls = false): Record<string, string> {
   return {
     INFLUXDB_ADMIN_USER: INFLUXDB_ADMIN_USER,
     INFLUXDB_ADMIN_PASSWORD_FILE: INFLUXDB_PATHS.adminPasswordFile,
     // No usage statistics sent to InfluxData.
     INFLUXD_REPORTING_DISABLED: "true",
+    // With `tls`: https only on 8086 (influxd has no clear listener beside it), TLS 1.2 or newer.
+    ...(tls ? { INFLUXD_TLS_CERT: TLS_PATHS.certificate, INFLUXD_TLS_KEY: TLS_PATHS.key, INFLUXD_TLS_MIN_VERSION: "1.2" } : {}),
   };
 }
 
-/** `influx ping` checks /health on 8086, which a new server answers before it is set up. */
-export function influxdbReadyCheck(): ReadyCheck {
-  return { command: shellCommand(["influx", "ping", "--host", `http://127.0.0.1:${INFLUXDB_CONTAINER_PORT}`]), timeoutSeconds: 5 };
+/**
+ * `influx ping` checks /health on 8086, which a new server answers before it is set up. Over
+ * https the CLI verifies the server against the stack's CA: it has no CA flag, and takes Go's
+ * SSL_CERT_FILE as its trust store.
+ */
+export function influxdbReadyCheck(tls = false): ReadyCheck {
+  const ping = shellCommand(["influx", "ping", "--host", `${tls ? "https" : "http"}://127.0.0.1:${INFLUXDB_CONTAINER_PORT}`]);
+  return { command: tls ? `SSL_CERT_FILE=${TLS_PATHS.ca} ${ping}` : ping, timeoutSeconds: 5 };
 }
 
 /** uid/gid of the `influxdb` user in the official image. */
 export const INFLUXDB_IMAGE_UID = 1000;
 
 /** The server; the wrapper applies the declared admin password to a kept bolt file, then the image's entrypoint runs (no setup mode: the hook onboards). */
-export function influxdbSpec(influx: InfluxdbConfig, service: string, entrypoint: string): ServerSpec {
+export function influxdbSpec(influx: InfluxdbConfig, service: string, entrypoint: string, tls = false): ServerSpec {
   return {
     service,
     role: "influxdb",
     image: influx.image,
     entrypoint: [INFLUXDB_PATHS.entrypoint],
     command: ["influxd"],
-    env: influxdbEnv(),
+    env: influxdbEnv(tls),
     files: [{ path: INFLUXDB_PATHS.entrypoint, content: entrypoint, executable: true }],
-    secretFiles: [{ path: INFLUXDB_PATHS.adminPasswordFile, credential: "adminPassword" }],
+    secretFiles: [{ path: INFLUXDB_PATHS.adminPasswordFile, credential: "adminPassword" }, ...(tls ? tlsSecretFiles() : [])],
     port: { name: "http", number: INFLUXDB_CONTAINER_PORT },
-    ready: influxdbReadyCheck(),
+    ready: influxdbReadyCheck(tls),
     volumes: [
       { key: "data", path: INFLUXDB_PATHS.data },
       { key: "config", path: INFLUXDB_PATHS.config, sizeGb: 1 },
@@ -130,11 +139,21 @@ export function influxdbSpec(influx: InfluxdbConfig, service: string, entrypoint
   };
 }
 
-export function influxdbUrl(endpoint: Endpoint): string {
-  return `http://${endpoint.host}:${endpoint.port}`;
+/** With TLS `https://`: clients verify the server against the stack's CA (the env's INFLUXDB_SSL_CA_CERT). */
+export function influxdbUrl(endpoint: Endpoint, tls = false): string {
+  return `${tls ? "https" : "http"}://${endpoint.host}:${endpoint.port}`;
 }
 
-/** Seed 000's variables (advanced trading platform). */
-export function advancedTradingPlatformInfluxEnv(endpoint: Endpoint, token: string): Record<string, string> {
-  return { INFLUXDB_URL: influxdbUrl(endpoint), INFLUXDB_TOKEN: token, INFLUXDB_ORG: INFLUXDB_ORG, INFLUXDB_BUCKET: INFLUXDB_PRIMARY_BUCKET };
+/**
+ * Seed 000's variables (advanced trading platform). With TLS also INFLUXDB_SSL_CA_CERT, the CA
+ * file for the Python client's `ssl_ca_cert` (its env-configured form reads INFLUXDB_V2_SSL_CA_CERT).
+ */
+export function advancedTradingPlatformInfluxEnv(endpoint: Endpoint, token: string, tls?: ClientTls): Record<string, string> {
+  return {
+    INFLUXDB_URL: influxdbUrl(endpoint, tls !== undefined),
+    INFLUXDB_TOKEN: token,
+    INFLUXDB_ORG: INFLUXDB_ORG,
+    INFLUXDB_BUCKET: INFLUXDB_PRIMARY_BUCKET,
+    ...(tls ? { INFLUXDB_SSL_CA_CERT: tls.caFile } : {}),
+  };
 }

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { InfluxdbInit } from "../init/influxdb/resources";
 import type { CommonConfig, InfluxdbConfig } from "./config";
-import { kubernetesTarget, placeServer, serverImage, type Engine, type ServerAccess } from "./engine";
+import { kubernetesTarget, placeServer, serverCertificateNames, serverImage, type Engine, type ServerAccess } from "./engine";
 import {
   advancedTradingPlatformInfluxEnv,
   DOWNSAMPLE_TASK,
@@ -18,6 +18,7 @@ import {
 import type { InfluxdbSecrets } from "./secrets";
 import type { Endpoint } from "./server-spec";
 import type { ServiceEnvPart } from "./service-env";
+import { tlsSecrets, type ServerTls } from "./tls";
 
 // InfluxDB 2: setup mode (org, market-data, admin) -> init hook (buckets, downsampling task,
 // scoped tokens for the services).
@@ -29,6 +30,8 @@ export interface InfluxdbServerArgs {
   secrets: InfluxdbSecrets;
   /** Text of init/scripts/influxdb-entrypoint.sh. */
   entrypoint: string;
+  /** With `tls`: the stack's CA issues the server's certificate (https only); clients read the CA from `client.caFile`. */
+  tls?: ServerTls;
 }
 
 export class InfluxdbServer extends pulumi.ComponentResource {
@@ -51,12 +54,14 @@ export class InfluxdbServer extends pulumi.ComponentResource {
     super("trading:influxdb:Server", name, {}, opts);
     const { influxdb, common, engine, secrets } = args;
     const names = influxdbNames(common.namePrefix);
+    const certificates = args.tls?.certificates;
+    const tlsFiles = certificates ? tlsSecrets(certificates.issue("influxdb", serverCertificateNames(engine, { service: names.host, container: names.container }), this)) : {};
     const server = placeServer(
       engine,
       {
-        spec: influxdbSpec(influxdb, names.host, args.entrypoint),
+        spec: influxdbSpec(influxdb, names.host, args.entrypoint, certificates !== undefined),
         // The operator token never reaches the container: the hook sets the server up with it.
-        secrets: { adminPassword: secrets.adminPassword },
+        secrets: { adminPassword: secrets.adminPassword, ...tlsFiles },
         hostPort: influxdb.port,
         docker: {
           image: serverImage(engine, `${name}-image`, influxdb.image, this),
@@ -77,8 +82,9 @@ export class InfluxdbServer extends pulumi.ComponentResource {
     this.init = new InfluxdbInit(
       `${name}-init`,
       {
-        url: influxdbUrl(server.access),
+        url: influxdbUrl(server.access, certificates !== undefined),
         ...(target ? { kubernetes: target } : {}),
+        ...(certificates ? { tlsCa: certificates.caCertificate } : {}),
         adminToken: secrets.adminToken,
         adminUser: INFLUXDB_ADMIN_USER,
         adminPassword: secrets.adminPassword,
@@ -96,8 +102,8 @@ export class InfluxdbServer extends pulumi.ComponentResource {
     this.operatorToken = pulumi.secret(this.init.operatorToken);
     this.env = pulumi.secret(
       this.tokens.apply((tokens) => ({
-        inNetwork: { "advanced-trading-platform": advancedTradingPlatformInfluxEnv(this.network, tokens.write) },
-        host: { "advanced-trading-platform": advancedTradingPlatformInfluxEnv(this.host, tokens.write) },
+        inNetwork: { "advanced-trading-platform": advancedTradingPlatformInfluxEnv(this.network, tokens.write, args.tls?.client) },
+        host: { "advanced-trading-platform": advancedTradingPlatformInfluxEnv(this.host, tokens.write, args.tls?.client) },
       })),
     );
     this.registerOutputs({ host: this.host, network: this.network, tokens: this.tokens, env: this.env });

@@ -136,7 +136,7 @@ export class TradingDbStack extends pulumi.ComponentResource {
     );
     this.influxdb = new InfluxdbServer(
       part("influxdb").name,
-      { influxdb: config.influxdb, common, engine, secrets: secrets.influxdb, entrypoint: args.plan.influxdbEntrypoint },
+      { influxdb: config.influxdb, common, engine, secrets: secrets.influxdb, entrypoint: args.plan.influxdbEntrypoint, tls: this.tls },
       part("influxdb").opts,
     );
     this.adminTools =
@@ -182,7 +182,7 @@ export class TradingDbStack extends pulumi.ComponentResource {
           },
           mongo: { members: this.mongo.members.map((m) => mongoDirectUri({ user: MONGO_USERS.root, password: root, database: "admin" }, m.host)) },
           redis: { url: redisUrl(REDIS_USERS.admin, redisAdmin, this.redis.host, config.tls) },
-          influxdb: { url: influxdbUrl(this.influxdb.host), token: influxToken },
+          influxdb: { url: influxdbUrl(this.influxdb.host, this.tls !== undefined), token: influxToken },
           // On Kubernetes the hosts above are local ports: tools open a port-forward to each pod first.
           ...(engine.kind === "kubernetes" ? { access } : {}),
         })),

@@ -186,9 +186,10 @@ async function verifyRedis(outputs: VerifiedOutputs, timeoutMs: number): Promise
   }
 }
 
-async function verifyInfluxdb(outputs: VerifiedOutputs, timeoutMs: number): Promise<CheckResult[]> {
+export async function verifyInfluxdb(outputs: Pick<VerifiedOutputs, "adminConnections" | "influxdb" | "tls">, timeoutMs: number): Promise<CheckResult[]> {
   const { url, token } = outputs.adminConnections.influxdb;
-  const influx = new InfluxDB({ url, token, timeout: timeoutMs });
+  // Over https the client's Node transport verifies the server against the stack's CA.
+  const influx = new InfluxDB({ url, token, timeout: timeoutMs, ...(outputs.tls ? { transportOptions: { ca: outputs.tls.caCertificate } } : {}) });
   try {
     const health = await new HealthAPI(influx).getHealth();
     const buckets = (await new BucketsAPI(influx).getBuckets({ org: outputs.influxdb.org, limit: 100 })).buckets ?? [];

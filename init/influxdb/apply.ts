@@ -14,6 +14,7 @@
 // the downsampling task, and two tokens for services (read; read and write), each scoped to the
 // stack's buckets. Everything is looked up by name (buckets, task) or description (tokens) first,
 // created only when missing and patched only when it differs, so a re-run changes nothing.
+// Over https (`tls`) every request verifies the server against the stack's CA (tlsCa).
 import type { InfluxBucketSpec, InfluxTokenSpec } from "../../components/influxdb-spec";
 import { withAccess, type KubernetesTarget, type ServerAccess } from "../access";
 
@@ -23,6 +24,8 @@ export interface InfluxdbInitInputs extends Record<string, unknown> {
   url: string;
   /** Under Kubernetes: the server's pod, reached through a port-forward to the port of `url` (init/access.ts). */
   kubernetes?: KubernetesTarget;
+  /** With `tls` (an https url): the stack's CA certificate (PEM), which the server's certificate must chain to. */
+  tlsCa?: string;
   adminToken: string;
   adminUser: string;
   adminPassword: string;
@@ -67,16 +70,30 @@ export function influxdbInitServer(inputs: InfluxdbInitInputs): ServerAccess {
   return { host: url.hostname, port: Number(url.port) || (url.protocol === "https:" ? 443 : 80), kubernetes: inputs.kubernetes };
 }
 
+/**
+ * fetch for the hook's own requests (setup, sign-in): over https through an agent that verifies the
+ * server against the stack's CA (the global fetch takes no CA).
+ */
+export function serverFetch(tlsCa: string | undefined): typeof fetch {
+  if (tlsCa === undefined) return fetch;
+  const undici = require("undici") as typeof import("undici");
+  const dispatcher = new undici.Agent({ connect: { ca: tlsCa } });
+  return ((url: string, init?: Record<string, unknown>) => undici.fetch(url, { ...init, dispatcher })) as unknown as typeof fetch;
+}
+
 async function initialise(inputs: InfluxdbInitInputs, base: string): Promise<InfluxdbInitResult> {
   const { InfluxDB } = require("@influxdata/influxdb-client") as typeof import("@influxdata/influxdb-client");
   const apis = require("@influxdata/influxdb-client-apis") as typeof import("@influxdata/influxdb-client-apis");
   const changed: string[] = [];
-  await waitForReady(new apis.HealthAPI(new InfluxDB({ url: base, timeout: 10000 })), inputs);
-  const setUp = await setUpIfNew(inputs, base);
+  // The client's Node transport hands transportOptions to https.request: the CA it verifies against.
+  const client = (token?: string) => new InfluxDB({ url: base, token, timeout: 10000, ...(inputs.tlsCa ? { transportOptions: { ca: inputs.tlsCa } } : {}) });
+  const request = serverFetch(inputs.tlsCa);
+  await waitForReady(new apis.HealthAPI(client()), inputs);
+  const setUp = await setUpIfNew(inputs, base, request);
   if (setUp) changed.push(`set up: admin ${inputs.adminUser}, org ${inputs.org}, bucket ${inputs.setupBucket}, the declared operator token`);
-  const { token, signedIn } = await workingToken(inputs, base);
+  const { token, signedIn } = await workingToken(inputs, base, request);
   if (signedIn) changed.push("signed in with the admin password (the declared token is unknown to this bolt file)");
-  const influx = new InfluxDB({ url: base, token, timeout: 10000 });
+  const influx = client(token);
 
   const orgs = await new apis.OrgsAPI(influx).getOrgs({ org: inputs.org });
   const org = orgs.orgs?.find((o) => o.name === inputs.org);
@@ -163,7 +180,7 @@ export const SIGNED_IN_TOKEN_DESCRIPTION = "trading-db-stack: init hook (signed 
  * makes the admin user, org, bucket and operator token in one step (InfluxDB refuses a second).
  * Returns whether it did.
  */
-async function setUpIfNew(inputs: InfluxdbInitInputs, base: string): Promise<boolean> {
+async function setUpIfNew(inputs: InfluxdbInitInputs, base: string, fetch: typeof globalThis.fetch): Promise<boolean> {
   const api = `${base}/api/v2/setup`;
   const allowed = await fetch(api);
   if (!allowed.ok) throw new Error(`InfluxDB ${inputs.url}: GET /api/v2/setup answered ${allowed.status}: ${await allowed.text()}`);
@@ -179,7 +196,7 @@ async function setUpIfNew(inputs: InfluxdbInitInputs, base: string): Promise<boo
  * The declared admin token if the server knows it; else a token of the admin user's, found or made
  * through a session opened with the admin password (POST /api/v2/signin, Basic authentication).
  */
-async function workingToken(inputs: InfluxdbInitInputs, base: string): Promise<{ token: string; signedIn: boolean }> {
+async function workingToken(inputs: InfluxdbInitInputs, base: string, fetch: typeof globalThis.fetch): Promise<{ token: string; signedIn: boolean }> {
   const api = (path: string) => `${base}/api/v2${path}`;
   const orgQuery = `/orgs?org=${encodeURIComponent(inputs.org)}`;
   const declared = await fetch(api(orgQuery), { headers: { authorization: `Token ${inputs.adminToken}` } });

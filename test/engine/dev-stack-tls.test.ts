@@ -1,5 +1,5 @@
 // The dev stack with `tls` on, on a real Docker daemon: the stack's CA and certificates made as
-// @pulumi/tls makes them (openssl, test/support/tls.ts), PostgreSQL and Redis serving TLS only.
+// @pulumi/tls makes them (openssl, test/support/tls.ts), PostgreSQL, Redis and InfluxDB serving TLS only.
 // Every container healthy and every hook applied over verified TLS (the replica streaming from
 // its primary with verify-full), the consumers' URIs verified from a container on the app
 // network, `npm run verify` passing with the CA from the outputs and failing with another; then
@@ -60,7 +60,7 @@ function fromAppNetwork(image: string, entrypoint: string, args: string[]) {
 describe("dev stack with tls on a real Docker daemon", { timeout: 300_000 }, () => {
   test("up from nothing: every container healthy and every hook applied over verified TLS, the replica streaming over it", async () => {
     up = await engine.up(STACK, overrides);
-    expect(up.run.ofType("tls:index/locallySignedCert:LocallySignedCert").length).toBe(3);
+    expect(up.run.ofType("tls:index/locallySignedCert:LocallySignedCert").length).toBe(4);
     const check = up.run.byName("trading-postgres-replica-1-check");
     expect(check).toBeDefined();
     expect(up.outputs.postgresReplicas[0].streamingState).toBe("streaming");
@@ -97,18 +97,37 @@ describe("dev stack with tls on a real Docker daemon", { timeout: 300_000 }, () 
     expect(tls.out).not.toMatch(/ERR|NOPERM|NOAUTH/);
     const inClear = fromAppNetwork(overrides.redisImage, "redis-cli", [...redisArgs, "PING"]);
     expect(inClear.out).not.toContain("PONG");
+
+    // InfluxDB: the service's token lists the buckets over https, verified against the CA file
+    // INFLUXDB_SSL_CA_CERT names (Node's https client in the InfluxDB image); clear http gets nothing.
+    const influx = env["advanced-trading-platform"];
+    expect(influx.INFLUXDB_URL).toBe("https://influxdb:8086");
+    const get = (url: string, ca: string | undefined) =>
+      fromAppNetwork(overrides.influxdbImage, "node", [
+        "-e",
+        `const m = require(process.argv[1].split(":")[0]); const ca = process.argv[3] ? require("fs").readFileSync(process.argv[3]) : undefined;
+         m.get(process.argv[1] + "/api/v2/buckets?org=trading-platform", { headers: { authorization: "Token " + process.argv[2] }, ...(ca ? { ca } : {}), timeout: 5000 }, (r) => { let b = ""; r.on("data", (c) => (b += c)); r.on("end", () => { console.log(r.statusCode, JSON.parse(b).buckets.map((x) => x.name).sort().join(",")); process.exit(r.statusCode === 200 ? 0 : 1); }); })
+           .on("error", (e) => { console.log(e.message); process.exit(1); });`,
+        url,
+        influx.INFLUXDB_TOKEN,
+        ...(ca ? [ca] : []),
+      ]);
+    const buckets = get(influx.INFLUXDB_URL, influx.INFLUXDB_SSL_CA_CERT);
+    expect(buckets, buckets.out).toMatchObject({ ok: true, out: expect.stringContaining("200 market-data,market-data-1h,performance,system-metrics,trades") });
+    expect(get(influx.INFLUXDB_URL, undefined).out).toMatch(/unable to verify the first certificate/);
+    expect(get(influx.INFLUXDB_URL.replace("https:", "http:"), undefined).ok).toBe(false);
   });
 
-  test("npm run verify passes with the CA from the outputs, and refuses PostgreSQL and Redis against another CA", () => {
+  test("npm run verify passes with the CA from the outputs, and refuses PostgreSQL, Redis and InfluxDB against another CA", () => {
     const results = runVerify(up.outputs);
     expect(results.filter((r) => !r.ok)).toEqual([]);
     const stranger = makeTestCa("stranger");
     try {
       const refused = runVerify({ ...up.outputs, tls: { ...up.outputs.tls, caCertificate: stranger.pem } });
       const failed = refused.filter((r) => !r.ok);
-      expect(new Set(failed.map((r) => r.component))).toEqual(new Set(["postgres", "redis"]));
+      expect(new Set(failed.map((r) => r.component))).toEqual(new Set(["postgres", "redis", "influxdb"]));
       for (const r of failed) expect(r.detail).toMatch(/certificate/);
-      expect(new Set(refused.filter((r) => r.ok).map((r) => r.component))).toEqual(new Set(["influxdb", "mongodb"]));
+      expect(new Set(refused.filter((r) => r.ok).map((r) => r.component))).toEqual(new Set(["mongodb"]));
     } finally {
       fs.rmSync(stranger.dir, { recursive: true, force: true });
     }
@@ -130,6 +149,6 @@ describe("dev stack with tls on a real Docker daemon", { timeout: 300_000 }, () 
     expect(again.outputs.postgresReplicas[0].streamingState).toBe("streaming");
     expect(runVerify(again.outputs).filter((r) => !r.ok)).toEqual([]);
     const stale = runVerify({ ...again.outputs, tls: { ...again.outputs.tls, caCertificate: oldCa } }).filter((r) => !r.ok);
-    expect(new Set(stale.map((r) => r.component))).toEqual(new Set(["postgres", "redis"]));
+    expect(new Set(stale.map((r) => r.component))).toEqual(new Set(["postgres", "redis", "influxdb"]));
   });
 });

@@ -14,6 +14,7 @@
 import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as http from "http";
+import * as https from "https";
 import type { AddressInfo } from "net";
 import * as path from "path";
 import addFormats from "ajv-formats";
@@ -93,6 +94,8 @@ export interface InfluxStubOptions {
   state?: InfluxStubState;
   /** Called after every request that changed the state. */
   onChange?(state: InfluxStubState): void;
+  /** Serve https only with this certificate and key (PEM), as influxd does with tls-cert and tls-key. */
+  tls?: { certificate: string; key: string };
 }
 
 export interface InfluxStub {
@@ -197,7 +200,7 @@ export async function startInfluxStub(options: InfluxStubOptions): Promise<Influ
     const session = /(?:^|;\s*)influxdb-oss-session=([^;]+)/.exec(headers.cookie ?? "")?.[1];
     return session !== undefined && sessions.has(session);
   };
-  const server = http.createServer((req, res) => {
+  const handler: http.RequestListener = (req, res) => {
     let raw = "";
     req.on("data", (chunk) => (raw += chunk));
     req.on("end", () => {
@@ -266,9 +269,10 @@ export async function startInfluxStub(options: InfluxStubOptions): Promise<Influ
         reply(500, { code: "internal error", message: (error as Error).message });
       }
     });
-  });
+  };
+  const server = options.tls ? https.createServer({ cert: options.tls.certificate, key: options.tls.key, minVersion: "TLSv1.2" }, handler) : http.createServer(handler);
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, host, resolve));
-  stub.url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${(server.address() as AddressInfo).port}`;
+  stub.url = `${options.tls ? "https" : "http"}://${host === "0.0.0.0" ? "127.0.0.1" : host}:${(server.address() as AddressInfo).port}`;
   return stub;
 }
 

@@ -1,5 +1,5 @@
 // The dev stack with `tls` on, under Pulumi mocks with its real Pulumi.dev.yaml: the CA and each
-// PostgreSQL server's certificate (@pulumi/tls), what the containers get, what the hooks verify
+// server's certificate (@pulumi/tls), what the containers get, what the hooks verify
 // against, the URIs and env maps; and what turning it on does to a stack that is up.
 import { beforeAll, describe, expect, test } from "vitest";
 import { graphChanges, isSecretInput, plain, runProgram, type ProgramRun } from "../support/pulumi";
@@ -24,7 +24,7 @@ describe("dev with tls", () => {
     };
     expect(names("postgres-primary")).toEqual({ dns: ["postgres", "postgres-internal", "trading-postgres", "localhost"], ips: ["127.0.0.1"] });
     expect(names("postgres-replica-1")).toEqual({ dns: ["postgres-replica-1", "trading-postgres-replica-1", "localhost"], ips: ["127.0.0.1"] });
-    for (const server of ["postgres-primary", "postgres-replica-1", "redis"]) {
+    for (const server of ["postgres-primary", "postgres-replica-1", "redis", "influxdb"]) {
       expect(plain(run.byName(`trading-tls-${server}-certificate`).inputs)).toMatchObject({
         validityPeriodHours: 17520,
         earlyRenewalHours: 720,
@@ -32,8 +32,10 @@ describe("dev with tls", () => {
       });
     }
     expect(names("redis")).toEqual({ dns: ["redis", "trading-redis", "localhost"], ips: ["127.0.0.1"] });
-    // PostgreSQL's servers and Redis so far.
+    expect(names("influxdb")).toEqual({ dns: ["influxdb", "trading-influxdb", "localhost"], ips: ["127.0.0.1"] });
+    // PostgreSQL's servers, Redis and InfluxDB so far.
     expect(run.ofType("tls:index/locallySignedCert:LocallySignedCert").map((r) => r.name).sort()).toEqual([
+      "trading-tls-influxdb-certificate",
       "trading-tls-postgres-primary-certificate",
       "trading-tls-postgres-replica-1-certificate",
       "trading-tls-redis-certificate",
@@ -66,8 +68,16 @@ describe("dev with tls", () => {
     expect(redis.healthcheck.tests.join(" ")).toContain("--tls --cacert /run/secrets/tls-ca.crt");
   });
 
-  test("every PostgreSQL and Redis hook verifies the server against the CA; every URI and env map verifies it too", () => {
-    for (const hook of ["trading-postgres-init", "trading-postgres-replica-1-slot", "trading-postgres-replica-1-check", "trading-redis-init"]) {
+  test("InfluxDB: https only, with its certificate and key secret files of the influxdb user; the healthcheck verifies it against the CA", () => {
+    const influx = container(run, "trading-influxdb-server");
+    expect(influx.envs).toEqual(expect.arrayContaining(["INFLUXD_TLS_CERT=/run/secrets/tls-server.crt", "INFLUXD_TLS_KEY=/run/secrets/tls-server.key", "INFLUXD_TLS_MIN_VERSION=1.2"]));
+    expect(upload(run, "trading-influxdb-server", "/run/secrets/tls-server.key")).toMatchObject({ owner: "1000", permissions: "0400" });
+    expect(upload(run, "trading-influxdb-server", "/run/secrets/tls-ca.crt").content).toBe(plain(run.outputs.tls.value).caCertificate);
+    expect(influx.healthcheck.tests.join(" ")).toContain("SSL_CERT_FILE=/run/secrets/tls-ca.crt influx ping --host https://127.0.0.1:8086");
+  });
+
+  test("every PostgreSQL, Redis and InfluxDB hook verifies the server against the CA; every URI and env map verifies it too", () => {
+    for (const hook of ["trading-postgres-init", "trading-postgres-replica-1-slot", "trading-postgres-replica-1-check", "trading-redis-init", "trading-influxdb-init"]) {
       expect(plain(run.byName(hook).inputs).tlsCa, hook).toBe(plain(run.outputs.tls.value).caCertificate);
     }
     expect(run.outputs.tls.value).toEqual({ caCertificate: expect.any(String), caFile: CA_FILE });
@@ -79,11 +89,14 @@ describe("dev with tls", () => {
     const admin = run.outputs.adminConnections.value;
     for (const uri of [admin.postgres.primary, ...admin.postgres.replicas]) expect(uri).toMatch(/\?sslmode=verify-full&sslrootcert=/);
     expect(admin.redis.url).toMatch(/^rediss:\/\/admin:/);
+    expect(admin.influxdb.url).toBe("https://127.0.0.1:8086");
+    expect(plain(run.byName("trading-influxdb-init").inputs).url).toBe("https://127.0.0.1:8086");
     for (const place of ["inNetwork", "host"] as const) {
       const env = run.outputs.serviceEnv.value[place];
       expect(env["advanced-trading-platform"].DATABASE_URL).toMatch(/^postgresql\+asyncpg:\/\/.*\/trading_platform\?ssl=verify-full$/);
       for (const consumer of ["advanced-trading-platform", "trading-simulation"]) expect(env[consumer]).toMatchObject({ PGSSLMODE: "verify-full", PGSSLROOTCERT: CA_FILE });
       expect(env["advanced-trading-platform"].REDIS_URL).toMatch(new RegExp(`^rediss://.*/0\\?ssl_cert_reqs=required&ssl_ca_certs=${CA_FILE}&ssl_check_hostname=true$`));
+      expect(env["advanced-trading-platform"]).toMatchObject({ INFLUXDB_URL: expect.stringMatching(/^https:\/\//), INFLUXDB_SSL_CA_CERT: CA_FILE });
     }
   });
 
@@ -95,11 +108,13 @@ describe("dev with tls", () => {
     expect(plainRun.outputs.serviceEnv.value.host["trading-simulation"].PGSSLMODE).toBeUndefined();
   });
 
-  test("turning tls on replaces the PostgreSQL servers and Redis once and re-runs their hooks; nothing else", async () => {
+  test("turning tls on replaces the PostgreSQL servers, Redis and InfluxDB once and re-runs their hooks; nothing else", async () => {
     const change = graphChanges(await runProgram("dev"), run);
     expect(change.removed).toEqual([]);
     expect(change.added.every((name) => name.startsWith("trading-tls"))).toBe(true);
     expect(change.changed).toEqual([
+      "trading-influxdb-init",
+      "trading-influxdb-server",
       "trading-postgres-init",
       "trading-postgres-primary",
       "trading-postgres-replica-1",
@@ -186,6 +201,16 @@ describe("prod on Kubernetes with tls", () => {
     expect(container.readinessProbe.exec.command.join(" ")).toContain("--tls --cacert /run/secrets/tls-ca.crt");
   });
 
+  test("InfluxDB: its certificate for the Service and the pod; https only; the probes verify against the CA; the in-cluster URL is https", () => {
+    const request = plain(run.byName("trading-tls-influxdb-request").inputs);
+    expect(request.dnsNames).toEqual(expect.arrayContaining(["trading-influxdb", "trading-influxdb.trading-db.svc.cluster.local", "trading-influxdb-0.trading-influxdb-headless.trading-db.svc.cluster.local", "localhost"]));
+    expect(Object.keys(named("Secret", "trading-influxdb-secrets").stringData)).toEqual(expect.arrayContaining(["run-secrets-tls-ca.crt", "run-secrets-tls-server.crt", "run-secrets-tls-server.key"]));
+    const container = named("StatefulSet", "trading-influxdb").spec.template.spec.containers[0];
+    expect(container.env).toEqual(expect.arrayContaining([{ name: "INFLUXD_TLS_CERT", value: "/run/secrets/tls-server.crt" }]));
+    expect(container.readinessProbe.exec.command.join(" ")).toContain("SSL_CERT_FILE=/run/secrets/tls-ca.crt influx ping --host https://");
+    expect(run.outputs.serviceEnv.value.inNetwork["advanced-trading-platform"].INFLUXDB_URL).toBe("https://trading-influxdb.trading-db.svc.cluster.local:8086");
+  });
+
   test("each consumer namespace gets the CA as a ConfigMap to mount where the URIs name it; once per namespace", async () => {
     const ca = run.outputs.tls.value.caCertificate;
     const maps = objects("ConfigMap").map((r) => plain(r.inputs)).filter((m) => m.metadata.name === "trading-ca");
@@ -201,6 +226,7 @@ describe("prod on Kubernetes with tls", () => {
     const ca = run.outputs.tls.value.caCertificate;
     expect(plain(run.byName("trading-postgres-init").inputs).tlsCa).toBe(ca);
     expect(plain(run.byName("trading-redis-init").inputs).tlsCa).toBe(ca);
+    expect(plain(run.byName("trading-influxdb-init").inputs).tlsCa).toBe(ca);
     const env = run.outputs.serviceEnv.value.inNetwork;
     expect(env["trading-simulation"]).toMatchObject({ POSTGRES_HOST: "trading-postgres-rw.trading-db.svc.cluster.local", PGSSLMODE: "verify-full", PGSSLROOTCERT: CA_FILE });
     expect(env["advanced-trading-platform"].REDIS_URL).toMatch(/^rediss:\/\/trading_app:.*@trading-redis\.trading-db\.svc\.cluster\.local:6379\/0\?ssl_cert_reqs=required/);

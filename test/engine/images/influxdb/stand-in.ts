@@ -6,6 +6,8 @@
 // - influx: ping, setup (writes the CLI config the entrypoint later edits), user/org/bucket list.
 // - dasel: the four uses the entrypoint makes of it (read a key, yaml to json, put, delete).
 import * as fs from "fs";
+import * as http from "http";
+import * as https from "https";
 import * as path from "path";
 import YAML from "yaml";
 import { startInfluxStub, type InfluxStubState } from "../../../support/influxdb-stub";
@@ -54,7 +56,11 @@ async function influxd(): Promise<void> {
     return;
   }
   if (args[0] !== undefined && args[0] !== "run" && !args[0].startsWith("-")) fail(`influxd ${args[0]} is not part of the stand-in`);
-  const bind = configValue("http-bind-address", "INFLUXD_HTTP_BIND_ADDRESS", ":8086");
+  const bind = flag("http-bind-address") ?? configValue("http-bind-address", "INFLUXD_HTTP_BIND_ADDRESS", ":8086");
+  // https only when both are set, as influxd (the entrypoint's setup-mode server sets both empty).
+  const tlsCert = flag("tls-cert") ?? configValue("tls-cert", "INFLUXD_TLS_CERT", "");
+  const tlsKey = flag("tls-key") ?? configValue("tls-key", "INFLUXD_TLS_KEY", "");
+  const tls = tlsCert && tlsKey ? { certificate: fs.readFileSync(tlsCert, "utf8"), key: fs.readFileSync(tlsKey, "utf8") } : undefined;
   const port = Number(bind.slice(bind.lastIndexOf(":") + 1));
   const state = fs.existsSync(bolt) ? (JSON.parse(fs.readFileSync(bolt, "utf8")) as InfluxStubState) : undefined;
   fs.mkdirSync(path.dirname(bolt), { recursive: true });
@@ -69,8 +75,9 @@ async function influxd(): Promise<void> {
     host: "0.0.0.0",
     contractPath: CONTRACT,
     onChange: (next) => fs.writeFileSync(bolt, JSON.stringify(next)),
+    tls,
   });
-  process.stdout.write(`influxd stand-in listening on ${bind} (bolt ${bolt})\n`);
+  process.stdout.write(`influxd stand-in listening on ${bind}${tls ? " (https)" : ""} (bolt ${bolt})\n`);
   // What the stub found against the contract: in the container's log.
   setInterval(() => {
     for (const violation of stub.violations.splice(0)) process.stderr.write(`contract violation: ${violation}\n`);
@@ -101,6 +108,27 @@ function activeConfig(): CliConfig | undefined {
   return undefined;
 }
 
+/**
+ * GET /health. Over https the server is verified as the Go CLI does: against the system roots, or
+ * SSL_CERT_FILE alone when set (a wrong CA fails the ping); --skip-verify is not part of the stand-in.
+ */
+function ping(host: string): Promise<boolean> {
+  const url = new URL("/health", host);
+  const ca = url.protocol === "https:" && process.env.SSL_CERT_FILE ? fs.readFileSync(process.env.SSL_CERT_FILE, "utf8") : undefined;
+  const get = url.protocol === "https:" ? https.get : http.get;
+  return new Promise((resolve) => {
+    const request = get(url, { ...(ca ? { ca } : {}), timeout: 5000 }, (reply) => {
+      reply.resume();
+      resolve(reply.statusCode === 200);
+    });
+    request.on("error", (error) => {
+      process.stderr.write(`influx ping: ${error.message}\n`);
+      resolve(false);
+    });
+    request.on("timeout", () => request.destroy(new Error("timed out")));
+  });
+}
+
 async function influx(): Promise<void> {
   const config = activeConfig();
   const host = flag("host") ?? process.env.INFLUX_HOST ?? config?.url ?? "http://localhost:8086";
@@ -116,8 +144,7 @@ async function influx(): Promise<void> {
   };
   const [what, verb] = args;
   if (what === "ping") {
-    const reply = await fetch(`${host}/health`).catch(() => undefined);
-    if (!reply?.ok) fail(`failed to make request: ${host} not ready`);
+    if (!(await ping(host))) fail(`failed to make request: ${host} not ready`);
     process.stdout.write("OK\n");
     return;
   }
