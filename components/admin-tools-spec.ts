@@ -2,6 +2,7 @@
 // mongo-express (environment), their names and healthchecks.
 import type { AdminToolsAccess } from "./config";
 import { shellCommand, type Endpoint, type ReadyCheck, type ServerSpec } from "./server-spec";
+import { TLS_PATHS } from "./tls";
 
 /**
  * Not the image's default 80: its python binds below 1024 only through a file capability, which
@@ -54,8 +55,12 @@ export interface PgadminServer {
   endpoint: Endpoint;
 }
 
-/** servers.json: every PostgreSQL server, connecting as `user` with the passfile. */
-export function pgadminServersJson(servers: PgadminServer[], user: string): string {
+/**
+ * servers.json: every PostgreSQL server, connecting as `user` with the passfile. With TLS pgAdmin
+ * verifies each server's certificate and name (verify-full) against the stack's CA, which the
+ * wrapper copies into the login's storage folder, where server mode reads file paths from.
+ */
+export function pgadminServersJson(servers: PgadminServer[], user: string, tls = false): string {
   const entries = servers.map((s, i) => [
     String(i + 1),
     {
@@ -66,7 +71,8 @@ export function pgadminServersJson(servers: PgadminServer[], user: string): stri
       MaintenanceDB: "postgres",
       Username: user,
       PassFile: "/pgpass",
-      SSLMode: "prefer",
+      SSLMode: tls ? "verify-full" : "prefer",
+      ...(tls ? { ConnectionParameters: { sslmode: "verify-full", sslrootcert: "/tls-ca.crt" } } : {}),
     },
   ]);
   return `${JSON.stringify({ Servers: Object.fromEntries(entries) }, null, 2)}\n`;
@@ -78,7 +84,7 @@ export function pgpassFile(servers: PgadminServer[], user: string, password: str
   return servers.map((s) => `${escape(s.endpoint.host)}:${s.endpoint.port}:*:${escape(user)}:${escape(password)}\n`).join("");
 }
 
-export function pgadminEnv(): Record<string, string> {
+export function pgadminEnv(tls = false): Record<string, string> {
   return {
     PGADMIN_DEFAULT_EMAIL: PGADMIN_EMAIL,
     PGADMIN_DEFAULT_PASSWORD_FILE: ADMIN_PATHS.pgadminPasswordFile,
@@ -91,10 +97,11 @@ export function pgadminEnv(): Record<string, string> {
     // Read by the wrapper entrypoint.
     PGPASS_SOURCE: ADMIN_PATHS.pgadminPgpassSource,
     PGPASS_TARGET: `${pgadminStorageDir(PGADMIN_EMAIL)}/pgpass`,
+    ...(tls ? { PGADMIN_TLS_CA_SOURCE: TLS_PATHS.ca } : {}),
   };
 }
 
-export function mongoExpressEnv(access: AdminToolsAccess): Record<string, string> {
+export function mongoExpressEnv(access: AdminToolsAccess, tls = false): Record<string, string> {
   return {
     // Turned into ME_CONFIG_MONGODB_URL, ME_CONFIG_SITE_* by the wrapper: mongo-express reads them from env only.
     ME_CONFIG_MONGODB_URL_FILE: ADMIN_PATHS.mongoExpressUrlFile,
@@ -109,6 +116,9 @@ export function mongoExpressEnv(access: AdminToolsAccess): Record<string, string
     ME_CONFIG_BASICAUTH_PASSWORD_FILE: ADMIN_PATHS.mongoExpressPasswordFile,
     VCAP_APP_HOST: "0.0.0.0",
     PORT: String(MONGO_EXPRESS_CONTAINER_PORT),
+    // With tls: mongo-express's own connection options (it passes ssl: false unless told, which the
+    // driver refuses beside a URI's tls=true): TLS, the server verified against the stack's CA.
+    ...(tls ? { ME_CONFIG_MONGODB_SSL: "true", ME_CONFIG_MONGODB_SSLVALIDATE: "true", ME_CONFIG_MONGODB_CA_FILE: TLS_PATHS.ca } : {}),
   };
 }
 
@@ -134,20 +144,21 @@ export const MONGO_EXPRESS_IMAGE_UID = 1000;
 const ADMIN_RESOURCES = { memoryMb: 512, cpus: "0.5" };
 
 /** pgAdmin with every PostgreSQL server registered (servers.json) and logging in through a passfile. */
-export function pgadminSpec(image: string, servers: PgadminServer[], superuser: string, entrypoint: string): ServerSpec {
+export function pgadminSpec(image: string, servers: PgadminServer[], superuser: string, entrypoint: string, tls = false): ServerSpec {
   return {
     service: PGADMIN_SERVICE,
     role: "pgadmin",
     image,
     entrypoint: [ADMIN_PATHS.pgadminEntrypoint],
-    env: pgadminEnv(),
+    env: pgadminEnv(tls),
     files: [
       { path: ADMIN_PATHS.pgadminEntrypoint, content: entrypoint, executable: true },
-      { path: ADMIN_PATHS.pgadminServers, content: pgadminServersJson(servers, superuser) },
+      { path: ADMIN_PATHS.pgadminServers, content: pgadminServersJson(servers, superuser, tls) },
     ],
     secretFiles: [
       { path: ADMIN_PATHS.pgadminPasswordFile, credential: "pgadminPassword" },
       { path: ADMIN_PATHS.pgadminPgpassSource, credential: "pgpass" },
+      ...(tls ? [{ path: TLS_PATHS.ca, credential: "tlsCa" }] : []),
     ],
     port: { name: "http", number: PGADMIN_CONTAINER_PORT },
     ready: pgadminReadyCheck(),
@@ -163,8 +174,8 @@ export function pgadminSpec(image: string, servers: PgadminServer[], superuser: 
   };
 }
 
-/** mongo-express on the replica-set URI (secret "url"), behind basic auth. */
-export function mongoExpressSpec(image: string, entrypoint: string, access: AdminToolsAccess): ServerSpec {
+/** mongo-express on the replica-set URI (secret "url"), behind basic auth; with TLS verifying the members against the CA file. */
+export function mongoExpressSpec(image: string, entrypoint: string, access: AdminToolsAccess, tls = false): ServerSpec {
   return {
     service: MONGO_EXPRESS_SERVICE,
     role: "mongo-express",
@@ -172,13 +183,14 @@ export function mongoExpressSpec(image: string, entrypoint: string, access: Admi
     // The image's entrypoint stays: the wrapper runs first and then hands over to it.
     entrypoint: ["/sbin/tini", "--", ADMIN_PATHS.mongoExpressEntrypoint],
     command: ["/docker-entrypoint.sh", "mongo-express"],
-    env: mongoExpressEnv(access),
+    env: mongoExpressEnv(access, tls),
     files: [{ path: ADMIN_PATHS.mongoExpressEntrypoint, content: entrypoint, executable: true }],
     secretFiles: [
       { path: ADMIN_PATHS.mongoExpressUrlFile, credential: "url" },
       { path: ADMIN_PATHS.mongoExpressPasswordFile, credential: "password" },
       { path: ADMIN_PATHS.mongoExpressSessionSecretFile, credential: "sessionSecret" },
       { path: ADMIN_PATHS.mongoExpressCookieSecretFile, credential: "cookieSecret" },
+      ...(tls ? [{ path: TLS_PATHS.ca, credential: "tlsCa" }] : []),
     ],
     port: { name: "http", number: MONGO_EXPRESS_CONTAINER_PORT },
     ready: mongoExpressReadyCheck(),

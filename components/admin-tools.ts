@@ -32,6 +32,8 @@ export interface AdminToolsArgs {
   mongoExpressEntrypoint: string;
   /** What the tools need up first: the databases' init hooks. */
   dependsOn: pulumi.Resource[];
+  /** With `tls`: the stack's CA certificate, which both tools verify the databases against. */
+  tlsCa?: pulumi.Output<string>;
 }
 
 export interface AdminToolEndpoints {
@@ -49,6 +51,8 @@ export class AdminTools extends pulumi.ComponentResource {
     super("trading:admin:Tools", name, {}, opts);
     const { tools, common, engine, secrets } = args;
     const names = adminToolNames(common.namePrefix);
+    const tls = args.tlsCa !== undefined;
+    const caFile: Record<string, pulumi.Input<string>> = args.tlsCa ? { tlsCa: args.tlsCa } : {};
     // Resources are named `${name}-pgadmin-…`; in earlier releases `pgadmin-…` alone.
     const image = (tool: string, reference: string) => serverImage(engine, `${name}-${tool}-image`, reference, this, `${tool}-image`);
     // Stateless on Kubernetes: servers.json and the passfile are written again at every start.
@@ -62,8 +66,9 @@ export class AdminTools extends pulumi.ComponentResource {
     const pgadmin = placeServer(
       engine,
       {
-        spec: pgadminSpec(tools.pgadminImage, args.postgresServers, args.postgresLogin.user, args.pgadminEntrypoint),
+        spec: pgadminSpec(tools.pgadminImage, args.postgresServers, args.postgresLogin.user, args.pgadminEntrypoint, tls),
         secrets: {
+          ...caFile,
           pgadminPassword: secrets.pgadminPassword,
           pgpass: args.postgresLogin.password.apply((password) => pgpassFile(args.postgresServers, args.postgresLogin.user, password)),
         },
@@ -81,12 +86,13 @@ export class AdminTools extends pulumi.ComponentResource {
       this,
     );
 
+    // With tls the URI stays as it is: mongo-express sets TLS itself, from its environment (mongoExpressEnv).
     const mongoUrl = args.mongoLogin.password.apply((password) => mongoReplicaSetUri({ user: args.mongoLogin.user, password, database: "admin" }, args.mongoMembers));
     const mongoExpress = placeServer(
       engine,
       {
-        spec: mongoExpressSpec(tools.mongoExpressImage, args.mongoExpressEntrypoint, tools.access),
-        secrets: { url: mongoUrl, password: secrets.mongoExpressPassword, sessionSecret: secrets.mongoExpressSessionSecret, cookieSecret: secrets.mongoExpressCookieSecret },
+        spec: mongoExpressSpec(tools.mongoExpressImage, args.mongoExpressEntrypoint, tools.access, tls),
+        secrets: { ...caFile, url: mongoUrl, password: secrets.mongoExpressPassword, sessionSecret: secrets.mongoExpressSessionSecret, cookieSecret: secrets.mongoExpressCookieSecret },
         hostPort: tools.mongoExpressPort,
         docker: {
           image: image("mongo-express", tools.mongoExpressImage),

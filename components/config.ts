@@ -278,12 +278,12 @@ export const CONFIG_KEYS = {
   tls: {
     type: "boolean",
     default: false,
-    description: "Encrypt and verify connections with the stack's own CA (a certificate per server, renewed by `pulumi up` 30 days before it expires). PostgreSQL (on Kubernetes through CloudNativePG), Redis and InfluxDB so far: MongoDB still takes clear connections.",
+    description: "Encrypt and verify every connection with the stack's own CA (a certificate per server, renewed by `pulumi up` 30 days before it expires): every server takes TLS only (MongoDB's members among themselves too), and every URI, hook, tool and admin tool verifies it.",
   },
   tlsCaFile: {
     type: "string",
     default: "/etc/trading-db-stack/ca.crt",
-    description: "With tls: where clients find the stack's CA certificate (the tls output's caCertificate), an absolute path; every URI and env map names it (sslrootcert, PGSSLROOTCERT).",
+    description: "With tls: where clients find the stack's CA certificate (the tls output's caCertificate), an absolute path; every URI and env map names it (sslrootcert, PGSSLROOTCERT, ssl_ca_certs, tlsCAFile, INFLUXDB_SSL_CA_CERT).",
   },
   adminToolsAccess: {
     type: "string",
@@ -565,7 +565,6 @@ export function parseStackConfig(lookup: ConfigLookup, keysSet: readonly string[
 
   const tlsOn = reader.boolean("tls");
   const caFile = reader.matching("tlsCaFile", /^\/[A-Za-z0-9._\/-]*[A-Za-z0-9._-]$/, "an absolute path of letters, digits, ., _, - and / (it goes into URIs unescaped)");
-  if (tlsOn) reader.warnings.push(`${key("tls")}: PostgreSQL, Redis and InfluxDB take TLS connections only, verified against the stack's CA; MongoDB still takes clear connections in this release`);
   const tls: TlsConfig | undefined = tlsOn ? { caFile } : undefined;
 
   // Rules between keys, each only when its keys are good on their own (a bad one is reported already).

@@ -1,7 +1,9 @@
 // Pure builders for the MongoDB replica set: names, paths, mongod arguments, healthcheck, the
 // replica-set config and connection strings. No Pulumi here, so every rule is unit-tested directly.
 import type { MongoConfig } from "./config";
+import type { ClientTls } from "./postgres-spec";
 import type { Endpoint, ReadyCheck, ServerSpec } from "./server-spec";
+import { TLS_PATHS, tlsKeyPairSecretFiles } from "./tls";
 
 /** The port mongod listens on inside its container (and inside the Docker networks). */
 export const MONGO_CONTAINER_PORT = 27017;
@@ -62,8 +64,17 @@ export function wiredTigerCacheGb(memoryMb: number): number {
   return Math.max(0.25, Math.floor(((memoryMb / 2 - 256) / 1024) * 100) / 100);
 }
 
+/**
+ * With `tls`: TLS only, for clients and members alike (requireTLS). Members present their own
+ * certificate to each other (it has client_auth), checked against the stack's CA; clients bring
+ * none (they log in with passwords), and verify the member against the CA.
+ */
+export function mongodTlsArgs(): string[] {
+  return ["--tlsMode", "requireTLS", "--tlsCertificateKeyFile", TLS_PATHS.certificateAndKey, "--tlsCAFile", TLS_PATHS.ca, "--tlsAllowConnectionsWithoutCertificates"];
+}
+
 /** The container command, handed by the wrapper to the image's entrypoint. */
-export function mongodCommand(mongo: MongoConfig): string[] {
+export function mongodCommand(mongo: MongoConfig, tls = false): string[] {
   return [
     "mongod",
     "--replSet",
@@ -83,6 +94,7 @@ export function mongodCommand(mongo: MongoConfig): string[] {
     // the member's loopback (where a Kubernetes port-forward arrives) could meanwhile make the first.
     "--setParameter",
     "enableLocalhostAuthBypass=false",
+    ...(tls ? mongodTlsArgs() : []),
   ];
 }
 
@@ -100,9 +112,9 @@ export function mongoEnv(): Record<string, string> {
  * is not fooled by it). ping needs no authentication, and answers before the replica set is formed (the
  * hook forms it once every member is ready).
  */
-export function mongoReadyCheck(): ReadyCheck {
+export function mongoReadyCheck(tls = false): ReadyCheck {
   // HOME: the image sets it to /data/db, and mongosh would write its logs into the data volume.
-  const ping = `HOME=/tmp mongosh --quiet --norc --host "$HOSTNAME" --port ${MONGO_CONTAINER_PORT} --eval 'quit(db.adminCommand({ ping: 1 }).ok === 1 ? 0 : 1)'`;
+  const ping = `HOME=/tmp mongosh --quiet --norc${mongoshTls(tls)} --host "$HOSTNAME" --port ${MONGO_CONTAINER_PORT} --eval 'quit(db.adminCommand({ ping: 1 }).ok === 1 ? 0 : 1)'`;
   // mongosh is a Node program: give it time to start.
   return { command: ping, timeoutSeconds: 10 };
 }
@@ -112,29 +124,38 @@ export function mongoReadyCheck(): ReadyCheck {
  * hook forms it once every member is up). A member in initial sync or recovery is up but not
  * serving, so a rollout or a drain waits for it.
  */
-export function mongoServingCheck(): ReadyCheck {
+export function mongoServingCheck(tls = false): ReadyCheck {
   // isMaster, hello's older name: answered by every MongoDB from 4.0 to 8, without authentication.
   const state = "const h = db.adminCommand({ isMaster: 1 }); quit((h.ismaster && h.setName) || h.secondary || (h.isreplicaset && !h.setName) ? 0 : 1)";
-  return { command: `HOME=/tmp mongosh --quiet --norc --host "$HOSTNAME" --port ${MONGO_CONTAINER_PORT} --eval '${state}'`, timeoutSeconds: 10 };
+  return { command: `HOME=/tmp mongosh --quiet --norc${mongoshTls(tls)} --host "$HOSTNAME" --port ${MONGO_CONTAINER_PORT} --eval '${state}'`, timeoutSeconds: 10 };
+}
+
+/**
+ * The probes over TLS: the member's certificate checked against the CA. Not its name: the probe
+ * asks its own container by $HOSTNAME (a Docker container's id, a pod's short name), which no
+ * certificate can list ahead.
+ */
+function mongoshTls(tls: boolean): string {
+  return tls ? ` --tls --tlsCAFile ${TLS_PATHS.ca} --tlsAllowInvalidHostnames` : "";
 }
 
 /** Where the wrapper writes the 0400 keyfile copy mongod demands: a scratch folder of the member's user. */
 export const MONGO_KEYFILE_DIR = MONGO_PATHS.keyfile.slice(0, MONGO_PATHS.keyfile.lastIndexOf("/"));
 
 /** A member: the wrapper copies the keyfile with mode 0400, then the image's entrypoint starts mongod. */
-export function mongoMemberSpec(mongo: MongoConfig, service: string, role: string, entrypoint: string): ServerSpec {
+export function mongoMemberSpec(mongo: MongoConfig, service: string, role: string, entrypoint: string, tls = false): ServerSpec {
   return {
     service,
     role,
     image: mongo.image,
     entrypoint: [MONGO_PATHS.entrypoint],
-    command: mongodCommand(mongo),
+    command: mongodCommand(mongo, tls),
     env: mongoEnv(),
     files: [{ path: MONGO_PATHS.entrypoint, content: entrypoint, executable: true }],
-    secretFiles: [{ path: MONGO_PATHS.keyfileSource, credential: "keyfile" }],
+    secretFiles: [{ path: MONGO_PATHS.keyfileSource, credential: "keyfile" }, ...(tls ? tlsKeyPairSecretFiles() : [])],
     port: { name: "mongodb", number: MONGO_CONTAINER_PORT },
-    ready: mongoReadyCheck(),
-    serving: mongoServingCheck(),
+    ready: mongoReadyCheck(tls),
+    serving: mongoServingCheck(tls),
     volumes: [
       { key: "data", path: MONGO_PATHS.dataDir },
       { key: "config", path: MONGO_PATHS.configDir, sizeGb: 1 },
@@ -171,11 +192,16 @@ export interface MongoUriOptions {
   database: string;
 }
 
+/** With TLS: the driver verifies every member's certificate and name against the CA file. */
+function tlsQuery(tls: ClientTls | undefined): string {
+  return tls ? `&tls=true&tlsCAFile=${tls.caFile}` : "";
+}
+
 /** In-network URI: every member, replicaSet, so the driver follows the primary. */
-export function mongoReplicaSetUri(o: MongoUriOptions, members: ReplicaSetMember[], readPreference?: string): string {
+export function mongoReplicaSetUri(o: MongoUriOptions, members: ReplicaSetMember[], readPreference?: string, tls?: ClientTls): string {
   const hosts = members.map((m) => m.host).join(",");
   const extra = readPreference ? `&readPreference=${readPreference}` : "";
-  return `mongodb://${encodeURIComponent(o.user)}:${encodeURIComponent(o.password)}@${hosts}/${o.database}?replicaSet=${MONGO_REPLICA_SET}&authSource=admin${extra}`;
+  return `mongodb://${encodeURIComponent(o.user)}:${encodeURIComponent(o.password)}@${hosts}/${o.database}?replicaSet=${MONGO_REPLICA_SET}&authSource=admin${extra}${tlsQuery(tls)}`;
 }
 
 /**
@@ -183,12 +209,16 @@ export function mongoReplicaSetUri(o: MongoUriOptions, members: ReplicaSetMember
  * talks to one port directly instead of discovering the set: member 1, the preferred primary, on
  * Docker; on Kubernetes `npm run forward` routes that port to whichever member is primary.
  */
-export function mongoDirectUri(o: MongoUriOptions, endpoint: Endpoint): string {
-  return `mongodb://${encodeURIComponent(o.user)}:${encodeURIComponent(o.password)}@${endpoint.host}:${endpoint.port}/${o.database}?directConnection=true&authSource=admin`;
+export function mongoDirectUri(o: MongoUriOptions, endpoint: Endpoint, tls?: ClientTls): string {
+  return `mongodb://${encodeURIComponent(o.user)}:${encodeURIComponent(o.password)}@${endpoint.host}:${endpoint.port}/${o.database}?directConnection=true&authSource=admin${tlsQuery(tls)}`;
 }
 
-/** Seed 002's variables (trading simulation), plus MONGODB_URL for drivers that take a URI. */
-export function tradingSimulationMongoEnv(user: string, password: string, endpoint: Endpoint, url: string): Record<string, string> {
+/**
+ * Seed 002's variables (trading simulation), plus MONGODB_URL for drivers that take a URI. With
+ * TLS also MONGODB_TLS and MONGODB_TLS_CA_FILE, for clients built from the parts (pymongo's
+ * `tls=True, tlsCAFile=…`); the URL carries both already.
+ */
+export function tradingSimulationMongoEnv(user: string, password: string, endpoint: Endpoint, url: string, tls?: ClientTls): Record<string, string> {
   return {
     MONGODB_HOST: endpoint.host,
     MONGODB_PORT: String(endpoint.port),
@@ -196,5 +226,6 @@ export function tradingSimulationMongoEnv(user: string, password: string, endpoi
     MONGODB_PASSWORD: password,
     MONGODB_DATABASE: MONGO_DATABASE,
     MONGODB_URL: url,
+    ...(tls ? { MONGODB_TLS: "true", MONGODB_TLS_CA_FILE: tls.caFile } : {}),
   };
 }

@@ -3,7 +3,7 @@ import type { MongoDatabaseFiles } from "../init/mongo/files";
 import { MongoInit } from "../init/mongo/resources";
 import { scriptsChecksum } from "../init/versioned-files";
 import type { AdminToolsAccess, CommonConfig, MongoConfig } from "./config";
-import { hookAccess, placeServer, serverImage, type Engine, type PlaceServerArgs, type PlacedServer, type ServerAccess } from "./engine";
+import { hookAccess, placeServer, serverCertificateNames, serverImage, type Engine, type PlaceServerArgs, type PlacedServer, type ServerAccess } from "./engine";
 import { MONGO_EXPRESS_SERVICE } from "./admin-tools-spec";
 import { disruptionBudget } from "./kubernetes/context";
 import type { Labels } from "./kubernetes/network-policy";
@@ -22,6 +22,7 @@ import {
 import type { MongoSecrets } from "./secrets";
 import type { Endpoint } from "./server-spec";
 import type { ServiceEnvPart } from "./service-env";
+import { tlsKeyPairSecrets, type ServerTls } from "./tls";
 
 // MongoDB replica set: N members (ready) -> init hook (initiate, config, users, collections, seed
 // documents). On Docker one container per member; on Kubernetes one StatefulSet of N pods,
@@ -38,6 +39,8 @@ export interface MongoReplicaSetArgs {
   entrypoint: string;
   /** What mongo-express's user may do, when the admin tools are deployed. */
   adminToolsAccess?: AdminToolsAccess;
+  /** With `tls`: the stack's CA issues each member's certificate (TLS only, members included); clients read the CA from `client.caFile`. */
+  tls?: ServerTls;
 }
 
 export interface MongoMemberServer {
@@ -84,6 +87,8 @@ export class MongoReplicaSet extends pulumi.ComponentResource {
     const names = mongoNames(common.namePrefix);
     // The key only: root's password reaches no member (the hook sets it), so its change restarts none.
     const memberSecrets = { keyfile: secrets.keyfile };
+    const certificates = args.tls?.certificates;
+    const tls = certificates !== undefined;
     const placed: PlacedServer[] = [];
     let podLabels: Labels | undefined;
     if (engine.kind === "docker") {
@@ -95,8 +100,11 @@ export class MongoReplicaSet extends pulumi.ComponentResource {
       let next: pulumi.Resource | undefined;
       for (let n = mongo.members; n >= 1; n--) {
         const member: PlaceServerArgs = {
-          spec: mongoMemberSpec(mongo, names.host(n), `mongodb-member-${n}`, args.entrypoint),
-          secrets: memberSecrets,
+          spec: mongoMemberSpec(mongo, names.host(n), `mongodb-member-${n}`, args.entrypoint, tls),
+          // With tls each member its own certificate, for its name on the networks.
+          secrets: certificates
+            ? { ...memberSecrets, ...tlsKeyPairSecrets(certificates.issue(`mongo-${n}`, serverCertificateNames(engine, { service: names.host(n), container: names.container(n) }), this)) }
+            : memberSecrets,
           hostPort: mongo.firstPort + n - 1,
           docker: {
             image,
@@ -116,8 +124,11 @@ export class MongoReplicaSet extends pulumi.ComponentResource {
       const set = placeServer(
         engine,
         {
-          spec: mongoMemberSpec(mongo, service, "mongodb-member", args.entrypoint),
-          secrets: memberSecrets,
+          spec: mongoMemberSpec(mongo, service, "mongodb-member", args.entrypoint, tls),
+          // With tls one certificate for the set (one pod template): every pod's name.
+          secrets: certificates
+            ? { ...memberSecrets, ...tlsKeyPairSecrets(certificates.issue("mongo", serverCertificateNames(engine, { service, container: service, replicas: mongo.members }), this)) }
+            : memberSecrets,
           hostPort: mongo.firstPort,
           // No client Service: it would round-robin over primary and secondaries; clients list the pods.
           kubernetes: {
@@ -154,6 +165,7 @@ export class MongoReplicaSet extends pulumi.ComponentResource {
         rootUser: MONGO_USERS.root,
         rootPassword: secrets.root,
         keyfile: secrets.keyfile,
+        ...(certificates ? { tlsCa: certificates.caCertificate } : {}),
         database: MONGO_DATABASE,
         users: pulumi.all([secrets.app, secrets.readonly, secrets.adminTools]).apply(([app, readonly, adminTools]) => [
           { name: MONGO_USERS.app, password: app, roles: dbRoles("readWrite") },
@@ -177,17 +189,17 @@ export class MongoReplicaSet extends pulumi.ComponentResource {
         const appUser = { user: MONGO_USERS.app, password: app, database: MONGO_DATABASE };
         const readonlyUser = { user: MONGO_USERS.readonly, password: readonly, database: MONGO_DATABASE };
         return {
-          app: mongoReplicaSetUri(appUser, rsMembers),
-          appHost: mongoDirectUri(appUser, member1.host),
-          readonly: mongoReplicaSetUri(readonlyUser, rsMembers, "secondaryPreferred"),
-          readonlyHost: mongoDirectUri(readonlyUser, member1.host),
+          app: mongoReplicaSetUri(appUser, rsMembers, undefined, args.tls?.client),
+          appHost: mongoDirectUri(appUser, member1.host, args.tls?.client),
+          readonly: mongoReplicaSetUri(readonlyUser, rsMembers, "secondaryPreferred", args.tls?.client),
+          readonlyHost: mongoDirectUri(readonlyUser, member1.host, args.tls?.client),
         };
       }),
     );
     this.env = pulumi.secret(
       pulumi.all([secrets.app, this.uris]).apply(([app, uris]) => ({
-        inNetwork: { "trading-simulation": tradingSimulationMongoEnv(MONGO_USERS.app, app, member1.network, uris.app) },
-        host: { "trading-simulation": tradingSimulationMongoEnv(MONGO_USERS.app, app, member1.host, uris.appHost) },
+        inNetwork: { "trading-simulation": tradingSimulationMongoEnv(MONGO_USERS.app, app, member1.network, uris.app, args.tls?.client) },
+        host: { "trading-simulation": tradingSimulationMongoEnv(MONGO_USERS.app, app, member1.host, uris.appHost, args.tls?.client) },
       })),
     );
     this.registerOutputs({ members: this.members, uris: this.uris, env: this.env });

@@ -126,7 +126,7 @@ export class TradingDbStack extends pulumi.ComponentResource {
     );
     this.mongo = new MongoReplicaSet(
       part("mongo").name,
-      { mongo: config.mongo, common, engine, secrets: secrets.mongo, files: args.plan.mongoFiles, entrypoint: args.plan.mongoEntrypoint, adminToolsAccess: config.adminTools?.access },
+      { mongo: config.mongo, common, engine, secrets: secrets.mongo, files: args.plan.mongoFiles, entrypoint: args.plan.mongoEntrypoint, adminToolsAccess: config.adminTools?.access, tls: this.tls },
       part("mongo").opts,
     );
     this.redis = new RedisServer(
@@ -159,6 +159,7 @@ export class TradingDbStack extends pulumi.ComponentResource {
               pgadminEntrypoint: args.plan.pgadminEntrypoint,
               mongoExpressEntrypoint: args.plan.mongoExpressEntrypoint,
               dependsOn: [this.postgres.init, this.mongo.init],
+              ...(this.tls ? { tlsCa: this.tls.certificates.caCertificate } : {}),
             },
             part("admin-tools").opts,
           )
@@ -180,7 +181,7 @@ export class TradingDbStack extends pulumi.ComponentResource {
             primary: postgresUri("postgresql", this.postgres.adminLogin.user, pgAdmin, this.postgres.primary.host, "postgres", config.tls),
             replicas: this.postgres.replicas.map((r) => postgresUri("postgresql", this.postgres.adminLogin.user, pgAdmin, r.host, "postgres", config.tls)),
           },
-          mongo: { members: this.mongo.members.map((m) => mongoDirectUri({ user: MONGO_USERS.root, password: root, database: "admin" }, m.host)) },
+          mongo: { members: this.mongo.members.map((m) => mongoDirectUri({ user: MONGO_USERS.root, password: root, database: "admin" }, m.host, config.tls)) },
           redis: { url: redisUrl(REDIS_USERS.admin, redisAdmin, this.redis.host, config.tls) },
           influxdb: { url: influxdbUrl(this.influxdb.host, this.tls !== undefined), token: influxToken },
           // On Kubernetes the hosts above are local ports: tools open a port-forward to each pod first.

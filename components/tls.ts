@@ -18,6 +18,8 @@ export const TLS_VALIDITY = {
 export const TLS_PATHS = {
   certificate: "/run/secrets/tls-server.crt",
   key: "/run/secrets/tls-server.key",
+  /** Certificate and key in one file, as mongod reads them (tlsCertificateKeyFile). */
+  certificateAndKey: "/run/secrets/tls-server.pem",
   ca: "/run/secrets/tls-ca.crt",
 } as const;
 
@@ -55,6 +57,19 @@ export interface ServerCertificate {
 /** The secrets a server spec's TLS files take, by credential name (see tlsSecretFiles). */
 export function tlsSecrets(cert: ServerCertificate): Record<string, pulumi.Input<string>> {
   return { tlsCertificate: cert.certificate, tlsKey: cert.key, tlsCa: cert.ca };
+}
+
+/** The secrets of a server that reads certificate and key from one file (mongod): see tlsKeyPairSecretFiles. */
+export function tlsKeyPairSecrets(cert: ServerCertificate): Record<string, pulumi.Input<string>> {
+  return { tlsCertificateAndKey: pulumi.secret(pulumi.all([cert.certificate, cert.key]).apply(([c, k]) => `${c.trimEnd()}\n${k}`)), tlsCa: cert.ca };
+}
+
+/** Certificate and key in one file, and the CA: secret files of the server's user. */
+export function tlsKeyPairSecretFiles(): Array<{ path: string; credential: string }> {
+  return [
+    { path: TLS_PATHS.certificateAndKey, credential: "tlsCertificateAndKey" },
+    { path: TLS_PATHS.ca, credential: "tlsCa" },
+  ];
 }
 
 /** The TLS files of a server spec: certificate, key and CA, each a secret file of the server's user. */

@@ -6,14 +6,16 @@
 // mongoFirstPort reaches whichever member is primary (tools/mongo-primary-router.ts): the host
 // URIs name it, so their writes follow a failover.
 import { parseArgs } from "util";
+import type { StackOutputs } from "../components/outputs";
 import { reachStack } from "./reach";
 import { readStackOutputs, ToolError } from "./stack-outputs";
 
 export async function main(argv: string[], stop: Promise<void> = signalled()): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { "from-json": { type: "string" }, stack: { type: "string" } } });
-  const { adminConnections } = readStackOutputs({ fromJson: values["from-json"], stack: values.stack }, ["adminConnections"]);
+  // tls is read when there (a stack made before it has none).
+  const { adminConnections, tls } = readStackOutputs({ fromJson: values["from-json"], stack: values.stack }, ["adminConnections"]) as Pick<StackOutputs, "adminConnections"> & Partial<Pick<StackOutputs, "tls">>;
   if (!adminConnections.access) throw new ToolError("this stack runs on Docker: its ports are already published on 127.0.0.1, nothing to forward");
-  const reached = await reachStack(adminConnections, { localPorts: true, followMongoPrimary: true });
+  const reached = await reachStack(adminConnections, { localPorts: true, followMongoPrimary: true, ...(tls ? { tlsCa: tls.caCertificate } : {}) });
   try {
     for (const [uri, label] of reached.labels) process.stdout.write(`forwarding ${new URL(uri).host} -> ${label}\n`);
     process.stdout.write("ready; Ctrl-C stops\n");

@@ -35,13 +35,15 @@ export interface PrimaryRouterOptions {
   intervalMs?: number;
   /** How a member is asked; the default sends hello (isMaster) without logging in. */
   probe?: PrimaryProbe;
+  /** With the stack's `tls`: its CA, which the default probe verifies each member against. */
+  tlsCa?: string;
 }
 
 /** Listens on host:port (0: any free port) and routes each connection to the primary of `members`. */
 export async function routeToPrimary(members: RoutedMember[], listen: { host: string; port: number }, options: PrimaryRouterOptions = {}): Promise<PrimaryRouter> {
   const waitMs = options.waitMs ?? 15_000;
   const intervalMs = options.intervalMs ?? 500;
-  const hello = options.probe ? undefined : helloProbe(members);
+  const hello = options.probe ? undefined : helloProbe(members, options.tlsCa);
   const probe = options.probe ?? hello!.probe;
   const pairs = new Set<{ member: RoutedMember; client: net.Socket; upstream: net.Socket }>();
   const waiting = new Set<net.Socket>();
@@ -127,10 +129,11 @@ export async function routeToPrimary(members: RoutedMember[], listen: { host: st
   };
 }
 
-/** hello (isMaster, which every MongoDB from 4.0 answers) over one kept client per member. */
-function helloProbe(members: RoutedMember[]): { probe: PrimaryProbe; close(): Promise<void> } {
+/** hello (isMaster, which every MongoDB from 4.0 answers) over one kept client per member; over TLS verified against `tlsCa`. */
+function helloProbe(members: RoutedMember[], tlsCa: string | undefined): { probe: PrimaryProbe; close(): Promise<void> } {
+  const tls = tlsCa ? { tls: true, ca: tlsCa } : {};
   const clients = new Map(
-    members.map((m) => [m, new MongoClient(`mongodb://${m.host}:${m.port}/?directConnection=true`, { serverSelectionTimeoutMS: 1000, connectTimeoutMS: 1000, socketTimeoutMS: 1000, appName: "trading-db-stack forward" })]),
+    members.map((m) => [m, new MongoClient(`mongodb://${m.host}:${m.port}/?directConnection=true`, { serverSelectionTimeoutMS: 1000, connectTimeoutMS: 1000, socketTimeoutMS: 1000, appName: "trading-db-stack forward", ...tls })]),
   );
   return {
     probe: async (member) => {

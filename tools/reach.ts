@@ -38,6 +38,8 @@ export interface ReachOptions {
    * not follow an election. Member 1 itself is then reached only as the primary.
    */
   followMongoPrimary?: boolean;
+  /** With the stack's `tls`: its CA, which the MongoDB router verifies the members against. */
+  tlsCa?: string;
 }
 
 /** Opens every server of the stack. */
@@ -65,7 +67,7 @@ export async function reachStack(connections: AdminConnections, options: ReachOp
     if (!options.followMongoPrimary) return Promise.all(uris.map((uri, i) => through(uri, access.mongo.members[i])));
     // Member 1 through a tunnel on any port (only the router uses it); the others on their own, as without routing.
     const tunnels = await Promise.all(uris.map((uri, i) => open(uri, access.mongo.members[i], i > 0 && (options.localPorts ?? false))));
-    const router = await routeToPrimary(tunnels, { host: tunnels[0].host, port: options.localPorts ? uriPort(uris[0]) : 0 });
+    const router = await routeToPrimary(tunnels, { host: tunnels[0].host, port: options.localPorts ? uriPort(uris[0]) : 0 }, options.tlsCa ? { tlsCa: options.tlsCa } : {});
     opened.push(router);
     return uris.map((uri, i) =>
       i === 0

@@ -113,7 +113,8 @@ async function verifyMongo(outputs: VerifiedOutputs, timeoutMs: number): Promise
   const states: string[] = [];
   for (const [i, uri] of outputs.adminConnections.mongo.members.entries()) {
     const target = `member ${i + 1} ${withoutCredentials(uri)}`;
-    const client = new MongoClient(uri, { serverSelectionTimeoutMS: timeoutMs, connectTimeoutMS: timeoutMs });
+    const config = mongoClientConfig(uri, outputs.tls);
+    const client = new MongoClient(config.uri, { serverSelectionTimeoutMS: timeoutMs, connectTimeoutMS: timeoutMs, ...config.tls });
     try {
       const status = await client.db("admin").command({ replSetGetStatus: 1 });
       const members = status.members as Array<{ name: string; stateStr: string; health: number; self?: boolean; optimeDate?: Date }>;
@@ -144,6 +145,14 @@ async function verifyMongo(outputs: VerifiedOutputs, timeoutMs: number): Promise
     detail: primaries === 1 ? `one writable primary, ${states.length} of ${outputs.adminConnections.mongo.members.length} members answering` : `${primaries} primaries among the members that answer: writes fail`,
   });
   return results;
+}
+
+/** The driver's URI and options for a member's URI: over TLS verified against the stack's CA from the outputs (the URI's tlsCAFile names a file on the services' side). */
+export function mongoClientConfig(uri: string, tls: StackOutputs["tls"] | undefined): { uri: string; tls?: { tls: true; ca: string } } {
+  if (!tls) return { uri };
+  const url = new URL(uri);
+  url.searchParams.delete("tlsCAFile");
+  return { uri: url.toString(), tls: { tls: true, ca: tls.caCertificate } };
 }
 
 /** ioredis's URL and options for REDIS_URL: over TLS verified against the stack's CA from the outputs (the URL's query names a file for redis-py). */

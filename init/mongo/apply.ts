@@ -26,8 +26,8 @@ export interface MongoMember {
   priority: number;
 }
 
-/** A member as this process reaches it: host:port to connect to, and what messages call it. */
-type MongoEndpoint = Pick<OpenedAccess, "host" | "port" | "label">;
+/** A member as this process reaches it: host:port to connect to, what messages call it, and with `tls` the CA its certificate must chain to. */
+type MongoEndpoint = Pick<OpenedAccess, "host" | "port" | "label"> & { tlsCa?: string };
 /** A member this run could not reach at all (its pod gone or not scheduled): `undefined` in its place. */
 type MemberEndpoint = MongoEndpoint | undefined;
 
@@ -55,6 +55,8 @@ export interface MongoInitInputs extends Record<string, unknown> {
    * (no member has a user before), and to create root or set its declared password.
    */
   keyfile: string;
+  /** With `tls`: the stack's CA certificate (PEM); every connection is TLS, verifying the member against it. */
+  tlsCa?: string;
   database: string;
   /** Users in the admin database besides root. */
   users: MongoUserSpec[];
@@ -97,7 +99,8 @@ export async function applyMongoInit(inputs: MongoInitInputs, previous?: MongoIn
   // once) is left out and reported; the set, once formed, needs only its primary and a majority.
   const { members, failures } = await openMajority(inputs.clientEndpoints, `MongoDB replica set ${inputs.replicaSetName}`);
   try {
-    return { ...(await initialise(inputs, members, previous?.rootPassword)), unreachable: failures };
+    const endpoints = members.map((m) => m && { host: m.host, port: m.port, label: m.label, ...(inputs.tlsCa ? { tlsCa: inputs.tlsCa } : {}) });
+    return { ...(await initialise(inputs, endpoints, previous?.rootPassword)), unreachable: failures };
   } finally {
     await Promise.all(members.map((m) => m?.close()));
   }
@@ -161,7 +164,7 @@ async function initiateOnce(inputs: MongoInitInputs, endpoints: MemberEndpoint[]
   const members = endpoints as MongoEndpoint[];
   for (const endpoint of members) {
     // Asked again once it answers: a member whose hello failed above may hold a config.
-    const reply = await waitFor(deadline, inputs, `${endpoint.label} to answer`, async () => (await hello(endpoint).catch(() => undefined)) ?? undefined);
+    const reply = await waitFor(deadline, inputs, `${endpoint.label} to answer`, async () => (await hello(endpoint)) ?? undefined);
     if (holdsConfig(reply)) return false;
   }
   const client = await connectAsSystem(members[0], inputs.keyfile, deadline);
@@ -319,7 +322,7 @@ async function ensureUsers(client: MongoClient, primary: MongoEndpoint, inputs: 
 
 async function canLogIn(endpoint: MongoEndpoint, user: MongoUserSpec): Promise<boolean> {
   const { MongoClient } = require("mongodb") as typeof import("mongodb");
-  const client = new MongoClient(uri(endpoint, { user: user.name, password: user.password }), clientOptions());
+  const client = new MongoClient(uri(endpoint, { user: user.name, password: user.password }), clientOptions(endpoint));
   try {
     await client.db("admin").command({ ping: 1 });
     return true;
@@ -449,8 +452,10 @@ function uri(endpoint: MongoEndpoint, auth?: Login): string {
   return `mongodb://${credentials}${endpoint.host}:${endpoint.port}/?directConnection=true&authSource=${auth?.authSource ?? "admin"}`;
 }
 
-function clientOptions() {
-  return { serverSelectionTimeoutMS: 2000, connectTimeoutMS: 2000, appName: "trading-db-stack init", writeConcern: { w: "majority" as const } };
+/** Over TLS the driver verifies the member's certificate against the CA, and its name (127.0.0.1 or localhost: in every member's certificate). */
+function clientOptions(endpoint: MongoEndpoint) {
+  const tls = endpoint.tlsCa ? { tls: true, ca: endpoint.tlsCa } : {};
+  return { serverSelectionTimeoutMS: 2000, connectTimeoutMS: 2000, appName: "trading-db-stack init", writeConcern: { w: "majority" as const }, ...tls };
 }
 
 /** A client talking to exactly this member, connected, retrying while it does not answer. */
@@ -458,7 +463,7 @@ async function connect(endpoint: MongoEndpoint, auth: Login, deadline: number): 
   const { MongoClient } = require("mongodb") as typeof import("mongodb");
   let lastError: unknown;
   for (let attempt = 1; ; attempt++) {
-    const client = new MongoClient(uri(endpoint, auth), clientOptions());
+    const client = new MongoClient(uri(endpoint, auth), clientOptions(endpoint));
     try {
       await client.connect();
       return client;
@@ -475,7 +480,7 @@ async function connect(endpoint: MongoEndpoint, auth: Login, deadline: number): 
 /** The member's hello (isMaster on servers before 4.4.2); needs no login. */
 async function hello(endpoint: MongoEndpoint): Promise<Document> {
   const { MongoClient } = require("mongodb") as typeof import("mongodb");
-  const client = new MongoClient(uri(endpoint), clientOptions());
+  const client = new MongoClient(uri(endpoint), clientOptions(endpoint));
   try {
     return await client.db("admin").command({ isMaster: 1 });
   } finally {

@@ -22,4 +22,12 @@ cp "$PGPASS_SOURCE" "$PGPASS_TARGET.tmp"
 chmod 0600 "$PGPASS_TARGET.tmp"
 mv -f "$PGPASS_TARGET.tmp" "$PGPASS_TARGET"
 
+# With tls: the stack's CA beside it, where servers.json's sslrootcert names it (file paths are
+# read relative to the same storage folder).
+if [ -n "${PGADMIN_TLS_CA_SOURCE:-}" ]; then
+  cp "$PGADMIN_TLS_CA_SOURCE" "$(dirname "$PGPASS_TARGET")/tls-ca.crt.tmp"
+  chmod 0600 "$(dirname "$PGPASS_TARGET")/tls-ca.crt.tmp"
+  mv -f "$(dirname "$PGPASS_TARGET")/tls-ca.crt.tmp" "$(dirname "$PGPASS_TARGET")/tls-ca.crt"
+fi
+
 exec "${PGADMIN_IMAGE_ENTRYPOINT:-/entrypoint.sh}" "$@"

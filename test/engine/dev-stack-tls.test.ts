@@ -1,5 +1,6 @@
 // The dev stack with `tls` on, on a real Docker daemon: the stack's CA and certificates made as
-// @pulumi/tls makes them (openssl, test/support/tls.ts), PostgreSQL, Redis and InfluxDB serving TLS only.
+// @pulumi/tls makes them (openssl, test/support/tls.ts), every server TLS only (MongoDB through the
+// stand-in image's TLS front: its mongod 4.0 build has none).
 // Every container healthy and every hook applied over verified TLS (the replica streaming from
 // its primary with verify-full), the consumers' URIs verified from a container on the app
 // network, `npm run verify` passing with the CA from the outputs and failing with another; then
@@ -40,7 +41,7 @@ afterAll(async () => {
 }, 300_000);
 
 /** `npm run verify -- --json` on the given outputs (the built tool, as npm runs it). */
-function runVerify(outputs: Record<string, unknown>): Array<{ component: string; ok: boolean; detail: string }> {
+function runVerify(outputs: Record<string, unknown>): Array<{ component: string; target: string; ok: boolean; detail: string }> {
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "engine-verify-")), "outputs.json");
   fs.writeFileSync(file, JSON.stringify(outputs), { mode: 0o600 });
   try {
@@ -60,7 +61,7 @@ function fromAppNetwork(image: string, entrypoint: string, args: string[]) {
 describe("dev stack with tls on a real Docker daemon", { timeout: 300_000 }, () => {
   test("up from nothing: every container healthy and every hook applied over verified TLS, the replica streaming over it", async () => {
     up = await engine.up(STACK, overrides);
-    expect(up.run.ofType("tls:index/locallySignedCert:LocallySignedCert").length).toBe(4);
+    expect(up.run.ofType("tls:index/locallySignedCert:LocallySignedCert").length).toBe(5);
     const check = up.run.byName("trading-postgres-replica-1-check");
     expect(check).toBeDefined();
     expect(up.outputs.postgresReplicas[0].streamingState).toBe("streaming");
@@ -116,18 +117,34 @@ describe("dev stack with tls on a real Docker daemon", { timeout: 300_000 }, () 
     expect(buckets, buckets.out).toMatchObject({ ok: true, out: expect.stringContaining("200 market-data,market-data-1h,performance,system-metrics,trades") });
     expect(get(influx.INFLUXDB_URL, undefined).out).toMatch(/unable to verify the first certificate/);
     expect(get(influx.INFLUXDB_URL.replace("https:", "http:"), undefined).ok).toBe(false);
+
+    // MongoDB: MONGODB_URL (tls=true, tlsCAFile) with the Node driver the mongo image's mongosh runs on; nothing in clear.
+    const mongoUrl: string = env["trading-simulation"].MONGODB_URL;
+    expect(mongoUrl).toMatch(/@mongodb:27017\/trading_configs\?replicaSet=rs0&authSource=admin&tls=true&tlsCAFile=\/etc\/trading-db-stack\/ca\.crt$/);
+    const count = (url: string) =>
+      fromAppNetwork(overrides.mongoImage, "node", [
+        "-e",
+        `const { MongoClient } = require("/usr/lib/trading-db-stack-stand-in/mongosh/node_modules/mongodb");
+         const client = new MongoClient(process.argv[1], { serverSelectionTimeoutMS: 5000 });
+         client.db().collection("algorithm_versions").countDocuments().then((n) => console.log("documents", n), (e) => (console.log(e.message), (process.exitCode = 1))).finally(() => client.close());`,
+        url,
+      ]);
+    const mongo = count(mongoUrl);
+    expect(mongo, mongo.out).toMatchObject({ ok: true, out: expect.stringMatching(/^documents [1-9]/) });
+    expect(count(mongoUrl.replace(/&tls=true.*$/, "")).ok).toBe(false);
   });
 
-  test("npm run verify passes with the CA from the outputs, and refuses PostgreSQL, Redis and InfluxDB against another CA", () => {
+  test("npm run verify passes with the CA from the outputs, and refuses every server against another CA", () => {
     const results = runVerify(up.outputs);
     expect(results.filter((r) => !r.ok)).toEqual([]);
     const stranger = makeTestCa("stranger");
     try {
       const refused = runVerify({ ...up.outputs, tls: { ...up.outputs.tls, caCertificate: stranger.pem } });
       const failed = refused.filter((r) => !r.ok);
-      expect(new Set(failed.map((r) => r.component))).toEqual(new Set(["postgres", "redis", "influxdb"]));
-      for (const r of failed) expect(r.detail).toMatch(/certificate/);
-      expect(new Set(refused.filter((r) => r.ok).map((r) => r.component))).toEqual(new Set(["mongodb"]));
+      expect(new Set(failed.map((r) => r.component))).toEqual(new Set(["postgres", "redis", "influxdb", "mongodb"]));
+      // Each connection names the certificate (MongoDB's summary only counts the members that answered).
+      for (const r of failed.filter((f) => !f.target.startsWith("replica set"))) expect(r.detail).toMatch(/certificate/);
+      expect(refused.filter((r) => r.ok)).toEqual([]);
     } finally {
       fs.rmSync(stranger.dir, { recursive: true, force: true });
     }
@@ -149,6 +166,6 @@ describe("dev stack with tls on a real Docker daemon", { timeout: 300_000 }, () 
     expect(again.outputs.postgresReplicas[0].streamingState).toBe("streaming");
     expect(runVerify(again.outputs).filter((r) => !r.ok)).toEqual([]);
     const stale = runVerify({ ...again.outputs, tls: { ...again.outputs.tls, caCertificate: oldCa } }).filter((r) => !r.ok);
-    expect(new Set(stale.map((r) => r.component))).toEqual(new Set(["postgres", "redis", "influxdb"]));
+    expect(new Set(stale.map((r) => r.component))).toEqual(new Set(["postgres", "redis", "influxdb", "mongodb"]));
   });
 });

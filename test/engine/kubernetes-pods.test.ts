@@ -49,18 +49,27 @@ let instances: PgServer[] = [];
 
 const hook = (name: string) => serializedHook(run.byName(name));
 
-/** Mocks, but the stack's CA and certificates made for real (openssl), so the pods serve real TLS. */
+/**
+ * Mocks, but the stack's CA and certificates made for real (openssl), so the pods serve real TLS.
+ * Kept by name in `realTls`, as a stack's state keeps them: another program of the same stack (dev's
+ * admin tools, test 4) gets the same CA and certificates; a new stack (test 5) starts it empty.
+ */
+const realTls = new Map<string, Awaited<ReturnType<Realise>>>();
 const withRealTls: Realise = async (r) => {
   if (!r.type.startsWith("tls:")) return mockRealise(r);
-  const outputs = realiseTlsResource(r.type, plain(r.inputs));
-  return { id: r.name, state: { ...plain(r.inputs), ...outputs, ...(outputs.privateKeyPem ? { privateKeyPem: pulumi.secret(outputs.privateKeyPem as string) } : {}) } };
+  if (!realTls.has(r.name)) {
+    const outputs = realiseTlsResource(r.type, plain(r.inputs));
+    realTls.set(r.name, { id: r.name, state: { ...plain(r.inputs), ...outputs, ...(outputs.privateKeyPem ? { privateKeyPem: pulumi.secret(outputs.privateKeyPem as string) } : {}) } });
+  }
+  return realTls.get(r.name)!;
 };
 
 /** The Secret the program declares by its object name: its string data. */
 const secretData = (name: string) => plain(run.resources.find((r) => r.type === "kubernetes:core/v1:Secret" && plain(r.inputs).metadata.name === name)!.inputs).stringData;
 
+/** A client of the members, which serve TLS only: verified against the stack's CA. */
 async function withMongo<T>(uri: string, work: (client: MongoClient) => Promise<T>): Promise<T> {
-  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 5000 });
+  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 5000, tls: true, ca: plain(run.outputs.tls.value).caCertificate });
   try {
     return await work(client);
   } finally {
@@ -239,7 +248,12 @@ describe(`prod's Kubernetes pods on a real container engine (${[STAND_IN_SERVERS
   });
   test("4. dev's admin tools as Deployment pods: pgAdmin (keeping its python's NET_BIND_SERVICE) and mongo-express, reaching the databases by their Service and pod names", async () => {
     // dev on Kubernetes declares the same object names, and the mocks' credentials are the same.
-    const dev = await runProgram("dev", { ...images, platform: "kubernetes", pgadminImage: await ensureStandIn(docker, STAND_INS.pgadmin), mongoExpressImage: await ensureStandIn(docker, STAND_INS.mongoExpress) });
+    // With tls, and the same CA and certificates as the stack's (withRealTls): mongo-express verifies the members.
+    const dev = await runProgram(
+      "dev",
+      { ...images, platform: "kubernetes", tls: "true", pgadminImage: await ensureStandIn(docker, STAND_INS.pgadmin), mongoExpressImage: await ensureStandIn(docker, STAND_INS.mongoExpress) },
+      withRealTls,
+    );
     const tools = new PodRunner(docker, dev, NETWORK, PREFIX);
     try {
       const pgadmin = await tools.start("trading-pgadmin", 0, "Deployment");
@@ -285,6 +299,8 @@ describe(`prod's Kubernetes pods on a real container engine (${[STAND_IN_SERVERS
       redisAdminPassword: "New-redis-admin-password-2026",
       influxdbAdminPassword: "New-influx-admin-password-2026",
     };
+    // A new stack: a new CA and new certificates.
+    realTls.clear();
     run = await runProgram("prod", { ...images, postgresReplicas: "1", tls: "true", ...fresh }, withRealTls);
     pods.useProgram(run);
     const started = await startDatabasePods();

@@ -40,6 +40,8 @@ function mongodStandInDir(): string {
   fs.chmodSync(standInDir, 0o755);
   fs.copyFileSync(path.join(ROOT, "test/engine/images/mongo/mongod-wrapper.sh"), path.join(standInDir, "mongod"));
   fs.chmodSync(path.join(standInDir, "mongod"), 0o755);
+  fs.copyFileSync(path.join(ROOT, "test/engine/images/mongo/mongod-tls.js"), path.join(standInDir, "mongod-tls.js"));
+  fs.chmodSync(path.join(standInDir, "mongod-tls.js"), 0o644);
   process.on("exit", () => fs.rmSync(standInDir!, { recursive: true, force: true }));
   return standInDir;
 }
@@ -73,11 +75,14 @@ function chownToMongo(p: string): void {
 }
 
 /** The program's mongod arguments for a test folder and port. */
-export function testMongodArgs(dir: string, port: number, keyfile: string): string[] {
+export function testMongodArgs(dir: string, port: number, keyfile: string, tls?: MemberTlsFiles): string[] {
   const { mongodCommand } = requireBuilt("components/mongo-spec.js");
   const { parseStackConfig } = requireBuilt("components/config.js");
+  const { TLS_PATHS } = requireBuilt("components/tls.js");
   const config = parseStackConfig(() => undefined).mongo;
-  const args: string[] = mongodCommand({ ...config, memoryMb: 512 });
+  // With tls: the program's TLS arguments, naming the member's files in its folder.
+  const local: Record<string, string> = tls ? { [TLS_PATHS.certificateAndKey]: tls.certificateAndKeyFile, [TLS_PATHS.ca]: tls.caFile } : {};
+  const args: string[] = mongodCommand({ ...config, memoryMb: 512 }, tls !== undefined).map((a: string) => local[a] ?? a);
   const out: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
@@ -93,8 +98,8 @@ export function testMongodArgs(dir: string, port: number, keyfile: string): stri
   return [...out, "--dbpath", path.join(dir, "db"), "--unixSocketPrefix", dir];
 }
 
-async function answers(port: number): Promise<boolean> {
-  const client = new MongoClient(`mongodb://127.0.0.1:${port}/?directConnection=true`, { serverSelectionTimeoutMS: 500 });
+async function answers(port: number, tlsCa?: string): Promise<boolean> {
+  const client = new MongoClient(`mongodb://127.0.0.1:${port}/?directConnection=true`, { serverSelectionTimeoutMS: 500, ...(tlsCa ? { tls: true, ca: tlsCa } : {}) });
   try {
     await client.db("admin").command({ isMaster: 1 });
     return true;
@@ -105,7 +110,15 @@ async function answers(port: number): Promise<boolean> {
   }
 }
 
+/** A member's TLS files, as the program's secret files put them (the server's user's, 0400). */
+export interface MemberTlsFiles {
+  certificateAndKeyFile: string;
+  caFile: string;
+}
+
 export interface StartMemberOptions {
+  /** With the stack's `tls`: its certificate and key (one PEM) and the CA; the stand-in's TLS front (mongod-tls.js) serves them. */
+  tls?: { certificateAndKey: string; ca: string };
   n: number;
   /** The keyfile text the program uploads. */
   keyfile: string;
@@ -135,15 +148,24 @@ export async function startMember(options: StartMemberOptions): Promise<MongoMem
   const keyfile = path.join(dir, "mongo-keyfile", "keyfile");
   const keyfileSource = mountKeyfile(dir, engine, options.keyfile);
 
+  let tlsFiles: MemberTlsFiles | undefined;
+  if (options.tls) {
+    tlsFiles = { certificateAndKeyFile: path.join(dir, "tls-server.pem"), caFile: path.join(dir, "tls-ca.crt") };
+    fs.writeFileSync(tlsFiles.certificateAndKeyFile, options.tls.certificateAndKey, { mode: 0o400 });
+    fs.writeFileSync(tlsFiles.caFile, options.tls.ca, { mode: 0o400 });
+    for (const file of Object.values(tlsFiles)) chownToMongo(file);
+  }
+
   const logFile = path.join(dir, "mongod.log");
   const log = fs.openSync(logFile, "a");
   const env = {
     PATH: `${IMAGE_ENTRYPOINT_STANDIN}:${mongodStandInDir()}:/usr/sbin:/usr/bin:/sbin:/bin`,
     MONGOD_STAND_IN_REAL: mongodBin(),
+    MONGOD_STAND_IN_TLS: path.join(mongodStandInDir(), "mongod-tls.js"),
     MONGO_KEYFILE_SOURCE: keyfileSource,
     MONGO_KEYFILE: keyfile,
   };
-  const [program, args] = wrapperArgv(["mongod", ...testMongodArgs(dir, port, keyfile).slice(1)]);
+  const [program, args] = wrapperArgv(["mongod", ...testMongodArgs(dir, port, keyfile, tlsFiles).slice(1)]);
   const child = spawn(program, args, { env, stdio: ["ignore", log, log] });
   fs.closeSync(log);
   running.add(child);
@@ -170,7 +192,7 @@ export async function startMember(options: StartMemberOptions): Promise<MongoMem
   await waitUntil(
     async () => {
       if (child.exitCode !== null) throw new Error(`member ${options.n} exited (${child.exitCode}):\n${member.log()}`);
-      return answers(port);
+      return answers(port, options.tls?.ca);
     },
     30_000,
     () => `member ${options.n} did not start:\n${member.log()}`,

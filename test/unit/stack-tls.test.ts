@@ -24,7 +24,7 @@ describe("dev with tls", () => {
     };
     expect(names("postgres-primary")).toEqual({ dns: ["postgres", "postgres-internal", "trading-postgres", "localhost"], ips: ["127.0.0.1"] });
     expect(names("postgres-replica-1")).toEqual({ dns: ["postgres-replica-1", "trading-postgres-replica-1", "localhost"], ips: ["127.0.0.1"] });
-    for (const server of ["postgres-primary", "postgres-replica-1", "redis", "influxdb"]) {
+    for (const server of ["postgres-primary", "postgres-replica-1", "redis", "influxdb", "mongo-1"]) {
       expect(plain(run.byName(`trading-tls-${server}-certificate`).inputs)).toMatchObject({
         validityPeriodHours: 17520,
         earlyRenewalHours: 720,
@@ -33,9 +33,13 @@ describe("dev with tls", () => {
     }
     expect(names("redis")).toEqual({ dns: ["redis", "trading-redis", "localhost"], ips: ["127.0.0.1"] });
     expect(names("influxdb")).toEqual({ dns: ["influxdb", "trading-influxdb", "localhost"], ips: ["127.0.0.1"] });
-    // PostgreSQL's servers, Redis and InfluxDB so far.
+    expect(names("mongo-2")).toEqual({ dns: ["mongodb-2", "trading-mongodb-2", "localhost"], ips: ["127.0.0.1"] });
+    // Every server: each PostgreSQL server and MongoDB member its own.
     expect(run.ofType("tls:index/locallySignedCert:LocallySignedCert").map((r) => r.name).sort()).toEqual([
       "trading-tls-influxdb-certificate",
+      "trading-tls-mongo-1-certificate",
+      "trading-tls-mongo-2-certificate",
+      "trading-tls-mongo-3-certificate",
       "trading-tls-postgres-primary-certificate",
       "trading-tls-postgres-replica-1-certificate",
       "trading-tls-redis-certificate",
@@ -76,8 +80,36 @@ describe("dev with tls", () => {
     expect(influx.healthcheck.tests.join(" ")).toContain("SSL_CERT_FILE=/run/secrets/tls-ca.crt influx ping --host https://127.0.0.1:8086");
   });
 
-  test("every PostgreSQL, Redis and InfluxDB hook verifies the server against the CA; every URI and env map verifies it too", () => {
-    for (const hook of ["trading-postgres-init", "trading-postgres-replica-1-slot", "trading-postgres-replica-1-check", "trading-redis-init", "trading-influxdb-init"]) {
+  test("MongoDB: TLS only for clients and members, each member's certificate and key one PEM of the mongodb user; the probes over TLS", () => {
+    for (const n of [1, 2, 3]) {
+      const name = `trading-mongo-${n}`;
+      const member = container(run, name);
+      expect(member.command.join(" ")).toContain(
+        "--tlsMode requireTLS --tlsCertificateKeyFile /run/secrets/tls-server.pem --tlsCAFile /run/secrets/tls-ca.crt --tlsAllowConnectionsWithoutCertificates",
+      );
+      const pem = upload(run, name, "/run/secrets/tls-server.pem");
+      expect(pem).toMatchObject({ owner: "999", group: "999", permissions: "0400" });
+      // Certificate then key, this member's own.
+      expect(pem.content).toMatch(new RegExp(`mock trading-tls-mongo-${n}-certificate.*\\nmock trading-tls-mongo-${n}-key`, "s"));
+      expect(isSecretInput(run.byName(name).inputs.uploads)).toBe(true);
+      for (const check of [member.healthcheck.tests.join(" ")]) expect(check).toContain("mongosh --quiet --norc --tls --tlsCAFile /run/secrets/tls-ca.crt --tlsAllowInvalidHostnames");
+    }
+  });
+
+  test("the admin tools verify the servers: pgAdmin with verify-full and the CA in its storage folder, mongo-express with TLS against the CA file", () => {
+    const servers = JSON.parse(upload(run, "trading-admin-tools-pgadmin", "/pgadmin4/servers.json").content).Servers;
+    for (const server of Object.values<any>(servers)) expect(server).toMatchObject({ SSLMode: "verify-full", ConnectionParameters: { sslmode: "verify-full", sslrootcert: "/tls-ca.crt" } });
+    expect(container(run, "trading-admin-tools-pgadmin").envs).toContain("PGADMIN_TLS_CA_SOURCE=/run/secrets/tls-ca.crt");
+    const ca = plain(run.outputs.tls.value).caCertificate;
+    expect(upload(run, "trading-admin-tools-pgadmin", "/run/secrets/tls-ca.crt")).toMatchObject({ content: ca, owner: "5050" });
+    expect(upload(run, "trading-admin-tools-mongo-express", "/run/secrets/tls-ca.crt")).toMatchObject({ content: ca, owner: "1000" });
+    expect(container(run, "trading-admin-tools-mongo-express").envs).toEqual(
+      expect.arrayContaining(["ME_CONFIG_MONGODB_SSL=true", "ME_CONFIG_MONGODB_SSLVALIDATE=true", "ME_CONFIG_MONGODB_CA_FILE=/run/secrets/tls-ca.crt"]),
+    );
+  });
+
+  test("every hook verifies the server against the CA; every URI and env map verifies it too", () => {
+    for (const hook of ["trading-postgres-init", "trading-postgres-replica-1-slot", "trading-postgres-replica-1-check", "trading-redis-init", "trading-influxdb-init", "trading-mongo-init"]) {
       expect(plain(run.byName(hook).inputs).tlsCa, hook).toBe(plain(run.outputs.tls.value).caCertificate);
     }
     expect(run.outputs.tls.value).toEqual({ caCertificate: expect.any(String), caFile: CA_FILE });
@@ -90,6 +122,8 @@ describe("dev with tls", () => {
     for (const uri of [admin.postgres.primary, ...admin.postgres.replicas]) expect(uri).toMatch(/\?sslmode=verify-full&sslrootcert=/);
     expect(admin.redis.url).toMatch(/^rediss:\/\/admin:/);
     expect(admin.influxdb.url).toBe("https://127.0.0.1:8086");
+    for (const uri of admin.mongo.members) expect(uri).toMatch(new RegExp(`\\?directConnection=true&authSource=admin&tls=true&tlsCAFile=${CA_FILE}$`));
+    for (const uri of Object.values<string>(run.outputs.mongoUris.value)) expect(uri).toMatch(new RegExp(`&tls=true&tlsCAFile=${CA_FILE}$`));
     expect(plain(run.byName("trading-influxdb-init").inputs).url).toBe("https://127.0.0.1:8086");
     for (const place of ["inNetwork", "host"] as const) {
       const env = run.outputs.serviceEnv.value[place];
@@ -97,6 +131,7 @@ describe("dev with tls", () => {
       for (const consumer of ["advanced-trading-platform", "trading-simulation"]) expect(env[consumer]).toMatchObject({ PGSSLMODE: "verify-full", PGSSLROOTCERT: CA_FILE });
       expect(env["advanced-trading-platform"].REDIS_URL).toMatch(new RegExp(`^rediss://.*/0\\?ssl_cert_reqs=required&ssl_ca_certs=${CA_FILE}&ssl_check_hostname=true$`));
       expect(env["advanced-trading-platform"]).toMatchObject({ INFLUXDB_URL: expect.stringMatching(/^https:\/\//), INFLUXDB_SSL_CA_CERT: CA_FILE });
+      expect(env["trading-simulation"]).toMatchObject({ MONGODB_URL: expect.stringMatching(new RegExp(`&tls=true&tlsCAFile=${CA_FILE}$`)), MONGODB_TLS: "true", MONGODB_TLS_CA_FILE: CA_FILE });
     }
   });
 
@@ -108,13 +143,19 @@ describe("dev with tls", () => {
     expect(plainRun.outputs.serviceEnv.value.host["trading-simulation"].PGSSLMODE).toBeUndefined();
   });
 
-  test("turning tls on replaces the PostgreSQL servers, Redis and InfluxDB once and re-runs their hooks; nothing else", async () => {
+  test("turning tls on replaces every server (MongoDB's members one at a time) and the admin tools once and re-runs the hooks; nothing else", async () => {
     const change = graphChanges(await runProgram("dev"), run);
     expect(change.removed).toEqual([]);
     expect(change.added.every((name) => name.startsWith("trading-tls"))).toBe(true);
     expect(change.changed).toEqual([
+      "trading-admin-tools-mongo-express",
+      "trading-admin-tools-pgadmin",
       "trading-influxdb-init",
       "trading-influxdb-server",
+      "trading-mongo-1",
+      "trading-mongo-2",
+      "trading-mongo-3",
+      "trading-mongo-init",
       "trading-postgres-init",
       "trading-postgres-primary",
       "trading-postgres-replica-1",
@@ -209,6 +250,20 @@ describe("prod on Kubernetes with tls", () => {
     expect(container.env).toEqual(expect.arrayContaining([{ name: "INFLUXD_TLS_CERT", value: "/run/secrets/tls-server.crt" }]));
     expect(container.readinessProbe.exec.command.join(" ")).toContain("SSL_CERT_FILE=/run/secrets/tls-ca.crt influx ping --host https://");
     expect(run.outputs.serviceEnv.value.inNetwork["advanced-trading-platform"].INFLUXDB_URL).toBe("https://trading-influxdb.trading-db.svc.cluster.local:8086");
+  });
+
+  test("MongoDB: one certificate for the set's pods, holding every host of the replica-set config; the members' TLS arguments and probes", () => {
+    const request = plain(run.byName("trading-tls-mongo-request").inputs);
+    const hosts = plain(run.byName("trading-mongo-init").inputs).members.map((m: { host: string }) => m.host.split(":")[0]);
+    expect(hosts).toHaveLength(3);
+    expect(request.dnsNames).toEqual(expect.arrayContaining([...hosts, "localhost"]));
+    expect(request.ipAddresses).toEqual(["127.0.0.1"]);
+    const set = objects("StatefulSet").map((r) => plain(r.inputs)).find((o) => o.spec.template.spec.containers[0].args?.includes("--replSet"))!;
+    const member = set.spec.template.spec.containers[0];
+    expect(member.args).toEqual(expect.arrayContaining(["--tlsMode", "requireTLS", "--tlsCertificateKeyFile", "/run/secrets/tls-server.pem"]));
+    expect(member.readinessProbe.exec.command.join(" ")).toContain("--tls --tlsCAFile /run/secrets/tls-ca.crt");
+    expect(plain(run.byName("trading-mongo-init").inputs).tlsCa).toBe(run.outputs.tls.value.caCertificate);
+    expect(run.outputs.serviceEnv.value.inNetwork["trading-simulation"].MONGODB_URL).toMatch(new RegExp(`\\.svc\\.cluster\\.local:27017/trading_configs\\?replicaSet=rs0&authSource=admin&tls=true&tlsCAFile=${CA_FILE}$`));
   });
 
   test("each consumer namespace gets the CA as a ConfigMap to mount where the URIs name it; once per namespace", async () => {

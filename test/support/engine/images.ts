@@ -71,6 +71,7 @@ export const STAND_INS = {
     extra: () => [
       { from: mongodBin(), to: "mongod" },
       { from: path.join(IMAGES, "mongo/mongod-wrapper.sh"), to: "mongod-wrapper.sh" },
+      { from: path.join(IMAGES, "mongo/mongod-tls.js"), to: "mongod-tls.js" },
       { from: path.join(IMAGES, "mongo/mongosh.js"), to: "mongosh/mongosh.js" },
       ...packageClosure("mongodb").map((dir) => ({ from: dir, to: `mongosh/node_modules/${path.relative(path.join(ROOT, "node_modules"), dir)}` })),
     ],

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // mongosh of the stand-in image (test/engine/images/mongo/Dockerfile): what the official
 // entrypoint and the stack's healthcheck send, on the MongoDB Node driver.
-//   mongosh [--host H] [--port P] [--quiet] [--norc] [--nodb] [DB] [--eval JS] [FILE.js]
+//   mongosh [--host H] [--port P] [--tls [--tlsCAFile F] [--tlsAllowInvalidHostnames]] [--quiet] [--norc]
+//           [--nodb] [DB] [--eval JS] [FILE.js]
 // JS without --eval or a file is read from stdin. The script runs synchronously as in mongosh:
 // each database call runs in a child process of this script and its reply is returned.
 "use strict";
@@ -13,6 +14,7 @@ if (process.argv[2] === "--run-command") {
   // Child: one command, its reply as Extended JSON on stdout.
   const { MongoClient, BSON } = require("mongodb");
   const [uri, dbName, command] = process.argv.slice(3);
+  // TLS options travel in the URI (tls, tlsCAFile, tlsAllowInvalidHostnames), as mongosh passes them to the driver.
   const client = new MongoClient(uri, { serverSelectionTimeoutMS: 2000, connectTimeoutMS: 2000 });
   client
     .db(dbName)
@@ -31,9 +33,13 @@ let port = "27017";
 let dbName = "test";
 let script;
 let nodb = false;
+const tls = new URLSearchParams();
 for (let i = 0; i < args.length; i++) {
   const arg = args[i];
-  if (arg === "--host") host = args[++i];
+  if (arg === "--tls") tls.set("tls", "true");
+  else if (arg === "--tlsCAFile") tls.set("tlsCAFile", args[++i]);
+  else if (arg === "--tlsAllowInvalidHostnames") tls.set("tlsAllowInvalidHostnames", "true");
+  else if (arg === "--host") host = args[++i];
   else if (arg === "--port") port = args[++i];
   else if (arg === "--eval") script = args[++i];
   else if (arg === "--nodb") nodb = true;
@@ -45,7 +51,11 @@ for (let i = 0; i < args.length; i++) {
   else dbName = arg;
 }
 if (script === undefined) script = fs.readFileSync(0, "utf8");
-const uri = `mongodb://${host}:${port}/?directConnection=true`;
+if (tls.size > 0 && !tls.has("tls")) {
+  process.stderr.write("mongosh stand-in: --tlsCAFile and --tlsAllowInvalidHostnames need --tls\n");
+  process.exit(2);
+}
+const uri = `mongodb://${host}:${port}/?directConnection=true${tls.size > 0 ? `&${tls}` : ""}`;
 const { BSON } = require("mongodb");
 
 function command(name, cmd) {
