@@ -120,13 +120,18 @@ export class StackCertificates extends pulumi.ComponentResource {
     this.registerOutputs({ caCertificate: this.caCertificate });
   }
 
-  /** A key and a certificate for `server` (resources `${name}-<server>-…`), valid for every name in `names`. */
-  issue(server: string, names: CertificateNames, parent: pulumi.Resource): ServerCertificate {
-    const key = new tls.PrivateKey(`${this.name}-${server}-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent });
+  /**
+   * A key and a certificate for `server` (resources `${name}-<server>-…`, children of this
+   * component), valid for every name in `names`. The release that brought tls made them children
+   * of the server's component (`formerParent`): aliased, so a stack made then keeps them.
+   */
+  issue(server: string, names: CertificateNames, formerParent: pulumi.Resource): ServerCertificate {
+    const opts: pulumi.CustomResourceOptions = { parent: this, aliases: [{ parent: formerParent }] };
+    const key = new tls.PrivateKey(`${this.name}-${server}-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, opts);
     const request = new tls.CertRequest(
       `${this.name}-${server}-request`,
       { privateKeyPem: key.privateKeyPem, subject: { commonName: names.dnsNames[0] }, dnsNames: names.dnsNames, ipAddresses: names.ipAddresses },
-      { parent },
+      opts,
     );
     const certificate = new tls.LocallySignedCert(
       `${this.name}-${server}-certificate`,
@@ -139,7 +144,7 @@ export class StackCertificates extends pulumi.ComponentResource {
         validityPeriodHours: TLS_VALIDITY.serverHours,
         earlyRenewalHours: TLS_VALIDITY.serverRenewalHours,
       },
-      { parent },
+      opts,
     );
     return { certificate: certificate.certPem, key: pulumi.secret(key.privateKeyPem), ca: this.caCertificate };
   }

@@ -53,8 +53,10 @@ describe.each(released.scenarios)("a $stack stack $overrides made by the release
   let outcome: AliasOutcome;
   const oldUrns = Object.keys(scenario.resources);
 
+  // The stack's config as it was then: no tls (off). Turning tls on is a change of its own (stack-tls.test.ts).
+  const overrides = { tls: "false", ...scenario.overrides };
   beforeAll(async () => {
-    run = await runProgram(scenario.stack, scenario.overrides);
+    run = await runProgram(scenario.stack, overrides);
     outcome = applyAliases(oldUrns, run.resources);
   });
 
@@ -86,7 +88,7 @@ describe.each(released.scenarios)("a $stack stack $overrides made by the release
     // state, and with the images that release pinned (later releases raised the pins, which
     // replaces the servers by itself, rename or not).
     const formerName = new Map([...outcome.renamed].map(([now, before]) => [urnName(now), urnName(before)]));
-    const again = await runProgram(scenario.stack, { ...scenario.overrides, ...PINNED_BY_THE_RELEASE }, (r) => mockRealise({ ...r, name: formerName.get(r.name) ?? r.name }));
+    const again = await runProgram(scenario.stack, { ...overrides, ...PINNED_BY_THE_RELEASE }, (r) => mockRealise({ ...r, name: formerName.get(r.name) ?? r.name }));
     const differing = again.resources
       // (Resources new since that release have no old inputs to compare.)
       .filter((r) => !CLOUDNATIVE_PG.test(r.name) && r.name !== "trading-postgres-data-major" && !NEW_LOGIN_PASSWORDS.test(r.name) && !NEW_KUBERNETES_OBJECTS.test(r.name))

@@ -2,7 +2,8 @@
 // server's certificate (@pulumi/tls), what the containers get, what the hooks verify
 // against, the URIs and env maps; and what turning it on does to a stack that is up.
 import { beforeAll, describe, expect, test } from "vitest";
-import { graphChanges, isSecretInput, plain, runProgram, type ProgramRun } from "../support/pulumi";
+import { applyAliases } from "../support/aliases";
+import { graphChanges, isSecretInput, plain, runProgram, stackConfig, PROJECT, type ProgramRun } from "../support/pulumi";
 
 const CA_FILE = "/etc/trading-db-stack/ca.crt";
 const container = (run: ProgramRun, name: string) => plain(run.byName(name).inputs);
@@ -135,6 +136,29 @@ describe("dev with tls", () => {
     }
   });
 
+  test("a tls stack made by the release before keeps its certificates: they were children of their server's component, and are aliased from there", () => {
+    const isCert = (type: string) => /^tls:index\/(privateKey:PrivateKey|certRequest:CertRequest|locallySignedCert:LocallySignedCert)$/.test(type);
+    const componentOf: Record<string, string> = { postgres: "trading-postgres", redis: "trading-redis" };
+    const urnOf = (name: string) => run.resources.find((r) => r.name === name)!.options.urn;
+    // That release's state: PostgreSQL's and Redis's keys, requests and certificates under their server's component.
+    const olds = run.resources
+      .filter((r) => !isCert(r.type) || /^trading-tls-(postgres|redis|ca-key$)/.test(r.name))
+      .map((r) => {
+        if (!isCert(r.type) || r.name === "trading-tls-ca-key") return r.options.urn;
+        const server = /^trading-tls-(postgres|redis)/.exec(r.name)![1];
+        const parentType = urnOf(componentOf[server]).split("::")[2];
+        return `${r.options.urn.split("::").slice(0, 2).join("::")}::${parentType}$${r.type}::${r.name}`;
+      });
+    const outcome = applyAliases(olds, run.resources);
+    expect(outcome.errors).toEqual([]);
+    expect(outcome.deleted).toEqual([]);
+    // New: MongoDB's and InfluxDB's, which that release had not.
+    expect(outcome.created.map((u) => u.split("::").pop()).every((n) => /^trading-tls-(mongo|influxdb)/.test(n!))).toBe(true);
+    expect([...outcome.renamed.keys()].map((u) => u.split("::").pop()).sort()).toEqual(
+      run.resources.filter((r) => isCert(r.type) && /^trading-tls-(postgres|redis)/.test(r.name)).map((r) => r.name).sort(),
+    );
+  });
+
   test("without tls: no certificate, URIs and env maps as before, and the tls output null", async () => {
     const plainRun = await runProgram("dev");
     expect(plainRun.resources.filter((r) => r.type.startsWith("tls:"))).toEqual([]);
@@ -195,10 +219,31 @@ describe("the real engine suite's @pulumi/tls (openssl), fed the stack's own inp
   });
 });
 
-describe("prod on Kubernetes with tls", () => {
+describe("prod on Kubernetes, with tls as shipped (Pulumi.prod.yaml)", () => {
   let run: ProgramRun;
   beforeAll(async () => {
-    run = await runProgram("prod", { tls: "true" });
+    run = await runProgram("prod");
+  });
+
+  test("prod's own config turns tls on: the tls output is set, and no consumer URI or env value is a clear one", () => {
+    expect(String(stackConfig("prod")[`${PROJECT}:tls`])).toBe("true");
+    expect(run.outputs.tls.value).toEqual({ caCertificate: expect.any(String), caFile: CA_FILE });
+    for (const place of ["inNetwork", "host"] as const) {
+      const values = Object.values<Record<string, string>>(run.outputs.serviceEnv.value[place]).flatMap((env) => Object.values(env));
+      expect(values.filter((v) => /^(postgresql(\+asyncpg)?|mongodb|redis|http):\/\//.test(v) && !/(sslmode=verify-full|ssl=verify-full|tls=true)/.test(v))).toEqual([]);
+    }
+  });
+
+  test("turning tls on for a prod stack that is up: certificates, the CA ConfigMaps and the CloudNativePG Secrets are new; the pods roll, the Cluster updates in place; nothing is removed", async () => {
+    const change = graphChanges(await runProgram("prod", { tls: "false" }), run);
+    expect(change.removed).toEqual([]);
+    expect(change.added.filter((name) => !name.startsWith("trading-tls"))).toEqual([
+      "trading-ca-trading-platform",
+      "trading-ca-trading-simulation",
+      "trading-postgres-server-ca-secret",
+      "trading-postgres-server-tls-secret",
+    ]);
+    expect(change.changed.filter((name) => /-(members|server|cluster)$/.test(name)).sort()).toEqual(["trading-influxdb-server", "trading-mongo-members", "trading-postgres-cluster", "trading-redis-server"]);
   });
   const objects = (kind: string) => run.resources.filter((r) => r.type.startsWith("kubernetes:") && r.type.endsWith(`:${kind}`));
   const named = (kind: string, name: string) => plain(objects(kind).find((r) => plain(r.inputs).metadata?.name === name)!.inputs);
