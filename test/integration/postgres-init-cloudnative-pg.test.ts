@@ -28,7 +28,8 @@ async function operatorMakes(role: string, password: string, database?: string):
 }
 
 beforeAll(async () => {
-  const run = await runProgram("prod");
+  // In clear (tls off): the hook's work on CloudNativePG's objects. Over TLS: postgres-tls.test.ts.
+  const run = await runProgram("prod", { tls: "false" });
   hook = serializedHook(run.byName("trading-postgres-init"));
   server = await startPrimary("the-operator-s-own-superuser-password", "cloudnative-pg");
 });
