@@ -70,9 +70,9 @@ export function pgadminServersJson(servers: PgadminServer[], user: string, tls =
       Port: s.endpoint.port,
       MaintenanceDB: "postgres",
       Username: user,
-      PassFile: "/pgpass",
-      SSLMode: tls ? "verify-full" : "prefer",
-      ...(tls ? { ConnectionParameters: { sslmode: "verify-full", sslrootcert: "/tls-ca.crt" } } : {}),
+      // pgAdmin reads the older top-level PassFile and SSLMode only without ConnectionParameters:
+      // with TLS every setting goes there.
+      ...(tls ? { ConnectionParameters: { sslmode: "verify-full", sslrootcert: "/tls-ca.crt", passfile: "/pgpass" } } : { PassFile: "/pgpass", SSLMode: "prefer" }),
     },
   ]);
   return `${JSON.stringify({ Servers: Object.fromEntries(entries) }, null, 2)}\n`;

@@ -205,6 +205,11 @@ export const CONFIG_KEYS = {
     default: "1",
     description: "Kubernetes: CPU request and limit of each MongoDB member, a decimal number of CPUs (e.g. 0.5, 2). Docker sets no CPU limit on MongoDB.",
   },
+  mongoTlsMode: {
+    type: "string",
+    default: "requireTLS",
+    description: "With tls: mongod's --tlsMode, requireTLS (TLS only, clients and members). allowTLS, then preferTLS are the steps of turning tls on or off for a replica set that is up, one `up` each (docs/upgrades.md): a member rolled straight to requireTLS refuses the clear connections of the members not rolled yet.",
+  },
   mongoElectionTimeoutMs: {
     type: "integer",
     default: 10000,
@@ -357,9 +362,14 @@ export interface MongoConfig {
   /** Kubernetes only. */
   cpus: string;
   electionTimeoutMs: number;
+  /** With tls: mongod's --tlsMode (requireTLS, or a step of turning tls on or off for a set that is up). */
+  tlsMode: MongoTlsMode;
   /** Kubernetes: GiB per member's data volume. */
   storageGb: number;
 }
+
+export const MONGO_TLS_MODES = ["requireTLS", "preferTLS", "allowTLS"] as const;
+export type MongoTlsMode = (typeof MONGO_TLS_MODES)[number];
 
 export const REDIS_EVICTION_POLICIES = [
   "volatile-lru",
@@ -529,6 +539,7 @@ export function parseStackConfig(lookup: ConfigLookup, keysSet: readonly string[
     memoryMb: reader.integer("mongoMemoryMb", 512, 262144),
     cpus: reader.cpus("mongoCpus"),
     electionTimeoutMs: reader.integer("mongoElectionTimeoutMs", 500, 60000),
+    tlsMode: reader.oneOf("mongoTlsMode", [...MONGO_TLS_MODES]) as MongoTlsMode,
     storageGb: storageGb("mongoStorageGb"),
   };
 

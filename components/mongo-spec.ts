@@ -1,6 +1,6 @@
 // Pure builders for the MongoDB replica set: names, paths, mongod arguments, healthcheck, the
 // replica-set config and connection strings. No Pulumi here, so every rule is unit-tested directly.
-import type { MongoConfig } from "./config";
+import type { MongoConfig, MongoTlsMode } from "./config";
 import type { ClientTls } from "./postgres-spec";
 import type { Endpoint, ReadyCheck, ServerSpec } from "./server-spec";
 import { TLS_PATHS, tlsKeyPairSecretFiles } from "./tls";
@@ -65,12 +65,13 @@ export function wiredTigerCacheGb(memoryMb: number): number {
 }
 
 /**
- * With `tls`: TLS only, for clients and members alike (requireTLS). Members present their own
- * certificate to each other (it has client_auth), checked against the stack's CA; clients bring
- * none (they log in with passwords), and verify the member against the CA.
+ * With `tls`: TLS only, for clients and members alike (requireTLS, or a step of turning it on or
+ * off for a set that is up: allowTLS, preferTLS). Members present their own certificate to each
+ * other (it has client_auth), checked against the stack's CA; clients bring none (they log in with
+ * passwords), and verify the member against the CA.
  */
-export function mongodTlsArgs(): string[] {
-  return ["--tlsMode", "requireTLS", "--tlsCertificateKeyFile", TLS_PATHS.certificateAndKey, "--tlsCAFile", TLS_PATHS.ca, "--tlsAllowConnectionsWithoutCertificates"];
+export function mongodTlsArgs(mode: MongoTlsMode = "requireTLS"): string[] {
+  return ["--tlsMode", mode, "--tlsCertificateKeyFile", TLS_PATHS.certificateAndKey, "--tlsCAFile", TLS_PATHS.ca, "--tlsAllowConnectionsWithoutCertificates"];
 }
 
 /** The container command, handed by the wrapper to the image's entrypoint. */
@@ -94,7 +95,7 @@ export function mongodCommand(mongo: MongoConfig, tls = false): string[] {
     // the member's loopback (where a Kubernetes port-forward arrives) could meanwhile make the first.
     "--setParameter",
     "enableLocalhostAuthBypass=false",
-    ...(tls ? mongodTlsArgs() : []),
+    ...(tls ? mongodTlsArgs(mongo.tlsMode) : []),
   ];
 }
 

@@ -167,8 +167,8 @@ export function stackOutputs(stack: TradingDbStack, config: StackConfig): { [K i
     redisUrls: redis.urls,
     influxdb: pulumi.output({
       container: influx.container,
-      url: influxdbUrl(influx.host),
-      urlInNetwork: influxdbUrl(influx.network),
+      url: influxdbUrl(influx.host, stack.tls !== undefined),
+      urlInNetwork: influxdbUrl(influx.network, stack.tls !== undefined),
       org: influx.org,
       bucket: influx.bucket,
       buckets: influxBuckets(config.influxdb).map((b) => ({ name: b.name, retentionSeconds: b.retentionSeconds })),

@@ -97,9 +97,21 @@ describe("dev with tls", () => {
     }
   });
 
+  test("mongoTlsMode: the steps of turning tls on or off for a set that is up (allowTLS, preferTLS) reach mongod; anything else is refused", async () => {
+    for (const mode of ["allowTLS", "preferTLS"]) {
+      const step = await runProgram("dev", { tls: "true", mongoTlsMode: mode });
+      expect(container(step, "trading-mongo-1").command.join(" ")).toContain(`--tlsMode ${mode} --tlsCertificateKeyFile`);
+    }
+    await expect(runProgram("dev", { tls: "true", mongoTlsMode: "disabled" })).rejects.toThrow(/mongoTlsMode.*requireTLS, preferTLS, allowTLS/);
+  });
+
   test("the admin tools verify the servers: pgAdmin with verify-full and the CA in its storage folder, mongo-express with TLS against the CA file", () => {
     const servers = JSON.parse(upload(run, "trading-admin-tools-pgadmin", "/pgadmin4/servers.json").content).Servers;
-    for (const server of Object.values<any>(servers)) expect(server).toMatchObject({ SSLMode: "verify-full", ConnectionParameters: { sslmode: "verify-full", sslrootcert: "/tls-ca.crt" } });
+    // With ConnectionParameters pgAdmin reads no top-level PassFile: the passfile goes there too.
+    for (const server of Object.values<any>(servers)) {
+      expect(server.ConnectionParameters).toEqual({ sslmode: "verify-full", sslrootcert: "/tls-ca.crt", passfile: "/pgpass" });
+      expect(server.PassFile).toBeUndefined();
+    }
     expect(container(run, "trading-admin-tools-pgadmin").envs).toContain("PGADMIN_TLS_CA_SOURCE=/run/secrets/tls-ca.crt");
     const ca = plain(run.outputs.tls.value).caCertificate;
     expect(upload(run, "trading-admin-tools-pgadmin", "/run/secrets/tls-ca.crt")).toMatchObject({ content: ca, owner: "5050" });
@@ -123,6 +135,7 @@ describe("dev with tls", () => {
     for (const uri of [admin.postgres.primary, ...admin.postgres.replicas]) expect(uri).toMatch(/\?sslmode=verify-full&sslrootcert=/);
     expect(admin.redis.url).toMatch(/^rediss:\/\/admin:/);
     expect(admin.influxdb.url).toBe("https://127.0.0.1:8086");
+    expect(plain(run.outputs.influxdb.value)).toMatchObject({ url: "https://127.0.0.1:8086", urlInNetwork: "https://influxdb:8086" });
     for (const uri of admin.mongo.members) expect(uri).toMatch(new RegExp(`\\?directConnection=true&authSource=admin&tls=true&tlsCAFile=${CA_FILE}$`));
     for (const uri of Object.values<string>(run.outputs.mongoUris.value)) expect(uri).toMatch(new RegExp(`&tls=true&tlsCAFile=${CA_FILE}$`));
     expect(plain(run.byName("trading-influxdb-init").inputs).url).toBe("https://127.0.0.1:8086");

@@ -18,8 +18,12 @@ const os = require("os");
 const path = require("path");
 const tls = require("tls");
 
+/** The real mongod, once started (after the listeners: a failure before leaves none behind). */
+let mongod;
+
 function fail(message) {
   process.stderr.write(`mongod stand-in (TLS): ${message}\n`);
+  mongod?.kill("SIGKILL");
   process.exit(2);
 }
 
@@ -55,12 +59,15 @@ const serving = { cert: pem, key: pem, ca: caFile ? fs.readFileSync(caFile, "utf
 const socketDir = fs.mkdtempSync(path.join(os.tmpdir(), "mongod-tls-"));
 const socket = path.join(socketDir, `mongodb-${port}.sock`);
 
-const mongod = spawn(real, [...args, "--port", String(port), "--bind_ip", socket], { stdio: "inherit" });
-for (const signal of ["SIGTERM", "SIGINT"]) process.on(signal, () => mongod.kill(signal));
-mongod.on("exit", (code, signal) => {
-  fs.rmSync(socketDir, { recursive: true, force: true });
-  process.exit(code ?? (signal ? 128 + os.constants.signals[signal] : 1));
-});
+/** Starts the real mongod on its socket, once every listener is up. */
+function startMongod() {
+  mongod = spawn(real, [...args, "--port", String(port), "--bind_ip", socket], { stdio: "inherit" });
+  for (const signal of ["SIGTERM", "SIGINT"]) process.on(signal, () => mongod.kill(signal));
+  mongod.on("exit", (code, signal) => {
+    fs.rmSync(socketDir, { recursive: true, force: true });
+    process.exit(code ?? (signal ? 128 + os.constants.signals[signal] : 1));
+  });
+}
 
 /** Both ways between a client and a unix socket (mongod's, or the TLS server's), `first` sent ahead. */
 function pipeTo(client, first, target) {
@@ -96,7 +103,9 @@ function accept(raw) {
   let buffered = Buffer.alloc(0);
   const onData = (chunk) => {
     buffered = Buffer.concat([buffered, chunk]);
-    if (buffered[0] === 0x16) {
+    // A TLS handshake record (0x16, version 3.x); a wire message's first byte is its length's lowest.
+    if (buffered.length < 2) return;
+    if (buffered[0] === 0x16 && buffered[1] === 0x03) {
       // A TLS ClientHello.
       raw.off("data", onData);
       return pipeTo(raw, buffered, tlsSocket);
@@ -111,8 +120,12 @@ function accept(raw) {
   raw.on("error", () => raw.destroy());
 }
 
-for (const host of hosts) {
-  const server = net.createServer(accept);
-  server.on("error", (error) => fail(`cannot listen on ${host}:${port}: ${error.message}`));
-  server.listen(port, host);
-}
+const listening = hosts.map(
+  (host) =>
+    new Promise((resolve) => {
+      const server = net.createServer(accept);
+      server.on("error", (error) => fail(`cannot listen on ${host}:${port}: ${error.message}`));
+      server.listen(port, host, resolve);
+    }),
+);
+Promise.all([...listening, new Promise((resolve) => tlsServer.once("listening", resolve))]).then(startMongod);
