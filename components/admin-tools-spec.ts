@@ -2,7 +2,7 @@
 // mongo-express (environment), their names and healthchecks.
 import type { AdminToolsAccess } from "./config";
 import { shellCommand, type Endpoint, type ReadyCheck, type ServerSpec } from "./server-spec";
-import { TLS_PATHS } from "./tls";
+import { TLS_CA_FILE, TLS_PATHS } from "./tls";
 
 /**
  * Not the image's default 80: its python binds below 1024 only through a file capability, which
@@ -158,7 +158,7 @@ export function pgadminSpec(image: string, servers: PgadminServer[], superuser: 
     secretFiles: [
       { path: ADMIN_PATHS.pgadminPasswordFile, credential: "pgadminPassword" },
       { path: ADMIN_PATHS.pgadminPgpassSource, credential: "pgpass" },
-      ...(tls ? [{ path: TLS_PATHS.ca, credential: "tlsCa" }] : []),
+      ...(tls ? [TLS_CA_FILE] : []),
     ],
     port: { name: "http", number: PGADMIN_CONTAINER_PORT },
     ready: pgadminReadyCheck(),
@@ -190,7 +190,7 @@ export function mongoExpressSpec(image: string, entrypoint: string, access: Admi
       { path: ADMIN_PATHS.mongoExpressPasswordFile, credential: "password" },
       { path: ADMIN_PATHS.mongoExpressSessionSecretFile, credential: "sessionSecret" },
       { path: ADMIN_PATHS.mongoExpressCookieSecretFile, credential: "cookieSecret" },
-      ...(tls ? [{ path: TLS_PATHS.ca, credential: "tlsCa" }] : []),
+      ...(tls ? [TLS_CA_FILE] : []),
     ],
     port: { name: "http", number: MONGO_EXPRESS_CONTAINER_PORT },
     ready: mongoExpressReadyCheck(),

@@ -9,7 +9,7 @@ import { kubernetesWorkload } from "./kubernetes/workload";
 import { formerlyNamed } from "./names";
 import type { KubernetesTarget, ServerAccess } from "../init/access";
 import type { Endpoint, ServerSpec } from "./server-spec";
-import { dockerCertificateNames, kubernetesCertificateNames, type CertificateNames } from "./tls";
+import { dockerCertificateNames, kubernetesCertificateNames, tlsKeyPairSecrets, tlsSecrets, type CertificateNames, type ServerTls } from "./tls";
 
 export type Engine = { kind: "docker"; docker: DockerContext } | { kind: "kubernetes"; kubernetes: KubernetesContext };
 
@@ -136,6 +136,24 @@ export function serverCertificateNames(engine: Engine, server: { service: string
   const headless = `${name}-headless`;
   const pods = Array.from({ length: server.replicas ?? 1 }, (_, i) => `${name}-${i}.${headless}.${namespace}.svc.${config.clusterDomain}`);
   return kubernetesCertificateNames([name, headless], namespace, config.clusterDomain, pods);
+}
+
+/**
+ * With `tls`: a server's secret files from the stack's CA, its certificate for every name it is
+ * reached by (serverCertificateNames), as separate files, or certificate and key in one
+ * (`keyPair`, as mongod reads them); nothing without.
+ */
+export function serverTlsSecrets(
+  engine: Engine,
+  tls: ServerTls | undefined,
+  server: string,
+  names: Parameters<typeof serverCertificateNames>[1],
+  parent: pulumi.Resource,
+  form: "separate" | "keyPair" = "separate",
+): Record<string, pulumi.Input<string>> {
+  if (!tls) return {};
+  const certificate = tls.certificates.issue(server, serverCertificateNames(engine, names), parent);
+  return form === "keyPair" ? tlsKeyPairSecrets(certificate) : tlsSecrets(certificate);
 }
 
 /** The port-forward target a hook takes; secret when it carries a kubeconfig's contents. */

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { InfluxdbInit } from "../init/influxdb/resources";
 import type { CommonConfig, InfluxdbConfig } from "./config";
-import { kubernetesTarget, placeServer, serverCertificateNames, serverImage, type Engine, type ServerAccess } from "./engine";
+import { kubernetesTarget, placeServer, serverTlsSecrets, serverImage, type Engine, type ServerAccess } from "./engine";
 import {
   advancedTradingPlatformInfluxEnv,
   DOWNSAMPLE_TASK,
@@ -18,7 +18,7 @@ import {
 import type { InfluxdbSecrets } from "./secrets";
 import type { Endpoint } from "./server-spec";
 import type { ServiceEnvPart } from "./service-env";
-import { tlsSecrets, type ServerTls } from "./tls";
+import { verifyingCa, type ServerTls } from "./tls";
 
 // InfluxDB 2: setup mode (org, market-data, admin) -> init hook (buckets, downsampling task,
 // scoped tokens for the services).
@@ -54,12 +54,12 @@ export class InfluxdbServer extends pulumi.ComponentResource {
     super("trading:influxdb:Server", name, {}, opts);
     const { influxdb, common, engine, secrets } = args;
     const names = influxdbNames(common.namePrefix);
-    const certificates = args.tls?.certificates;
-    const tlsFiles = certificates ? tlsSecrets(certificates.issue("influxdb", serverCertificateNames(engine, { service: names.host, container: names.container }), this)) : {};
+    const tls = args.tls !== undefined;
+    const tlsFiles = serverTlsSecrets(engine, args.tls, "influxdb", { service: names.host, container: names.container }, this);
     const server = placeServer(
       engine,
       {
-        spec: influxdbSpec(influxdb, names.host, args.entrypoint, certificates !== undefined),
+        spec: influxdbSpec(influxdb, names.host, args.entrypoint, tls),
         // The operator token never reaches the container: the hook sets the server up with it.
         secrets: { adminPassword: secrets.adminPassword, ...tlsFiles },
         hostPort: influxdb.port,
@@ -82,9 +82,9 @@ export class InfluxdbServer extends pulumi.ComponentResource {
     this.init = new InfluxdbInit(
       `${name}-init`,
       {
-        url: influxdbUrl(server.access, certificates !== undefined),
+        url: influxdbUrl(server.access, tls),
         ...(target ? { kubernetes: target } : {}),
-        ...(certificates ? { tlsCa: certificates.caCertificate } : {}),
+        ...verifyingCa(args.tls),
         adminToken: secrets.adminToken,
         adminUser: INFLUXDB_ADMIN_USER,
         adminPassword: secrets.adminPassword,

@@ -3,7 +3,7 @@ import type { MongoDatabaseFiles } from "../init/mongo/files";
 import { MongoInit } from "../init/mongo/resources";
 import { scriptsChecksum } from "../init/versioned-files";
 import type { AdminToolsAccess, CommonConfig, MongoConfig } from "./config";
-import { hookAccess, placeServer, serverCertificateNames, serverImage, type Engine, type PlaceServerArgs, type PlacedServer, type ServerAccess } from "./engine";
+import { hookAccess, placeServer, serverTlsSecrets, serverImage, type Engine, type PlaceServerArgs, type PlacedServer, type ServerAccess } from "./engine";
 import { MONGO_EXPRESS_SERVICE } from "./admin-tools-spec";
 import { disruptionBudget } from "./kubernetes/context";
 import type { Labels } from "./kubernetes/network-policy";
@@ -22,7 +22,7 @@ import {
 import type { MongoSecrets } from "./secrets";
 import type { Endpoint } from "./server-spec";
 import type { ServiceEnvPart } from "./service-env";
-import { tlsKeyPairSecrets, type ServerTls } from "./tls";
+import { verifyingCa, type ServerTls } from "./tls";
 
 // MongoDB replica set: N members (ready) -> init hook (initiate, config, users, collections, seed
 // documents). On Docker one container per member; on Kubernetes one StatefulSet of N pods,
@@ -86,9 +86,12 @@ export class MongoReplicaSet extends pulumi.ComponentResource {
     const { mongo, common, engine, secrets } = args;
     const names = mongoNames(common.namePrefix);
     // The key only: root's password reaches no member (the hook sets it), so its change restarts none.
-    const memberSecrets = { keyfile: secrets.keyfile };
-    const certificates = args.tls?.certificates;
-    const tls = certificates !== undefined;
+    const tls = args.tls !== undefined;
+    // With tls the member's certificate and key too, in one file as mongod reads them.
+    const memberSecrets = (server: string, names: { service: string; container: string; replicas?: number }) => ({
+      keyfile: secrets.keyfile,
+      ...serverTlsSecrets(engine, args.tls, server, names, this, "keyPair"),
+    });
     const placed: PlacedServer[] = [];
     let podLabels: Labels | undefined;
     if (engine.kind === "docker") {
@@ -102,9 +105,7 @@ export class MongoReplicaSet extends pulumi.ComponentResource {
         const member: PlaceServerArgs = {
           spec: mongoMemberSpec(mongo, names.host(n), `mongodb-member-${n}`, args.entrypoint, tls),
           // With tls each member its own certificate, for its name on the networks.
-          secrets: certificates
-            ? { ...memberSecrets, ...tlsKeyPairSecrets(certificates.issue(`mongo-${n}`, serverCertificateNames(engine, { service: names.host(n), container: names.container(n) }), this)) }
-            : memberSecrets,
+          secrets: memberSecrets(`mongo-${n}`, { service: names.host(n), container: names.container(n) }),
           hostPort: mongo.firstPort + n - 1,
           docker: {
             image,
@@ -126,9 +127,7 @@ export class MongoReplicaSet extends pulumi.ComponentResource {
         {
           spec: mongoMemberSpec(mongo, service, "mongodb-member", args.entrypoint, tls),
           // With tls one certificate for the set (one pod template): every pod's name.
-          secrets: certificates
-            ? { ...memberSecrets, ...tlsKeyPairSecrets(certificates.issue("mongo", serverCertificateNames(engine, { service, container: service, replicas: mongo.members }), this)) }
-            : memberSecrets,
+          secrets: memberSecrets("mongo", { service, container: service, replicas: mongo.members }),
           hostPort: mongo.firstPort,
           // No client Service: it would round-robin over primary and secondaries; clients list the pods.
           kubernetes: {
@@ -165,7 +164,7 @@ export class MongoReplicaSet extends pulumi.ComponentResource {
         rootUser: MONGO_USERS.root,
         rootPassword: secrets.root,
         keyfile: secrets.keyfile,
-        ...(certificates ? { tlsCa: certificates.caCertificate } : {}),
+        ...verifyingCa(args.tls),
         database: MONGO_DATABASE,
         users: pulumi.all([secrets.app, secrets.readonly, secrets.adminTools]).apply(([app, readonly, adminTools]) => [
           { name: MONGO_USERS.app, password: app, roles: dbRoles("readWrite") },

@@ -3,7 +3,7 @@ import { PostgresInit, PostgresMajorGuard, PostgresReplicaCheck, PostgresReplica
 import { scriptsChecksum, type DatabaseScripts } from "../init/postgres/scripts";
 import type { AdminToolsAccess, CommonConfig, PostgresConfig } from "./config";
 import { LOOPBACK } from "./config";
-import { hookAccess, placeServer, serverCertificateNames, serverImage, type Engine } from "./engine";
+import { hookAccess, placeServer, serverTlsSecrets, serverImage, type Engine } from "./engine";
 import { cloudNativePg, instanceLabels, selectorText } from "./kubernetes/cloudnative-pg";
 import type { Labels } from "./kubernetes/network-policy";
 import type { KubernetesContext } from "./kubernetes/context";
@@ -22,7 +22,7 @@ import type { PostgresSecrets } from "./secrets";
 import type { Endpoint } from "./server-spec";
 import type { ServerAccess } from "../init/access";
 import type { ServiceEnvPart } from "./service-env";
-import { tlsSecrets, type ServerTls } from "./tls";
+import { verifyingCa, type ServerTls } from "./tls";
 
 // PostgreSQL primary with N streaming replicas, and the hooks that set it up.
 // - Docker: each server a container.
@@ -183,14 +183,12 @@ function inContainers(parent: pulumi.Resource, name: string, args: PostgresClust
   // Another major than the data's is refused before the primary is replaced.
   const major = new PostgresMajorGuard(`${name}-data-major`, { majorVersion: pg.majorVersion, image: pg.image, volume: names.primaryVolume }, { parent });
   // With TLS: each server's certificate holds every name it is reached by, and each hook verifies it against the CA.
-  const certificates = args.tls?.certificates;
-  const tlsFiles = (server: string, names: { service: string; internalAlias?: string; container: string }) =>
-    certificates ? tlsSecrets(certificates.issue(server, serverCertificateNames(engine, names), parent)) : {};
-  const hookTls = certificates ? { tlsCa: certificates.caCertificate } : {};
+  const tlsFiles = (server: string, names: { service: string; internalAlias?: string; container: string }) => serverTlsSecrets(engine, args.tls, server, names, parent);
+  const hookTls = verifyingCa(args.tls);
   const primary = placeServer(
     engine,
     {
-      spec: primarySpec(pg, names.primaryHost, names.primaryInternalHost, args.primaryEntrypoint, args.hbaScript, certificates !== undefined),
+      spec: primarySpec(pg, names.primaryHost, names.primaryInternalHost, args.primaryEntrypoint, args.hbaScript, args.tls !== undefined),
       secrets: { superuser: secrets.superuser, ...tlsFiles("postgres-primary", { service: names.primaryHost, internalAlias: names.primaryInternalHost, container: names.primaryContainer }) },
       hostPort: pg.port,
       docker: { image, resourceNames: { container: `${name}-primary`, volumes: { data: `${name}-data` } }, containerName: names.primaryContainer, volumeNames: { data: names.primaryVolume } },
@@ -239,7 +237,7 @@ function inContainers(parent: pulumi.Resource, name: string, args: PostgresClust
     const replica = placeServer(
       engine,
       {
-        spec: replicaSpec(pg, names.replicaHost(n), n, names.primaryInternalHost, slotName, args.replicaEntrypoint, args.hbaScript, certificates !== undefined),
+        spec: replicaSpec(pg, names.replicaHost(n), n, names.primaryInternalHost, slotName, args.replicaEntrypoint, args.hbaScript, args.tls !== undefined),
         secrets: { replication: secrets.replication, ...tlsFiles(`postgres-replica-${n}`, { service: names.replicaHost(n), container: names.replicaContainer(n) }) },
         hostPort: pg.replicaFirstPort + n - 1,
         docker: {
@@ -315,7 +313,7 @@ function onCloudNativePg(parent: pulumi.Resource, name: string, args: PostgresCl
       ...hookAccess(primaryAccess),
       // The operator made the roles and databases: the hook logs in as each owner only.
       managedBy: "cloudnative-pg",
-      ...(args.tls ? { tlsCa: args.tls.certificates.caCertificate } : {}),
+      ...verifyingCa(args.tls),
       readonlyRole: POSTGRES_ROLES.readonly,
       ownerPasswords,
       databases: initDatabases(args),

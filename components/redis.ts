@@ -3,12 +3,12 @@ import * as pulumi from "@pulumi/pulumi";
 import type { RedisSeeds } from "../init/redis/files";
 import { RedisInit } from "../init/redis/resources";
 import type { CommonConfig, RedisConfig } from "./config";
-import { hookAccess, placeServer, serverCertificateNames, serverImage, type Engine, type ServerAccess } from "./engine";
+import { hookAccess, placeServer, serverTlsSecrets, serverImage, type Engine, type ServerAccess } from "./engine";
 import { REDIS_USERS, redisAclFile, redisNames, redisSpec, redisUrl } from "./redis-spec";
 import type { RedisSecrets } from "./secrets";
 import type { Endpoint } from "./server-spec";
 import type { ServiceEnvPart } from "./service-env";
-import { tlsSecrets, type ServerTls } from "./tls";
+import { verifyingCa, type ServerTls } from "./tls";
 
 // Redis: ACL users, AOF on its volume -> init hook (seed keys where absent).
 
@@ -42,12 +42,11 @@ export class RedisServer extends pulumi.ComponentResource {
     const aclFile = pulumi
       .all([secrets.admin, secrets.app, secrets.healthcheck])
       .apply(([admin, app, healthcheck]) => redisAclFile({ admin: sha256(admin), app: sha256(app), healthcheck: sha256(healthcheck) }));
-    const certificates = args.tls?.certificates;
-    const tlsFiles = certificates ? tlsSecrets(certificates.issue("redis", serverCertificateNames(engine, { service: names.host, container: names.container }), this)) : {};
+    const tlsFiles = serverTlsSecrets(engine, args.tls, "redis", { service: names.host, container: names.container }, this);
     const server = placeServer(
       engine,
       {
-        spec: redisSpec(redis, names.host, certificates !== undefined),
+        spec: redisSpec(redis, names.host, args.tls !== undefined),
         secrets: { acl: aclFile, healthcheck: secrets.healthcheck, ...tlsFiles },
         hostPort: redis.port,
         docker: {
@@ -71,7 +70,7 @@ export class RedisServer extends pulumi.ComponentResource {
         ...hookAccess(server.access),
         user: REDIS_USERS.admin,
         password: secrets.admin,
-        ...(certificates ? { tlsCa: certificates.caCertificate } : {}),
+        ...verifyingCa(args.tls),
         seeds: args.seeds.keys,
         seedsChecksum: args.seeds.checksum,
         timeoutSeconds: common.waitTimeoutSeconds,

@@ -22,7 +22,7 @@ import { RedisServer } from "./redis";
 import { REDIS_USERS, redisUrl } from "./redis-spec";
 import { StackSecrets } from "./secrets";
 import { mergeServiceEnv, type ServiceEnv } from "./service-env";
-import { StackCertificates, type ServerTls } from "./tls";
+import { StackCertificates, verifyingCa, type ServerTls } from "./tls";
 
 // The whole stack. loadStackPlan reads and checks everything from disk and config first, so bad
 // input fails before a single resource is registered; TradingDbStack then only builds resources.
@@ -159,7 +159,7 @@ export class TradingDbStack extends pulumi.ComponentResource {
               pgadminEntrypoint: args.plan.pgadminEntrypoint,
               mongoExpressEntrypoint: args.plan.mongoExpressEntrypoint,
               dependsOn: [this.postgres.init, this.mongo.init],
-              ...(this.tls ? { tlsCa: this.tls.certificates.caCertificate } : {}),
+              ...verifyingCa(this.tls),
             },
             part("admin-tools").opts,
           )

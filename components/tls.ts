@@ -59,6 +59,14 @@ export function tlsSecrets(cert: ServerCertificate): Record<string, pulumi.Input
   return { tlsCertificate: cert.certificate, tlsKey: cert.key, tlsCa: cert.ca };
 }
 
+/** The CA certificate as a secret file of the server's (or admin tool's) user, credential "tlsCa". */
+export const TLS_CA_FILE = { path: TLS_PATHS.ca, credential: "tlsCa" };
+
+/** What a hook or admin tool takes with `tls`: the CA it verifies the servers against (`tlsCa`); nothing without. */
+export function verifyingCa(tls: ServerTls | undefined): { tlsCa?: pulumi.Output<string> } {
+  return tls ? { tlsCa: tls.certificates.caCertificate } : {};
+}
+
 /** The secrets of a server that reads certificate and key from one file (mongod): see tlsKeyPairSecretFiles. */
 export function tlsKeyPairSecrets(cert: ServerCertificate): Record<string, pulumi.Input<string>> {
   return { tlsCertificateAndKey: pulumi.secret(pulumi.all([cert.certificate, cert.key]).apply(([c, k]) => `${c.trimEnd()}\n${k}`)), tlsCa: cert.ca };
@@ -68,7 +76,7 @@ export function tlsKeyPairSecrets(cert: ServerCertificate): Record<string, pulum
 export function tlsKeyPairSecretFiles(): Array<{ path: string; credential: string }> {
   return [
     { path: TLS_PATHS.certificateAndKey, credential: "tlsCertificateAndKey" },
-    { path: TLS_PATHS.ca, credential: "tlsCa" },
+    TLS_CA_FILE,
   ];
 }
 
@@ -77,7 +85,7 @@ export function tlsSecretFiles(): Array<{ path: string; credential: string }> {
   return [
     { path: TLS_PATHS.certificate, credential: "tlsCertificate" },
     { path: TLS_PATHS.key, credential: "tlsKey" },
-    { path: TLS_PATHS.ca, credential: "tlsCa" },
+    TLS_CA_FILE,
   ];
 }
 

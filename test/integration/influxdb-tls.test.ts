@@ -6,13 +6,12 @@ import * as fs from "fs";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startInfluxStub, type InfluxStub } from "../support/influxdb-stub";
 import { requireBuilt, runProgram, serializedHook, type SerializedHook } from "../support/pulumi";
-import { issueTestCert, makeTestCa, type TestCa } from "../support/tls";
+import { CERTIFICATE_REFUSED, issueTestCert, makeTestCa, type TestCa } from "../support/tls";
 
 let hook: SerializedHook;
 let ca: TestCa;
 let stranger: TestCa;
 let tls: { certificate: string; key: string };
-const CERTIFICATE_REFUSED = /self[- ]signed certificate in certificate chain|unable to verify|unable to get local issuer/;
 
 beforeAll(async () => {
   const run = await runProgram("dev", { tls: "true" });

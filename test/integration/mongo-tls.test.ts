@@ -11,7 +11,7 @@ import { MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { programKeyfile, startMember, stopMembers, type MongoMember } from "../support/mongo";
 import { mockPassword, requireBuilt, ROOT, runProgram, serializedHook, type ProgramRun, type SerializedHook } from "../support/pulumi";
-import { issueTestCert, makeTestCa, type TestCa } from "../support/tls";
+import { CERTIFICATE_REFUSED, issueTestCert, makeTestCa, type TestCa } from "../support/tls";
 
 let run: ProgramRun;
 let hook: SerializedHook;
@@ -19,7 +19,6 @@ let members: MongoMember[] = [];
 let ca: TestCa;
 let stranger: TestCa;
 const appPassword = mockPassword("trading-secrets-mongo-app-password", 32);
-const CERTIFICATE_REFUSED = /self[- ]signed certificate in certificate chain|unable to verify|unable to get local issuer/;
 
 /** The hook's inputs for the members as the test reaches them (the set's hosts 127.0.0.1:port, in every certificate). */
 function inputs(overrides: Record<string, unknown> = {}) {

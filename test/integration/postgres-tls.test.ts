@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { Client } from "pg";
 import { startPrimary, startReplica, removeServerDir, type PgServer } from "../support/postgres";
 import { requireBuilt, runProgram, serializedHook, type ProgramRun } from "../support/pulumi";
-import { issueTestCert, makeTestCa, type TestCa } from "../support/tls";
+import { CERTIFICATE_REFUSED, issueTestCert, makeTestCa, type TestCa } from "../support/tls";
 import * as fs from "fs";
 import { waitUntil } from "../support/wait";
 
@@ -60,7 +60,7 @@ describe("PostgreSQL with tls (Docker's settings on a real server)", () => {
   });
 
   test("a client verifying against another CA is refused, and so is a certificate without the address connected to", async () => {
-    expect(await attempt({ ssl: { ca: stranger.pem, rejectUnauthorized: true } })).toMatch(/self[- ]signed certificate in certificate chain|unable to verify|unable to get local issuer/);
+    expect(await attempt({ ssl: { ca: stranger.pem, rejectUnauthorized: true } })).toMatch(CERTIFICATE_REFUSED);
     // A server whose certificate names only its container name: reached at 127.0.0.1, which is not
     // in it, the connection is refused; checked for the name it holds, the same server is accepted.
     const named = await startPrimary(primary.superuserPassword, "tls-named", { tls: ca, tlsDnsName: "trading-postgres" });
@@ -116,7 +116,7 @@ describe("PostgreSQL with tls (Docker's settings on a real server)", () => {
       }
     };
     expect(await login(ca.pem)).toBe("ok over TLS");
-    expect(await login(stranger.pem)).toMatch(/self[- ]signed certificate in certificate chain|unable to verify|unable to get local issuer/);
+    expect(await login(stranger.pem)).toMatch(CERTIFICATE_REFUSED);
     // A stack without tls: the URI as it is.
     expect(postgresClientConfig("postgresql://u:p@127.0.0.1:5432/db", null)).toEqual({ connectionString: "postgresql://u:p@127.0.0.1:5432/db" });
   });

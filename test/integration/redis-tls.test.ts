@@ -8,7 +8,7 @@ import Redis from "ioredis";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { mockPassword, plain, requireBuilt, runProgram, serializedHook, type ProgramRun } from "../support/pulumi";
 import { startRedisFromUploads, type RedisTestServer } from "../support/redis";
-import { issueTestCert, makeTestCa, type TestCa } from "../support/tls";
+import { CERTIFICATE_REFUSED, issueTestCert, makeTestCa, type TestCa } from "../support/tls";
 
 let run: ProgramRun;
 let server: RedisTestServer;
@@ -50,7 +50,7 @@ describe("Redis with tls", () => {
   test("the TLS port only: a verified TLS login works, a clear one gets no answer, another CA is refused", async () => {
     expect(await ping({ tls: { ca: ca.pem, rejectUnauthorized: true } })).toBe("PONG");
     expect(await ping({})).not.toBe("PONG");
-    expect(await ping({ tls: { ca: stranger.pem, rejectUnauthorized: true } })).toMatch(/self[- ]signed certificate in certificate chain|unable to verify|unable to get local issuer/);
+    expect(await ping({ tls: { ca: stranger.pem, rejectUnauthorized: true } })).toMatch(CERTIFICATE_REFUSED);
   });
 
   test("the container's healthcheck pings over TLS, verifying the server against the CA file", () => {
@@ -71,7 +71,7 @@ describe("Redis with tls", () => {
     expect(inputs.tlsCa).toContain("BEGIN CERTIFICATE");
     const outs = (await hook.provider.create({ ...inputs, tlsCa: ca.pem })).outs;
     expect(outs.seededThisRun.length + outs.keptExisting.length).toBeGreaterThan(0);
-    await expect(hook.provider.create({ ...inputs, tlsCa: stranger.pem })).rejects.toThrow(/self[- ]signed certificate in certificate chain|unable to verify|unable to get local issuer/);
+    await expect(hook.provider.create({ ...inputs, tlsCa: stranger.pem })).rejects.toThrow(CERTIFICATE_REFUSED);
   });
 
   test("REDIS_URL is rediss:// naming the CA file for redis-py; npm run verify takes the CA from the outputs instead", async () => {

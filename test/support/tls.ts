@@ -26,6 +26,9 @@ function openssl(args: string[], cwd: string): void {
   if (result.status !== 0) throw new Error(`openssl ${args.join(" ")} failed: ${result.stderr}`);
 }
 
+/** What Node's TLS says when a server's certificate does not chain to the CA a client was given. */
+export const CERTIFICATE_REFUSED = /self[- ]signed certificate in certificate chain|unable to verify|unable to get local issuer/;
+
 const ECDSA_P256 = { algorithm: "ECDSA", ecdsaCurve: "P256" };
 
 /** A new CA in a folder of its own, made as the stack makes its own (realiseTlsResource below). */
